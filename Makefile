@@ -1,0 +1,38 @@
+# gameday: `make demo` runs the drill against the local lab, `make test` runs the tests.
+# Both create .venv once (with a Python >= 3.12 found by tools/find-python) and install into it.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-fast lint bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || { python=$$(tools/find-python) && "$$python" -m venv $(VENV); }
+	@$(PY) -m pip install --quiet --upgrade pip
+	@$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gameday demo
+
+# The whole suite, lab drills included (what CI runs).
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Skip the slow lab drills when iterating locally.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gameday tests benchmarks
+	$(VENV)/bin/ruff format --check gameday tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/lab.py
+
+clean:
+	rm -rf $(VENV) .gameday reports/*/ .pytest_cache
