@@ -1,0 +1,203 @@
+"""Plumbing shared by gameday's actions and probes (not activities themselves).
+
+- :func:`connect`: a client from :func:`gameday.aws.client`, with bad settings (unknown
+  region, refused endpoint) turned into :class:`ActivityFailed`;
+- :func:`call`: one AWS call, a ``ClientError`` turned into :class:`ActivityFailed` with one
+  actionable sentence, raised ``from`` the original error;
+- :func:`guard`: the account allowlist check, before any state-changing call;
+- :func:`inject`: the write-ahead protocol around the one call that injects a fault.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from botocore.client import BaseClient
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from chaoslib.exceptions import ActivityFailed
+
+from gameday import aws
+from gameday.faults import APPLIED, FAILED, AccountNotAllowed, Ledger, Undo, ensure_account_allowed
+
+__all__: list[str] = []
+
+logger = logging.getLogger("gameday.activities")
+
+#: Default hints per AWS error code, appended to the failure sentence.
+_HINTS = {
+    "AccessDenied": "grant the calling identity this permission or use a role that has it",
+    "AccessDeniedException": "grant the calling identity this permission or use a role that has it",
+    "UnauthorizedOperation": "grant the calling identity this permission or use a role that has it",
+    "ExpiredToken": "refresh your AWS credentials",
+    "ExpiredTokenException": "refresh your AWS credentials",
+    "InvalidClientTokenId": "check the AWS credentials (profile, environment or secrets)",
+    "UnrecognizedClientException": "check the AWS credentials (profile, environment or secrets)",
+    "Throttling": "retry later or lower the drill's request rate",
+    "ThrottlingException": "retry later or lower the drill's request rate",
+}
+
+
+def fail(message: str) -> ActivityFailed:
+    """An :class:`ActivityFailed` carrying ``message`` (one actionable sentence)."""
+    return ActivityFailed(message)
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _sentence(failure: str, detail: str, hint: str) -> str:
+    detail = detail.rstrip(". ")
+    text = f"{failure} ({detail})" if detail else failure
+    return f"{text}: {hint}." if hint else f"{text}."
+
+
+def as_failure(
+    error: Exception, failure: str, hints: Mapping[str, str] | None = None
+) -> ActivityFailed:
+    """Turn a boto error into an :class:`ActivityFailed` with ``failure`` and a hint."""
+    if isinstance(error, ClientError):
+        code = error_code(error)
+        message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
+        hint = (hints or {}).get(code) or _HINTS.get(code) or "check the arguments and try again"
+        return fail(_sentence(failure, f"{code}: {message}" if code else message, hint))
+    if isinstance(error, ParamValidationError):
+        return fail(_sentence(failure, str(error).replace("\n", " "), "fix the arguments"))
+    return fail(
+        _sentence(
+            failure,
+            str(error),
+            "check the network path to the AWS endpoint (or that the lab is up)",
+        )
+    )
+
+
+def caused_by(exc: BaseException, *codes: str) -> bool:
+    """True when ``exc`` was raised from a ``ClientError`` with one of ``codes``."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and error_code(cause) in codes
+
+
+def require(value: Any, name: str, hint: str = "") -> Any:
+    """Return ``value``, or raise :class:`ActivityFailed` when it is missing or empty."""
+    if value is None or (isinstance(value, str | list | dict | tuple) and not value):
+        extra = f" ({hint})" if hint else ""
+        raise fail(f"Missing value for `{name}`{extra}: pass it in the activity's arguments.")
+    return value
+
+
+def check_region(region: str | None, name: str = "region") -> str:
+    """Validate a region argument against botocore's known regions."""
+    if not region:
+        raise fail(f"Missing value for `{name}`: pass an AWS region name such as 'us-east-1'.")
+    try:
+        return aws.validate_region(region)
+    except aws.AwsSetupError as exc:
+        raise fail(str(exc).replace("AWS region name", f"AWS region name (`{name}`)")) from exc
+
+
+def connect(
+    service: str,
+    region: str | None,
+    configuration: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    *,
+    endpoint_url: str | None = None,
+) -> BaseClient:
+    """A client for ``service`` in ``region`` from the one factory, errors made actionable."""
+    try:
+        made = aws.client(
+            service,
+            region,
+            configuration=configuration,
+            secrets=secrets,
+            endpoint_url=endpoint_url,
+        )
+    except aws.AwsSetupError as exc:
+        raise fail(str(exc)) from exc
+    except BotoCoreError as exc:
+        raise as_failure(exc, f"Could not create an AWS {service} client") from exc
+    return made
+
+
+def call(
+    client: BaseClient,
+    operation: str,
+    failure: str,
+    hints: Mapping[str, str] | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """``client.<operation>(**params)``; any boto error becomes :class:`ActivityFailed`."""
+    try:
+        return getattr(client, operation)(**params)
+    except (ClientError, BotoCoreError) as exc:
+        raise as_failure(exc, failure, hints) from exc
+
+
+def guard(
+    region: str | None, configuration: Mapping[str, Any] | None, secrets: Mapping[str, Any] | None
+) -> str:
+    """Refuse to go on unless the caller's account is allowlisted; return the account id."""
+    try:
+        return ensure_account_allowed(region, configuration, secrets)
+    except AccountNotAllowed as exc:
+        raise fail(str(exc)) from exc
+    except aws.AwsSetupError as exc:
+        raise fail(str(exc)) from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise as_failure(exc, "Could not identify the AWS account (sts:GetCallerIdentity)") from exc
+
+
+def ledger(configuration: Mapping[str, Any] | None) -> Ledger:
+    return Ledger.from_configuration(configuration)
+
+
+def inject(
+    *,
+    activity: str,
+    target: str,
+    arguments: Mapping[str, Any],
+    undo: Undo,
+    configuration: Mapping[str, Any] | None,
+    apply: Callable[[str], Any],
+    failure: str,
+    hints: Mapping[str, str] | None = None,
+    applied_undo: Callable[[Any], Undo | None] | None = None,
+    summary: Callable[[Any], Any] | None = None,
+) -> tuple[str, Any]:
+    """Write ahead, inject, record the outcome; return ``(entry id, apply's result)``.
+
+    ``apply`` receives the entry id (to tag what it creates). An AWS refusal marks the
+    entry ``failed`` (nothing injected); an error whose outcome is unknown (connection
+    lost mid-call) leaves it ``pending`` so ``gameday recover`` undoes it to be safe.
+    """
+    book = ledger(configuration)
+    entry_id = book.begin(
+        activity=activity,
+        target=target,
+        arguments=arguments,
+        undo=undo,
+        configuration=configuration,
+    )
+    try:
+        result = apply(entry_id)
+    except (ClientError, ParamValidationError) as exc:
+        book.mark(entry_id, FAILED, error=str(exc))
+        raise as_failure(exc, failure, hints) from exc
+    except ActivityFailed as exc:
+        book.mark(entry_id, FAILED, error=str(exc))
+        raise
+    except BotoCoreError as exc:
+        logger.warning("outcome of %s unknown, ledger entry %s left pending", activity, entry_id)
+        raise as_failure(exc, failure, hints) from exc
+    extra: dict[str, Any] = {}
+    if summary is not None:
+        extra["result"] = summary(result)
+    if applied_undo is not None:
+        new_undo = applied_undo(result)
+        if new_undo is not None:
+            extra["undo"] = new_undo
+    book.mark(entry_id, APPLIED, **extra)
+    return entry_id, result

@@ -1,0 +1,310 @@
+"""EC2 network ACL actions: black-hole a region's endpoint (and let it through again).
+
+A deny entry on the network ACL of the region's subnet drops packets (NACLs are
+stateless, so established connections break too): clients time out rather than being
+refused, as in a real regional network impairment.
+"""
+
+from typing import Any
+
+from chaoslib.types import Configuration, Secrets
+
+from gameday.actions import _support as s
+from gameday.faults import Undo
+
+__all__ = ["block_endpoint", "unblock_endpoint"]
+
+_MODULE = __name__
+_MAX_RULE = 32766  # 32767 is the implicit default rule
+_PROTOCOLS = {"all": "-1", "-1": "-1", "tcp": "6", "6": "6", "udp": "17", "17": "17"}
+_HINTS = {
+    "InvalidNetworkAclID.NotFound": (
+        "check the id with `aws ec2 describe-network-acls` in that region"
+    ),
+    # moto answers an unknown network ACL id with this code
+    "InvalidRouteTableID.NotFound": (
+        "check the network ACL id with `aws ec2 describe-network-acls` in that region"
+    ),
+    "InvalidSubnetID.NotFound": "check the id with `aws ec2 describe-subnets` in that region",
+    "NetworkAclEntryAlreadyExists": "another rule took that number meanwhile, run the action again",
+    "NetworkAclEntryLimitExceeded": "remove unused entries from the network ACL first",
+    "InvalidNetworkAclEntry.NotFound": "the entry is already gone",
+}
+
+
+def _tag_filter(tag: str | dict[str, str]) -> list[dict[str, Any]]:
+    if isinstance(tag, dict):
+        pairs = list(tag.items())
+    else:
+        key, sep, value = str(tag).partition("=")
+        if not sep or not key:
+            raise s.fail(f"Bad `tag` {tag!r}: write it as 'Key=Value' or {{\"Key\": \"Value\"}}.")
+        pairs = [(key, value)]
+    return [{"Name": f"tag:{key}", "Values": [value]} for key, value in pairs]
+
+
+def _find_acl(
+    ec2: Any,
+    region: str,
+    subnet_id: str | None,
+    network_acl_id: str | None,
+    tag: str | dict[str, str] | None,
+) -> dict[str, Any]:
+    """The one network ACL designated by exactly one of subnet id, NACL id or tag."""
+    given = [name for name, v in (("subnet_id", subnet_id), ("network_acl_id", network_acl_id),
+                                  ("tag", tag)) if v]
+    if len(given) != 1:
+        raise s.fail(
+            "Designate the network ACL with exactly one of `subnet_id`, `network_acl_id` or "
+            f"`tag` (got {', '.join(given) or 'none'})."
+        )
+    if network_acl_id:
+        what = f"network ACL {network_acl_id!r} in {region}"
+        params: dict[str, Any] = {"NetworkAclIds": [network_acl_id]}
+    elif subnet_id:
+        what = f"the network ACL of subnet {subnet_id!r} in {region}"
+        params = {"Filters": [{"Name": "association.subnet-id", "Values": [subnet_id]}]}
+    else:
+        what = f"the network ACL tagged {tag!r} in {region}"
+        params = {"Filters": _tag_filter(tag)}  # type: ignore[arg-type]
+    acls = s.call(ec2, "describe_network_acls", f"Could not find {what}", _HINTS, **params)[
+        "NetworkAcls"
+    ]
+    if not acls:
+        hint = (
+            "check the subnet id with `aws ec2 describe-subnets`"
+            if subnet_id
+            else "check the tag on the network ACL with `aws ec2 describe-network-acls`"
+        )
+        raise s.fail(f"Found no {what.removeprefix('the ')}: {hint}.")
+    if len(acls) > 1:
+        ids = ", ".join(a["NetworkAclId"] for a in acls)
+        raise s.fail(f"{what} matches several network ACLs ({ids}): use `network_acl_id`.")
+    return acls[0]
+
+
+def _free_rule_number(acl: dict[str, Any], egress: bool) -> int:
+    """A rule number free in that direction and evaluated before every allow rule."""
+    entries = [e for e in acl.get("Entries", []) if bool(e.get("Egress")) == egress]
+    taken = {int(e["RuleNumber"]) for e in entries}
+    allows = [
+        int(e["RuleNumber"])
+        for e in entries
+        if e.get("RuleAction") == "allow" and int(e["RuleNumber"]) <= _MAX_RULE
+    ]
+    ceiling = min(allows) if allows else _MAX_RULE + 1
+    for number in range(1, ceiling):
+        if number not in taken:
+            return number
+    raise s.fail(
+        f"Network ACL {acl['NetworkAclId']} has no free rule number before its first allow "
+        f"rule ({ceiling}): renumber its rules to leave room below {ceiling}."
+    )
+
+
+def _matching_deny(
+    acl: dict[str, Any], rule_number: int, egress: bool, cidr: str | None
+) -> dict[str, Any] | None:
+    for e in acl.get("Entries", []):
+        if (
+            int(e["RuleNumber"]) == rule_number
+            and bool(e.get("Egress")) == egress
+            and e.get("RuleAction") == "deny"
+            and (cidr is None or e.get("CidrBlock") == cidr)
+        ):
+            return e
+    return None
+
+
+def _target(region: str, acl_id: str) -> str:
+    return f"ec2:{region}:network-acl:{acl_id}:"
+
+
+def block_endpoint(
+    region: str,
+    subnet_id: str | None = None,
+    network_acl_id: str | None = None,
+    tag: str | dict[str, str] | None = None,
+    cidr: str = "0.0.0.0/0",
+    protocol: str = "-1",
+    port: int | None = None,
+    egress: bool = False,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Black-hole a region's endpoint with a deny entry on its subnet's network ACL.
+
+    The network ACL is found by exactly one of ``subnet_id``, ``network_acl_id`` or ``tag``
+    (``"Key=Value"``). The deny entry matches ``cidr`` (default everything), ``protocol``
+    (``-1``/``all``, ``tcp``, ``udp`` or a number) and, for tcp/udp, ``port``; it takes the
+    lowest free rule number that is evaluated before every allow rule. Idempotent: a deny
+    this harness already added with the same match is reused. The entry is written to the
+    fault ledger before the call. Roll back with ``unblock_endpoint``.
+
+    Returns ``region``, ``network_acl_id``, ``rule_number``, ``egress``, ``cidr``,
+    ``changed`` and ``fault_id``.
+    """
+    region = s.check_region(region)
+    s.require(cidr, "cidr")
+    proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
+    if not proto.lstrip("-").isdigit():
+        raise s.fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
+    if port is not None and proto not in ("6", "17"):
+        raise s.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+    ec2 = s.connect("ec2", region, configuration, secrets)
+    s.guard(region, configuration, secrets)
+    acl = _find_acl(ec2, region, subnet_id, network_acl_id, tag)
+    acl_id = acl["NetworkAclId"]
+    outcome: dict[str, Any] = {
+        "region": region,
+        "network_acl_id": acl_id,
+        "egress": bool(egress),
+        "cidr": cidr,
+        "protocol": proto,
+        "port": port,
+        "changed": False,
+        "fault_id": None,
+    }
+    book = s.ledger(configuration)
+    for entry in book.open_entries(activity="block_endpoint", target_prefix=_target(region, acl_id)):
+        args = entry.undo.kwargs
+        same = (
+            args.get("cidr") == cidr
+            and bool(args.get("egress")) == bool(egress)
+            and entry.arguments.get("protocol") == proto
+            and entry.arguments.get("port") == port
+        )
+        if same and _matching_deny(acl, int(args["rule_number"]), bool(egress), cidr):
+            outcome.update(rule_number=int(args["rule_number"]), fault_id=entry.id)
+            return outcome
+
+    rule_number = _free_rule_number(acl, bool(egress))
+    params: dict[str, Any] = {
+        "NetworkAclId": acl_id,
+        "RuleNumber": rule_number,
+        "Protocol": proto,
+        "RuleAction": "deny",
+        "Egress": bool(egress),
+        "CidrBlock": cidr,
+    }
+    if port is not None:
+        params["PortRange"] = {"From": int(port), "To": int(port)}
+
+    fault_id, _ = s.inject(
+        activity="block_endpoint",
+        target=f"{_target(region, acl_id)}{'egress' if egress else 'ingress'}:{rule_number}",
+        arguments={
+            "region": region,
+            "network_acl_id": acl_id,
+            "subnet_id": subnet_id,
+            "cidr": cidr,
+            "protocol": proto,
+            "port": port,
+            "egress": bool(egress),
+        },
+        undo=Undo(
+            _MODULE,
+            "unblock_endpoint",
+            {
+                "region": region,
+                "network_acl_id": acl_id,
+                "rule_number": rule_number,
+                "egress": bool(egress),
+                "cidr": cidr,
+            },
+        ),
+        configuration=configuration,
+        apply=lambda _id: ec2.create_network_acl_entry(**params),
+        failure=f"Could not add a deny entry to network ACL {acl_id} in {region}",
+        hints=_HINTS,
+    )
+    outcome.update(rule_number=rule_number, changed=True, fault_id=fault_id)
+    return outcome
+
+
+def unblock_endpoint(
+    region: str,
+    subnet_id: str | None = None,
+    network_acl_id: str | None = None,
+    tag: str | dict[str, str] | None = None,
+    cidr: str | None = None,
+    rule_number: int | None = None,
+    egress: bool | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Remove the deny entries ``block_endpoint`` added (its rollback).
+
+    Designate the network ACL as for ``block_endpoint``. Removes exactly the entries the
+    fault ledger records as added to that network ACL and not yet reverted (narrowed by
+    ``cidr``, ``rule_number`` or ``egress`` when given); an entry is deleted only if its
+    rule number still holds that deny, so a rule someone else wrote is never touched.
+    With ``rule_number`` and no ledger record, deletes that rule only if it is a deny.
+    Idempotent.
+
+    Returns ``region``, ``network_acl_id``, ``removed`` (rule numbers deleted) and
+    ``reverted`` (ledger entry ids closed).
+    """
+    region = s.check_region(region)
+    ec2 = s.connect("ec2", region, configuration, secrets)
+    s.guard(region, configuration, secrets)
+    book = s.ledger(configuration)
+    prefix_entries = []
+    if network_acl_id:
+        prefix_entries = book.open_entries(
+            activity="block_endpoint", target_prefix=_target(region, network_acl_id)
+        )
+    try:
+        acl = _find_acl(ec2, region, subnet_id, network_acl_id, tag)
+    except s.ActivityFailed as exc:
+        if prefix_entries and s.caused_by(
+            exc, "InvalidNetworkAclID.NotFound", "InvalidRouteTableID.NotFound"
+        ):
+            # the network ACL itself is gone, and its entries with it
+            book.mark_reverted(prefix_entries, by="unblock_endpoint", note="network ACL gone")
+            return {
+                "region": region,
+                "network_acl_id": network_acl_id,
+                "removed": [],
+                "reverted": [e.id for e in prefix_entries],
+            }
+        raise
+    acl_id = acl["NetworkAclId"]
+    entries = [
+        e
+        for e in book.open_entries(activity="block_endpoint", target_prefix=_target(region, acl_id))
+        if (cidr is None or e.undo.kwargs.get("cidr") == cidr)
+        and (rule_number is None or int(e.undo.kwargs["rule_number"]) == int(rule_number))
+        and (egress is None or bool(e.undo.kwargs.get("egress")) == bool(egress))
+    ]
+    planned = [
+        (int(e.undo.kwargs["rule_number"]), bool(e.undo.kwargs.get("egress")), e.undo.kwargs.get("cidr"))
+        for e in entries
+    ]
+    if not entries and rule_number is not None:
+        planned = [(int(rule_number), bool(egress), cidr)]
+    removed: list[int] = []
+    for number, is_egress, rule_cidr in dict.fromkeys(planned):
+        if not _matching_deny(acl, number, is_egress, rule_cidr):
+            continue  # already gone, or the number now holds someone else's rule
+        try:
+            s.call(
+                ec2,
+                "delete_network_acl_entry",
+                f"Could not delete deny entry {number} from network ACL {acl_id} in {region}",
+                _HINTS,
+                NetworkAclId=acl_id,
+                RuleNumber=number,
+                Egress=is_egress,
+            )
+        except s.ActivityFailed as exc:
+            if not s.caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
+                raise
+        removed.append(number)
+    book.mark_reverted(entries, by="unblock_endpoint")
+    return {
+        "region": region,
+        "network_acl_id": acl_id,
+        "removed": removed,
+        "reverted": [e.id for e in entries],
+    }
