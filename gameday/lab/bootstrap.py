@@ -1,0 +1,190 @@
+"""Create the lab's control-plane resources with real boto3 calls.
+
+What a drill expects to find in a two-region account: per region a VPC, a subnet and its
+network ACL; a private hosted zone with a failover record for the service and a simple
+record per region; an HTTP health check per region on its ``/health``; an Aurora-style
+global cluster (primary writer, secondary reader); the application secret in the primary
+replicated to the secondary; a DynamoDB table replicated to both regions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gameday.aws import client
+from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
+
+
+@dataclass
+class RegionResources:
+    """What the lab created for one region."""
+
+    name: str
+    address: str
+    role: str
+    health_check_id: str
+    vpc_id: str
+    subnet_id: str
+    network_acl_id: str
+    db_cluster_id: str
+    db_cluster_arn: str
+    record_name: str
+
+
+@dataclass
+class Resources:
+    """Everything the lab created in its control plane."""
+
+    zone_id: str
+    zone_name: str
+    record_name: str
+    global_cluster_id: str
+    secret_name: str
+    table_name: str
+    regions: list[RegionResources]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resources:
+    """Create every lab resource through ``endpoint_url``; returns their ids."""
+
+    def aws(service: str, region: str) -> Any:
+        return client(service, region, endpoint_url=endpoint_url)
+
+    regions: list[RegionResources] = []
+    networks: dict[str, tuple[str, str, str]] = {}
+    for index, spec in enumerate(config.regions):
+        ec2 = aws("ec2", spec.name)
+        tags = [
+            {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
+            {"Key": "gameday:region", "Value": spec.name},
+        ]
+        vpc_id = ec2.create_vpc(
+            CidrBlock=f"10.{index + 1}.0.0/16",
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
+        )["Vpc"]["VpcId"]
+        subnet_id = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=f"10.{index + 1}.1.0/24",
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+        )["Subnet"]["SubnetId"]
+        acls = ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+        )["NetworkAcls"]
+        acl_id = acls[0]["NetworkAclId"]
+        ec2.create_tags(Resources=[acl_id], Tags=tags)
+        networks[spec.name] = (vpc_id, subnet_id, acl_id)
+
+    primary = config.primary
+    route53 = aws("route53", primary.name)
+    zone = route53.create_hosted_zone(
+        Name=config.zone,
+        CallerReference=f"gameday-lab-{uuid.uuid4()}",
+        HostedZoneConfig={"Comment": "gameday lab", "PrivateZone": True},
+        VPC={"VPCRegion": primary.name, "VPCId": networks[primary.name][0]},
+    )["HostedZone"]
+    zone_id = zone["Id"].split("/")[-1]
+    changes: list[dict[str, Any]] = []
+    health_checks: dict[str, str] = {}
+    for spec, failover in zip(config.regions, ("PRIMARY", "SECONDARY"), strict=True):
+        hc_id = route53.create_health_check(
+            CallerReference=f"gameday-lab-{spec.name}-{uuid.uuid4()}",
+            HealthCheckConfig={
+                "Type": "HTTP",
+                "IPAddress": spec.address,
+                "Port": service_port,
+                "ResourcePath": "/health",
+                "RequestInterval": CONTROL_PLANE_REQUEST_INTERVAL,
+                "FailureThreshold": config.failure_threshold,
+            },
+        )["HealthCheck"]["Id"]
+        route53.change_tags_for_resource(
+            ResourceType="healthcheck",
+            ResourceId=hc_id,
+            AddTags=[
+                {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
+                {"Key": "gameday:region", "Value": spec.name},
+            ],
+        )
+        health_checks[spec.name] = hc_id
+        changes.append(
+            _upsert(
+                config.record_name,
+                config.ttl,
+                spec.address,
+                SetIdentifier=f"{spec.name}-{failover.lower()}",
+                Failover=failover,
+                HealthCheckId=hc_id,
+            )
+        )
+        changes.append(_upsert(f"{spec.name}.{config.record_name}", config.ttl, spec.address))
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id, ChangeBatch={"Comment": "gameday lab", "Changes": changes}
+    )
+
+    rds = aws("rds", primary.name)
+    rds.create_global_cluster(
+        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
+    )
+    clusters: dict[str, tuple[str, str]] = {}
+    for index, spec in enumerate(config.regions):
+        cluster_id = f"orders-{spec.name}"
+        extra: dict[str, Any] = (
+            {"MasterUsername": "gameday", "MasterUserPassword": "lab-only-password"}
+            if index == 0
+            else {}
+        )
+        cluster = aws("rds", spec.name).create_db_cluster(
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            GlobalClusterIdentifier=config.global_cluster,
+            **extra,
+        )["DBCluster"]
+        clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
+
+    aws("secretsmanager", primary.name).create_secret(
+        Name=config.secret_name,
+        SecretString='{"username": "gameday", "password": "lab-only-password"}',
+        AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
+    )
+
+    for spec in config.regions:
+        vpc_id, subnet_id, acl_id = networks[spec.name]
+        regions.append(
+            RegionResources(
+                name=spec.name,
+                address=spec.address,
+                role="writer" if spec is primary else "reader",
+                health_check_id=health_checks[spec.name],
+                vpc_id=vpc_id,
+                subnet_id=subnet_id,
+                network_acl_id=acl_id,
+                db_cluster_id=clusters[spec.name][0],
+                db_cluster_arn=clusters[spec.name][1],
+                record_name=f"{spec.name}.{config.record_name}",
+            )
+        )
+    return Resources(
+        zone_id=zone_id,
+        zone_name=config.zone,
+        record_name=config.record_name,
+        global_cluster_id=config.global_cluster,
+        secret_name=config.secret_name,
+        table_name=config.table_name,
+        regions=regions,
+    )
+
+
+def _upsert(name: str, ttl: int, address: str, **routing: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "Name": name,
+        "Type": "A",
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": address}],
+        **routing,
+    }
+    return {"Action": "UPSERT", "ResourceRecordSet": record}

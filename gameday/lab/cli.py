@@ -1,0 +1,250 @@
+"""``gameday lab ...``: start, inspect and stop the local two-region lab."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
+from gameday.lab.events import read_events
+from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env
+
+_DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
+
+
+def _lab_dir(lab_dir: str | None) -> str:
+    return lab_dir or LabConfig().lab_dir
+
+
+def _fail(message: str) -> None:
+    click.echo(f"gameday lab: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def lab() -> None:
+    """The local two-region lab: moto's control plane, one process per region, a real
+    Route 53 health checker and DNS server, all on 127.0.0.0/8."""
+
+
+@lab.command("up")
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False), help="TOML or JSON lab config file."
+)
+@click.option("--primary", help="Primary region name [us-east-1].")
+@click.option("--secondary", help="Secondary region name [us-west-2].")
+@click.option("--zone", help="Private hosted zone [lab.internal].")
+@click.option("--ttl", type=int, help="TTL in seconds of the service's failover records [1].")
+@click.option(
+    "--interval", type=float, help="Lab seconds per health-check interval (Route 53's 10 s) [1.0]."
+)
+@click.option("--threshold", type=int, help="Health-check failure threshold [2].")
+@click.option("--lag", type=float, help="Baseline replication lag in seconds [0.3].")
+@click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
+@click.option(
+    "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."
+)
+@click.option("--endpoint-port", type=int, help="Port of the AWS endpoint (0: pick a free one).")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+@click.option("--detach", is_flag=True, help="Start in the background and return once ready.")
+def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: Any) -> None:
+    """Start the lab (in the foreground until Ctrl-C, or --detach)."""
+    try:
+        config = _build_config(config_file, lab_dir, overrides)
+        started = time.monotonic()
+        handle = Lab.start(config)
+    except LabAlreadyRunning as exc:
+        click.echo(f"gameday lab: {exc}")
+        return
+    except (LabConfigError, LabError) as exc:
+        _fail(str(exc))
+        return
+    info = handle.info
+    click.echo(f"lab ready in {time.monotonic() - started:.1f} s ({info.lab_dir})")
+    _print_summary(handle)
+    click.echo('\nPoint boto3, chaos and gameday at it with:\n  eval "$(gameday lab env)"')
+    if detach:
+        click.echo("Stop it with: gameday lab down")
+        return
+    click.echo("Following the lab's events; Ctrl-C stops the lab.\n")
+    _follow(handle)
+
+
+def _build_config(
+    config_file: str | None, lab_dir: str | None, overrides: dict[str, Any]
+) -> LabConfig:
+    base = LabConfig.from_file(config_file).to_dict() if config_file else LabConfig().to_dict()
+    if lab_dir:
+        base["lab_dir"] = lab_dir
+    regions = [RegionSpec(**r) for r in base["regions"]]
+    for key, index in (("primary", 0), ("secondary", 1)):
+        value = overrides.get(key)
+        if value:
+            regions[index] = RegionSpec(value, regions[index].address)
+    base["regions"] = [{"name": r.name, "address": r.address} for r in regions]
+    mapping = {
+        "zone": "zone",
+        "ttl": "ttl",
+        "interval": "health_check_interval",
+        "threshold": "failure_threshold",
+        "lag": "replication_lag",
+        "service_port": "service_port",
+        "dns_port": "dns_port",
+        "endpoint_port": "endpoint_port",
+    }
+    for option, key in mapping.items():
+        if overrides.get(option) is not None:
+            base[key] = overrides[option]
+    return LabConfig.from_dict(base).validate()
+
+
+def _follow(handle: Lab) -> None:
+    stop = {"now": False}
+
+    def request_stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    seen = 0
+    try:
+        while not stop["now"] and handle.running():
+            events = handle.events()
+            for event in events[seen:]:
+                click.echo(_format_event(event))
+            seen = len(events)
+            time.sleep(0.2)
+    finally:
+        click.echo("stopping the lab ...")
+        handle.stop()
+        click.echo("lab stopped")
+
+
+def _format_event(event: dict[str, Any]) -> str:
+    stamp = (
+        time.strftime("%H:%M:%S", time.localtime(event["time"]))
+        + f".{int(event['time'] % 1 * 1000):03d}"
+    )
+    details = " ".join(
+        f"{k}={v}" for k, v in event.items() if k not in ("time", "kind") and v is not None
+    )
+    return f"{stamp}  {event['kind']:<16} {details}"
+
+
+def _print_summary(handle: Lab) -> None:
+    info = handle.info
+    click.echo(f"  AWS endpoint     {info.endpoint_url}")
+    click.echo(f"  DNS              {info.dns_host}:{info.dns_port} (UDP and TCP)")
+    click.echo(
+        f"  service name     {info.record_name} port {info.service_port} (zone {info.zone_id})"
+    )
+    for region in info.regions:
+        click.echo(
+            f"  {region.name:<16} {region.address}  {region.role:<6}  health check {region.health_check_id}"
+        )
+    click.echo(f"  try: dig @{info.dns_host} -p {info.dns_port} {info.record_name}")
+
+
+@lab.command("down")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def down(lab_dir: str | None) -> None:
+    """Stop the lab and every process it started; leaves no port open."""
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.state_path.exists():
+        click.echo("no lab to stop")
+        return
+    was_running = handle.running()
+    try:
+        forced = handle.stop()
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    for what in forced:
+        click.echo(f"killed leftover {what}")
+    click.echo("lab stopped" if was_running else "no lab was running; cleaned up what was left")
+
+
+@lab.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--events",
+    "n_events",
+    type=int,
+    default=10,
+    show_default=True,
+    help="How many recent events to show.",
+)
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
+    """Show where the lab answers, its regions and processes, and recent events."""
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.state_path.exists() or not handle.running():
+        if as_json:
+            click.echo(json.dumps({"running": False, "lab_dir": str(handle.dir)}))
+        else:
+            click.echo(f"no lab running ({handle.dir}); start one with 'gameday lab up'")
+        sys.exit(1)
+    try:
+        info = handle.info
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    liveness = handle.liveness()
+    events = read_events(Path(info.events_path))
+    if as_json:
+        data = {
+            "running": True,
+            "lab_dir": info.lab_dir,
+            "endpoint_url": info.endpoint_url,
+            "dns": {"host": info.dns_host, "port": info.dns_port},
+            "zone_id": info.zone_id,
+            "zone": info.zone_name,
+            "record_name": info.record_name,
+            "service_port": info.service_port,
+            "global_cluster_id": info.global_cluster_id,
+            "secret_name": info.secret_name,
+            "supervisor": {"pid": info.supervisor_pid, "alive": liveness["supervisor"]},
+            "regions": [
+                {
+                    "name": r.name,
+                    "address": r.address,
+                    "role": r.role,
+                    "health_check_id": r.health_check_id,
+                    "subnet_id": r.subnet_id,
+                    "network_acl_id": r.network_acl_id,
+                    "vpc_id": r.vpc_id,
+                    "db_cluster_arn": r.db_cluster_arn,
+                    **liveness["regions"][r.name],
+                }
+                for r in info.regions
+            ],
+            "events": events[-n_events:] if n_events else [],
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"lab running (supervisor pid {info.supervisor_pid}, {info.lab_dir})")
+    _print_summary(handle)
+    for name, proc in liveness["regions"].items():
+        state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
+        click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")
+    if n_events:
+        click.echo("recent events:")
+        for event in events[-n_events:]:
+            click.echo("  " + _format_event(event))
+
+
+@lab.command("env")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def env(lab_dir: str | None) -> None:
+    """Print 'export NAME=value' lines that point boto3, chaos and gameday at the lab."""
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.running():
+        _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
+    for name, value in lab_env(handle.info).items():
+        click.echo(f"export {name}={value}")

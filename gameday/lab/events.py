@@ -1,0 +1,71 @@
+"""The lab's ground-truth event log: what really happened, with wall-clock times.
+
+The supervisor appends one JSON object per line (health flips, DNS answer changes, writer
+changes, region processes starting and exiting, faults taking effect and ending). Tests and
+`gameday lab status` read it back to compare the harness's measurements with reality.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+
+
+class EventLog:
+    """Append-only JSONL event log (thread-safe, flushed per event)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._file = self.path.open("a", encoding="utf-8")
+        self._listeners: list[Callable[[Event], None]] = []
+
+    def emit(self, kind: str, **fields: Any) -> Event:
+        """Record an event now; returns it."""
+        event: Event = {"time": time.time(), "kind": kind, **fields}
+        line = json.dumps(event, sort_keys=True)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+        for listener in list(self._listeners):
+            listener(event)
+        return event
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        self._listeners.append(listener)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def read_events(
+    path: str | Path, *, since: float | None = None, kind: str | None = None
+) -> list[Event]:
+    """Every event in the log at ``path`` (optionally only newer than ``since`` / of ``kind``)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    events = []
+    with p.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line being written right now
+            if since is not None and event["time"] < since:
+                continue
+            if kind is not None and event["kind"] != kind:
+                continue
+            events.append(event)
+    return events

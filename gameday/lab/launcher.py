@@ -1,0 +1,314 @@
+"""Start, find, describe and stop a lab (used by the CLI, tests and benchmarks).
+
+A lab is a supervisor process (see :mod:`gameday.lab.supervisor`) that writes
+``<lab_dir>/state.json``. :class:`Lab` is the handle on it::
+
+    with Lab.start(LabConfig(lab_dir="/tmp/lab")) as lab:
+        print(lab.info.record_name, lab.env())
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gameday.lab.config import LabConfig
+from gameday.lab.events import Event, read_events
+from gameday.lab.ports import listening
+from gameday.lab.state import LAB_CREDENTIALS, pid_alive, process_state, read_state, write_state
+
+START_TIMEOUT = 45.0
+
+
+class LabError(RuntimeError):
+    """A lab could not be started, found or stopped; the message says what to do."""
+
+
+class LabAlreadyRunning(LabError):
+    """A lab is already running in this lab directory."""
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    """One region of a running lab."""
+
+    name: str
+    address: str
+    role: str
+    health_check_id: str
+    vpc_id: str
+    subnet_id: str
+    network_acl_id: str
+    db_cluster_id: str
+    db_cluster_arn: str
+    record_name: str
+    pid: int | None
+    control_port: int
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """Where a running lab answers and what it holds."""
+
+    endpoint_url: str
+    dns_host: str
+    dns_port: int
+    service_port: int
+    zone_id: str
+    zone_name: str
+    record_name: str
+    global_cluster_id: str
+    secret_name: str
+    table_name: str
+    regions: tuple[RegionInfo, ...]
+    supervisor_pid: int
+    events_path: str
+    lab_dir: str
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LabInfo:
+        return cls(
+            endpoint_url=state["endpoint_url"],
+            dns_host=state["dns_host"],
+            dns_port=state["dns_port"],
+            service_port=state["service_port"],
+            zone_id=state["zone_id"],
+            zone_name=state["zone_name"],
+            record_name=state["record_name"],
+            global_cluster_id=state["global_cluster_id"],
+            secret_name=state["secret_name"],
+            table_name=state["table_name"],
+            regions=tuple(RegionInfo(**r) for r in state["regions"]),
+            supervisor_pid=state["supervisor_pid"],
+            events_path=state["events_path"],
+            lab_dir=state["lab_dir"],
+        )
+
+    def region(self, name: str) -> RegionInfo:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        known = ", ".join(r.name for r in self.regions)
+        raise LabError(f"the lab has no region {name!r}; its regions are {known}")
+
+    @property
+    def primary(self) -> RegionInfo:
+        return self.regions[0]
+
+    @property
+    def secondary(self) -> RegionInfo:
+        return self.regions[1]
+
+
+def lab_env(info: LabInfo) -> dict[str, str]:
+    """The environment under which boto3, chaos and gameday talk to this lab."""
+    return {
+        "AWS_ENDPOINT_URL": info.endpoint_url,
+        "AWS_DEFAULT_REGION": info.primary.name,
+        **LAB_CREDENTIALS,
+        "GAMEDAY_LAB": "1",
+        "GAMEDAY_LAB_DIR": info.lab_dir,
+        "GAMEDAY_NAMESERVER": f"{info.dns_host}:{info.dns_port}",
+    }
+
+
+class Lab:
+    """A handle on the lab whose state lives in ``lab_dir``."""
+
+    def __init__(self, lab_dir: str | os.PathLike[str]) -> None:
+        self.dir = Path(lab_dir).resolve()
+        self.state_path = self.dir / "state.json"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, config: LabConfig, timeout: float = START_TIMEOUT) -> Lab:
+        """Validate ``config``, start a supervisor and wait until the lab is ready.
+
+        Raises :class:`LabAlreadyRunning` if one runs in that directory, :class:`LabError`
+        (with nothing left running) if it cannot start.
+        """
+        config.validate()
+        lab = cls(config.lab_dir)
+        if lab.running():
+            raise LabAlreadyRunning(
+                f"a lab is already running (supervisor pid {lab.state()['supervisor_pid']}, "
+                f"dir {lab.dir}): use it, or stop it with 'gameday lab down'"
+            )
+        lab.dir.mkdir(parents=True, exist_ok=True)
+        lab.state_path.unlink(missing_ok=True)
+        log = (lab.dir / "supervisor.log").open("wb")
+        config_json = json.dumps(config.to_dict() | {"lab_dir": str(lab.dir)})
+        lab._proc = subprocess.Popen(
+            [sys.executable, "-m", "gameday.lab.supervisor", "--config", config_json],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = read_state(lab.state_path) or {}
+            if state.get("status") == "ready":
+                return lab
+            if state.get("status") == "failed" or lab._proc.poll() is not None:
+                lab._proc.wait(timeout=15)
+                reason = state.get("error") or lab._tail_log()
+                lab.stop()
+                raise LabError(f"the lab did not start: {reason}")
+            time.sleep(0.02)
+        lab.stop()
+        raise LabError(
+            f"the lab was not ready within {timeout:.0f} s; see {lab.dir / 'supervisor.log'}"
+        )
+
+    def _tail_log(self) -> str:
+        try:
+            lines = (self.dir / "supervisor.log").read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no supervisor log"
+        return lines[-1] if lines else "the supervisor exited without a word"
+
+    def state(self) -> dict[str, Any]:
+        state = read_state(self.state_path)
+        if state is None:
+            raise LabError(f"no lab state in {self.dir}: start one with 'gameday lab up'")
+        return state
+
+    def running(self) -> bool:
+        state = read_state(self.state_path)
+        return (
+            bool(state)
+            and state.get("status") in ("starting", "ready")
+            and pid_alive(state.get("supervisor_pid"))
+        )
+
+    @property
+    def info(self) -> LabInfo:
+        state = self.state()
+        if state.get("status") != "ready":
+            raise LabError(f"the lab in {self.dir} is {state.get('status')}, not ready")
+        return LabInfo.from_state(state)
+
+    def stop(self, timeout: float = 15.0) -> list[str]:
+        """Stop the lab and everything it started; returns what had to be killed by force.
+
+        Works when the supervisor or a region process was already killed: every pid the
+        state names is checked, and ports are verified closed.
+        """
+        state = read_state(self.state_path) or {}
+        forced: list[str] = []
+        pid = state.get("supervisor_pid") or (self._proc.pid if self._proc else None)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while pid_alive(pid) and time.monotonic() < deadline:
+                if self._proc is not None:
+                    self._proc.poll()
+                time.sleep(0.02)
+            if pid_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+                forced.append(f"supervisor {pid}")
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+        for region in state.get("regions", []):
+            rpid = region.get("pid")
+            if pid_alive(rpid) and _is_region_process(rpid):
+                os.kill(rpid, signal.SIGCONT)
+                os.kill(rpid, signal.SIGKILL)
+                forced.append(f"region {region['name']} {rpid}")
+        _wait_closed(state)
+        if state:
+            final = read_state(self.state_path) or state
+            if final.get("status") != "failed":
+                final["status"] = "stopped"
+            write_state(self.state_path, final)
+        return forced
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- observing ----------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return lab_env(self.info)
+
+    def events(self, *, since: float | None = None, kind: str | None = None) -> list[Event]:
+        return read_events(self.dir / "events.jsonl", since=since, kind=kind)
+
+    def wait_for_event(
+        self,
+        predicate: Callable[[Event], bool],
+        timeout: float,
+        *,
+        since: float | None = None,
+    ) -> Event:
+        """The first event (newer than ``since``) matching ``predicate``; waits up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.events(since=since):
+                if predicate(event):
+                    return event
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no matching lab event within {timeout} s")
+            time.sleep(0.02)
+
+    def liveness(self) -> dict[str, Any]:
+        """Which of the lab's processes are alive (and whether a region is stopped)."""
+        state = self.state()
+        regions = {}
+        for region in state.get("regions", []):
+            pid = region.get("pid")
+            alive = pid_alive(pid)
+            regions[region["name"]] = {
+                "pid": pid,
+                "alive": alive,
+                "stopped": alive and process_state(pid) == "T",
+            }
+        return {"supervisor": pid_alive(state.get("supervisor_pid")), "regions": regions}
+
+
+def _is_region_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"gameday.lab.region" in cmdline
+
+
+def _wait_closed(state: dict[str, Any], timeout: float = 5.0) -> None:
+    """Wait until no lab port accepts connections any more."""
+    targets = []
+    if state.get("service_port"):
+        targets += [(r["address"], state["service_port"]) for r in state.get("regions", [])]
+        targets += [
+            ("127.0.0.1", r["control_port"])
+            for r in state.get("regions", [])
+            if r.get("control_port")
+        ]
+    if state.get("endpoint_url"):
+        targets.append(("127.0.0.1", int(state["endpoint_url"].rsplit(":", 1)[1])))
+    if state.get("dns_port"):
+        targets.append(("127.0.0.1", state["dns_port"]))
+    deadline = time.monotonic() + timeout
+    while any(listening(h, p) for h, p in targets):
+        if time.monotonic() > deadline:
+            open_ = [f"{h}:{p}" for h, p in targets if listening(h, p)]
+            raise LabError(f"lab ports still open after stop: {', '.join(open_)}")
+        time.sleep(0.05)

@@ -1,0 +1,229 @@
+"""One emulated region: the orders API on its own loopback address, as its own process.
+
+Public listener (``address:port``), what users and health checks reach:
+
+* ``POST /orders``: body ``{"id": ..., ...}``; 201 when stored, 200 when that id already
+  was (idempotent); 503 on a region that is not the writer.
+* ``GET /orders/{id}``: 200 with the order, or 404.
+* ``GET /health``: a deep check (store answers, the application secret is readable in
+  this region, the role is known); 200 or 503 with the reasons.
+
+Every answer carries ``X-Region``. The listener can be black-holed (a NACL deny or an FIS
+disruption in the control plane): connections are accepted and never answered.
+
+Control listener (``127.0.0.1:control_port``), for the lab supervisor only and never
+black-holed: role changes, network state, the change log the replication link ships, and
+ground-truth lookups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from gameday.lab.httpserver import Gate, Request, Response, serve
+from gameday.lab.store import OrderStore
+
+ROLES = ("writer", "reader")
+MAX_ID_LENGTH = 128
+
+
+@dataclass
+class SecretStatus:
+    """The last answer of this region's Secrets Manager for the application secret."""
+
+    readable: bool = False
+    detail: str = "not checked yet"
+    checked_at: float = 0.0
+
+
+class Region:
+    """The state and request handlers of one region."""
+
+    def __init__(self, name: str, store: OrderStore, role: str | None) -> None:
+        self.name = name
+        self.store = store
+        self.role = role
+        self.gate = Gate()
+        self.secret = SecretStatus()
+        self.started_at = time.time()
+
+    # -- public API ------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        path = request.path
+        if path == "/health":
+            return self._health()
+        if path == "/orders":
+            if request.method != "POST":
+                return Response(
+                    405, {"error": "use POST /orders to write, GET /orders/{id} to read"}
+                )
+            return self._create_order(request)
+        if path.startswith("/orders/"):
+            if request.method != "GET":
+                return Response(405, {"error": "use GET /orders/{id}"})
+            return self._read_order(unquote(path[len("/orders/") :]))
+        return Response(404, {"error": f"no route {request.method} {path}"})
+
+    def _health(self) -> Response:
+        checks = {
+            "store": "ok" if self.store.ping() else "unreachable",
+            "secret": "ok" if self.secret.readable else self.secret.detail,
+            "role": self.role or "unknown",
+        }
+        healthy = checks["store"] == "ok" and self.secret.readable and self.role in ROLES
+        body = {"status": "ok" if healthy else "unhealthy", "region": self.name, "checks": checks}
+        return Response(200 if healthy else 503, body)
+
+    def _create_order(self, request: Request) -> Response:
+        if self.role != "writer":
+            return Response(
+                503,
+                {
+                    "error": f"region {self.name} is a read-only replica and refuses writes; "
+                    "send writes to the writer region",
+                    "region": self.name,
+                    "role": self.role,
+                },
+            )
+        try:
+            data = request.json()
+        except ValueError:
+            return Response(400, {"error": "the body must be a JSON object with an 'id'"})
+        order_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(order_id, str) or not 0 < len(order_id) <= MAX_ID_LENGTH:
+            return Response(
+                400, {"error": f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters"}
+            )
+        order, created = self.store.put(order_id, data)
+        body = {"id": order.id, "region": self.name, "acked_at": order.acked_at, "seq": order.seq}
+        return Response(201 if created else 200, body)
+
+    def _read_order(self, order_id: str) -> Response:
+        order = self.store.get(order_id)
+        if order is None:
+            return Response(404, {"error": f"no order {order_id!r} in {self.name}", "id": order_id})
+        body = order.to_dict()
+        body["region"] = self.name
+        return Response(200, body)
+
+    # -- control API (lab supervisor only) ----------------------------------------------
+
+    def control(self, request: Request) -> Response:
+        path, method = request.path, request.method
+        if path == "/_lab/state" and method == "GET":
+            return Response(200, self.state())
+        if path == "/_lab/changes" and method == "GET":
+            query = parse_qs(request.query)
+            after = int(query.get("after", ["0"])[0])
+            limit = int(query.get("limit", ["1000"])[0])
+            changes = [o.to_dict() for o in self.store.changes_after(after, limit)]
+            return Response(200, {"changes": changes, "max_seq": self.store.max_seq})
+        if path == "/_lab/apply" and method == "POST":
+            applied = self.store.apply(request.json()["changes"])
+            return Response(200, {"applied": applied, "max_seq": self.store.max_seq})
+        if path == "/_lab/role" and method == "POST":
+            data = request.json()
+            if data.get("role") not in ROLES:
+                return Response(400, {"error": f"role must be one of {ROLES}"})
+            discarded = 0
+            if data.get("discard_after_seq") is not None:
+                discarded = self.store.discard_after(int(data["discard_after_seq"]))
+            self.role = data["role"]
+            return Response(200, {"role": self.role, "discarded": discarded})
+        if path == "/_lab/network" and method == "POST":
+            self.gate.blackholed = bool(request.json()["blackholed"])
+            return Response(200, {"blackholed": self.gate.blackholed})
+        if path == "/_lab/existing" and method == "POST":
+            return Response(200, {"existing": self.store.existing(list(request.json()["ids"]))})
+        if path == "/_lab/lost" and method == "GET":
+            return Response(200, {"lost": self.store.lost()})
+        return Response(404, {"error": f"no control route {method} {path}"})
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "region": self.name,
+            "pid": os.getpid(),
+            "role": self.role,
+            "blackholed": self.gate.blackholed,
+            "secret": {"readable": self.secret.readable, "detail": self.secret.detail},
+            "orders": self.store.count(),
+            "max_seq": self.store.max_seq,
+            "started_at": self.started_at,
+        }
+
+
+def watch_secret(region: Region, secret_name: str, period: float, stop: threading.Event) -> None:
+    """Keep ``region.secret`` current by reading the secret from this region's endpoint."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from gameday.aws import client
+
+    secrets = client("secretsmanager", region.name)
+    while not stop.is_set():
+        try:
+            secrets.get_secret_value(SecretId=secret_name)
+            region.secret = SecretStatus(True, "ok", time.time())
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Error")
+            region.secret = SecretStatus(
+                False, f"secret unreadable in {region.name}: {code}", time.time()
+            )
+        except BotoCoreError as exc:
+            region.secret = SecretStatus(False, f"secrets manager unreachable: {exc}", time.time())
+        stop.wait(period)
+
+
+async def _main(args: argparse.Namespace) -> None:
+    store = OrderStore(args.db, args.name)
+    region = Region(args.name, store, args.role)
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True
+    )
+    watcher.start()
+    public = await serve(
+        region.handle, args.address, args.port, gate=region.gate, headers={"X-Region": args.name}
+    )
+    control = await serve(
+        region.control, "127.0.0.1", args.control_port, headers={"X-Region": args.name}
+    )
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    stop.set()
+    public.close()
+    control.close()
+    store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="One region of the gameday lab (started by the lab)."
+    )
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--control-port", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--role", choices=ROLES)
+    parser.add_argument("--secret-name", required=True)
+    parser.add_argument("--secret-refresh", type=float, default=0.25)
+    args = parser.parse_args(argv)
+    if not args.address.startswith("127."):
+        parser.error("a lab region binds to 127.0.0.0/8 only")
+    asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""A client for a region process's control listener (supervisor and tests only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from typing import Any
+
+
+class RegionControlError(RuntimeError):
+    """The region's control listener did not answer as expected."""
+
+
+class RegionClient:
+    """Keep-alive JSON client for one region's ``/_lab/*`` control routes (thread-safe)."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request(method, path, body=payload, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise RegionControlError(
+                        f"region control 127.0.0.1:{self.port} unreachable: {exc}"
+                    ) from exc
+                continue
+            if response.status != 200:
+                raise RegionControlError(f"{method} {path} -> {response.status}: {data[:200]!r}")
+            return json.loads(data)
+        raise AssertionError("unreachable")
+
+    def state(self) -> dict[str, Any]:
+        return self.call("GET", "/_lab/state")
+
+    def set_role(self, role: str, discard_after_seq: int | None = None) -> dict[str, Any]:
+        return self.call(
+            "POST", "/_lab/role", {"role": role, "discard_after_seq": discard_after_seq}
+        )
+
+    def set_blackholed(self, blackholed: bool) -> dict[str, Any]:
+        return self.call("POST", "/_lab/network", {"blackholed": blackholed})
+
+    def changes(self, after: int, limit: int = 2000) -> dict[str, Any]:
+        return self.call("GET", f"/_lab/changes?after={after}&limit={limit}")
+
+    def apply(self, changes: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.call("POST", "/_lab/apply", {"changes": changes})
+
+    def existing(self, ids: list[str]) -> list[str]:
+        return list(self.call("POST", "/_lab/existing", {"ids": ids})["existing"])
+
+    def lost(self) -> list[dict[str, Any]]:
+        return list(self.call("GET", "/_lab/lost")["lost"])

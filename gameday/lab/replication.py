@@ -1,0 +1,159 @@
+"""The inter-region replication link: asynchronous, writer -> reader, with a lag.
+
+The link pulls the writer's change log, holds each change until ``acked_at + lag`` (the
+baseline lag of a cross-region storage replication) and then applies it to the reader.
+While the link is blocked (a paused global table, a cross-region disruption) nothing is
+pulled or delivered; when it opens again it catches up from where it stopped. A change
+that was pulled but not yet applied is *in flight*: if the writer is failed over with data
+loss, in-flight changes are dropped, exactly what AWS loses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.lab.events import EventLog
+from gameday.lab.regionclient import RegionClient, RegionControlError
+
+#: Returns why the link is blocked right now, or None when it flows.
+BlockReason = Callable[[], str | None]
+
+
+@dataclass
+class LinkStatus:
+    """Where the link stands (for status and for failover decisions)."""
+
+    source: str
+    target: str
+    pulled_seq: int
+    shipped_seq: int
+    in_flight: int
+    blocked: str | None
+
+
+class ReplicationLink:
+    """Ships the writer's changes to the reader; one thread, re-pointed on role changes."""
+
+    def __init__(
+        self,
+        clients: dict[str, RegionClient],
+        lag: float,
+        events: EventLog,
+        blocked: BlockReason = lambda: None,
+        period: float = 0.02,
+    ) -> None:
+        self._clients = clients
+        self._lag = lag
+        self._events = events
+        self._blocked = blocked
+        self._period = period
+        self._lock = threading.RLock()
+        self._source: str | None = None
+        self._target: str | None = None
+        self._pulled = 0
+        self._shipped = 0
+        self._in_flight: deque[dict[str, Any]] = deque()
+        self._was_blocked: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="replication", daemon=True)
+
+    def point(self, source: str, target: str, from_seq: int) -> list[dict[str, Any]]:
+        """Replicate from ``source`` (after ``from_seq``) to ``target``; returns dropped in-flight changes."""
+        with self._lock:
+            dropped = list(self._in_flight)
+            self._in_flight.clear()
+            self._source, self._target = source, target
+            self._pulled = self._shipped = from_seq
+            return dropped
+
+    def status(self) -> LinkStatus:
+        with self._lock:
+            return LinkStatus(
+                source=self._source or "",
+                target=self._target or "",
+                pulled_seq=self._pulled,
+                shipped_seq=self._shipped,
+                in_flight=len(self._in_flight),
+                blocked=self._blocked(),
+            )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def caught_up(self) -> bool:
+        """True when everything the writer has is applied at the reader."""
+        with self._lock:
+            if self._source is None:
+                return True
+            source = self._source
+            shipped = self._shipped
+        try:
+            return int(self._clients[source].state()["max_seq"]) <= shipped
+        except RegionControlError:
+            return False
+
+    def wait_caught_up(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.caught_up():
+                return True
+            time.sleep(self._period)
+        return False
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._period):
+            reason = self._blocked()
+            if reason != self._was_blocked:
+                self._events.emit(
+                    "replication",
+                    state="blocked" if reason else "flowing",
+                    reason=reason,
+                    source=self._source,
+                    target=self._target,
+                )
+                self._was_blocked = reason
+            if reason:
+                continue
+            try:
+                self._step()
+            except RegionControlError:
+                continue  # a region process is down or stopped: retry next period
+
+    def _step(self) -> None:
+        with self._lock:
+            source, target = self._source, self._target
+            if source is None or target is None:
+                return
+            pulled = self._pulled
+        batch = self._clients[source].changes(pulled)["changes"]
+        now = time.time()
+        with self._lock:
+            if (source, target) != (self._source, self._target):
+                return  # re-pointed meanwhile
+            for change in batch:
+                self._in_flight.append(change)
+                self._pulled = max(self._pulled, change["seq"])
+            due = []
+            while self._in_flight and self._in_flight[0]["acked_at"] + self._lag <= now:
+                due.append(self._in_flight.popleft())
+        if not due:
+            return
+        try:
+            self._clients[target].apply(due)
+        except RegionControlError:
+            with self._lock:
+                if (source, target) == (self._source, self._target):
+                    self._in_flight.extendleft(reversed(due))
+            raise
+        with self._lock:
+            if (source, target) == (self._source, self._target):
+                self._shipped = max(self._shipped, due[-1]["seq"])

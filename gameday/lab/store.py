@@ -1,0 +1,176 @@
+"""A region's durable orders store (SQLite, WAL) with its change log.
+
+Every mutation, a local write or a replicated one, gets the next local sequence number, so
+the replication link can ship "everything after seq N" from whichever region is the writer.
+Rows a failed-over region had acknowledged but never shipped are moved aside into
+``lost_orders`` when it is demoted (as Aurora keeps the old writer's divergent data out of
+the new topology), so ground truth can still name them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    acked_at REAL NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS lost_orders (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    acked_at REAL NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    lost_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Order:
+    """One stored order."""
+
+    id: str
+    body: dict[str, Any]
+    acked_at: float
+    origin: str
+    seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "body": self.body,
+            "acked_at": self.acked_at,
+            "origin": self.origin,
+            "seq": self.seq,
+        }
+
+
+class OrderStore:
+    """Orders of one region, durable across a crash of the region process."""
+
+    def __init__(self, path: str | Path, region: str) -> None:
+        self.region = region
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
+        self.max_seq: int = int(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def ping(self) -> bool:
+        """True if the store answers a query (the deep health check's store part)."""
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def get(self, order_id: str) -> Order | None:
+        row = self._db.execute(
+            "SELECT id, body, acked_at, origin, seq FROM orders WHERE id = ?", (order_id,)
+        ).fetchone()
+        return _order(row) if row else None
+
+    def put(self, order_id: str, body: dict[str, Any]) -> tuple[Order, bool]:
+        """Store a client write; returns the order and whether it was new (idempotent)."""
+        existing = self.get(order_id)
+        if existing is not None:
+            return existing, False
+        self.max_seq += 1
+        order = Order(order_id, body, time.time(), self.region, self.max_seq)
+        self._db.execute(
+            "INSERT INTO orders (id, body, acked_at, origin, seq) VALUES (?, ?, ?, ?, ?)",
+            (order.id, json.dumps(order.body), order.acked_at, order.origin, order.seq),
+        )
+        return order, True
+
+    def changes_after(self, seq: int, limit: int) -> list[Order]:
+        rows = self._db.execute(
+            "SELECT id, body, acked_at, origin, seq FROM orders WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        ).fetchall()
+        return [_order(r) for r in rows]
+
+    def apply(self, changes: list[dict[str, Any]]) -> int:
+        """Apply replicated orders (idempotent); returns how many were new here."""
+        applied = 0
+        self._db.execute("BEGIN")
+        try:
+            for change in changes:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO orders (id, body, acked_at, origin, seq) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        change["id"],
+                        json.dumps(change["body"]),
+                        change["acked_at"],
+                        change["origin"],
+                        self.max_seq + 1,
+                    ),
+                )
+                if cursor.rowcount:
+                    self.max_seq += 1
+                    applied += 1
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return applied
+
+    def discard_after(self, seq: int) -> int:
+        """Move rows with a local seq above ``seq`` into ``lost_orders``; returns how many."""
+        now = time.time()
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO lost_orders (id, body, acked_at, origin, seq, lost_at) "
+                "SELECT id, body, acked_at, origin, seq, ? FROM orders WHERE seq > ?",
+                (now, seq),
+            )
+            moved = self._db.execute("DELETE FROM orders WHERE seq > ?", (seq,)).rowcount
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return moved
+
+    def existing(self, ids: list[str]) -> list[str]:
+        """Which of ``ids`` are in the store."""
+        found: list[str] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.extend(
+                r[0]
+                for r in self._db.execute(f"SELECT id FROM orders WHERE id IN ({marks})", chunk)
+            )
+        return found
+
+    def lost(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT id, acked_at, origin, seq, lost_at FROM lost_orders ORDER BY acked_at"
+        ).fetchall()
+        return [
+            {"id": r[0], "acked_at": r[1], "origin": r[2], "seq": r[3], "lost_at": r[4]}
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+
+
+def _order(row: tuple[Any, ...]) -> Order:
+    return Order(row[0], json.loads(row[1]), float(row[2]), row[3], int(row[4]))

@@ -1,0 +1,305 @@
+"""The lab supervisor: one process that owns a running lab.
+
+It serves the control plane (moto) on loopback, creates the lab's resources, starts one
+process per region, runs the Route 53 data plane (health checker and DNS server) and the
+replication link, and writes ``state.json`` so that other commands can find the lab.
+It stops everything it started on SIGTERM or SIGINT, and its region processes die with it
+even if it is killed (PR_SET_PDEATHSIG).
+
+Run by :class:`gameday.lab.launcher.Lab`, not by hand:
+``python -m gameday.lab.supervisor --config '<json>'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import http.client
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from gameday.lab import motoext
+from gameday.lab.bootstrap import Resources, bootstrap
+from gameday.lab.config import LabConfig
+from gameday.lab.dns import LabDNS
+from gameday.lab.events import EventLog
+from gameday.lab.healthchecker import HealthChecker
+from gameday.lab.ports import require_free
+from gameday.lab.regionclient import RegionClient
+from gameday.lab.replication import ReplicationLink
+from gameday.lab.state import LAB_CREDENTIALS, write_state
+
+READY_TIMEOUT = 30.0
+
+
+def client_health(address: str, port: int) -> int | None:
+    """The status of ``GET /health`` on a region's public address (None if unreachable)."""
+    conn = http.client.HTTPConnection(address, port, timeout=1.0)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+def _die_with_parent() -> None:
+    """In a child: ask the kernel to SIGKILL us when the supervisor dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    """Starts, watches and stops every part of one lab."""
+
+    def __init__(self, config: LabConfig) -> None:
+        self.config = config
+        self.dir = Path(config.lab_dir).resolve()
+        self.stop_requested = threading.Event()
+        self.events: EventLog | None = None
+        self.moto: motoext.ControlPlaneServer | None = None
+        self.dns: LabDNS | None = None
+        self.checker: HealthChecker | None = None
+        self.link: ReplicationLink | None = None
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.clients: dict[str, RegionClient] = {}
+        self.roles: dict[str, str] = {}
+        self.resources: Resources | None = None
+        self.ports: dict[str, int] = {}
+        self.control_ports: dict[str, int] = {}
+        self._watcher = threading.Thread(
+            target=self._watch_processes, name="proc-watch", daemon=True
+        )
+
+    # -- start ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        motoext.check_moto_version()
+        cfg = self.config
+        addresses = tuple(r.address for r in cfg.regions)
+        self.ports = {
+            "endpoint": require_free(cfg.endpoint_port, ("127.0.0.1",), "control-plane endpoint"),
+            "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True),
+            "service": require_free(cfg.service_port, addresses, "region service"),
+        }
+        for spec in cfg.regions:
+            self.control_ports[spec.name] = require_free(0, ("127.0.0.1",), "region control")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.dir.glob("region-*.db*"):
+            stale.unlink()
+        events_path = self.dir / "events.jsonl"
+        events_path.unlink(missing_ok=True)
+        self.events = EventLog(events_path)
+        self.events.emit("lab-starting", pid=os.getpid())
+
+        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto.start()
+        endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
+        os.environ.update(self.region_env(endpoint))
+
+        for index, spec in enumerate(cfg.regions):
+            self.roles[spec.name] = "writer" if index == 0 else "reader"
+            self._spawn_region(spec.name, spec.address, self.roles[spec.name])
+
+        self.resources = bootstrap(cfg, endpoint, self.ports["service"])
+        labels = {r.health_check_id: r.name for r in self.resources.regions}
+        self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
+        motoext.install_operation_overrides(self.checker.observations)
+        self.link = ReplicationLink(self.clients, cfg.replication_lag, self.events)
+        self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
+        self.link.start()
+        self._watcher.start()
+        self._wait_regions()
+        # The data plane starts once the regions answer, so the first observations are real.
+        self.checker.start()
+        self.dns = LabDNS("127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events)
+        self.dns.start()
+        self._wait_evaluated()
+
+    def region_env(self, endpoint: str) -> dict[str, str]:
+        """Environment under which lab processes reach the control plane."""
+        return {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": self.config.primary.name,
+            **LAB_CREDENTIALS,
+        }
+
+    def _spawn_region(self, name: str, address: str, role: str) -> None:
+        assert self.events is not None
+        log = (self.dir / f"region-{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gameday.lab.region",
+                "--name",
+                name,
+                "--address",
+                address,
+                "--port",
+                str(self.ports["service"]),
+                "--control-port",
+                str(self.control_ports[name]),
+                "--db",
+                str(self.dir / f"region-{name}.db"),
+                "--role",
+                role,
+                "--secret-name",
+                self.config.secret_name,
+                "--secret-refresh",
+                str(min(0.25, self.config.health_check_interval / 4)),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            env=os.environ.copy(),
+        )
+        log.close()
+        self.processes[name] = proc
+        self.clients[name] = RegionClient(self.control_ports[name], timeout=2.0)
+        self.events.emit("region-started", region=name, pid=proc.pid, address=address, role=role)
+
+    def _wait_regions(self) -> None:
+        """Wait until every region process answers and its deep health is green."""
+        assert self.resources is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        for region in self.resources.regions:
+            name = region.name
+            while client_health(region.address, self.ports["service"]) != 200:
+                proc = self.processes[name]
+                if proc.poll() is not None:
+                    log = (self.dir / f"region-{name}.log").read_text(errors="replace")[-800:]
+                    raise RuntimeError(
+                        f"region {name} exited with {proc.returncode} while starting: {log}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"region {name} was not healthy within {READY_TIMEOUT:.0f} s; see {self.dir}/region-{name}.log"
+                    )
+                time.sleep(0.02)
+
+    def _wait_evaluated(self) -> None:
+        assert self.resources is not None and self.checker is not None
+        for region in self.resources.regions:
+            if not self.checker.wait_evaluated(region.health_check_id, READY_TIMEOUT):
+                raise RuntimeError(f"the health check of {region.name} was never evaluated")
+
+    # -- running ----------------------------------------------------------------------
+
+    def state(self, status: str, error: str | None = None) -> dict[str, Any]:
+        """The lab's description for ``state.json`` (what status and tests read)."""
+        data: dict[str, Any] = {
+            "status": status,
+            "error": error,
+            "supervisor_pid": os.getpid(),
+            "lab_dir": str(self.dir),
+            "config": self.config.to_dict(),
+            "events_path": str(self.dir / "events.jsonl"),
+            "updated_at": time.time(),
+        }
+        if self.ports:
+            data.update(
+                endpoint_url=f"http://127.0.0.1:{self.ports['endpoint']}",
+                dns_host="127.0.0.1",
+                dns_port=self.ports["dns"],
+                service_port=self.ports["service"],
+            )
+        if self.resources is not None:
+            res = self.resources.to_dict()
+            for region in res["regions"]:
+                proc = self.processes.get(region["name"])
+                region["pid"] = proc.pid if proc else None
+                region["control_port"] = self.control_ports.get(region["name"])
+                region["role"] = self.roles.get(region["name"], region["role"])
+            data.update(res)
+        return data
+
+    def _watch_processes(self) -> None:
+        reported: set[int] = set()
+        while not self.stop_requested.wait(0.05):
+            for name, proc in list(self.processes.items()):
+                code = proc.poll()
+                if code is not None and proc.pid not in reported:
+                    reported.add(proc.pid)
+                    assert self.events is not None
+                    self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
+
+    # -- stop -------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop everything this supervisor started (safe to call on a half-started lab)."""
+        self.stop_requested.set()
+        for part in (self.link, self.dns, self.checker):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:  # keep tearing down the rest
+                    traceback.print_exc()
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                try:
+                    proc.send_signal(
+                        signal.SIGCONT
+                    )  # a stopped (hung) region cannot exit otherwise
+                    proc.terminate()
+                except ProcessLookupError:
+                    pass
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=3)
+        if self.moto is not None:
+            self.moto.stop()
+        if self.events is not None:
+            self.events.emit("lab-stopped", pid=os.getpid())
+            self.events.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="gameday lab supervisor (started by 'gameday lab up')"
+    )
+    parser.add_argument("--config", required=True, help="the lab configuration as JSON")
+    args = parser.parse_args(argv)
+    config = LabConfig.from_dict(json.loads(args.config)).validate()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+    supervisor = Supervisor(config)
+    state_path = Path(config.lab_dir).resolve() / "state.json"
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: supervisor.stop_requested.set())
+    try:
+        write_state(state_path, supervisor.state("starting"))
+        supervisor.start()
+        write_state(state_path, supervisor.state("ready"))
+        assert supervisor.events is not None
+        supervisor.events.emit("lab-ready", pid=os.getpid())
+        supervisor.stop_requested.wait()
+        write_state(state_path, supervisor.state("stopping"))
+        return 0
+    except Exception as exc:
+        traceback.print_exc()
+        write_state(state_path, supervisor.state("failed", error=str(exc)))
+        return 1
+    finally:
+        supervisor.shutdown()
+        final = supervisor.state("stopped")
+        if json.loads(state_path.read_text()).get("status") == "failed":
+            final = json.loads(state_path.read_text()) | {"supervisor_exited": True}
+        write_state(state_path, final)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real lab, started for a test module and always stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import Lab, LabConfig
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A lab with the default configuration, for one test module."""
+    handle = Lab.start(LabConfig(lab_dir=str(tmp_path_factory.mktemp("lab"))))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture
+def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
+    """Start labs with custom settings for one test; all are stopped afterwards."""
+    started: list[Lab] = []
+
+    def start(**settings: object) -> Lab:
+        config = LabConfig(lab_dir=str(tmp_path / f"lab{len(started)}"), **settings)  # type: ignore[arg-type]
+        handle = Lab.start(config)
+        started.append(handle)
+        return handle
+
+    try:
+        yield start
+    finally:
+        for handle in started:
+            handle.stop()
+
+
+@pytest.fixture
+def lab_env(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point boto3 in this process at the module's lab (undone after the test)."""
+    env = lab.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

@@ -1,0 +1,159 @@
+"""`gameday lab up/down/status/env` as a user runs them, including bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import Lab, LabConfig, LabConfigError, RegionSpec
+from gameday.lab.ports import listening
+from gameday.lab.state import pid_alive
+
+GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+
+
+def gameday(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*GAMEDAY, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Iterator[str]:
+    """A lab directory whose lab, if any, is stopped after the test whatever happened."""
+    path = str(tmp_path / "lab")
+    try:
+        yield path
+    finally:
+        Lab(path).stop()
+
+
+@pytest.mark.lab
+def test_up_status_env_down_from_the_command_line(lab_dir: str) -> None:
+    up = gameday("lab", "up", "--detach", "--dir", lab_dir)
+    assert up.returncode == 0, up.stderr
+    assert "lab ready" in up.stdout
+
+    again = gameday("lab", "up", "--detach", "--dir", lab_dir)
+    assert again.returncode == 0 and "already running" in again.stdout
+    state = json.loads(Path(lab_dir, "state.json").read_text())
+    assert pid_alive(state["supervisor_pid"])
+
+    status = json.loads(gameday("lab", "status", "--json", "--dir", lab_dir).stdout)
+    assert status["running"] and status["record_name"] == "api.lab.internal"
+    assert status["endpoint_url"].startswith("http://127.0.0.1:")
+    assert status["dns"]["host"] == "127.0.0.1" and status["zone_id"]
+    assert [(r["name"], r["address"], r["role"], r["alive"]) for r in status["regions"]] == [
+        ("us-east-1", "127.0.1.1", "writer", True),
+        ("us-west-2", "127.0.2.1", "reader", True),
+    ]
+    assert all(r["health_check_id"] for r in status["regions"])
+
+    env = gameday("lab", "env", "--dir", lab_dir).stdout.splitlines()
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in env)
+    assert exported["AWS_ENDPOINT_URL"] == status["endpoint_url"]
+    assert exported["GAMEDAY_NAMESERVER"] == f"127.0.0.1:{status['dns']['port']}"
+    assert {"AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= exported.keys()
+
+    down = gameday("lab", "down", "--dir", lab_dir)
+    assert down.returncode == 0 and "lab stopped" in down.stdout
+    assert not pid_alive(state["supervisor_pid"])
+    assert not any(pid_alive(r["pid"]) for r in state["regions"])
+    assert not listening("127.0.0.1", int(status["endpoint_url"].rsplit(":", 1)[1]))
+    assert gameday("lab", "status", "--dir", lab_dir).returncode == 1
+
+
+@pytest.mark.lab
+def test_down_cleans_up_after_a_killed_region_and_a_killed_supervisor(lab_dir: str) -> None:
+    lab = Lab.start(LabConfig(lab_dir=lab_dir))
+    info = lab.info
+    assert info.primary.pid is not None
+    os.kill(info.primary.pid, signal.SIGKILL)
+    lab.wait_for_event(
+        lambda e: e["kind"] == "region-exited" and e["region"] == "us-east-1", timeout=5
+    )
+    os.kill(info.supervisor_pid, signal.SIGKILL)
+    down = gameday("lab", "down", "--dir", lab_dir)
+    assert down.returncode == 0, down.stderr
+    pids = [info.supervisor_pid, *(r.pid for r in info.regions)]
+    assert not any(pid_alive(p) for p in pids)
+    for region in info.regions:
+        assert not listening(region.address, info.service_port)
+        assert not listening("127.0.0.1", region.control_port)
+    assert not listening(info.dns_host, info.dns_port)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--primary", "us-mars-1"], "unknown AWS region 'us-mars-1'"),
+        (["--ttl", "0"], "ttl must be a positive whole number"),
+        (["--interval", "-1"], "health_check_interval must be a positive number"),
+        (["--threshold", "11"], "between 1 and 10"),
+    ],
+)
+def test_bad_settings_are_refused_with_nothing_started(
+    lab_dir: str, args: list[str], message: str
+) -> None:
+    result = gameday("lab", "up", "--detach", "--dir", lab_dir, *args)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not Path(lab_dir, "state.json").exists()
+
+
+def test_a_bad_config_file_is_refused(tmp_path: Path, lab_dir: str) -> None:
+    config = tmp_path / "lab.toml"
+    config.write_text('ttl = "soon"\n')
+    result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
+    assert result.returncode != 0 and "ttl must be a positive whole number" in result.stderr
+    config.write_text("colour = 'blue'\n")
+    result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
+    assert result.returncode != 0 and "unknown lab setting(s) colour" in result.stderr
+
+
+@pytest.mark.lab
+def test_a_port_in_use_is_refused_and_nothing_is_left_running(lab_dir: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--endpoint-port", str(port))
+    assert result.returncode != 0
+    assert f"port {port} is already in use" in result.stderr
+    state = json.loads(Path(lab_dir, "state.json").read_text())
+    assert state["status"] == "failed" and not pid_alive(state["supervisor_pid"])
+
+
+def test_config_validation_in_python() -> None:
+    with pytest.raises(LabConfigError, match="not on loopback"):
+        LabConfig(
+            regions=(RegionSpec("us-east-1", "10.0.0.1"), RegionSpec("us-west-2", "127.0.2.1"))
+        ).validate()
+    with pytest.raises(LabConfigError, match="must differ"):
+        LabConfig(
+            regions=(RegionSpec("us-east-1", "127.0.1.1"), RegionSpec("us-east-1", "127.0.2.1"))
+        ).validate()
+    with pytest.raises(LabConfigError, match="replication_lag"):
+        LabConfig(replication_lag=-1).validate()
+    assert LabConfig(
+        regions=(RegionSpec("eu-west-1", "127.0.3.1"), RegionSpec("eu-central-1", "127.0.4.1"))
+    ).validate()
+
+
+@pytest.mark.lab
+def test_a_configurable_region_pair(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    lab = lab_factory(
+        regions=(RegionSpec("eu-west-1", "127.0.3.1"), RegionSpec("eu-central-1", "127.0.4.1")),
+        ttl=5,
+    )
+    from tests.lab.helpers import resolve
+
+    assert resolve(lab) == (["127.0.3.1"], 5)
+    assert [r.name for r in lab.info.regions] == ["eu-west-1", "eu-central-1"]

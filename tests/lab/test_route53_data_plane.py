@@ -1,0 +1,165 @@
+"""The lab's Route 53 data plane: real DNS answers driven by real health probes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from gameday.lab import Lab
+from tests.lab.helpers import resolve, wait_until
+
+pytestmark = pytest.mark.lab
+
+
+def test_service_name_answers_the_primary_with_the_configured_ttl(lab: Lab) -> None:
+    info = lab.info
+    assert resolve(lab) == ([info.primary.address], 1)
+    assert resolve(lab, tcp=True) == ([info.primary.address], 1)
+    assert resolve(lab, info.secondary.record_name) == ([info.secondary.address], 1)
+
+
+@pytest.mark.skipif(shutil.which("dig") is None, reason="dig is not installed")
+def test_standard_dns_client_sees_the_same_answer(lab: Lab) -> None:
+    info = lab.info
+    for transport in ("+notcp", "+tcp"):
+        out = subprocess.run(
+            [
+                "dig",
+                f"@{info.dns_host}",
+                "-p",
+                str(info.dns_port),
+                info.record_name,
+                "A",
+                transport,
+                "+noall",
+                "+answer",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.split()
+        assert out[0] == info.record_name + "."
+        assert out[1] == "1" and out[3] == "A" and out[4] == info.primary.address
+
+
+def test_unknown_names_are_nxdomain_and_foreign_zones_refused(lab: Lab) -> None:
+    import dns.resolver
+
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolve(lab, f"nothing.{lab.info.zone_name}")
+    with pytest.raises(dns.resolver.NoNameservers):  # REFUSED: the lab does not recurse
+        resolve(lab, "example.com")
+
+
+def test_inverting_the_primary_check_fails_over_and_back(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    route53 = boto3.client("route53")
+    hc = info.primary.health_check_id
+    interval, threshold = 1.0, 2  # the lab's defaults
+    budget = interval * threshold + interval
+    try:
+        started = time.time()
+        route53.update_health_check(HealthCheckId=hc, Inverted=True)
+        wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=budget + 1)
+        switched = time.time() - started
+        assert switched <= budget, f"failover took {switched:.2f} s, more than {budget} s"
+        status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+        assert status and status[0]["StatusReport"]["Status"].startswith("Failure")
+        flip = lab.wait_for_event(
+            lambda e: (
+                e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is False
+            ),
+            timeout=1,
+            since=started,
+        )
+        assert flip["inverted"] is True and flip["region"] == info.primary.name
+        change = lab.wait_for_event(
+            lambda e: (
+                e["kind"] == "dns"
+                and e["name"] == info.record_name
+                and e["answer"] == [info.secondary.address]
+            ),
+            timeout=1,
+            since=started,
+        )
+        assert change["time"] >= flip["time"]
+    finally:
+        route53.update_health_check(HealthCheckId=hc, Inverted=False)
+    wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=budget + 1)
+    status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+    assert status[0]["StatusReport"]["Status"].startswith("Success")
+
+
+def test_a_disabled_check_is_healthy_whatever_it_observes(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    info = lab.info
+    route53 = boto3.client("route53")
+    hc = info.primary.health_check_id
+
+    def report() -> str:
+        observations = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+        return observations[0]["StatusReport"]["Status"]
+
+    since = time.time()
+    try:
+        # Inverted alone would fail the check over; Disabled wins, as in AWS.
+        route53.update_health_check(HealthCheckId=hc, Disabled=True, Inverted=True)
+        wait_until(lambda: "disabled" in report(), timeout=3)
+        assert report().startswith("Success")
+        assert resolve(lab)[0] == [info.primary.address]
+        flips = [e for e in lab.events(since=since, kind="health") if e["health_check_id"] == hc]
+        assert flips == []
+    finally:
+        route53.update_health_check(HealthCheckId=hc, Disabled=False, Inverted=False)
+
+
+def test_health_status_of_an_unknown_check_is_an_aws_error(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    with pytest.raises(ClientError) as raised:
+        boto3.client("route53").get_health_check_status(HealthCheckId="no-such-check")
+    assert raised.value.response["Error"]["Code"] == "NoSuchHealthCheck"
+
+
+def test_a_hung_region_turns_unhealthy_after_the_threshold_and_recovers(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    """SIGSTOP the primary: probes time out, FailureThreshold failures flip it, DNS follows;
+    SIGCONT: as many successes flip it back."""
+    info = lab.info
+    hc = info.primary.health_check_id
+    pid = info.primary.pid
+    assert pid is not None
+    started = time.time()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        flip = lab.wait_for_event(
+            lambda e: (
+                e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is False
+            ),
+            timeout=6,
+            since=started,
+        )
+        # Two consecutive failed probes are needed: never sooner than one interval after the stop.
+        assert flip["time"] - started >= 1.0 * (2 - 1)
+        assert "timed out" in flip["detail"]
+        wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=2)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    resumed = time.time()
+    back = lab.wait_for_event(
+        lambda e: e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is True,
+        timeout=6,
+        since=resumed,
+    )
+    assert back["time"] - resumed >= 1.0 * (2 - 1)
+    wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=2)
