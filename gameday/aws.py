@@ -191,7 +191,9 @@ def _assumed_session(
         refresh_using=fetcher.fetch_credentials, method="assume-role"
     )
     core = botocore.session.Session()
-    core.register_component("credential_provider", CredentialResolver([_StaticProvider(credentials)]))
+    core.register_component(
+        "credential_provider", CredentialResolver([_StaticProvider(credentials)])
+    )
     if base.region_name:
         core.set_config_variable("region", base.region_name)
     return boto3.session.Session(botocore_session=core)

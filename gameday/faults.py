@@ -166,7 +166,9 @@ class Ledger:
     ) -> str:
         """Record a fault about to be injected (state ``pending``); return its id."""
         entry_id = uuid.uuid4().hex
-        carried = {k: (configuration or {})[k] for k in _CARRIED_KEYS if (configuration or {}).get(k)}
+        carried = {
+            k: (configuration or {})[k] for k in _CARRIED_KEYS if (configuration or {}).get(k)
+        }
         self._append(
             {
                 "id": entry_id,
@@ -312,7 +314,7 @@ def recover(
         try:
             func = _resolve_undo(entry.undo)
             func(**entry.undo.kwargs, configuration=configuration, secrets=dict(secrets or {}))
-        except Exception as exc:  # noqa: BLE001 - report and carry on with the others
+        except Exception as exc:
             logger.error("could not revert %s (%s): %s", entry.id, entry.activity, exc)
             item["outcome"] = "error"
             item["error"] = str(exc)

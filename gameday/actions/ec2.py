@@ -38,7 +38,7 @@ def _tag_filter(tag: str | dict[str, str]) -> list[dict[str, Any]]:
     else:
         key, sep, value = str(tag).partition("=")
         if not sep or not key:
-            raise s.fail(f"Bad `tag` {tag!r}: write it as 'Key=Value' or {{\"Key\": \"Value\"}}.")
+            raise s.fail(f'Bad `tag` {tag!r}: write it as \'Key=Value\' or {{"Key": "Value"}}.')
         pairs = [(key, value)]
     return [{"Name": f"tag:{key}", "Values": [value]} for key, value in pairs]
 
@@ -51,8 +51,11 @@ def _find_acl(
     tag: str | dict[str, str] | None,
 ) -> dict[str, Any]:
     """The one network ACL designated by exactly one of subnet id, NACL id or tag."""
-    given = [name for name, v in (("subnet_id", subnet_id), ("network_acl_id", network_acl_id),
-                                  ("tag", tag)) if v]
+    given = [
+        name
+        for name, v in (("subnet_id", subnet_id), ("network_acl_id", network_acl_id), ("tag", tag))
+        if v
+    ]
     if len(given) != 1:
         raise s.fail(
             "Designate the network ACL with exactly one of `subnet_id`, `network_acl_id` or "
@@ -166,7 +169,9 @@ def block_endpoint(
         "fault_id": None,
     }
     book = s.ledger(configuration)
-    for entry in book.open_entries(activity="block_endpoint", target_prefix=_target(region, acl_id)):
+    for entry in book.open_entries(
+        activity="block_endpoint", target_prefix=_target(region, acl_id)
+    ):
         args = entry.undo.kwargs
         same = (
             args.get("cidr") == cidr
@@ -278,7 +283,11 @@ def unblock_endpoint(
         and (egress is None or bool(e.undo.kwargs.get("egress")) == bool(egress))
     ]
     planned = [
-        (int(e.undo.kwargs["rule_number"]), bool(e.undo.kwargs.get("egress")), e.undo.kwargs.get("cidr"))
+        (
+            int(e.undo.kwargs["rule_number"]),
+            bool(e.undo.kwargs.get("egress")),
+            e.undo.kwargs.get("cidr"),
+        )
         for e in entries
     ]
     if not entries and rule_number is not None:

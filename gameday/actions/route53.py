@@ -123,7 +123,9 @@ def restore_health_check(
     )
     desired = inverted
     if desired is None:
-        desired = bool(open_entries[0].undo.kwargs.get("inverted", False)) if open_entries else False
+        desired = (
+            bool(open_entries[0].undo.kwargs.get("inverted", False)) if open_entries else False
+        )
     try:
         check = _read(r53, health_check_id)
     except s.ActivityFailed as exc:

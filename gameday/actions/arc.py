@@ -1,0 +1,232 @@
+"""Route 53 Application Recovery Controller (ARC): set a routing control's state.
+
+Routing controls are changed through the cluster's data plane: its regional endpoints
+(from ``route53-recovery-control-config.describe_cluster``) are tried in turn until one
+answers, as AWS recommends, so the change works while a region is impaired. The control
+plane API lives in ``us-west-2`` (``control_region``).
+"""
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from chaoslib.types import Configuration, Secrets
+
+from gameday.actions import _support as s
+from gameday.faults import Undo
+
+__all__ = ["restore_routing_control_state", "set_routing_control_state"]
+
+_MODULE = __name__
+_STATES = {"on": "On", "off": "Off"}
+_HINTS = {
+    "ResourceNotFoundException": "check the ARN with `aws route53-recovery-control-config list-*`",
+    "ValidationException": "check the routing control ARN and the state ('On' or 'Off')",
+    "ConflictException": (
+        "a safety rule blocks this change: pass its ARN in `safety_rules_to_override` if intended"
+    ),
+}
+#: Errors after which the next cluster endpoint is tried.
+_TRY_NEXT = frozenset(
+    {"InternalServerException", "ThrottlingException", "EndpointTemporarilyUnavailableException"}
+)
+
+
+def _state(state: str) -> str:
+    chosen = _STATES.get(str(state).strip().lower())
+    if not chosen:
+        raise s.fail(f"Bad routing control `state` {state!r}: use 'On' or 'Off'.")
+    return chosen
+
+
+def _endpoints(
+    cluster_arn: str, control_region: str, configuration: Configuration, secrets: Secrets
+) -> list[dict[str, str]]:
+    control = s.connect("route53-recovery-control-config", control_region, configuration, secrets)
+    cluster = s.call(
+        control,
+        "describe_cluster",
+        f"Could not read ARC cluster {cluster_arn!r}",
+        _HINTS,
+        ClusterArn=cluster_arn,
+    )["Cluster"]
+    endpoints = cluster.get("ClusterEndpoints") or []
+    if not endpoints:
+        raise s.fail(f"ARC cluster {cluster_arn!r} lists no endpoints: check that it is deployed.")
+    return endpoints
+
+
+def _on_each_endpoint(
+    endpoints: list[dict[str, str]],
+    operation: str,
+    failure: str,
+    configuration: Configuration,
+    secrets: Secrets,
+    **params: Any,
+) -> dict[str, Any]:
+    """Call ``operation`` on the cluster endpoints in turn until one answers."""
+    last: Exception | None = None
+    for endpoint in endpoints:
+        data_plane = s.connect(
+            "route53-recovery-cluster",
+            endpoint["Region"],
+            configuration,
+            secrets,
+            endpoint_url=endpoint["Endpoint"],
+        )
+        try:
+            return getattr(data_plane, operation)(**params)
+        except ClientError as exc:
+            if s.error_code(exc) not in _TRY_NEXT:
+                raise s.as_failure(exc, failure, _HINTS) from exc
+            last = exc
+        except BotoCoreError as exc:
+            last = exc
+        s.logger.warning("ARC endpoint %s did not answer, trying the next", endpoint["Endpoint"])
+    assert last is not None
+    raise s.as_failure(
+        last, f"{failure} on any of the {len(endpoints)} cluster endpoints"
+    ) from last
+
+
+def set_routing_control_state(
+    routing_control_arn: str,
+    state: str,
+    cluster_arn: str,
+    safety_rules_to_override: list[str] | None = None,
+    control_region: str = "us-west-2",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Set a Route 53 ARC routing control ``On`` or ``Off`` (e.g. ``Off`` to drain a region).
+
+    Reads the current state first (saved in the fault ledger as the undo), then calls
+    ``update_routing_control_state`` on the cluster's endpoints in turn. Idempotent: a
+    control already in ``state`` is left alone. Roll back with
+    ``restore_routing_control_state``.
+
+    Returns ``routing_control_arn``, ``state``, ``previous_state``, ``changed`` and
+    ``fault_id``.
+    """
+    s.require(routing_control_arn, "routing_control_arn")
+    s.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    desired = _state(state)
+    control_region = s.check_region(control_region, "control_region")
+    s.guard(control_region, configuration, secrets)
+    endpoints = _endpoints(cluster_arn, control_region, configuration, secrets)
+    failure = f"Could not set routing control {routing_control_arn!r} to {desired}"
+    previous = _on_each_endpoint(
+        endpoints,
+        "get_routing_control_state",
+        f"Could not read routing control {routing_control_arn!r}",
+        configuration,
+        secrets,
+        RoutingControlArn=routing_control_arn,
+    )["RoutingControlState"]
+    outcome: dict[str, Any] = {
+        "routing_control_arn": routing_control_arn,
+        "state": desired,
+        "previous_state": previous,
+        "changed": False,
+        "fault_id": None,
+    }
+    if previous == desired:
+        return outcome
+    params: dict[str, Any] = {
+        "RoutingControlArn": routing_control_arn,
+        "RoutingControlState": desired,
+    }
+    if safety_rules_to_override:
+        params["SafetyRulesToOverride"] = list(safety_rules_to_override)
+    fault_id, _ = s.inject(
+        activity="set_routing_control_state",
+        target=f"arc:routing-control:{routing_control_arn}",
+        arguments={
+            "routing_control_arn": routing_control_arn,
+            "state": desired,
+            "cluster_arn": cluster_arn,
+        },
+        undo=Undo(
+            _MODULE,
+            "restore_routing_control_state",
+            {
+                "routing_control_arn": routing_control_arn,
+                "cluster_arn": cluster_arn,
+                "state": previous,
+                "control_region": control_region,
+                "safety_rules_to_override": list(safety_rules_to_override or []),
+            },
+        ),
+        configuration=configuration,
+        apply=lambda _id: _on_each_endpoint(
+            endpoints, "update_routing_control_state", failure, configuration, secrets, **params
+        ),
+        failure=failure,
+        hints=_HINTS,
+    )
+    outcome.update(changed=True, fault_id=fault_id)
+    return outcome
+
+
+def restore_routing_control_state(
+    routing_control_arn: str,
+    cluster_arn: str,
+    state: str | None = None,
+    safety_rules_to_override: list[str] | None = None,
+    control_region: str = "us-west-2",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Set a routing control back (rollback of ``set_routing_control_state``).
+
+    The state restored is ``state`` when given, else the one the fault ledger saved
+    before the oldest open change, else ``On``. Idempotent; marks the ledger entries
+    reverted.
+
+    Returns ``routing_control_arn``, ``state``, ``changed`` and ``reverted``.
+    """
+    s.require(routing_control_arn, "routing_control_arn")
+    s.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    control_region = s.check_region(control_region, "control_region")
+    s.guard(control_region, configuration, secrets)
+    book = s.ledger(configuration)
+    entries = book.open_entries(
+        activity="set_routing_control_state",
+        target_prefix=f"arc:routing-control:{routing_control_arn}",
+    )
+    desired = _state(state or (entries[0].undo.kwargs.get("state") if entries else None) or "On")
+    rules = safety_rules_to_override or next(
+        (e.undo.kwargs.get("safety_rules_to_override") for e in entries), None
+    )
+    endpoints = _endpoints(cluster_arn, control_region, configuration, secrets)
+    current = _on_each_endpoint(
+        endpoints,
+        "get_routing_control_state",
+        f"Could not read routing control {routing_control_arn!r}",
+        configuration,
+        secrets,
+        RoutingControlArn=routing_control_arn,
+    )["RoutingControlState"]
+    changed = False
+    if current != desired:
+        params: dict[str, Any] = {
+            "RoutingControlArn": routing_control_arn,
+            "RoutingControlState": desired,
+        }
+        if rules:
+            params["SafetyRulesToOverride"] = list(rules)
+        _on_each_endpoint(
+            endpoints,
+            "update_routing_control_state",
+            f"Could not set routing control {routing_control_arn!r} back to {desired}",
+            configuration,
+            secrets,
+            **params,
+        )
+        changed = True
+    book.mark_reverted(entries, by="restore_routing_control_state")
+    return {
+        "routing_control_arn": routing_control_arn,
+        "state": desired,
+        "changed": changed,
+        "reverted": [e.id for e in entries],
+    }

@@ -1,0 +1,440 @@
+"""AWS Fault Injection Service actions: pause replication, cut cross-region connectivity.
+
+Each action starts an FIS experiment that lasts ``duration`` (ISO 8601, e.g. ``PT5M``)
+and stops by itself when it ends; its rollback stops it earlier. Give either an
+existing ``template_id``, or the resources and an IAM ``role_arn`` FIS may assume (or the
+configuration key ``gameday_fis_role_arn``): gameday then creates the template once and
+reuses it on later runs (it is tagged ``gameday:template-key``).
+
+FIS actions used: ``aws:dynamodb:global-table-pause-replication``,
+``aws:s3:bucket-pause-replication`` and
+``aws:network:route-table-disrupt-cross-region-connectivity``.
+"""
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Any
+
+from chaoslib.types import Configuration, Secrets
+
+from gameday.actions import _support as s
+from gameday.faults import Undo
+
+__all__ = [
+    "disrupt_cross_region_connectivity",
+    "pause_replication",
+    "restore_cross_region_connectivity",
+    "resume_replication",
+]
+
+_MODULE = __name__
+_DURATION = re.compile(r"^P(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)$")
+_FINISHED = frozenset({"completed", "stopped", "failed", "cancelled", "stopping"})
+_TEMPLATE_TAG = "gameday:template-key"
+_FAULT_TAG = "gameday:fault-id"
+_HINTS = {
+    "ResourceNotFoundException": (
+        "check the experiment template id with `aws fis list-experiment-templates` in that region"
+    ),
+    "ValidationException": "check the resource ARNs, the duration and the FIS role",
+    "ServiceQuotaExceededException": "stop other FIS experiments or raise the FIS quota",
+    "ConflictException": "an experiment is changing state, run the action again",
+}
+
+
+def _check_duration(duration: str) -> str:
+    if not isinstance(duration, str) or not _DURATION.match(duration):
+        raise s.fail(
+            f"Bad `duration` {duration!r}: give an ISO 8601 duration such as 'PT5M' or 'PT90S'."
+        )
+    return duration
+
+
+def _template_key(spec: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _ensure_template(
+    fis: Any, region: str, spec: dict[str, Any], role_arn: str, description: str
+) -> str:
+    """Find the template gameday made for ``spec``, or create it; return its id."""
+    key = _template_key({**spec, "roleArn": role_arn})
+    paginator = fis.get_paginator("list_experiment_templates")
+    try:
+        for page in paginator.paginate():
+            for summary in page.get("experimentTemplates", []):
+                if (summary.get("tags") or {}).get(_TEMPLATE_TAG) == key:
+                    return str(summary["id"])
+    except Exception as exc:
+        raise s.as_failure(
+            exc, f"Could not list FIS experiment templates in {region}", _HINTS
+        ) from exc
+    created = s.call(
+        fis,
+        "create_experiment_template",
+        f"Could not create an FIS experiment template in {region}",
+        _HINTS,
+        clientToken=key,
+        description=description,
+        stopConditions=[{"source": "none"}],
+        roleArn=role_arn,
+        tags={_TEMPLATE_TAG: key, "gameday:managed": "true"},
+        **spec,
+    )
+    return str(created["experimentTemplate"]["id"])
+
+
+def _check_template(fis: Any, region: str, template_id: str) -> str:
+    s.call(
+        fis,
+        "get_experiment_template",
+        f"Could not find FIS experiment template {template_id!r} in {region}",
+        _HINTS,
+        id=template_id,
+    )
+    return template_id
+
+
+def _role(role_arn: str | None, configuration: Configuration) -> str:
+    role = role_arn or (configuration or {}).get("gameday_fis_role_arn")
+    return s.require(
+        role,
+        "role_arn",
+        "an IAM role FIS can assume; or set `gameday_fis_role_arn` in the configuration",
+    )
+
+
+def _start(
+    *,
+    activity: str,
+    rollback: str,
+    fis: Any,
+    region: str,
+    template_id: str,
+    arguments: dict[str, Any],
+    configuration: Configuration,
+    failure: str,
+) -> dict[str, Any]:
+    def apply(fault_id: str) -> dict[str, Any]:
+        return fis.start_experiment(
+            clientToken=str(uuid.uuid4()),
+            experimentTemplateId=template_id,
+            tags={_FAULT_TAG: fault_id},
+        )["experiment"]
+
+    fault_id, experiment = s.inject(
+        activity=activity,
+        target=f"fis:{region}:template:{template_id}",
+        arguments=arguments,
+        # until the experiment id is known, undo = stop what gameday started from the template
+        undo=Undo(_MODULE, rollback, {"region": region, "template_id": template_id}),
+        configuration=configuration,
+        apply=apply,
+        failure=failure,
+        hints=_HINTS,
+        applied_undo=lambda exp: Undo(
+            _MODULE, rollback, {"region": region, "experiment_id": exp["id"]}
+        ),
+        summary=lambda exp: {"experiment_id": exp["id"]},
+    )
+    return {
+        "region": region,
+        "experiment_id": experiment["id"],
+        "template_id": template_id,
+        "state": (experiment.get("state") or {}).get("status"),
+        "fault_id": fault_id,
+    }
+
+
+def _stop(
+    *,
+    activity: str,
+    fis: Any,
+    region: str,
+    experiment_id: str | None,
+    template_id: str | None,
+    configuration: Configuration,
+) -> dict[str, Any]:
+    """Stop the experiments designated, or all the open ledger ones of ``activity``."""
+    book = s.ledger(configuration)
+    entries = book.open_entries(activity=activity, target_prefix=f"fis:{region}:")
+    ids: list[str] = []
+    if experiment_id:
+        ids.append(experiment_id)
+        entries = [
+            e
+            for e in entries
+            if e.undo.kwargs.get("experiment_id") == experiment_id
+            or (e.result or {}).get("experiment_id") == experiment_id
+        ]
+    else:
+        if template_id:
+            entries = [e for e in entries if e.target.endswith(f":template:{template_id}")]
+        pending_templates = set()
+        for e in entries:
+            known = e.undo.kwargs.get("experiment_id") or (e.result or {}).get("experiment_id")
+            if known:
+                ids.append(known)
+            else:
+                pending_templates.add(e.target.rsplit(":", 1)[-1])
+        if template_id:
+            pending_templates.add(template_id)
+        # experiments gameday started but whose id never reached the ledger
+        for tid in sorted(pending_templates):
+            pages = fis.get_paginator("list_experiments").paginate(experimentTemplateId=tid)
+            try:
+                for page in pages:
+                    for summary in page.get("experiments", []):
+                        if _FAULT_TAG in (summary.get("tags") or {}):
+                            ids.append(summary["id"])
+            except Exception as exc:
+                raise s.as_failure(
+                    exc, f"Could not list the FIS experiments of template {tid} in {region}", _HINTS
+                ) from exc
+    stopped: list[str] = []
+    for exp_id in dict.fromkeys(ids):
+        try:
+            state = s.call(
+                fis,
+                "get_experiment",
+                f"Could not read FIS experiment {exp_id!r} in {region}",
+                _HINTS,
+                id=exp_id,
+            )["experiment"]["state"]["status"]
+        except s.ActivityFailed as exc:
+            if s.caused_by(exc, "ResourceNotFoundException") and not experiment_id:
+                continue
+            raise
+        if state in _FINISHED:
+            continue
+        s.call(
+            fis,
+            "stop_experiment",
+            f"Could not stop FIS experiment {exp_id!r} in {region}",
+            _HINTS,
+            id=exp_id,
+        )
+        stopped.append(exp_id)
+    book.mark_reverted(entries, by=activity)
+    return {"region": region, "stopped": stopped, "reverted": [e.id for e in entries]}
+
+
+def pause_replication(
+    region: str,
+    duration: str = "PT5M",
+    template_id: str | None = None,
+    table_arns: list[str] | None = None,
+    bucket_arns: list[str] | None = None,
+    destination_region: str | None = None,
+    role_arn: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Pause replication of DynamoDB global tables or S3 buckets with an FIS experiment.
+
+    Runs the experiment in ``region`` (the replication source) for ``duration``. Give a
+    ``template_id``, or ``table_arns`` (``aws:dynamodb:global-table-pause-replication``)
+    or ``bucket_arns`` with their ``destination_region``
+    (``aws:s3:bucket-pause-replication``) and a ``role_arn`` FIS may assume. Recorded in the
+    fault ledger before the experiment starts. Roll back with ``resume_replication``.
+
+    Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
+    """
+    region = s.check_region(region)
+    _check_duration(duration)
+    if not template_id and not table_arns and not bucket_arns:
+        raise s.fail(
+            "Give `template_id`, or the `table_arns` / `bucket_arns` whose replication to pause."
+        )
+    if bucket_arns and not template_id:
+        destination_region = s.check_region(destination_region, "destination_region")
+    fis = s.connect("fis", region, configuration, secrets)
+    s.guard(region, configuration, secrets)
+    if template_id:
+        template_id = _check_template(fis, region, template_id)
+    else:
+        targets: dict[str, Any] = {}
+        actions: dict[str, Any] = {}
+        if table_arns:
+            targets["tables"] = {
+                "resourceType": "aws:dynamodb:global-table",
+                "resourceArns": list(table_arns),
+                "selectionMode": "ALL",
+            }
+            actions["pause-table-replication"] = {
+                "actionId": "aws:dynamodb:global-table-pause-replication",
+                "parameters": {"duration": duration},
+                "targets": {"Tables": "tables"},
+            }
+        if bucket_arns:
+            targets["buckets"] = {
+                "resourceType": "aws:s3:bucket",
+                "resourceArns": list(bucket_arns),
+                "selectionMode": "ALL",
+            }
+            actions["pause-bucket-replication"] = {
+                "actionId": "aws:s3:bucket-pause-replication",
+                "parameters": {"duration": duration, "region": destination_region},
+                "targets": {"Buckets": "buckets"},
+            }
+        template_id = _ensure_template(
+            fis,
+            region,
+            {"targets": targets, "actions": actions},
+            _role(role_arn, configuration),
+            "gameday: pause replication",
+        )
+    return _start(
+        activity="pause_replication",
+        rollback="resume_replication",
+        fis=fis,
+        region=region,
+        template_id=template_id,
+        arguments={
+            "region": region,
+            "duration": duration,
+            "template_id": template_id,
+            "table_arns": table_arns,
+            "bucket_arns": bucket_arns,
+            "destination_region": destination_region,
+        },
+        configuration=configuration,
+        failure=f"Could not start the FIS experiment pausing replication in {region}",
+    )
+
+
+def resume_replication(
+    region: str,
+    experiment_id: str | None = None,
+    template_id: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Stop the FIS experiment pausing replication (rollback of ``pause_replication``).
+
+    Stops ``experiment_id`` when given; otherwise every experiment ``pause_replication``
+    started in ``region`` (from ``template_id`` only, when given) that the fault ledger
+    still holds open. Experiments already finished are left alone (idempotent).
+
+    Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
+    """
+    region = s.check_region(region)
+    fis = s.connect("fis", region, configuration, secrets)
+    s.guard(region, configuration, secrets)
+    return _stop(
+        activity="pause_replication",
+        fis=fis,
+        region=region,
+        experiment_id=experiment_id,
+        template_id=template_id,
+        configuration=configuration,
+    )
+
+
+def _subnet_arn(region: str, account: str, subnet: str) -> str:
+    if subnet.startswith("arn:"):
+        return subnet
+    if not subnet.startswith("subnet-"):
+        raise s.fail(f"Bad subnet {subnet!r}: give subnet ids ('subnet-...') or subnet ARNs.")
+    return f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
+
+
+def disrupt_cross_region_connectivity(
+    region: str,
+    destination_region: str | None = None,
+    subnet_ids: list[str] | None = None,
+    duration: str = "PT5M",
+    template_id: str | None = None,
+    role_arn: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Cut traffic from subnets of ``region`` to ``destination_region`` with FIS.
+
+    Uses ``aws:network:route-table-disrupt-cross-region-connectivity`` on ``subnet_ids``
+    (ids or ARNs) for ``duration``, or runs the given ``template_id``. Recorded in the fault
+    ledger before the experiment starts. Roll back with
+    ``restore_cross_region_connectivity``.
+
+    Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
+    """
+    region = s.check_region(region)
+    _check_duration(duration)
+    if not template_id:
+        destination_region = s.check_region(destination_region, "destination_region")
+        s.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
+    fis = s.connect("fis", region, configuration, secrets)
+    account = s.guard(region, configuration, secrets)
+    if template_id:
+        template_id = _check_template(fis, region, template_id)
+    else:
+        arns = [_subnet_arn(region, account, sub) for sub in subnet_ids or []]
+        template_id = _ensure_template(
+            fis,
+            region,
+            {
+                "targets": {
+                    "subnets": {
+                        "resourceType": "aws:ec2:subnet",
+                        "resourceArns": arns,
+                        "selectionMode": "ALL",
+                    }
+                },
+                "actions": {
+                    "disrupt-cross-region": {
+                        "actionId": "aws:network:route-table-disrupt-cross-region-connectivity",
+                        "parameters": {"duration": duration, "region": destination_region},
+                        "targets": {"Subnets": "subnets"},
+                    }
+                },
+            },
+            _role(role_arn, configuration),
+            "gameday: disrupt cross-region connectivity",
+        )
+    return _start(
+        activity="disrupt_cross_region_connectivity",
+        rollback="restore_cross_region_connectivity",
+        fis=fis,
+        region=region,
+        template_id=template_id,
+        arguments={
+            "region": region,
+            "destination_region": destination_region,
+            "subnet_ids": subnet_ids,
+            "duration": duration,
+            "template_id": template_id,
+        },
+        configuration=configuration,
+        failure=f"Could not start the FIS experiment disrupting connectivity from {region}",
+    )
+
+
+def restore_cross_region_connectivity(
+    region: str,
+    experiment_id: str | None = None,
+    template_id: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Stop the FIS experiment cutting cross-region traffic (rollback of
+    ``disrupt_cross_region_connectivity``).
+
+    Stops ``experiment_id`` when given; otherwise every experiment
+    ``disrupt_cross_region_connectivity`` started in ``region`` (from ``template_id`` only,
+    when given) that the fault ledger still holds open. Idempotent.
+
+    Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
+    """
+    region = s.check_region(region)
+    fis = s.connect("fis", region, configuration, secrets)
+    s.guard(region, configuration, secrets)
+    return _stop(
+        activity="disrupt_cross_region_connectivity",
+        fis=fis,
+        region=region,
+        experiment_id=experiment_id,
+        template_id=template_id,
+        configuration=configuration,
+    )

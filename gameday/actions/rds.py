@@ -1,0 +1,244 @@
+"""Aurora global database actions: unplanned failover and planned switchover (failback).
+
+Both move the writer of a global cluster to the member cluster in ``target_region`` and
+wait until ``describe_global_clusters`` shows the writer there, or ``timeout`` seconds
+pass; both report the old and the new writer. ``failover_database`` uses
+``failover_global_cluster(AllowDataLoss=True)`` (what you do when the primary region is
+down: writes not yet replicated are lost); ``switchover_database`` uses
+``switchover_global_cluster`` (planned, no data loss) and is also the failback, hence
+the rollback of both.
+"""
+
+import time
+from typing import Any
+
+from chaoslib.types import Configuration, Secrets
+
+from gameday.actions import _support as s
+from gameday.faults import Undo
+
+__all__ = ["failover_database", "switchover_database"]
+
+_MODULE = __name__
+_ACTIVITIES = ("failover_database", "switchover_database")
+_HINTS = {
+    "GlobalClusterNotFoundFault": (
+        "check the id with `aws rds describe-global-clusters` in one of its regions"
+    ),
+    "DBClusterNotFoundFault": "check that the global cluster has a member in the target region",
+    "InvalidGlobalClusterStateFault": (
+        "wait until the global cluster is 'available' (no other failover in progress) and retry"
+    ),
+    "InvalidDBClusterStateFault": "wait until the member clusters are 'available' and retry",
+}
+
+
+def _arn_region(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
+
+
+def _describe(rds: Any, global_cluster_id: str) -> dict[str, Any]:
+    clusters = s.call(
+        rds,
+        "describe_global_clusters",
+        f"Could not read global cluster {global_cluster_id!r}",
+        _HINTS,
+        GlobalClusterIdentifier=global_cluster_id,
+    )["GlobalClusters"]
+    if not clusters:
+        raise s.fail(
+            f"Found no global cluster {global_cluster_id!r}: check the id with "
+            "`aws rds describe-global-clusters`."
+        )
+    return clusters[0]
+
+
+def _writer(cluster: dict[str, Any]) -> dict[str, Any] | None:
+    for member in cluster.get("GlobalClusterMembers", []):
+        if member.get("IsWriter"):
+            arn = member["DBClusterArn"]
+            return {"region": _arn_region(arn), "cluster_arn": arn}
+    return None
+
+
+def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> str:
+    members = [m["DBClusterArn"] for m in cluster.get("GlobalClusterMembers", [])]
+    for arn in members:
+        if _arn_region(arn) == region:
+            return arn
+    regions = ", ".join(sorted({_arn_region(a) for a in members})) or "none"
+    raise s.fail(
+        f"Global cluster {global_cluster_id!r} has no member in {region} (members in: "
+        f"{regions}): choose one of those regions as `target_region`."
+    )
+
+
+def _move_writer(
+    *,
+    activity: str,
+    operation: str,
+    global_cluster_id: str,
+    target_region: str,
+    region: str | None,
+    timeout: float,
+    poll_interval: float,
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict[str, Any]:
+    s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    target_region = s.check_region(target_region, "target_region")
+    api_region = s.check_region(region or target_region)
+    if timeout is None or float(timeout) < 0:
+        raise s.fail("Bad `timeout`: give a number of seconds, 0 or more.")
+    rds = s.connect("rds", api_region, configuration, secrets)
+    s.guard(api_region, configuration, secrets)
+    cluster = _describe(rds, global_cluster_id)
+    old = _writer(cluster)
+    target_arn = _member_in(cluster, target_region, global_cluster_id)
+    outcome: dict[str, Any] = {
+        "global_cluster_id": global_cluster_id,
+        "old_writer": old,
+        "new_writer": old,
+        "changed": False,
+        "completed": bool(old and old["region"] == target_region),
+        "elapsed_seconds": 0.0,
+        "fault_id": None,
+    }
+    book = s.ledger(configuration)
+    target = f"rds:global-cluster:{global_cluster_id}"
+    open_entries = book.open_entries(activity=_ACTIVITIES, target_prefix=target)
+    # moving the writer back where an open fault found it is that fault's revert
+    reverting = [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
+    if outcome["completed"]:
+        book.mark_reverted(reverting, by=activity)
+        outcome["reverted"] = [e.id for e in reverting]
+        return outcome
+
+    params: dict[str, Any] = {
+        "GlobalClusterIdentifier": global_cluster_id,
+        "TargetDbClusterIdentifier": target_arn,
+    }
+    if operation == "failover_global_cluster":
+        params["AllowDataLoss"] = True
+    failure = (
+        f"Could not move the writer of global cluster {global_cluster_id!r} to {target_region}"
+    )
+    started = time.monotonic()
+    if reverting:
+        s.call(rds, operation, failure, _HINTS, **params)
+    else:
+        fault_id, _ = s.inject(
+            activity=activity,
+            target=target,
+            arguments={
+                "global_cluster_id": global_cluster_id,
+                "target_region": target_region,
+                "region": api_region,
+            },
+            undo=Undo(
+                _MODULE,
+                "switchover_database",
+                {
+                    "global_cluster_id": global_cluster_id,
+                    "target_region": old["region"] if old else target_region,
+                    "region": old["region"] if old else api_region,
+                },
+            ),
+            configuration=configuration,
+            apply=lambda _id: getattr(rds, operation)(**params),
+            failure=failure,
+            hints=_HINTS,
+        )
+        outcome["fault_id"] = fault_id
+
+    deadline = started + float(timeout)
+    new = old
+    while True:
+        new = _writer(_describe(rds, global_cluster_id))
+        if new and new["region"] == target_region:
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(max(0.05, float(poll_interval)))
+    outcome.update(
+        new_writer=new,
+        changed=new != old,
+        completed=bool(new and new["region"] == target_region),
+        elapsed_seconds=round(time.monotonic() - started, 3),
+    )
+    if not outcome["completed"]:
+        s.logger.warning(
+            "writer of %s not in %s after %ss", global_cluster_id, target_region, timeout
+        )
+    if reverting:
+        book.mark_reverted(reverting, by=activity)
+        outcome["reverted"] = [e.id for e in reverting]
+    return outcome
+
+
+def failover_database(
+    global_cluster_id: str,
+    target_region: str,
+    region: str | None = None,
+    timeout: float = 600.0,
+    poll_interval: float = 5.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Fail an Aurora global database over to ``target_region`` (unplanned, data loss allowed).
+
+    Calls ``failover_global_cluster(AllowDataLoss=True)`` towards the member cluster in
+    ``target_region`` (API calls go to ``region``, default ``target_region``), then waits
+    up to ``timeout`` seconds for the writer to be there. Idempotent: nothing is called
+    when the writer is already in ``target_region``. Recorded in the fault ledger with its
+    undo (a switchover back to the old writer's region). Roll back with
+    ``switchover_database`` towards the old writer's region.
+
+    Returns ``global_cluster_id``, ``old_writer`` and ``new_writer`` (``region``,
+    ``cluster_arn``), ``changed``, ``completed`` (writer in ``target_region``),
+    ``elapsed_seconds`` and ``fault_id``.
+    """
+    return _move_writer(
+        activity="failover_database",
+        operation="failover_global_cluster",
+        global_cluster_id=global_cluster_id,
+        target_region=target_region,
+        region=region,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        configuration=configuration,
+        secrets=secrets,
+    )
+
+
+def switchover_database(
+    global_cluster_id: str,
+    target_region: str,
+    region: str | None = None,
+    timeout: float = 600.0,
+    poll_interval: float = 5.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Switch an Aurora global database's writer over to ``target_region`` (planned).
+
+    Calls ``switchover_global_cluster`` towards the member cluster in ``target_region``
+    and waits up to ``timeout`` seconds for the writer to be there. Also the failback and
+    the rollback of ``failover_database``: moving the writer back to where an open fault
+    found it closes that fault in the ledger instead of recording a new one. Idempotent.
+
+    Returns ``global_cluster_id``, ``old_writer``, ``new_writer``, ``changed``,
+    ``completed``, ``elapsed_seconds`` and ``fault_id``.
+    """
+    return _move_writer(
+        activity="switchover_database",
+        operation="switchover_global_cluster",
+        global_cluster_id=global_cluster_id,
+        target_region=target_region,
+        region=region,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        configuration=configuration,
+        secrets=secrets,
+    )

@@ -1,0 +1,26 @@
+"""Aurora global database probes: where is the writer."""
+
+from chaoslib.types import Configuration, Secrets
+
+from gameday.actions import _support as s
+from gameday.actions.rds import _describe, _writer
+
+__all__ = ["writer_region"]
+
+
+def writer_region(
+    global_cluster_id: str,
+    region: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> str | None:
+    """The region of the writer cluster of an Aurora global database (``None`` if none).
+
+    Reads ``describe_global_clusters`` through the API of ``region`` (any region holding a
+    member of the global cluster).
+    """
+    s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    region = s.check_region(region)
+    rds = s.connect("rds", region, configuration, secrets)
+    writer = _writer(_describe(rds, global_cluster_id))
+    return writer["region"] if writer else None
