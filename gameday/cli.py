@@ -19,6 +19,9 @@ def _register() -> None:
     from gameday.lab.cli import lab
 
     main.add_command(lab)
+    from gameday.faults_cli import recover_command
+
+    main.add_command(recover_command)
 
 
 _register()
