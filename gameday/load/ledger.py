@@ -1,0 +1,460 @@
+"""The request ledger: one JSON line per request the load made, as users experienced it.
+
+Why: measured RTO comes from the success ratio of real requests over time, and measured
+RPO from the writes that were acknowledged; both are read from this file.
+
+Two halves:
+
+* Reading (:func:`read_ledger`, :func:`read_recent`, :func:`window_stats`,
+  :func:`acknowledged_writes`, :func:`read_summary`): plain Python, safe in any process.
+* Recording (:class:`LedgerRecorder`, :func:`install_ledger`): runs inside Locust. The
+  request hook only appends a tuple to a list; a background greenlet encodes and writes
+  batches. On a Locust worker the batches go to the master through Locust's own messaging
+  (``runner.send_message``), and the master writes the one ledger. gevent and locust are
+  imported lazily, so importing this module never pulls gevent into the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+MESSAGE_TYPE = "gameday_ledger"
+DEFAULT_FLUSH_INTERVAL = 0.2
+WRITE_OPS = frozenset({"write"})
+ACK_STATUSES = frozenset({200, 201})
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """One request. Times are unix seconds (wall clock, comparable with the journal).
+
+    ``region`` is the value of the serving-region response header (None when no response
+    came back); ``address`` the address the name resolved to and the request went to;
+    ``error`` the exception's class name (None when the request succeeded).
+    """
+
+    start: float
+    end: float
+    op: str
+    method: str
+    status: int
+    ok: bool
+    latency_ms: float
+    region: str | None = None
+    address: str | None = None
+    write_id: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LedgerRecord:
+        return cls(
+            start=float(data["start"]),
+            end=float(data["end"]),
+            op=str(data["op"]),
+            method=str(data.get("method", "")),
+            status=int(data.get("status") or 0),
+            ok=bool(data["ok"]),
+            latency_ms=float(data.get("latency_ms") or 0.0),
+            region=data.get("region"),
+            address=data.get("address"),
+            write_id=data.get("write_id"),
+            error=data.get("error"),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @property
+    def acknowledged(self) -> bool:
+        """A write the service acknowledged (the client holds an ack for ``write_id``)."""
+        return (
+            self.ok
+            and self.op in WRITE_OPS
+            and self.status in ACK_STATUSES
+            and self.write_id is not None
+        )
+
+
+def summary_path(ledger: str | os.PathLike[str]) -> Path:
+    """Where the end-of-run summary of ``ledger`` lives: ``x.jsonl`` -> ``x.summary.json``."""
+    path = Path(ledger)
+    return path.with_name(path.stem + ".summary.json")
+
+
+def _parse(line: bytes | str) -> LedgerRecord | None:
+    try:
+        return LedgerRecord.from_json(json.loads(line))
+    except (ValueError, KeyError, TypeError):
+        return None  # a line still being written, or not ours
+
+
+def read_ledger(path: str | os.PathLike[str]) -> Iterator[LedgerRecord]:
+    """Every complete record in file order (a trailing partial line is skipped)."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            record = _parse(line)
+            if record is not None:
+                yield record
+
+
+def count_records(path: str | os.PathLike[str]) -> int:
+    """Number of complete lines, without parsing them (cheap enough to poll)."""
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0
+
+
+def read_recent(
+    path: str | os.PathLike[str], since: float, *, slack: float = 10.0, block: int = 1 << 16
+) -> list[LedgerRecord]:
+    """Records that ended at or after ``since``, reading the file backwards from its end.
+
+    Lines are appended in roughly end-time order (batches of at most a flush interval, per
+    worker), so reading stops once a whole block is older than ``since - slack``. Cost is
+    proportional to the window, not to the ledger's length. Returned in file order.
+    """
+    found: list[LedgerRecord] = []
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the with block below)
+    except FileNotFoundError:
+        return found
+    with handle:
+        handle.seek(0, os.SEEK_END)
+        pos = handle.tell()
+        carry = b""
+        at_end = True
+        while pos > 0:
+            size = min(block, pos)
+            pos -= size
+            handle.seek(pos)
+            data = handle.read(size) + carry
+            lines = data.split(b"\n")
+            carry = lines.pop(0) if pos > 0 else b""
+            if at_end:
+                lines.pop()  # after the last newline: empty, or a line still being written
+                at_end = False
+            oldest = math.inf
+            for line in reversed(lines):
+                record = _parse(line)
+                if record is None:
+                    continue
+                oldest = min(oldest, record.end)
+                if record.end >= since:
+                    found.append(record)
+            if oldest < since - slack:
+                break
+    found.reverse()
+    return found
+
+
+def acknowledged_writes(records: Iterable[LedgerRecord]) -> list[LedgerRecord]:
+    """The acknowledged writes, in order: what an RPO audit checks in the surviving region."""
+    return [record for record in records if record.acknowledged]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """Requests that ended in [since, until]: counts, error rate, and traffic per region."""
+
+    since: float
+    until: float
+    requests: int
+    errors: int
+    regions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def error_rate(self) -> float:
+        """errors / requests; 1.0 when no request ended in the window (nobody was served)."""
+        return self.errors / self.requests if self.requests else 1.0
+
+    def region_share(self) -> dict[str, float]:
+        """Share of the window's responses per serving region (requests without a region
+        header, e.g. timeouts, are left out of the denominator)."""
+        total = sum(self.regions.values())
+        return (
+            {name: count / total for name, count in sorted(self.regions.items())} if total else {}
+        )
+
+
+def window_stats(records: Iterable[LedgerRecord], since: float, until: float) -> WindowStats:
+    """Aggregate ``records`` whose end falls in [since, until]."""
+    requests = errors = 0
+    regions: dict[str, int] = {}
+    for record in records:
+        if not since <= record.end <= until:
+            continue
+        requests += 1
+        if not record.ok:
+            errors += 1
+        if record.region:
+            regions[record.region] = regions.get(record.region, 0) + 1
+    return WindowStats(since, until, requests, errors, regions)
+
+
+def recent_window(path: str | os.PathLike[str], window_seconds: float) -> WindowStats:
+    """:func:`window_stats` over the last ``window_seconds`` of the ledger at ``path``."""
+    until = time.time()
+    since = until - window_seconds
+    return window_stats(read_recent(path, since), since, until)
+
+
+def read_summary(ledger: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The end-of-run summary written beside the ledger (None while the run is going)."""
+    try:
+        return json.loads(summary_path(ledger).read_text())
+    except FileNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- recording
+# Everything below runs inside the Locust process (gevent is imported lazily).
+
+Row = tuple[float, float, str, str, int, "str | None", "str | None", "str | None", "str | None"]
+
+
+def _encode(rows: list[Row]) -> str:
+    dumps = json.dumps
+    out = []
+    for start, latency, op, method, status, region, address, write_id, error in rows:
+        out.append(
+            dumps(
+                {
+                    "start": start,
+                    "end": start + latency / 1000.0,
+                    "op": op,
+                    "method": method,
+                    "status": status,
+                    "ok": error is None,
+                    "latency_ms": round(latency, 3),
+                    "region": region,
+                    "address": address,
+                    "write_id": write_id,
+                    "error": error,
+                },
+                separators=(",", ":"),
+            )
+        )
+    out.append("")
+    return "\n".join(out)
+
+
+class LedgerRecorder:
+    """Records every request of a Locust process.
+
+    ``role`` is ``"local"`` (single process: writes the file), ``"master"`` (writes what
+    workers send), or ``"worker"`` (sends batches to the master, writes nothing). The hook
+    does no I/O; the flush greenlet runs every ``flush_interval`` seconds. A final flush
+    and a summary (record count next to Locust's own request count) happen on Locust's
+    ``quit`` event, after its runner has stopped every user, so the ledger is complete on
+    ``--run-time``, SIGTERM and SIGINT alike.
+    """
+
+    def __init__(
+        self,
+        environment: Environment,
+        path: str | None,
+        *,
+        region_header: str = "X-Region",
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+    ) -> None:
+        from gevent.lock import Semaphore
+        from locust.runners import MasterRunner, WorkerRunner
+
+        self.environment = environment
+        self.region_header = region_header
+        self.flush_interval = flush_interval
+        self.path = Path(path) if path else None
+        runner = environment.runner
+        if isinstance(runner, WorkerRunner):
+            self.role = "worker"
+        elif isinstance(runner, MasterRunner):
+            self.role = "master"
+        else:
+            self.role = "local"
+        self.records = 0  # written (local/master) or sent (worker)
+        self._rows: list[Row] = []
+        self._lock = Semaphore()
+        self._file = None
+        self._greenlet: Any = None
+        self._closed = False
+        if self.role != "worker" and self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed on quit)
+
+    # -- the hook: keep it cheap -------------------------------------------------------
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response: Any = None,
+        context: dict[str, Any] | None = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_kw: Any,
+    ) -> None:
+        """``events.request`` listener: one tuple appended, nothing else."""
+        region = status = None
+        if response is not None:
+            status = getattr(response, "status_code", 0)
+            headers = getattr(response, "headers", None)
+            if headers:
+                region = headers.get(self.region_header)
+                if isinstance(region, list):
+                    region = region[0] if region else None
+        if context:
+            op = context.get("op") or name
+            address = context.get("address")
+            write_id = context.get("write_id")
+        else:
+            op, address, write_id = name, None, None
+        if start_time is None:
+            start_time = time.time() - (response_time or 0.0) / 1000.0
+        self._rows.append(
+            (
+                start_time,
+                response_time or 0.0,
+                op,
+                request_type,
+                status or 0,
+                region,
+                address,
+                write_id,
+                None if exception is None else type(exception).__name__,
+            )
+        )
+
+    # -- batching ----------------------------------------------------------------------
+    def flush(self) -> int:
+        """Write (or send) what the hook collected; returns the number of records."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            if not rows:
+                return 0
+            text = _encode(rows)
+            if self.role == "worker":
+                runner = self.environment.runner
+                assert runner is not None
+                runner.send_message(MESSAGE_TYPE, {"lines": text, "n": len(rows)})
+            else:
+                self._write(text)
+            self.records += len(rows)
+            return len(rows)
+
+    def _write(self, text: str) -> None:
+        if self._file is not None:
+            self._file.write(text)
+            self._file.flush()
+
+    def on_worker_batch(self, environment: Environment, msg: Any, **_kw: Any) -> None:
+        """Master side of the messaging: a worker's batch, appended as it arrives."""
+        data = msg.data or {}
+        if self._closed:
+            return
+        self._write(data.get("lines", ""))
+        self.records += int(data.get("n", 0))
+
+    def _flush_loop(self) -> None:
+        import gevent
+
+        while True:
+            gevent.sleep(self.flush_interval)
+            try:
+                self.flush()
+            except Exception:  # keep recording; Locust logs the greenlet's errors otherwise
+                import logging
+
+                logging.getLogger(__name__).exception("ledger flush failed")
+
+    def start(self) -> None:
+        """Start the flush greenlet (local and worker roles; the master writes on arrival)."""
+        import gevent
+
+        if self.role != "master" and self._greenlet is None:
+            self._greenlet = gevent.spawn(self._flush_loop)
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        """Worker: flush right before the stats report leaves, so the master always holds
+        the records of every request its statistics count."""
+        self.flush()
+
+    def close(self, **_kw: Any) -> None:
+        """Final flush, then the summary beside the ledger (``quit`` event)."""
+        if self._closed:
+            return
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+        try:
+            self.flush()
+        except Exception:  # a worker whose master has gone: nothing more to do
+            import logging
+
+            logging.getLogger(__name__).exception("final ledger flush failed")
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self.role != "worker" and self.path is not None:
+            total = self.environment.stats.total
+            summary = {
+                "ledger": str(self.path),
+                "role": self.role,
+                "records": self.records,
+                "locust_requests": total.num_requests,
+                "locust_failures": total.num_failures,
+                "complete": self.records == total.num_requests,
+                "finished_at": time.time(),
+            }
+            target = summary_path(self.path)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+            tmp.replace(target)
+
+
+def install_ledger(
+    environment: Environment,
+    path: str | None,
+    *,
+    region_header: str = "X-Region",
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+) -> LedgerRecorder | None:
+    """Attach a :class:`LedgerRecorder` to ``environment`` (call from ``events.init``).
+
+    Returns None, and adds no hook at all, when there is no ledger (no path on a local
+    or master runner). A worker always records: its master decides where the file goes.
+    Calling it twice for one environment returns the first recorder.
+    """
+    existing = getattr(environment, "_gameday_ledger", None)
+    if existing is not None:
+        return existing
+    recorder = LedgerRecorder(
+        environment, path, region_header=region_header, flush_interval=flush_interval
+    )
+    if recorder.role != "worker" and recorder.path is None:
+        return None
+    events = environment.events
+    if recorder.role == "master":
+        assert environment.runner is not None
+        environment.runner.register_message(MESSAGE_TYPE, recorder.on_worker_batch)
+    else:
+        events.request.add_listener(recorder.on_request)
+    if recorder.role == "worker":
+        events.report_to_master.add_listener(recorder.on_report_to_master)
+    events.quit.add_listener(recorder.close)
+    recorder.start()
+    environment._gameday_ledger = recorder  # type: ignore[attr-defined]
+    return recorder

@@ -1,0 +1,182 @@
+"""The Locust lifecycle from a gevent-free process: validation, start, produce, stop, reap."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.load import (
+    InvalidLoadSettings,
+    LoadError,
+    LocustfileImportError,
+    LoadRun,
+    NonLoopbackTarget,
+    TargetUnresolvable,
+)
+from gameday.load.ledger import read_ledger, read_summary
+
+
+def locust_logged_count(log: Path) -> int:
+    """Locust's own final request count, from the summary table it prints."""
+    matches = re.findall(r"^\s*Aggregated\s+(\d+)\s", log.read_text(), re.MULTILINE)
+    assert matches, f"no summary in {log}"
+    return int(matches[0])  # the first table is the request stats (then the percentiles)
+
+
+def assert_not_started(run: LoadRun) -> None:
+    assert run.process is None
+    assert not run.ledger.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"users": 0}, InvalidLoadSettings),
+        ({"users": -3}, InvalidLoadSettings),
+        ({"run_time": 0}, InvalidLoadSettings),
+        ({"write_ratio": 1.5}, InvalidLoadSettings),
+        ({"think_min": 1.0, "think_max": 0.5}, InvalidLoadSettings),
+        ({"target": "10.20.30.40"}, NonLoopbackTarget),
+        ({"target": "nosuch.lab.internal"}, TargetUnresolvable),
+        ({"nameserver": "192.0.2.53:53"}, NonLoopbackTarget),
+        ({"locustfile": Path("/nonexistent/locustfile.py")}, LocustfileImportError),
+    ],
+)
+def test_bad_input_is_refused_before_any_load(make_settings, overrides, error) -> None:
+    run = LoadRun(make_settings(**overrides))
+    with pytest.raises(error) as caught:
+        run.start()
+    assert isinstance(caught.value, LoadError)
+    message = str(caught.value)
+    assert "\n" not in message and message.endswith(".")
+    assert_not_started(run)
+
+
+def test_target_resolving_outside_loopback_is_refused_in_lab_mode(make_settings, dns) -> None:
+    dns.point_to("192.0.2.10")  # TEST-NET-1: never contacted, refused on resolution
+    run = LoadRun(make_settings())
+    with pytest.raises(NonLoopbackTarget, match="192.0.2.10"):
+        run.start()
+    assert_not_started(run)
+
+
+def test_unreachable_nameserver_is_reported_as_unresolvable(make_settings) -> None:
+    run = LoadRun(make_settings(nameserver="127.0.0.1:9", dns_timeout=0.3))
+    with pytest.raises(TargetUnresolvable, match="127.0.0.1:9"):
+        run.start()
+    assert_not_started(run)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import gameday_no_such_module\n", "No module named"),
+        ("raise RuntimeError('boom in locustfile')\n", "boom in locustfile"),
+        ("X = 1\n", "no Locust User class"),
+    ],
+)
+def test_broken_locustfile_is_refused(make_settings, tmp_path, source, expected) -> None:
+    path = tmp_path / "broken_locustfile.py"
+    path.write_text(source)
+    run = LoadRun(make_settings(locustfile=path))
+    with pytest.raises(LocustfileImportError, match=expected):
+        run.start()
+    assert_not_started(run)
+
+
+def test_single_process_run_is_complete_and_keeps_locust_outputs(make_settings, runs) -> None:
+    run = LoadRun(make_settings())
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(timeout=20)
+    # let it run until a few hundred requests are in, bounded in time
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and sum(1 for _ in read_ledger(run.ledger)) < 100:
+        time.sleep(0.1)
+    result = run.stop()
+    assert result.returncode == 0
+    assert result.records >= 100
+    assert result.complete, result
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
+    assert result.html.is_file() and result.html.stat().st_size > 0
+    assert Path(f"{result.csv_prefix}_stats.csv").is_file()
+    records = list(read_ledger(result.ledger))
+    assert {r.op for r in records} <= {"write", "read"}
+    assert all(r.region == "primary" and r.address == "127.0.11.1" for r in records)
+    writes = [r for r in records if r.op == "write"]
+    assert writes and all(r.acknowledged for r in writes)
+    assert len({r.write_id for r in writes}) == len(writes)
+    # ids are time-ordered: sorted by id == sorted by creation within the process
+    assert all(r.end >= r.start for r in records)
+    assert "gevent" not in sys.modules
+
+
+def test_run_time_is_a_hard_cap(make_settings) -> None:
+    run = LoadRun(make_settings(run_time=2))
+    started = time.monotonic()
+    run.start()
+    result = run.wait(timeout=30)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 0
+    assert result.complete and result.records > 0
+    assert not run.running()
+
+
+def test_sigterm_leaves_a_complete_ledger(make_settings, runs) -> None:
+    run = LoadRun(make_settings())
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(min_records=20, timeout=20)
+    assert run.process is not None
+    os.kill(run.process.pid, signal.SIGTERM)
+    run.process.wait(timeout=20)
+    result = run.stop()
+    summary = read_summary(result.ledger)
+    assert summary is not None and summary["complete"], summary
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
+
+
+def test_two_worker_processes_deliver_a_complete_ledger_to_the_master(make_settings, runs) -> None:
+    run = LoadRun(make_settings(users=4, processes=2))
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(min_records=200, timeout=30)
+    result = run.stop()
+    summary = read_summary(result.ledger)
+    assert summary is not None and summary["role"] == "master"
+    assert result.complete, result
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
+    assert result.records >= 200
+
+
+def test_custom_locustfile_reuses_the_user_and_the_ledger(make_settings, runs, tmp_path) -> None:
+    path = tmp_path / "health_locustfile.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from locust import task
+            from gameday.load.locustfile import GamedayUser, new_write_id
+
+            class HealthUser(GamedayUser):
+                @task
+                def health(self):
+                    self.call("GET", "/health", op="health", write_id=new_write_id())
+            """
+        )
+    )
+    run = LoadRun(make_settings(locustfile=path))
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(min_records=20, timeout=30)
+    result = run.stop()
+    assert result.complete
+    records = list(read_ledger(result.ledger))
+    assert {r.op for r in records} == {"health"}
+    assert all(r.ok and r.region == "primary" for r in records)
