@@ -43,14 +43,9 @@ def _tag_filter(tag: str | dict[str, str]) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{key}", "Values": [value]} for key, value in pairs]
 
 
-def _find_acl(
-    ec2: Any,
-    region: str,
-    subnet_id: str | None,
-    network_acl_id: str | None,
-    tag: str | dict[str, str] | None,
-) -> dict[str, Any]:
-    """The one network ACL designated by exactly one of subnet id, NACL id or tag."""
+def _check_designation(
+    subnet_id: str | None, network_acl_id: str | None, tag: str | dict[str, str] | None
+) -> None:
     given = [
         name
         for name, v in (("subnet_id", subnet_id), ("network_acl_id", network_acl_id), ("tag", tag))
@@ -61,6 +56,19 @@ def _find_acl(
             "Designate the network ACL with exactly one of `subnet_id`, `network_acl_id` or "
             f"`tag` (got {', '.join(given) or 'none'})."
         )
+    if tag:
+        _tag_filter(tag)
+
+
+def _find_acl(
+    ec2: Any,
+    region: str,
+    subnet_id: str | None,
+    network_acl_id: str | None,
+    tag: str | dict[str, str] | None,
+) -> dict[str, Any]:
+    """The one network ACL designated by exactly one of subnet id, NACL id or tag."""
+    _check_designation(subnet_id, network_acl_id, tag)
     if network_acl_id:
         what = f"network ACL {network_acl_id!r} in {region}"
         params: dict[str, Any] = {"NetworkAclIds": [network_acl_id]}
@@ -154,6 +162,7 @@ def block_endpoint(
         raise s.fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
     if port is not None and proto not in ("6", "17"):
         raise s.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+    _check_designation(subnet_id, network_acl_id, tag)
     ec2 = s.connect("ec2", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     acl = _find_acl(ec2, region, subnet_id, network_acl_id, tag)
@@ -251,6 +260,7 @@ def unblock_endpoint(
     ``reverted`` (ledger entry ids closed).
     """
     region = s.check_region(region)
+    _check_designation(subnet_id, network_acl_id, tag)
     ec2 = s.connect("ec2", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     book = s.ledger(configuration)

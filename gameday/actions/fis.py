@@ -250,6 +250,7 @@ def pause_replication(
         )
     if bucket_arns and not template_id:
         destination_region = s.check_region(destination_region, "destination_region")
+    role = None if template_id else _role(role_arn, configuration)
     fis = s.connect("fis", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     if template_id:
@@ -283,7 +284,7 @@ def pause_replication(
             fis,
             region,
             {"targets": targets, "actions": actions},
-            _role(role_arn, configuration),
+            role,
             "gameday: pause replication",
         )
     return _start(
@@ -365,6 +366,7 @@ def disrupt_cross_region_connectivity(
     if not template_id:
         destination_region = s.check_region(destination_region, "destination_region")
         s.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
+    role = None if template_id else _role(role_arn, configuration)
     fis = s.connect("fis", region, configuration, secrets)
     account = s.guard(region, configuration, secrets)
     if template_id:
@@ -390,7 +392,7 @@ def disrupt_cross_region_connectivity(
                     }
                 },
             },
-            _role(role_arn, configuration),
+            role,
             "gameday: disrupt cross-region connectivity",
         )
     return _start(
