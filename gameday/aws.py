@@ -57,11 +57,11 @@ __all__ = [
     "validate_region",
 ]
 
-#: One retry policy for every client: standard mode retries throttling and transient
-#: 500/502/503/504 a few times; anything else (a client error, an operation the endpoint
+#: One retry policy for every client: standard mode, 3 attempts in all, for throttling and
+#: transient 500/502/503/504 errors; anything else (a client error, an operation the endpoint
 #: does not implement) fails at once so a drill never hangs on a call that cannot work.
 RETRY_CONFIG = Config(
-    retries={"max_attempts": 3, "mode": "standard"},
+    retries={"total_max_attempts": 3, "mode": "standard"},
     connect_timeout=5,
     read_timeout=30,
 )

@@ -16,12 +16,28 @@ SUBNET = "subnet-0123456789abcdef0"
 
 def acl(*extra: dict) -> dict:
     entries = [
-        {"RuleNumber": 1, "Protocol": "6", "RuleAction": "deny", "Egress": False,
-         "CidrBlock": "198.51.100.0/24", "PortRange": {"From": 22, "To": 22}},
-        {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": False,
-         "CidrBlock": "0.0.0.0/0"},
-        {"RuleNumber": 32767, "Protocol": "-1", "RuleAction": "deny", "Egress": False,
-         "CidrBlock": "0.0.0.0/0"},
+        {
+            "RuleNumber": 1,
+            "Protocol": "6",
+            "RuleAction": "deny",
+            "Egress": False,
+            "CidrBlock": "198.51.100.0/24",
+            "PortRange": {"From": 22, "To": 22},
+        },
+        {
+            "RuleNumber": 100,
+            "Protocol": "-1",
+            "RuleAction": "allow",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+        },
+        {
+            "RuleNumber": 32767,
+            "Protocol": "-1",
+            "RuleAction": "deny",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+        },
         *extra,
     ]
     return {"NetworkAcls": [{"NetworkAclId": ACL, "VpcId": "vpc-1", "Entries": entries}]}
@@ -52,8 +68,14 @@ def test_block_takes_a_free_number_before_the_allows_and_unblock_removes_it(
     out = ec2.block_endpoint(region="eu-west-1", subnet_id=SUBNET, protocol="tcp", port=443)
     assert (out["network_acl_id"], out["rule_number"], out["changed"]) == (ACL, 2, True)
 
-    added = {"RuleNumber": 2, "Protocol": "6", "RuleAction": "deny", "Egress": False,
-             "CidrBlock": "0.0.0.0/0", "PortRange": {"From": 443, "To": 443}}
+    added = {
+        "RuleNumber": 2,
+        "Protocol": "6",
+        "RuleAction": "deny",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+        "PortRange": {"From": 443, "To": 443},
+    }
     e.add_response("describe_network_acls", acl(added), BY_SUBNET)
     e.add_response(
         "delete_network_acl_entry", {}, {"NetworkAclId": ACL, "RuleNumber": 2, "Egress": False}
@@ -70,8 +92,14 @@ def test_nacl_found_by_id_and_by_tag(stubs: Stubs) -> None:
     e.add_response(
         "create_network_acl_entry",
         {},
-        {"NetworkAclId": ACL, "RuleNumber": 1, "Protocol": "-1", "RuleAction": "deny",
-         "Egress": True, "CidrBlock": "0.0.0.0/0"},
+        {
+            "NetworkAclId": ACL,
+            "RuleNumber": 1,
+            "Protocol": "-1",
+            "RuleAction": "deny",
+            "Egress": True,
+            "CidrBlock": "0.0.0.0/0",
+        },
     )
     assert ec2.block_endpoint(region="eu-west-1", network_acl_id=ACL, egress=True)["changed"]
     e.add_response(
@@ -85,9 +113,22 @@ def test_nacl_found_by_id_and_by_tag(stubs: Stubs) -> None:
 
 def test_no_room_before_the_first_allow_is_refused(stubs: Stubs, isolated: Path) -> None:
     stubs.identity()
-    full = {"NetworkAcls": [{"NetworkAclId": ACL, "Entries": [
-        {"RuleNumber": 1, "Protocol": "-1", "RuleAction": "allow", "Egress": False,
-         "CidrBlock": "0.0.0.0/0"}]}]}
+    full = {
+        "NetworkAcls": [
+            {
+                "NetworkAclId": ACL,
+                "Entries": [
+                    {
+                        "RuleNumber": 1,
+                        "Protocol": "-1",
+                        "RuleAction": "allow",
+                        "Egress": False,
+                        "CidrBlock": "0.0.0.0/0",
+                    }
+                ],
+            }
+        ]
+    }
     stubs.stub("ec2").add_response("describe_network_acls", full, {"NetworkAclIds": [ACL]})
     with pytest.raises(ActivityFailed, match="renumber"):
         ec2.block_endpoint(region="eu-west-1", network_acl_id=ACL)

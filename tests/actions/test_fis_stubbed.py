@@ -16,8 +16,9 @@ TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
 
 
 def experiment(exp_id: str, status: str) -> dict:
-    return {"experiment": {"id": exp_id, "experimentTemplateId": "EXT1",
-                           "state": {"status": status}}}
+    return {
+        "experiment": {"id": exp_id, "experimentTemplateId": "EXT1", "state": {"status": status}}
+    }
 
 
 def test_pause_creates_the_template_starts_and_resume_stops(stubs: Stubs, isolated: Path) -> None:
@@ -33,12 +34,20 @@ def test_pause_creates_the_template_starts_and_resume_stops(stubs: Stubs, isolat
             "stopConditions": [{"source": "none"}],
             "roleArn": ROLE,
             "tags": ANY,
-            "targets": {"tables": {"resourceType": "aws:dynamodb:global-table",
-                                   "resourceArns": [TABLE], "selectionMode": "ALL"}},
-            "actions": {"pause-table-replication": {
-                "actionId": "aws:dynamodb:global-table-pause-replication",
-                "parameters": {"duration": "PT2M"},
-                "targets": {"Tables": "tables"}}},
+            "targets": {
+                "tables": {
+                    "resourceType": "aws:dynamodb:global-table",
+                    "resourceArns": [TABLE],
+                    "selectionMode": "ALL",
+                }
+            },
+            "actions": {
+                "pause-table-replication": {
+                    "actionId": "aws:dynamodb:global-table-pause-replication",
+                    "parameters": {"duration": "PT2M"},
+                    "targets": {"Tables": "tables"},
+                }
+            },
         },
     )
     f.add_response(
@@ -64,30 +73,53 @@ def test_pause_creates_the_template_starts_and_resume_stops(stubs: Stubs, isolat
 def test_template_id_and_s3_and_cross_region(stubs: Stubs) -> None:
     stubs.identity()
     f = stubs.stub("fis")
-    f.add_response("get_experiment_template", {"experimentTemplate": {"id": "EXT9"}}, {"id": "EXT9"})
-    f.add_response("start_experiment", experiment("EXP9", "initiating"),
-                   {"clientToken": ANY, "experimentTemplateId": "EXT9", "tags": ANY})
+    f.add_response(
+        "get_experiment_template", {"experimentTemplate": {"id": "EXT9"}}, {"id": "EXT9"}
+    )
+    f.add_response(
+        "start_experiment",
+        experiment("EXP9", "initiating"),
+        {"clientToken": ANY, "experimentTemplateId": "EXT9", "tags": ANY},
+    )
     assert fis.pause_replication(region="us-east-1", template_id="EXT9")["experiment_id"] == "EXP9"
 
     f.add_response("list_experiment_templates", {"experimentTemplates": []}, {})
     f.add_response(
         "create_experiment_template",
         {"experimentTemplate": {"id": "EXT2"}},
-        {"clientToken": ANY, "description": ANY, "stopConditions": ANY, "roleArn": ROLE,
-         "tags": ANY,
-         "targets": {"subnets": {"resourceType": "aws:ec2:subnet", "selectionMode": "ALL",
-                                 "resourceArns": [
-                                     f"arn:aws:ec2:us-east-1:{ACCOUNT}:subnet/subnet-1"]}},
-         "actions": {"disrupt-cross-region": {
-             "actionId": "aws:network:route-table-disrupt-cross-region-connectivity",
-             "parameters": {"duration": "PT1M", "region": "us-west-2"},
-             "targets": {"Subnets": "subnets"}}}},
+        {
+            "clientToken": ANY,
+            "description": ANY,
+            "stopConditions": ANY,
+            "roleArn": ROLE,
+            "tags": ANY,
+            "targets": {
+                "subnets": {
+                    "resourceType": "aws:ec2:subnet",
+                    "selectionMode": "ALL",
+                    "resourceArns": [f"arn:aws:ec2:us-east-1:{ACCOUNT}:subnet/subnet-1"],
+                }
+            },
+            "actions": {
+                "disrupt-cross-region": {
+                    "actionId": "aws:network:route-table-disrupt-cross-region-connectivity",
+                    "parameters": {"duration": "PT1M", "region": "us-west-2"},
+                    "targets": {"Subnets": "subnets"},
+                }
+            },
+        },
     )
-    f.add_response("start_experiment", experiment("EXP2", "initiating"),
-                   {"clientToken": ANY, "experimentTemplateId": "EXT2", "tags": ANY})
+    f.add_response(
+        "start_experiment",
+        experiment("EXP2", "initiating"),
+        {"clientToken": ANY, "experimentTemplateId": "EXT2", "tags": ANY},
+    )
     out = fis.disrupt_cross_region_connectivity(
-        region="us-east-1", destination_region="us-west-2", subnet_ids=["subnet-1"],
-        duration="PT1M", configuration={"gameday_fis_role_arn": ROLE},
+        region="us-east-1",
+        destination_region="us-west-2",
+        subnet_ids=["subnet-1"],
+        duration="PT1M",
+        configuration={"gameday_fis_role_arn": ROLE},
     )
     assert out["experiment_id"] == "EXP2"
     f.add_response("get_experiment", experiment("EXP2", "completed"), {"id": "EXP2"})
@@ -98,21 +130,42 @@ def test_template_id_and_s3_and_cross_region(stubs: Stubs) -> None:
     f.add_response(
         "create_experiment_template",
         {"experimentTemplate": {"id": "EXT3"}},
-        {"clientToken": ANY, "description": ANY, "stopConditions": ANY, "roleArn": ROLE,
-         "tags": ANY,
-         "targets": {"buckets": {"resourceType": "aws:s3:bucket", "selectionMode": "ALL",
-                                 "resourceArns": ["arn:aws:s3:::orders-replicated"]}},
-         "actions": {"pause-bucket-replication": {
-             "actionId": "aws:s3:bucket-pause-replication",
-             "parameters": {"duration": "PT5M", "region": "us-west-2"},
-             "targets": {"Buckets": "buckets"}}}},
+        {
+            "clientToken": ANY,
+            "description": ANY,
+            "stopConditions": ANY,
+            "roleArn": ROLE,
+            "tags": ANY,
+            "targets": {
+                "buckets": {
+                    "resourceType": "aws:s3:bucket",
+                    "selectionMode": "ALL",
+                    "resourceArns": ["arn:aws:s3:::orders-replicated"],
+                }
+            },
+            "actions": {
+                "pause-bucket-replication": {
+                    "actionId": "aws:s3:bucket-pause-replication",
+                    "parameters": {"duration": "PT5M", "region": "us-west-2"},
+                    "targets": {"Buckets": "buckets"},
+                }
+            },
+        },
     )
-    f.add_response("start_experiment", experiment("EXP3", "initiating"),
-                   {"clientToken": ANY, "experimentTemplateId": "EXT3", "tags": ANY})
-    assert fis.pause_replication(
-        region="us-east-1", bucket_arns=["arn:aws:s3:::orders-replicated"],
-        destination_region="us-west-2", role_arn=ROLE,
-    )["experiment_id"] == "EXP3"
+    f.add_response(
+        "start_experiment",
+        experiment("EXP3", "initiating"),
+        {"clientToken": ANY, "experimentTemplateId": "EXT3", "tags": ANY},
+    )
+    assert (
+        fis.pause_replication(
+            region="us-east-1",
+            bucket_arns=["arn:aws:s3:::orders-replicated"],
+            destination_region="us-west-2",
+            role_arn=ROLE,
+        )["experiment_id"]
+        == "EXP3"
+    )
     f.add_response("get_experiment", experiment("EXP3", "running"), {"id": "EXP3"})
     f.add_response("stop_experiment", experiment("EXP3", "stopping"), {"id": "EXP3"})
     assert fis.resume_replication(region="us-east-1", experiment_id="EXP3")["stopped"] == ["EXP3"]
@@ -127,9 +180,13 @@ def test_bad_input(stubs: Stubs, isolated: Path) -> None:
     f = stubs.stub("fis")
     with pytest.raises(ActivityFailed, match="gameday_fis_role_arn"):
         fis.pause_replication(region="us-east-1", table_arns=[TABLE])
-    f.add_client_error("get_experiment_template", service_error_code="ResourceNotFoundException",
-                       service_message="no", http_status_code=404,
-                       expected_params={"id": "EXTX"})
+    f.add_client_error(
+        "get_experiment_template",
+        service_error_code="ResourceNotFoundException",
+        service_message="no",
+        http_status_code=404,
+        expected_params={"id": "EXTX"},
+    )
     with pytest.raises(ActivityFailed, match="list-experiment-templates"):
         fis.pause_replication(region="us-east-1", template_id="EXTX")
     assert ledger_states(isolated) == []

@@ -16,10 +16,17 @@ GID = {"GlobalClusterIdentifier": "orders-global"}
 
 
 def cluster(writer: str) -> dict:
-    return {"GlobalClusters": [{"GlobalClusterIdentifier": "orders-global", "GlobalClusterMembers": [
-        {"DBClusterArn": EAST, "IsWriter": writer == EAST},
-        {"DBClusterArn": WEST, "IsWriter": writer == WEST},
-    ]}]}
+    return {
+        "GlobalClusters": [
+            {
+                "GlobalClusterIdentifier": "orders-global",
+                "GlobalClusterMembers": [
+                    {"DBClusterArn": EAST, "IsWriter": writer == EAST},
+                    {"DBClusterArn": WEST, "IsWriter": writer == WEST},
+                ],
+            }
+        ]
+    }
 
 
 def test_failover_waits_for_the_new_writer_and_switchover_fails_back(
@@ -72,9 +79,13 @@ def test_already_there_and_bad_input(stubs: Stubs, isolated: Path) -> None:
     r.add_response("describe_global_clusters", cluster(EAST), GID)
     with pytest.raises(ActivityFailed, match="no member in eu-west-1"):
         rds.failover_database("orders-global", "eu-west-1")
-    r.add_client_error("describe_global_clusters", service_error_code="GlobalClusterNotFoundFault",
-                       service_message="not found", http_status_code=404,
-                       expected_params={"GlobalClusterIdentifier": "nope"})
+    r.add_client_error(
+        "describe_global_clusters",
+        service_error_code="GlobalClusterNotFoundFault",
+        service_message="not found",
+        http_status_code=404,
+        expected_params={"GlobalClusterIdentifier": "nope"},
+    )
     with pytest.raises(ActivityFailed, match="describe-global-clusters"):
         rds.failover_database("nope", "us-west-2")
     with pytest.raises(ActivityFailed, match="not an AWS region"):

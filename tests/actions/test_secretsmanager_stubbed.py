@@ -15,8 +15,10 @@ KEY = "arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890
 
 
 def described(*replicas: str) -> dict:
-    return {"Name": SECRET, "ReplicationStatus": [
-        {"Region": r, "KmsKeyId": KEY, "Status": "InSync"} for r in replicas]}
+    return {
+        "Name": SECRET,
+        "ReplicationStatus": [{"Region": r, "KmsKeyId": KEY, "Status": "InSync"} for r in replicas],
+    }
 
 
 def test_remove_then_restore_with_the_saved_kms_key(stubs: Stubs, isolated: Path) -> None:
@@ -47,9 +49,13 @@ def test_unknown_secret_and_no_replica(stubs: Stubs, isolated: Path) -> None:
     s = stubs.stub("secretsmanager")
     s.add_response("describe_secret", described(), {"SecretId": SECRET})
     assert sm.remove_secret_replica(SECRET, "us-west-2", "us-east-1")["changed"] is False
-    s.add_client_error("describe_secret", service_error_code="ResourceNotFoundException",
-                       service_message="no", http_status_code=400,
-                       expected_params={"SecretId": "nope"})
+    s.add_client_error(
+        "describe_secret",
+        service_error_code="ResourceNotFoundException",
+        service_message="no",
+        http_status_code=400,
+        expected_params={"SecretId": "nope"},
+    )
     with pytest.raises(ActivityFailed, match="list-secrets"):
         sm.remove_secret_replica("nope", "us-west-2", "us-east-1")
     assert ledger_states(isolated) == []
