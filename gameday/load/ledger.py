@@ -252,6 +252,12 @@ def _encode(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+def _error_name(exception: BaseException) -> str:
+    """The class name of what went wrong: the cause, for a client's "retries exceeded"."""
+    original = getattr(exception, "original", None)
+    return type(original if isinstance(original, BaseException) else exception).__name__
+
+
 class LedgerRecorder:
     """Records every request of a Locust process.
 
@@ -334,7 +340,7 @@ class LedgerRecorder:
                 region,
                 address,
                 write_id,
-                None if exception is None else type(exception).__name__,
+                None if exception is None else _error_name(exception),
             )
         )
 

@@ -24,8 +24,10 @@ __all__ = ["error_rate", "load_window", "region_share"]
 
 
 def _ledger(ledger_path: str | None, configuration: dict[str, Any] | None) -> str:
-    path = ledger_path or (configuration or {}).get("gameday_ledger") or os.environ.get(
-        "GAMEDAY_LEDGER"
+    path = (
+        ledger_path
+        or (configuration or {}).get("gameday_ledger")
+        or os.environ.get("GAMEDAY_LEDGER")
     )
     if not path:
         from chaoslib.exceptions import ActivityFailed

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from load_servers import FailoverDNS, OrdersRegion, region_pair
 
 from gameday.load.runner import LoadRun, LoadSettings
+from tests.load.load_servers import FailoverDNS, OrdersRegion, region_pair
 
 RECORD = "api.lab.internal"
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -15,8 +17,8 @@ import pytest
 from gameday.load import (
     InvalidLoadSettings,
     LoadError,
-    LocustfileImportError,
     LoadRun,
+    LocustfileImportError,
     NonLoopbackTarget,
     TargetUnresolvable,
 )
@@ -62,14 +64,14 @@ def test_bad_input_is_refused_before_any_load(make_settings, overrides, error) -
 def test_target_resolving_outside_loopback_is_refused_in_lab_mode(make_settings, dns) -> None:
     dns.point_to("192.0.2.10")  # TEST-NET-1: never contacted, refused on resolution
     run = LoadRun(make_settings())
-    with pytest.raises(NonLoopbackTarget, match="192.0.2.10"):
+    with pytest.raises(NonLoopbackTarget, match=re.escape("192.0.2.10")):
         run.start()
     assert_not_started(run)
 
 
 def test_unreachable_nameserver_is_reported_as_unresolvable(make_settings) -> None:
     run = LoadRun(make_settings(nameserver="127.0.0.1:9", dns_timeout=0.3))
-    with pytest.raises(TargetUnresolvable, match="127.0.0.1:9"):
+    with pytest.raises(TargetUnresolvable, match=re.escape("127.0.0.1:9")):
         run.start()
     assert_not_started(run)
 
@@ -115,7 +117,38 @@ def test_single_process_run_is_complete_and_keeps_locust_outputs(make_settings, 
     assert len({r.write_id for r in writes}) == len(writes)
     # ids are time-ordered: sorted by id == sorted by creation within the process
     assert all(r.end >= r.start for r in records)
-    assert "gevent" not in sys.modules
+
+
+LIFECYCLE_SCRIPT = """
+import json, sys
+from pathlib import Path
+from gameday.load import LoadRun, LoadSettings
+from gameday.probes.load import error_rate
+target, port, nameserver, ledger = sys.argv[1:5]
+run = LoadRun(LoadSettings(target=target, port=int(port), nameserver=nameserver, lab=True,
+                           users=1, run_time=20, ledger=Path(ledger), think_min=0.01,
+                           think_max=0.02)).start()
+run.wait_until_producing(min_records=5, timeout=20)
+rate = error_rate(window_seconds=5, ledger_path=ledger)
+result = run.stop()
+print(json.dumps({"gevent": "gevent" in sys.modules, "locust": "locust" in sys.modules,
+                  "complete": result.complete, "rate": rate}))
+"""
+
+
+def test_lifecycle_never_imports_gevent_into_the_caller(regions, dns, tmp_path) -> None:
+    """Run in a fresh interpreter: other tests in this process may have imported anything."""
+    ledger = tmp_path / "ledger.jsonl"
+    args = ["api.lab.internal", str(regions[0].port), dns.nameserver, str(ledger)]
+    proc = subprocess.run(
+        [sys.executable, "-c", LIFECYCLE_SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"gevent": False, "locust": False, "complete": True, "rate": 0.0}
 
 
 def test_run_time_is_a_hard_cap(make_settings) -> None:
@@ -180,3 +213,34 @@ def test_custom_locustfile_reuses_the_user_and_the_ledger(make_settings, runs, t
     records = list(read_ledger(result.ledger))
     assert {r.op for r in records} == {"health"}
     assert all(r.ok and r.region == "primary" for r in records)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_master_and_separate_worker_write_one_complete_ledger(
+    make_settings, runs, tmp_path
+) -> None:
+    """Across machines, shown on loopback: a master plus a worker started on its own."""
+    port = free_port()
+    master = LoadRun(make_settings(role="master", expect_workers=1, master_port=port))
+    worker = LoadRun(
+        make_settings(role="worker", master_port=port, ledger=tmp_path / "worker" / "w.jsonl")
+    )
+    runs += [master, worker]
+    master.start()
+    worker.start()
+    master.wait_until_producing(min_records=50, timeout=30)
+    result = master.stop()
+    assert worker.process is not None
+    worker.process.wait(timeout=20)  # the master told it to quit
+    worker.stop()
+    assert result.complete, result
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
+    assert read_summary(result.ledger)["role"] == "master"
+    assert not (tmp_path / "worker" / "w.jsonl").exists()  # workers write nothing themselves
