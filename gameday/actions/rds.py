@@ -46,6 +46,11 @@ def _describe(rds: Any, global_cluster_id: str) -> dict[str, Any]:
         _HINTS,
         GlobalClusterIdentifier=global_cluster_id,
     )["GlobalClusters"]
+    clusters = [
+        c
+        for c in clusters
+        if global_cluster_id in (c.get("GlobalClusterIdentifier"), c.get("GlobalClusterArn"))
+    ]
     if not clusters:
         raise s.fail(
             f"Found no global cluster {global_cluster_id!r}: check the id with "

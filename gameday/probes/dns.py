@@ -23,7 +23,7 @@ def dns_answer(
 ) -> dict[str, Any]:
     """Resolve ``name`` and return the addresses and TTL of the answer.
 
-    Asks ``nameserver`` (an IP address, on ``port``) when given, otherwise the system
+    Asks ``nameserver`` (an IP address, on ``port``; or ``"address:port"``) when given, otherwise the system
     resolver (``/etc/resolv.conf``). No caching: every call is a fresh query. A name with
     no answer, or a server that does not answer within ``timeout`` seconds, gives empty
     ``addresses`` and an ``error`` (``NXDOMAIN``, ``NOANSWER``, ``TIMEOUT``...) rather than
@@ -37,6 +37,9 @@ def dns_answer(
         rdtype = dns.rdatatype.from_text(str(record_type).upper())
     except dns.rdatatype.UnknownRdatatype as exc:
         raise s.fail(f"Unknown `record_type` {record_type!r}: use A, AAAA, CNAME, TXT...") from exc
+    if nameserver and nameserver.count(":") == 1:  # "host:port", as GAMEDAY_NAMESERVER
+        nameserver, _, given_port = nameserver.partition(":")
+        port = int(given_port)
     if nameserver:
         resolver = dns.resolver.Resolver(configure=False)
         resolver.nameservers = [nameserver]
