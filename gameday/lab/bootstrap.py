@@ -4,7 +4,8 @@ What a drill expects to find in a two-region account: per region a VPC, a subnet
 network ACL; a private hosted zone with a failover record for the service and a simple
 record per region; an HTTP health check per region on its ``/health``; an Aurora-style
 global cluster (primary writer, secondary reader); the application secret in the primary
-replicated to the secondary; a DynamoDB table replicated to both regions.
+replicated to the secondary; a DynamoDB table in both regions (the global table whose
+replication FIS can pause).
 """
 
 from __future__ import annotations
@@ -151,6 +152,16 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         SecretString='{"username": "gameday", "password": "lab-only-password"}',
         AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
     )
+
+    # A global table (version 2019.11.21 style): the same table in every region.
+    for spec in config.regions:
+        aws("dynamodb", spec.name).create_table(
+            TableName=config.table_name,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
 
     for spec in config.regions:
         vpc_id, subnet_id, acl_id = networks[spec.name]

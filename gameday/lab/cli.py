@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -248,3 +249,45 @@ def env(lab_dir: str | None) -> None:
         _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
     for name, value in lab_env(handle.info).items():
         click.echo(f"export {name}={value}")
+
+
+def _signal_region(lab_dir: str | None, region: str, sig: signal.Signals, verb: str) -> None:
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.running():
+        _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
+    try:
+        target = handle.info.region(region)
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    if not target.pid or not handle.liveness()["regions"][region]["alive"]:
+        _fail(
+            f"region {region} is not running (it was killed); restart the lab with 'gameday lab down' and 'up'"
+        )
+        return
+    os.kill(target.pid, sig)
+    click.echo(f"{verb} region {region} (pid {target.pid})")
+
+
+@lab.command("kill-region")
+@click.argument("region")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def kill_region(region: str, lab_dir: str | None) -> None:
+    """Kill REGION's process (SIGKILL): a hard regional outage. Connections are refused."""
+    _signal_region(lab_dir, region, signal.SIGKILL, "killed")
+
+
+@lab.command("stop-region")
+@click.argument("region")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def stop_region(region: str, lab_dir: str | None) -> None:
+    """Freeze REGION's process (SIGSTOP): a hung region. Requests time out."""
+    _signal_region(lab_dir, region, signal.SIGSTOP, "stopped")
+
+
+@lab.command("resume-region")
+@click.argument("region")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def resume_region(region: str, lab_dir: str | None) -> None:
+    """Resume a region frozen with stop-region (SIGCONT)."""
+    _signal_region(lab_dir, region, signal.SIGCONT, "resumed")

@@ -68,10 +68,28 @@ Handler = Callable[[Request], Response]
 
 
 class Gate:
-    """Decides whether traffic on a listener is black-holed right now."""
+    """Decides whether a connection's traffic is black-holed right now.
+
+    Two sources: ``blackholed`` (everything, as an FIS disrupt-connectivity does) and a
+    rule function (a network ACL evaluated per client address and port).
+    """
 
     def __init__(self) -> None:
         self.blackholed = False
+        self.rule: Callable[[str, int], bool] | None = None  # True = allowed
+        self.version = 0
+
+    def update(self, *, blackholed: bool, rule: Callable[[str, int], bool] | None) -> None:
+        self.blackholed = blackholed
+        self.rule = rule
+        self.version += 1
+
+    def blocks(self, peer: tuple[str, int] | None) -> bool:
+        if self.blackholed:
+            return True
+        if self.rule is None or peer is None:
+            return False
+        return not self.rule(peer[0], peer[1])
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -83,13 +101,24 @@ class HttpProtocol(asyncio.Protocol):
         self._extra = extra_headers
         self._buf = bytearray()
         self._transport: asyncio.Transport | None = None
+        self._peer: tuple[str, int] | None = None
+        self._decided = (-1, False)  # (gate version, blocked) cached per connection
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._peer = transport.get_extra_info("peername")
+
+    def _blocked(self) -> bool:
+        gate = self._gate
+        if gate is None:
+            return False
+        if self._decided[0] != gate.version:
+            self._decided = (gate.version, gate.blocks(self._peer))
+        return self._decided[1]
 
     def data_received(self, data: bytes) -> None:
-        if self._gate is not None and self._gate.blackholed:
+        if self._blocked():
             # A black hole: the bytes are dropped, nothing is answered, the connection
             # stays open. The client sees a timeout, as behind a NACL deny.
             self._buf.clear()

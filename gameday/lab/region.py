@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from gameday.lab.httpserver import Gate, Request, Response, serve
+from gameday.lab.netacl import Rule, connection_allowed
 from gameday.lab.store import OrderStore
 
 ROLES = ("writer", "reader")
@@ -47,12 +48,14 @@ class SecretStatus:
 class Region:
     """The state and request handlers of one region."""
 
-    def __init__(self, name: str, store: OrderStore, role: str | None) -> None:
+    def __init__(self, name: str, store: OrderStore, role: str | None, port: int) -> None:
         self.name = name
+        self.port = port
         self.store = store
         self.role = role
         self.gate = Gate()
         self.secret = SecretStatus()
+        self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self.started_at = time.time()
 
     # -- public API ------------------------------------------------------------------
@@ -140,8 +143,21 @@ class Region:
             self.role = data["role"]
             return Response(200, {"role": self.role, "discarded": discarded})
         if path == "/_lab/network" and method == "POST":
-            self.gate.blackholed = bool(request.json()["blackholed"])
-            return Response(200, {"blackholed": self.gate.blackholed})
+            data = request.json()
+            rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None
+            port = self.port
+
+            def acl_allows(client: str, client_port: int) -> bool:
+                assert rules is not None
+                return connection_allowed(
+                    rules, client=client, client_port=client_port, service_port=port
+                )
+
+            self.gate.update(
+                blackholed=bool(data["blackholed"]), rule=acl_allows if rules is not None else None
+            )
+            self.acl_rules = [r.rule_number for r in rules] if rules is not None else None
+            return Response(200, {"blackholed": self.gate.blackholed, "acl_rules": self.acl_rules})
         if path == "/_lab/existing" and method == "POST":
             return Response(200, {"existing": self.store.existing(list(request.json()["ids"]))})
         if path == "/_lab/lost" and method == "GET":
@@ -154,6 +170,7 @@ class Region:
             "pid": os.getpid(),
             "role": self.role,
             "blackholed": self.gate.blackholed,
+            "acl_rules": self.acl_rules,
             "secret": {"readable": self.secret.readable, "detail": self.secret.detail},
             "orders": self.store.count(),
             "max_seq": self.store.max_seq,
@@ -184,7 +201,7 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
 
 async def _main(args: argparse.Namespace) -> None:
     store = OrderStore(args.db, args.name)
-    region = Region(args.name, store, args.role)
+    region = Region(args.name, store, args.role, args.port)
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True

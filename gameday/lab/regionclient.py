@@ -56,8 +56,9 @@ class RegionClient:
             "POST", "/_lab/role", {"role": role, "discard_after_seq": discard_after_seq}
         )
 
-    def set_blackholed(self, blackholed: bool) -> dict[str, Any]:
-        return self.call("POST", "/_lab/network", {"blackholed": blackholed})
+    def set_network(self, *, blackholed: bool, acl: list[dict[str, Any]] | None) -> dict[str, Any]:
+        """Black-hole everything, and/or enforce a network ACL (rule dicts) per client."""
+        return self.call("POST", "/_lab/network", {"blackholed": blackholed, "acl": acl})
 
     def changes(self, after: int, limit: int = 2000) -> dict[str, Any]:
         return self.call("GET", f"/_lab/changes?after={after}&limit={limit}")

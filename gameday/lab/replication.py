@@ -36,6 +36,15 @@ class LinkStatus:
     blocked: str | None
 
 
+@dataclass
+class Repoint:
+    """What the link's previous direction left behind when it was re-pointed."""
+
+    source: str | None
+    dropped: list[dict[str, Any]]
+    shipped_seq: int
+
+
 class ReplicationLink:
     """Ships the writer's changes to the reader; one thread, re-pointed on role changes."""
 
@@ -62,14 +71,19 @@ class ReplicationLink:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="replication", daemon=True)
 
-    def point(self, source: str, target: str, from_seq: int) -> list[dict[str, Any]]:
-        """Replicate from ``source`` (after ``from_seq``) to ``target``; returns dropped in-flight changes."""
+    def point(self, source: str, target: str, from_seq: int | Callable[[], int]) -> Repoint:
+        """Replicate from ``source`` (after ``from_seq``) to ``target`` from now on.
+
+        Returns what the previous direction left: the in-flight changes dropped and the
+        last sequence number it had shipped. ``from_seq`` may be a callable, evaluated
+        once no delivery is under way.
+        """
         with self._lock:
-            dropped = list(self._in_flight)
+            previous = Repoint(self._source, list(self._in_flight), self._shipped)
             self._in_flight.clear()
             self._source, self._target = source, target
-            self._pulled = self._shipped = from_seq
-            return dropped
+            self._pulled = self._shipped = from_seq() if callable(from_seq) else from_seq
+            return previous
 
     def status(self) -> LinkStatus:
         with self._lock:
@@ -129,31 +143,25 @@ class ReplicationLink:
                 continue  # a region process is down or stopped: retry next period
 
     def _step(self) -> None:
+        # One lock for the whole step: re-pointing the link (a failover) waits for a
+        # delivery under way, so "shipped" is exactly what the reader has applied.
         with self._lock:
             source, target = self._source, self._target
             if source is None or target is None:
                 return
-            pulled = self._pulled
-        batch = self._clients[source].changes(pulled)["changes"]
-        now = time.time()
-        with self._lock:
-            if (source, target) != (self._source, self._target):
-                return  # re-pointed meanwhile
+            batch = self._clients[source].changes(self._pulled)["changes"]
             for change in batch:
                 self._in_flight.append(change)
                 self._pulled = max(self._pulled, change["seq"])
+            now = time.time()
             due = []
             while self._in_flight and self._in_flight[0]["acked_at"] + self._lag <= now:
                 due.append(self._in_flight.popleft())
-        if not due:
-            return
-        try:
-            self._clients[target].apply(due)
-        except RegionControlError:
-            with self._lock:
-                if (source, target) == (self._source, self._target):
-                    self._in_flight.extendleft(reversed(due))
-            raise
-        with self._lock:
-            if (source, target) == (self._source, self._target):
-                self._shipped = max(self._shipped, due[-1]["seq"])
+            if not due:
+                return
+            try:
+                self._clients[target].apply(due)
+            except RegionControlError:
+                self._in_flight.extendleft(reversed(due))
+                raise
+            self._shipped = max(self._shipped, due[-1]["seq"])

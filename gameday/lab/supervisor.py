@@ -33,10 +33,12 @@ from gameday.lab.config import LabConfig
 from gameday.lab.dns import LabDNS
 from gameday.lab.events import EventLog
 from gameday.lab.healthchecker import HealthChecker
+from gameday.lab.impairments import LabRegion, Reconciler
 from gameday.lab.ports import require_free
 from gameday.lab.regionclient import RegionClient
 from gameday.lab.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, write_state
+from gameday.lab.topology import Member, Topology
 
 READY_TIMEOUT = 30.0
 
@@ -71,6 +73,9 @@ class Supervisor:
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
+        self.reconciler: Reconciler | None = None
+        self.topology: Topology | None = None
+        self.state_path = self.dir / "state.json"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.clients: dict[str, RegionClient] = {}
         self.roles: dict[str, str] = {}
@@ -114,10 +119,35 @@ class Supervisor:
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
         self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
-        motoext.install_operation_overrides(self.checker.observations)
-        self.link = ReplicationLink(self.clients, cfg.replication_lag, self.events)
+        self.reconciler = Reconciler(
+            [
+                LabRegion(
+                    r.name, r.subnet_id, self.control_ports[r.name], self.processes[r.name].pid
+                )
+                for r in self.resources.regions
+            ],
+            self.ports["service"],
+            cfg.table_name,
+            cfg.secret_name,
+            self.events,
+        )
+        self.link = ReplicationLink(
+            self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked
+        )
         self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
+        self.topology = Topology(
+            cfg.global_cluster,
+            [Member(r.name, r.db_cluster_arn) for r in self.resources.regions],
+            self.clients,
+            self.link,
+            self.events,
+            on_change=self._roles_changed,
+        )
+        motoext.install_operation_overrides(
+            self.checker.observations, self.reconciler.experiments, self.topology
+        )
         self.link.start()
+        self.reconciler.start()
         self._watcher.start()
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
@@ -225,6 +255,11 @@ class Supervisor:
             data.update(res)
         return data
 
+    def _roles_changed(self, roles: dict[str, str]) -> None:
+        """The writer changed: record the new roles where commands and tests read them."""
+        self.roles.update(roles)
+        write_state(self.state_path, self.state("ready"))
+
     def _watch_processes(self) -> None:
         reported: set[int] = set()
         while not self.stop_requested.wait(0.05):
@@ -240,7 +275,7 @@ class Supervisor:
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
-        for part in (self.link, self.dns, self.checker):
+        for part in (self.reconciler, self.link, self.dns, self.checker):
             if part is not None:
                 try:
                     part.stop()
@@ -277,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     config = LabConfig.from_dict(json.loads(args.config)).validate()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     supervisor = Supervisor(config)
-    state_path = Path(config.lab_dir).resolve() / "state.json"
+    state_path = supervisor.state_path
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: supervisor.stop_requested.set())
     try:

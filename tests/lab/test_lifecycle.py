@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +158,41 @@ def test_a_configurable_region_pair(lab_factory) -> None:  # type: ignore[no-unt
 
     assert resolve(lab) == (["127.0.3.1"], 5)
     assert [r.name for r in lab.info.regions] == ["eu-west-1", "eu-central-1"]
+
+
+@pytest.mark.lab
+def test_region_process_faults_from_the_command_line(lab_dir: str) -> None:
+    lab = Lab.start(LabConfig(lab_dir=lab_dir))
+    info = lab.info
+    since = time.time()
+    assert gameday("lab", "stop-region", "us-east-1", "--dir", lab_dir).returncode == 0
+    lab.wait_for_event(
+        lambda e: e["kind"] == "fault" and e["fault"] == "region-hung" and e["state"] == "applied",
+        3,
+        since=since,
+    )
+    status = json.loads(gameday("lab", "status", "--json", "--dir", lab_dir).stdout)
+    assert status["regions"][0]["stopped"] is True
+    assert gameday("lab", "resume-region", "us-east-1", "--dir", lab_dir).returncode == 0
+    lab.wait_for_event(
+        lambda e: e["kind"] == "fault" and e["fault"] == "region-hung" and e["state"] == "reverted",
+        3,
+        since=since,
+    )
+    assert gameday("lab", "kill-region", "us-west-2", "--dir", lab_dir).returncode == 0
+    lab.wait_for_event(
+        lambda e: e["kind"] == "region-exited" and e["region"] == "us-west-2", 3, since=since
+    )
+    lab.wait_for_event(
+        lambda e: (
+            e["kind"] == "fault" and e["fault"] == "region-down" and e["region"] == "us-west-2"
+        ),
+        3,
+        since=since,
+    )
+    status = json.loads(gameday("lab", "status", "--json", "--dir", lab_dir).stdout)
+    assert status["regions"][1]["alive"] is False
+    bad = gameday("lab", "kill-region", "eu-north-9", "--dir", lab_dir)
+    assert bad.returncode != 0 and "no region 'eu-north-9'" in bad.stderr
+    assert gameday("lab", "down", "--dir", lab_dir).returncode == 0
+    assert not any(pid_alive(p) for p in (info.supervisor_pid, info.primary.pid))

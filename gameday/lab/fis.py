@@ -1,0 +1,269 @@
+"""AWS Fault Injection Service, emulated on the real clock.
+
+moto stores experiment templates and experiments but finishes every experiment at once and
+has no effects. The lab validates templates as FIS does (known action ids, their targets
+and parameters, ISO 8601 durations), resolves targets against the control plane when an
+experiment starts, and runs a timeline: pending -> initiating -> running -> completed, each
+action from its start (after the actions it ``startAfter``) for its ``duration``;
+``stop_experiment`` ends every effect at once (stopping -> stopped).
+
+The effects the lab's data plane honours:
+
+* ``aws:dynamodb:global-table-pause-replication`` on the lab's table: replication into and
+  out of the table's region pauses;
+* ``aws:network:route-table-disrupt-cross-region-connectivity`` on a region's subnet (with
+  ``region`` naming the other lab region): that region's cross-region traffic, replication
+  included, stops;
+* ``aws:network:disrupt-connectivity`` with ``scope`` ``all`` on a region's subnet: the
+  region's address is black-holed.
+
+Other real FIS actions are accepted and run their timeline with no effect in the lab.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Action id -> (target key -> resource type, required parameters, optional parameters).
+ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
+    "aws:fis:wait": ({}, {"duration"}, set()),
+    "aws:dynamodb:global-table-pause-replication": (
+        {"Tables": "aws:dynamodb:global-table"},
+        {"duration"},
+        set(),
+    ),
+    "aws:s3:bucket-pause-replication": (
+        {"Buckets": "aws:s3:bucket"},
+        {"duration"},
+        {"region", "destinationRegion", "prefixes"},
+    ),
+    "aws:network:route-table-disrupt-cross-region-connectivity": (
+        {"Subnets": "aws:ec2:subnet"},
+        {"duration", "region"},
+        {"preserveSession"},
+    ),
+    "aws:network:transit-gateway-disrupt-cross-region-connectivity": (
+        {"TransitGateways": "aws:ec2:transit-gateway"},
+        {"duration", "region"},
+        set(),
+    ),
+    "aws:network:disrupt-connectivity": (
+        {"Subnets": "aws:ec2:subnet"},
+        {"duration"},
+        {"scope", "prefixListIdentifier"},
+    ),
+    "aws:ec2:stop-instances": (
+        {"Instances": "aws:ec2:instance"},
+        set(),
+        {"startInstancesAfterDuration", "completeIfInstancesTerminated"},
+    ),
+    "aws:ec2:reboot-instances": ({"Instances": "aws:ec2:instance"}, set(), set()),
+    "aws:ec2:terminate-instances": ({"Instances": "aws:ec2:instance"}, set(), set()),
+    "aws:rds:failover-db-cluster": ({"Clusters": "aws:rds:cluster"}, set(), set()),
+    "aws:rds:reboot-db-instances": ({"DBInstances": "aws:rds:db"}, set(), {"forceFailover"}),
+    "aws:ssm:send-command": (
+        {"Instances": "aws:ec2:instance"},
+        {"documentArn", "duration"},
+        {"documentVersion", "documentParameters"},
+    ),
+    "aws:fis:inject-api-internal-error": (
+        {"Roles": "aws:iam:role"},
+        {"duration", "service", "operations", "percentage"},
+        set(),
+    ),
+    "aws:fis:inject-api-throttle-error": (
+        {"Roles": "aws:iam:role"},
+        {"duration", "service", "operations", "percentage"},
+        set(),
+    ),
+    "aws:fis:inject-api-unavailable-error": (
+        {"Roles": "aws:iam:role"},
+        {"duration", "service", "operations", "percentage"},
+        set(),
+    ),
+    "aws:cloudwatch:assert-alarm-state": ({}, {"alarmArns", "alarmStates"}, set()),
+}
+DISRUPT_SCOPES = {"all", "availability-zone", "dynamodb", "prefix-list", "s3"}
+PENDING_FOR = 0.1  # lab seconds in "pending"
+INITIATING_FOR = 0.1  # lab seconds in "initiating"
+STOPPING_FOR = 0.1  # lab seconds in "stopping"
+
+_DURATION = re.compile(r"^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
+
+
+class FisValidationError(ValueError):
+    """A template FIS would reject (becomes a ValidationException)."""
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in an ISO 8601 duration such as ``PT5M`` or ``PT30S``."""
+    match = _DURATION.match(value or "")
+    if not match or not any(match.groups()):
+        raise FisValidationError(
+            f"duration {value!r} is not an ISO 8601 duration such as PT30S, PT5M or PT1H"
+        )
+    hours, minutes, seconds = match.groups()
+    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+
+
+def validate_template(actions: dict[str, Any], targets: dict[str, Any]) -> None:
+    """Reject what FIS rejects at CreateExperimentTemplate."""
+    if not actions:
+        raise FisValidationError("an experiment template needs at least one action")
+    for name, action in actions.items():
+        action_id = action.get("actionId")
+        if action_id not in ACTIONS:
+            raise FisValidationError(f"action {name!r}: {action_id!r} is not a valid action id")
+        target_keys, required, optional = ACTIONS[action_id]
+        params = action.get("parameters") or {}
+        missing = required - set(params)
+        if missing:
+            raise FisValidationError(
+                f"action {name!r} ({action_id}) needs parameter(s) {', '.join(sorted(missing))}"
+            )
+        unknown = set(params) - required - optional
+        if unknown:
+            raise FisValidationError(
+                f"action {name!r} ({action_id}) has unknown parameter(s) {', '.join(sorted(unknown))}"
+            )
+        if "duration" in params:
+            parse_duration(params["duration"])
+        if (
+            action_id == "aws:network:disrupt-connectivity"
+            and params.get("scope", "all") not in DISRUPT_SCOPES
+        ):
+            raise FisValidationError(
+                f"action {name!r}: scope must be one of {', '.join(sorted(DISRUPT_SCOPES))}"
+            )
+        for key, target_name in (action.get("targets") or {}).items():
+            if key not in target_keys:
+                raise FisValidationError(f"action {name!r} ({action_id}) has no target key {key!r}")
+            target = targets.get(target_name)
+            if target is None:
+                raise FisValidationError(
+                    f"action {name!r} refers to target {target_name!r}, which the template does not define"
+                )
+            if target.get("resourceType") != target_keys[key]:
+                raise FisValidationError(
+                    f"target {target_name!r} must have resourceType {target_keys[key]} for {action_id}"
+                )
+        for key in target_keys:
+            if key not in (action.get("targets") or {}):
+                raise FisValidationError(f"action {name!r} ({action_id}) needs a {key} target")
+        for after in action.get("startAfter") or []:
+            if after not in actions:
+                raise FisValidationError(f"action {name!r} starts after unknown action {after!r}")
+
+
+@dataclass
+class ActionRun:
+    """One action's place on an experiment's timeline."""
+
+    name: str
+    action_id: str
+    parameters: dict[str, Any]
+    resources: dict[str, list[str]]  # target key -> resolved ARNs
+    start: float
+    end: float
+
+
+@dataclass
+class ExperimentRun:
+    """The lab's clock for one experiment."""
+
+    experiment_id: str
+    region: str
+    started: float
+    actions: list[ActionRun]
+    failed_reason: str | None = None
+    stopped_at: float | None = None
+    finished: set[str] = field(default_factory=set)
+
+    @property
+    def running_from(self) -> float:
+        return self.started + PENDING_FOR + INITIATING_FOR
+
+    @property
+    def completes_at(self) -> float:
+        return max((a.end for a in self.actions), default=self.running_from)
+
+    def status(self, now: float) -> str:
+        if now < self.started + PENDING_FOR:
+            return "pending"
+        if self.failed_reason is not None and now >= self.running_from:
+            return "failed"
+        if now < self.running_from:
+            return "initiating"
+        if self.stopped_at is not None:
+            return "stopping" if now < self.stopped_at + STOPPING_FOR else "stopped"
+        return "running" if now < self.completes_at else "completed"
+
+    def end_time(self, now: float) -> float | None:
+        status = self.status(now)
+        if status == "completed":
+            return self.completes_at
+        if status == "stopped":
+            assert self.stopped_at is not None
+            return self.stopped_at + STOPPING_FOR
+        if status == "failed":
+            return self.running_from
+        return None
+
+    def action_status(
+        self, action: ActionRun, now: float
+    ) -> tuple[str, float | None, float | None]:
+        """(status, startTime, endTime) of one action now."""
+        if self.failed_reason is not None or now < action.start:
+            cancelled = self.stopped_at is not None and self.stopped_at <= action.start
+            if self.failed_reason is not None and now >= self.running_from:
+                return "cancelled", None, None
+            return ("cancelled" if cancelled else "pending"), None, None
+        if self.stopped_at is not None and self.stopped_at < action.end:
+            return (
+                ("stopping" if now < self.stopped_at + STOPPING_FOR else "stopped"),
+                action.start,
+                self.stopped_at,
+            )
+        if now < action.end:
+            return "running", action.start, None
+        return "completed", action.start, action.end
+
+    def active(self, now: float) -> list[ActionRun]:
+        """Actions whose effect holds now."""
+        if self.failed_reason is not None:
+            return []
+        until = self.stopped_at if self.stopped_at is not None else float("inf")
+        return [a for a in self.actions if a.start <= now < min(a.end, until)]
+
+
+def plan(
+    experiment_id: str,
+    region: str,
+    started: float,
+    actions: dict[str, Any],
+    resolved: dict[str, dict[str, list[str]]],
+) -> ExperimentRun:
+    """Lay out the actions on the clock, honouring ``startAfter``."""
+    runs: dict[str, ActionRun] = {}
+    run = ExperimentRun(experiment_id, region, started, [])
+    pending = dict(actions)
+    while pending:
+        progressed = False
+        for name, action in list(pending.items()):
+            after = action.get("startAfter") or []
+            if any(a not in runs for a in after):
+                continue
+            start = max([run.running_from, *(runs[a].end for a in after)])
+            params = action.get("parameters") or {}
+            duration = parse_duration(params["duration"]) if "duration" in params else 0.0
+            runs[name] = ActionRun(
+                name, action["actionId"], params, resolved.get(name, {}), start, start + duration
+            )
+            del pending[name]
+            progressed = True
+        if not progressed:
+            raise FisValidationError("the actions' startAfter form a cycle")
+    run.actions = list(runs.values())
+    return run

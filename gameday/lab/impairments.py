@@ -1,0 +1,210 @@
+"""The lab's fault reconciler: control-plane state in, data-plane behaviour out.
+
+Every ``period`` (50 ms) it reads what a drill may have changed through plain AWS calls and
+makes the regions behave accordingly:
+
+* the network ACL associated with each region's subnet is pushed to the region process,
+  which evaluates it per client connection (a matching deny black-holes the traffic);
+* running FIS actions black-hole a region (disrupt-connectivity) or block the replication
+  link (paused global table, cross-region disruption);
+* a secret missing in a region is noticed by that region itself (its deep health fails);
+  the reconciler only records it as ground truth;
+* a region process stopped with SIGSTOP or killed is recorded too.
+
+Each fault taking effect or ending is one ``fault`` event in the ground-truth log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gameday.lab import motoext
+from gameday.lab.events import EventLog
+from gameday.lab.fis import ExperimentRun
+from gameday.lab.netacl import Rule, connection_allowed, deny_entries
+from gameday.lab.regionclient import RegionClient, RegionControlError
+from gameday.lab.state import process_state
+
+#: A typical client of the lab: loopback, an ephemeral source port.
+PROBE_CLIENT = ("127.0.0.1", 50000)
+
+
+@dataclass(frozen=True)
+class LabRegion:
+    """What the reconciler needs to know about one region."""
+
+    name: str
+    subnet_id: str
+    control_port: int
+    pid: int | None
+
+
+class Reconciler:
+    """Keeps the data plane in line with the control plane's faults."""
+
+    def __init__(
+        self,
+        regions: list[LabRegion],
+        service_port: int,
+        table_name: str,
+        secret_name: str,
+        events: EventLog,
+        period: float = 0.05,
+    ) -> None:
+        self.regions = regions
+        self.service_port = service_port
+        self.table_name = table_name
+        self.secret_name = secret_name
+        self.events = events
+        self.period = period
+        self.experiments: dict[str, ExperimentRun] = {}
+        self.link_block: str | None = None
+        self._clients = {r.name: RegionClient(r.control_port, timeout=0.3) for r in regions}
+        self._pushed: dict[str, Any] = {}
+        self._active: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+
+    def start(self) -> None:
+        self.reconcile()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def link_blocked(self) -> str | None:
+        return self.link_block
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.reconcile()
+            except Exception as exc:  # the reconciler must outlive a surprise in moto's state
+                self.events.emit(
+                    "lab-error", component="reconciler", error=f"{type(exc).__name__}: {exc}"
+                )
+
+    def reconcile(self) -> None:
+        now = time.time()
+        faults: dict[tuple[str, ...], dict[str, Any]] = {}
+        blackholed: dict[str, str] = {}
+        link_reasons: list[str] = []
+        by_subnet = {r.subnet_id: r.name for r in self.regions}
+        names = {r.name for r in self.regions}
+
+        for run in list(self.experiments.values()):
+            for action in run.active(now):
+                effect = self._effect(
+                    run, action.action_id, action.parameters, action.resources, by_subnet, names
+                )
+                key = ("fis", run.experiment_id, action.name)
+                faults[key] = {
+                    "fault": action.action_id,
+                    "source": "fis",
+                    "experiment_id": run.experiment_id,
+                    "action": action.name,
+                    **effect,
+                }
+                if effect.get("blackholes"):
+                    blackholed[effect["blackholes"]] = f"FIS experiment {run.experiment_id}"
+                if effect.get("blocks_replication"):
+                    link_reasons.append(f"FIS experiment {run.experiment_id} ({action.action_id})")
+
+        for region in self.regions:
+            acl_id, entries = motoext.subnet_acl(region.name, region.subnet_id)
+            rules = [
+                Rule(e.rule_number, e.protocol, e.action, e.egress, e.cidr, e.port_from, e.port_to)
+                for e in entries
+            ]
+            if not connection_allowed(
+                rules,
+                client=PROBE_CLIENT[0],
+                client_port=PROBE_CLIENT[1],
+                service_port=self.service_port,
+            ):
+                faults[("nacl", region.name)] = {
+                    "fault": "network-acl-deny",
+                    "source": "ec2",
+                    "region": region.name,
+                    "network_acl_id": acl_id,
+                    "deny_rules": [r.rule_number for r in deny_entries(rules)],
+                }
+            desired = {"blackholed": region.name in blackholed, "acl": [r.to_dict() for r in rules]}
+            if self._pushed.get(region.name) != desired:
+                try:
+                    self._clients[region.name].set_network(**desired)
+                    self._pushed[region.name] = desired
+                except RegionControlError:
+                    pass  # stopped or dead: pushed again once it answers
+            if not motoext.secret_in_region(region.name, self.secret_name):
+                faults[("secret", region.name)] = {
+                    "fault": "secret-missing",
+                    "source": "secretsmanager",
+                    "region": region.name,
+                    "secret": self.secret_name,
+                }
+            state = process_state(region.pid) if region.pid else None
+            if state == "T":
+                faults[("process", region.name)] = {
+                    "fault": "region-hung",
+                    "source": "process",
+                    "region": region.name,
+                }
+            elif state in (None, "Z", "X"):
+                faults[("process", region.name)] = {
+                    "fault": "region-down",
+                    "source": "process",
+                    "region": region.name,
+                }
+
+        self.link_block = "; ".join(link_reasons) or None
+        for key in faults.keys() - self._active.keys():
+            self.events.emit("fault", state="applied", **faults[key])
+        for key in self._active.keys() - faults.keys():
+            self.events.emit("fault", state="reverted", **self._active[key])
+        self._active = faults
+
+    def _effect(
+        self,
+        run: ExperimentRun,
+        action_id: str,
+        params: dict[str, Any],
+        resources: dict[str, list[str]],
+        by_subnet: dict[str, str],
+        names: set[str],
+    ) -> dict[str, Any]:
+        """What one running FIS action does to the lab."""
+        subnets = [arn.rsplit("/", 1)[-1] for arn in resources.get("Subnets", [])]
+        regions = sorted({by_subnet[s] for s in subnets if s in by_subnet})
+        if action_id == "aws:network:disrupt-connectivity":
+            if params.get("scope", "all") == "all" and regions:
+                return {
+                    "region": regions[0],
+                    "blackholes": regions[0],
+                    "effect": "region black-holed",
+                }
+            return {"effect": f"scope {params.get('scope')} is not emulated by the lab"}
+        if action_id == "aws:network:route-table-disrupt-cross-region-connectivity":
+            if regions and params.get("region") in names - set(regions):
+                return {
+                    "region": regions[0],
+                    "blocks_replication": True,
+                    "effect": "cross-region traffic stopped",
+                }
+            return {"effect": "no lab region pair affected"}
+        if action_id == "aws:dynamodb:global-table-pause-replication":
+            tables = resources.get("Tables", [])
+            paused = [arn for arn in tables if arn.endswith(f":table/{self.table_name}")]
+            if paused:
+                region = paused[0].split(":")[3]
+                return {
+                    "region": region,
+                    "blocks_replication": True,
+                    "effect": "replication paused",
+                }
+            return {"effect": "no lab table affected"}
+        return {"effect": "not emulated by the lab"}

@@ -1,0 +1,141 @@
+"""The global database's topology: which region writes, and how that changes.
+
+* Unplanned failover (``failover_global_cluster`` with ``AllowDataLoss``): the old writer is
+  fenced at once (it becomes a reader and moves aside whatever it acknowledged but never
+  shipped), the target is promoted, and replication flows from the new writer. Changes in
+  flight on the link are dropped: that is the data loss AWS warns about.
+* Planned switchover (``switchover_global_cluster``, or ``failover_global_cluster``
+  without ``AllowDataLoss``): the old writer stops taking writes, the link drains, then the
+  roles swap. Nothing is lost. If the link cannot drain in time the switchover is
+  cancelled and the old writer keeps its role.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gameday.lab import motoext
+from gameday.lab.events import EventLog
+from gameday.lab.regionclient import RegionClient, RegionControlError
+from gameday.lab.replication import ReplicationLink
+
+SWITCHOVER_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Member:
+    """A region's cluster in the global database."""
+
+    region: str
+    cluster_arn: str
+
+
+class Topology:
+    """Applies writer changes requested through the control plane to the regions."""
+
+    def __init__(
+        self,
+        global_cluster_id: str,
+        members: list[Member],
+        clients: dict[str, RegionClient],
+        link: ReplicationLink,
+        events: EventLog,
+        on_change: Callable[[dict[str, str]], None],
+    ) -> None:
+        self.global_cluster_id = global_cluster_id
+        self.members = members
+        self._clients = clients
+        self._link = link
+        self._events = events
+        self._on_change = on_change
+        self._lock = threading.Lock()
+        self.busy = False
+
+    def region_of(self, cluster_arn: str) -> str | None:
+        return next((m.region for m in self.members if m.cluster_arn == cluster_arn), None)
+
+    def roles(self) -> dict[str, str]:
+        writer = motoext.global_cluster_writer(self.global_cluster_id)
+        return {m.region: "writer" if m.cluster_arn == writer else "reader" for m in self.members}
+
+    def begin(self, from_arn: str, to_arn: str, allow_data_loss: bool) -> None:
+        """Start a failover (data loss allowed) or switchover in the background."""
+        self.busy = True
+        target = self._failover if allow_data_loss else self._switchover
+        threading.Thread(
+            target=target, args=(from_arn, to_arn), name="global-failover", daemon=True
+        ).start()
+
+    def _failover(self, from_arn: str, to_arn: str) -> None:
+        old, new = self.region_of(from_arn), self.region_of(to_arn)
+        assert old is not None and new is not None
+        with self._lock:
+            started = time.time()
+            previous = self._link.point(new, old, from_seq=lambda: self._max_seq(new))
+            shipped = previous.shipped_seq if previous.source == old else None
+            discarded = None
+            try:
+                discarded = self._clients[old].set_role("reader", discard_after_seq=shipped)[
+                    "discarded"
+                ]
+            except RegionControlError:
+                pass  # the old writer is unreachable (killed): it is fenced by being gone
+            self._clients[new].set_role("writer")
+            self._finish(
+                old,
+                new,
+                started,
+                "failover",
+                lost_on_old_writer=discarded,
+                in_flight_dropped=len(previous.dropped),
+            )
+
+    def _switchover(self, from_arn: str, to_arn: str) -> None:
+        old, new = self.region_of(from_arn), self.region_of(to_arn)
+        assert old is not None and new is not None
+        with self._lock:
+            started = time.time()
+            try:
+                self._clients[old].set_role("reader")
+            except RegionControlError as exc:
+                self._cancel(old, new, started, f"the writer {old} is unreachable: {exc}")
+                return
+            if not self._link.wait_caught_up(SWITCHOVER_TIMEOUT):
+                self._clients[old].set_role("writer")
+                self._cancel(
+                    old,
+                    new,
+                    started,
+                    f"replication to {new} did not catch up within {SWITCHOVER_TIMEOUT:.0f} s",
+                )
+                return
+            self._link.point(new, old, from_seq=lambda: self._max_seq(new))
+            self._clients[new].set_role("writer")
+            self._finish(old, new, started, "switchover")
+
+    def _max_seq(self, region: str) -> int:
+        return int(self._clients[region].state()["max_seq"])
+
+    def _finish(self, old: str, new: str, started: float, how: str, **details: object) -> None:
+        new_arn = next(m.cluster_arn for m in self.members if m.region == new)
+        motoext.set_global_cluster_writer(self.global_cluster_id, new_arn)
+        motoext.set_failover_state(self.global_cluster_id, None)
+        self.busy = False
+        self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
+        self._on_change(self.roles())
+
+    def _cancel(self, old: str, new: str, started: float, reason: str) -> None:
+        motoext.set_failover_state(self.global_cluster_id, None)
+        self.busy = False
+        self._events.emit(
+            "writer-unchanged",
+            region=old,
+            target=new,
+            how="switchover",
+            started=started,
+            reason=reason,
+        )
+        self._on_change(self.roles())

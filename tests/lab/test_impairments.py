@@ -1,0 +1,530 @@
+"""The lab honours region impairments made with plain AWS calls, as AWS does."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from gameday.lab import Lab
+from gameday.lab.regionclient import RegionClient
+from tests.lab.helpers import request, resolve, wait_until
+
+pytestmark = pytest.mark.lab
+
+
+def answers(address: str, port: int, timeout: float = 0.5) -> bool | None:
+    """True if /health answers, None if the request times out (black hole)."""
+    try:
+        request(address, port, "GET", "/health", timeout=timeout)
+    except TimeoutError:
+        return None
+    except OSError:
+        return False
+    return True
+
+
+def fault_event(lab: Lab, since: float, state: str, **match: object) -> dict:
+    return lab.wait_for_event(
+        lambda e: (
+            e["kind"] == "fault"
+            and e["state"] == state
+            and all(e.get(k) == v for k, v in match.items())
+        ),
+        timeout=3,
+        since=since,
+    )
+
+
+# -- network ACLs ------------------------------------------------------------------------
+
+
+def test_a_nacl_deny_black_holes_the_region_and_dns_fails_over(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    info = lab.info
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    acl = info.primary.network_acl_id
+    port = info.service_port
+    # A keep-alive connection opened before the fault: it must go silent too (stateless NACL).
+    open_conn = socket.create_connection((info.primary.address, port), timeout=0.5)
+    started = time.time()
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=10,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock="0.0.0.0/0",
+    )
+    try:
+        applied = fault_event(
+            lab, started, "applied", fault="network-acl-deny", region=info.primary.name
+        )
+        assert applied["deny_rules"] == [10]
+        assert applied["time"] - started < 0.5
+        assert answers(info.primary.address, port) is None  # times out, not refused
+        open_conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(TimeoutError):
+            open_conn.recv(100)
+        assert answers(info.secondary.address, port) is True
+        wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=4)
+    finally:
+        open_conn.close()
+        removed = time.time()
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=10, Egress=False)
+    reverted = fault_event(
+        lab, removed, "reverted", fault="network-acl-deny", region=info.primary.name
+    )
+    assert reverted["time"] - removed < 0.5
+    assert answers(info.primary.address, port) is True
+    wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=4)
+
+
+def test_a_lower_numbered_allow_wins_over_a_deny(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    acl = info.primary.network_acl_id
+    port = info.service_port
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=5,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="127.0.0.0/8",
+        PortRange={"From": port, "To": port},
+    )
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=6,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock="0.0.0.0/0",
+    )
+    since = time.time()
+    try:
+        # Wait until the region enforces both new entries, then check it still answers.
+        wait_until(
+            lambda: (
+                {5, 6} <= set(RegionClient(info.primary.control_port).state()["acl_rules"] or ())
+            ),
+            timeout=2,
+        )
+        assert answers(info.primary.address, port) is True
+        assert not [
+            e for e in lab.events(since=since, kind="fault") if e.get("fault") == "network-acl-deny"
+        ]
+    finally:
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=5, Egress=False)
+    try:
+        fault_event(lab, since, "applied", fault="network-acl-deny", region=info.primary.name)
+        assert answers(info.primary.address, port) is None
+    finally:
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=6, Egress=False)
+    fault_event(lab, since, "reverted", fault="network-acl-deny", region=info.primary.name)
+
+
+def test_an_outbound_deny_breaks_answers_too(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    acl = info.primary.network_acl_id
+    since = time.time()
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=7,
+        Protocol="6",
+        RuleAction="deny",
+        Egress=True,
+        CidrBlock="127.0.0.0/8",
+        PortRange={"From": 1024, "To": 65535},
+    )
+    try:
+        fault_event(lab, since, "applied", fault="network-acl-deny", region=info.primary.name)
+        assert answers(info.primary.address, info.service_port) is None
+    finally:
+        ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=7, Egress=True)
+    fault_event(lab, since, "reverted", fault="network-acl-deny")
+
+
+def test_nacl_bad_input_is_aws_errors(lab: Lab, lab_env: dict[str, str]) -> None:
+    ec2 = boto3.client("ec2", region_name=lab.info.primary.name)
+    with pytest.raises(ClientError) as raised:
+        ec2.create_network_acl_entry(
+            NetworkAclId="acl-0000000000",
+            RuleNumber=1,
+            Protocol="-1",
+            RuleAction="deny",
+            Egress=False,
+            CidrBlock="0.0.0.0/0",
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidNetworkAclID.NotFound"
+    with pytest.raises(ClientError) as raised:
+        ec2.delete_network_acl_entry(
+            NetworkAclId=lab.info.primary.network_acl_id, RuleNumber=42, Egress=False
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidNetworkAclEntry.NotFound"
+    assert answers(lab.info.primary.address, lab.info.service_port) is True
+
+
+# -- FIS -----------------------------------------------------------------------------------
+
+
+def _template(fis, action_id: str, targets: dict, parameters: dict, target_key: str) -> str:  # type: ignore[no-untyped-def]
+    return fis.create_experiment_template(
+        clientToken=str(uuid.uuid4()),
+        description="gameday lab test",
+        roleArn="arn:aws:iam::123456789012:role/fis",
+        stopConditions=[{"source": "none"}],
+        targets={"t": targets},
+        actions={
+            "a": {"actionId": action_id, "parameters": parameters, "targets": {target_key: "t"}}
+        },
+    )["experimentTemplate"]["id"]
+
+
+def _subnet_target(info, region) -> dict:  # type: ignore[no-untyped-def]
+    return {
+        "resourceType": "aws:ec2:subnet",
+        "resourceArns": [f"arn:aws:ec2:{region.name}:123456789012:subnet/{region.subnet_id}"],
+        "selectionMode": "ALL",
+    }
+
+
+def _write(info, order_id: str) -> float:  # type: ignore[no-untyped-def]
+    status, _, body = request(
+        info.primary.address, info.service_port, "POST", "/orders", {"id": order_id}
+    )
+    assert status == 201, body
+    return float(body["acked_at"])
+
+
+@pytest.fixture
+def writer(lab: Lab) -> Iterator[None]:
+    """Put the primary back as the writer after a test that moves it."""
+    yield
+    info = lab.info
+    if lab.info.primary.role != "writer":
+        rds = boto3.client("rds", region_name=info.primary.name, endpoint_url=info.endpoint_url)
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=info.global_cluster_id,
+            TargetDbClusterIdentifier=info.primary.db_cluster_arn,
+        )
+        wait_until(lambda: lab.info.primary.role == "writer", timeout=10)
+
+
+def test_a_five_second_replication_pause_then_catch_up(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    fis = boto3.client("fis", region_name=info.primary.name)
+    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
+    template = _template(
+        fis,
+        "aws:dynamodb:global-table-pause-replication",
+        {
+            "resourceType": "aws:dynamodb:global-table",
+            "resourceArns": [table],
+            "selectionMode": "ALL",
+        },
+        {"duration": "PT5S"},
+        "Tables",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    assert experiment["state"]["status"] in ("pending", "initiating")
+    applied = fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
+    acks = {}
+    while time.time() < applied["time"] + 4.5:
+        order_id = f"paused-{uuid.uuid4()}"
+        acks[order_id] = _write(info, order_id)
+        time.sleep(0.1)
+    secondary = RegionClient(info.secondary.control_port)
+    assert secondary.existing(list(acks)) == []  # fallen behind by every write of the pause
+    assert fis.get_experiment(id=experiment["id"])["experiment"]["state"]["status"] == "running"
+    reverted = fault_event(lab, applied["time"], "reverted", source="fis")
+    assert 4.9 <= reverted["time"] - applied["time"] <= 5.3
+    wait_until(lambda: len(secondary.existing(list(acks))) == len(acks), timeout=3)
+    done = fis.get_experiment(id=experiment["id"])["experiment"]
+    assert done["state"]["status"] == "completed"
+    action = done["actions"]["a"]
+    assert action["state"]["status"] == "completed"
+    assert 4.9 <= (action["endTime"] - action["startTime"]).total_seconds() <= 5.1
+
+
+def test_stop_experiment_reverts_at_once(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    fis = boto3.client("fis", region_name=info.primary.name)
+    template = _template(
+        fis,
+        "aws:network:disrupt-connectivity",
+        _subnet_target(info, info.primary),
+        {"duration": "PT10M", "scope": "all"},
+        "Subnets",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    since = experiment["startTime"].timestamp() - 0.01
+    fault_event(lab, since, "applied", source="fis", region=info.primary.name)
+    assert answers(info.primary.address, info.service_port) is None
+    states = fis.get_experiment(id=experiment["id"])["experiment"]["state"]["status"]
+    assert states == "running"
+    stopped_at = time.time()
+    assert fis.stop_experiment(id=experiment["id"])["experiment"]["state"]["status"] == "stopping"
+    reverted = fault_event(lab, stopped_at, "reverted", source="fis")
+    assert reverted["time"] - stopped_at < 0.3
+    assert answers(info.primary.address, info.service_port) is True
+    wait_until(
+        lambda: (
+            fis.get_experiment(id=experiment["id"])["experiment"]["state"]["status"] == "stopped"
+        ),
+        timeout=2,
+    )
+
+
+def test_cross_region_disruption_stops_replication(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    fis = boto3.client("fis", region_name=info.secondary.name)
+    template = _template(
+        fis,
+        "aws:network:route-table-disrupt-cross-region-connectivity",
+        _subnet_target(info, info.secondary),
+        {"duration": "PT2S", "region": info.primary.name},
+        "Subnets",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    applied = fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
+    order_id = f"cut-{uuid.uuid4()}"
+    _write(info, order_id)
+    secondary = RegionClient(info.secondary.control_port)
+    # Proving an absence needs an observation window: twice the 0.3 s replication lag.
+    time.sleep(0.6)
+    assert secondary.existing([order_id]) == []
+    fault_event(lab, applied["time"], "reverted", source="fis")
+    wait_until(lambda: secondary.existing([order_id]) == [order_id], timeout=2)
+
+
+def test_fis_bad_input_is_rejected(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    fis = boto3.client("fis", region_name=info.primary.name)
+    for action_id, params in (
+        ("aws:network:no-such-action", {"duration": "PT1M"}),
+        ("aws:network:disrupt-connectivity", {"duration": "five minutes", "scope": "all"}),
+    ):
+        with pytest.raises(ClientError) as raised:
+            _template(fis, action_id, _subnet_target(info, info.primary), params, "Subnets")
+        assert raised.value.response["Error"]["Code"] == "ValidationException"
+    nothing = {
+        "resourceType": "aws:ec2:subnet",
+        "resourceArns": [f"arn:aws:ec2:{info.primary.name}:123456789012:subnet/subnet-missing"],
+        "selectionMode": "ALL",
+    }
+    template = _template(
+        fis, "aws:network:disrupt-connectivity", nothing, {"duration": "PT1M"}, "Subnets"
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    state = wait_until(
+        lambda: (
+            (s := fis.get_experiment(id=experiment["id"])["experiment"]["state"])["status"]
+            == "failed"
+            and s
+        ),
+        timeout=2,
+    )
+    assert "Target resolution failed" in state["reason"]
+    assert answers(info.primary.address, info.service_port) is True
+
+
+# -- global database ------------------------------------------------------------------------
+
+
+def test_failover_with_data_loss_loses_exactly_the_unshipped_writes(
+    lab: Lab, lab_env: dict[str, str], writer: None
+) -> None:
+    info = lab.info
+    fis = boto3.client("fis", region_name=info.primary.name)
+    rds = boto3.client("rds", region_name=info.secondary.name)
+    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
+    before = f"before-{uuid.uuid4()}"
+    _write(info, before)
+    primary, secondary = (
+        RegionClient(info.primary.control_port),
+        RegionClient(info.secondary.control_port),
+    )
+    wait_until(lambda: secondary.existing([before]) == [before], timeout=2)
+    template = _template(
+        fis,
+        "aws:dynamodb:global-table-pause-replication",
+        {
+            "resourceType": "aws:dynamodb:global-table",
+            "resourceArns": [table],
+            "selectionMode": "ALL",
+        },
+        {"duration": "PT30S"},
+        "Tables",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
+    during = [f"during-{i}-{uuid.uuid4()}" for i in range(5)]
+    for order_id in during:
+        _write(info, order_id)
+    started = time.time()
+    answer = rds.failover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+        AllowDataLoss=True,
+    )["GlobalCluster"]
+    assert answer["FailoverState"]["IsDataLossAllowed"] is True
+    assert answer["FailoverState"]["ToDbClusterArn"] == info.secondary.db_cluster_arn
+    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=3, since=started)
+    assert changed["region"] == info.secondary.name and changed["lost_on_old_writer"] == len(during)
+    fis.stop_experiment(id=experiment["id"])
+
+    assert secondary.existing([before, *during]) == [before]  # the new writer never had them
+    assert primary.existing(during) == []  # moved aside by the old writer's demotion
+    assert sorted(o["id"] for o in primary.lost()) == sorted(during)
+    for region_name in (info.primary.name, info.secondary.name):
+        members = boto3.client("rds", region_name=region_name).describe_global_clusters()[
+            "GlobalClusters"
+        ][0]
+        assert "FailoverState" not in members
+        flags = {m["DBClusterArn"]: m["IsWriter"] for m in members["GlobalClusterMembers"]}
+        assert flags == {info.primary.db_cluster_arn: False, info.secondary.db_cluster_arn: True}
+    assert lab.info.secondary.role == "writer"
+    status, _, body = request(
+        info.primary.address, info.service_port, "POST", "/orders", {"id": "late"}
+    )
+    assert status == 503 and "read-only replica" in body["error"]
+    after = f"after-{uuid.uuid4()}"
+    assert (
+        request(info.secondary.address, info.service_port, "POST", "/orders", {"id": after})[0]
+        == 201
+    )
+    wait_until(lambda: primary.existing([after]) == [after], timeout=2)  # flows from the new writer
+
+
+def test_switchover_and_back_loses_nothing(lab: Lab, lab_env: dict[str, str], writer: None) -> None:
+    info = lab.info
+    rds = boto3.client("rds", region_name=info.primary.name)
+    written = [f"planned-{i}-{uuid.uuid4()}" for i in range(20)]
+    for order_id in written:
+        _write(info, order_id)
+    started = time.time()
+    answer = rds.switchover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+    )["GlobalCluster"]
+    assert answer["FailoverState"]["IsDataLossAllowed"] is False
+    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=5, since=started)
+    assert changed["how"] == "switchover"
+    secondary = RegionClient(info.secondary.control_port)
+    assert sorted(secondary.existing(written)) == sorted(written)
+    back = time.time()
+    rds.switchover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.primary.db_cluster_arn,
+    )
+    lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, timeout=5, since=back
+    )
+    assert sorted(RegionClient(info.primary.control_port).existing(written)) == sorted(written)
+    assert RegionClient(info.primary.control_port).lost() == [] or all(
+        o["id"] not in written for o in RegionClient(info.primary.control_port).lost()
+    )
+
+
+def test_failover_bad_input_is_aws_errors(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    rds = boto3.client("rds", region_name=info.primary.name)
+    cases = [
+        (
+            {
+                "GlobalClusterIdentifier": "nope",
+                "TargetDbClusterIdentifier": info.secondary.db_cluster_arn,
+            },
+            "GlobalClusterNotFoundFault",
+        ),
+        (
+            {
+                "GlobalClusterIdentifier": info.global_cluster_id,
+                "TargetDbClusterIdentifier": "arn:aws:rds:eu-west-1:123456789012:cluster:other",
+            },
+            "DBClusterNotFoundFault",
+        ),
+        (
+            {
+                "GlobalClusterIdentifier": info.global_cluster_id,
+                "TargetDbClusterIdentifier": info.primary.db_cluster_arn,
+            },
+            "InvalidDBClusterStateFault",
+        ),
+    ]
+    for params, code in cases:
+        with pytest.raises(ClientError) as raised:
+            rds.failover_global_cluster(AllowDataLoss=True, **params)
+        assert raised.value.response["Error"]["Code"] == code
+    assert lab.info.primary.role == "writer"
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+
+def test_a_missing_secret_replica_fails_the_secondary_health(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    info = lab.info
+    secrets = boto3.client("secretsmanager", region_name=info.primary.name)
+    route53 = boto3.client("route53")
+    hc = info.secondary.health_check_id
+    since = time.time()
+    secrets.remove_regions_from_replication(
+        SecretId=info.secret_name, RemoveReplicaRegions=[info.secondary.name]
+    )
+    try:
+        fault_event(lab, since, "applied", fault="secret-missing", region=info.secondary.name)
+        lab.wait_for_event(
+            lambda e: (
+                e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is False
+            ),
+            timeout=5,
+            since=since,
+        )
+        status, _, body = request(info.secondary.address, info.service_port, "GET", "/health")
+        assert status == 503 and "ResourceNotFoundException" in body["checks"]["secret"]
+        report = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"][0]
+        assert report["StatusReport"]["Status"].startswith("Failure")
+    finally:
+        restored = time.time()
+        secrets.replicate_secret_to_regions(
+            SecretId=info.secret_name, AddReplicaRegions=[{"Region": info.secondary.name}]
+        )
+    fault_event(lab, restored, "reverted", fault="secret-missing", region=info.secondary.name)
+    lab.wait_for_event(
+        lambda e: e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is True,
+        timeout=5,
+        since=restored,
+    )
+
+
+def test_removing_a_region_that_is_no_replica_is_an_error(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    secrets = boto3.client("secretsmanager", region_name=lab.info.primary.name)
+    with pytest.raises(ClientError) as raised:
+        secrets.remove_regions_from_replication(
+            SecretId=lab.info.secret_name, RemoveReplicaRegions=["eu-west-1"]
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert request(lab.info.secondary.address, lab.info.service_port, "GET", "/health")[0] == 200
