@@ -19,8 +19,9 @@ def health_check_status(
 ) -> dict[str, Any]:
     """Whether a Route 53 health check is healthy, with its checkers' observations.
 
-    Healthy when more than 18% of the observations report success (Route 53's rule);
-    the ``Inverted`` flag is applied, as Route 53 does when it answers DNS queries.
+    Healthy when more than 18% of the observations report success (Route 53's rule).
+    Route 53 reports the observations with ``Inverted`` / ``Disabled`` already applied,
+    so this is the status DNS routing uses; ``inverted`` and ``disabled`` say why.
 
     Returns ``health_check_id``, ``healthy`` (bool), ``inverted``, ``healthy_observations``,
     ``total_observations`` and ``observations`` (``region``, ``ip_address``, ``status``,
@@ -47,11 +48,10 @@ def health_check_status(
             }
         )
     good = sum(1 for o in observations if str(o["status"]).startswith("Success"))
-    observed_healthy = bool(observations) and good / len(observations) > HEALTHY_FRACTION
+    # Route 53 reports observations with Inverted/Disabled already applied
+    # ("Failure: Inverted health check; ..."): they are what routing uses.
+    healthy = bool(observations) and good / len(observations) > HEALTHY_FRACTION
     inverted = bool(config.get("Inverted", False))
-    healthy = observed_healthy != inverted
-    if config.get("Disabled"):
-        healthy = True  # a disabled health check is always considered healthy
     return {
         "health_check_id": health_check_id,
         "healthy": healthy,
