@@ -22,6 +22,9 @@ def _register() -> None:
     from gameday.faults_cli import recover_command
 
     main.add_command(recover_command)
+    from gameday.load.cli import load
+
+    main.add_command(load)
 
 
 _register()
