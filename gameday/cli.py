@@ -16,11 +16,12 @@ def main() -> None:
 
 def _register() -> None:
     """Attach the sub-commands; each lives beside the code it drives."""
+    from gameday.faults_cli import recover_command
     from gameday.lab.cli import lab
+    from gameday.lab.demo import demo
 
     main.add_command(lab)
-    from gameday.faults_cli import recover_command
-
+    main.add_command(demo)
     main.add_command(recover_command)
     from gameday.load.cli import load
 

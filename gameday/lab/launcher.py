@@ -109,15 +109,38 @@ class LabInfo:
 
 
 def lab_env(info: LabInfo) -> dict[str, str]:
-    """The environment under which boto3, chaos and gameday talk to this lab."""
-    return {
+    """The environment under which boto3, chaos and gameday talk to this lab.
+
+    Besides the endpoint and credentials it names the lab's resources with the
+    ``GAMEDAY_*`` variables the experiment catalogue reads, so the same experiment runs
+    against real AWS once those are set to the real ids.
+    """
+    env = {
         "AWS_ENDPOINT_URL": info.endpoint_url,
         "AWS_DEFAULT_REGION": info.primary.name,
         **LAB_CREDENTIALS,
         "GAMEDAY_LAB": "1",
         "GAMEDAY_LAB_DIR": info.lab_dir,
         "GAMEDAY_NAMESERVER": f"{info.dns_host}:{info.dns_port}",
+        "GAMEDAY_SERVICE_NAME": info.record_name,
+        "GAMEDAY_SERVICE_PORT": str(info.service_port),
+        "GAMEDAY_HOSTED_ZONE_ID": info.zone_id,
+        "GAMEDAY_GLOBAL_CLUSTER_ID": info.global_cluster_id,
+        "GAMEDAY_SECRET_NAME": info.secret_name,
+        "GAMEDAY_TABLE_NAME": info.table_name,
     }
+    for role, region in (("PRIMARY", info.primary), ("SECONDARY", info.secondary)):
+        env.update(
+            {
+                f"GAMEDAY_{role}_REGION": region.name,
+                f"GAMEDAY_{role}_ENDPOINT": f"http://{region.address}:{info.service_port}",
+                f"GAMEDAY_{role}_HEALTH_CHECK_ID": region.health_check_id,
+                f"GAMEDAY_{role}_SUBNET_ID": region.subnet_id,
+                f"GAMEDAY_{role}_NETWORK_ACL_ID": region.network_acl_id,
+                f"GAMEDAY_{role}_DB_CLUSTER_ARN": region.db_cluster_arn,
+            }
+        )
+    return env
 
 
 class Lab:

@@ -107,14 +107,16 @@ class Supervisor:
         self.events = EventLog(events_path)
         self.events.emit("lab-starting", pid=os.getpid())
 
-        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
-        self.moto.start()
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
         os.environ.update(self.region_env(endpoint))
-
+        # Regions start first: their start-up overlaps the control plane's on the other core.
         for index, spec in enumerate(cfg.regions):
             self.roles[spec.name] = "writer" if index == 0 else "reader"
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
+        # The lab never launches instances: skip loading moto's catalogue of public AMIs.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
         labels = {r.health_check_id: r.name for r in self.resources.regions}

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -77,12 +78,10 @@ class Topology:
             previous = self._link.point(new, old, from_seq=lambda: self._max_seq(new))
             shipped = previous.shipped_seq if previous.source == old else None
             discarded = None
-            try:
-                discarded = self._clients[old].set_role("reader", discard_after_seq=shipped)[
-                    "discarded"
-                ]
-            except RegionControlError:
-                pass  # the old writer is unreachable (killed): it is fenced by being gone
+            # An unreachable (killed) old writer is fenced by being gone.
+            with contextlib.suppress(RegionControlError):
+                reply = self._clients[old].set_role("reader", discard_after_seq=shipped)
+                discarded = reply["discarded"]
             self._clients[new].set_role("writer")
             self._finish(
                 old,

@@ -26,10 +26,6 @@ def test_example_invert_health_check_runs_with_chaos_run(lab: Lab, tmp_path: Pat
     env = {
         **os.environ,
         **lab.env(),
-        "GAMEDAY_HEALTH_CHECK_ID": lab.info.primary.health_check_id,
-        "GAMEDAY_SERVICE_NAME": lab.info.record_name,
-        "GAMEDAY_SECRET_NAME": lab.info.secret_name,
-        "GAMEDAY_RECOVERY_REGION": lab.info.secondary.name,
         "GAMEDAY_FAULT_LEDGER": str(ledger),
     }
     journal = tmp_path / "journal.json"
