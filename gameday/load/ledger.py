@@ -402,6 +402,26 @@ class LedgerRecorder:
         the records of every request its statistics count."""
         self.flush()
 
+    def on_worker_quitting(self, environment: Environment, **_kw: Any) -> None:
+        """Worker shutting down by itself (a signal to the whole process group, e.g. Ctrl-C
+        on ``locust --processes``): stop the users, then send the last records *and* a final
+        stats report before the worker tells the master it quits. Without this, Locust's own
+        count on the master misses the worker's last seconds."""
+        runner = environment.runner
+        if runner is None or getattr(runner, "state", "stopped") in ("stopped", "ready"):
+            return  # the master's quit already stopped us and sent the final report
+        try:
+            runner.stop()
+            send_stats = getattr(runner, "_send_stats", None)  # Locust's own final report
+            if send_stats is not None:
+                send_stats()  # fires report_to_master: our flush goes out first
+            else:
+                self.flush()
+        except Exception:
+            import logging
+
+            logging.getLogger(__name__).exception("final worker report failed")
+
     def close(self, **_kw: Any) -> None:
         """Final flush, then the summary beside the ledger (``quit`` event)."""
         if self._closed:
@@ -464,6 +484,7 @@ def install_ledger(
         events.request.add_listener(recorder.on_request)
     if recorder.role == "worker":
         events.report_to_master.add_listener(recorder.on_report_to_master)
+        events.quitting.add_listener(recorder.on_worker_quitting)  # fires before Locust's own
     events.quit.add_listener(recorder.close)
     recorder.start()
     environment._gameday_ledger = recorder  # type: ignore[attr-defined]

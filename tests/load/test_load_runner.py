@@ -244,3 +244,18 @@ def test_master_and_separate_worker_write_one_complete_ledger(
     assert result.records == result.locust_requests == locust_logged_count(result.log)
     assert read_summary(result.ledger)["role"] == "master"
     assert not (tmp_path / "worker" / "w.jsonl").exists()  # workers write nothing themselves
+
+
+def test_ctrl_c_to_the_whole_process_group_keeps_the_counts_equal(make_settings, runs) -> None:
+    """Ctrl-C in a terminal signals master and workers at once: workers send their last
+    records and a final stats report before quitting, so both counts still agree."""
+    run = LoadRun(make_settings(users=4, processes=2))
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(min_records=100, timeout=30)
+    assert run.process is not None
+    os.killpg(run.process.pid, signal.SIGINT)
+    run.process.wait(timeout=20)
+    result = run.stop()
+    assert result.complete, result
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
