@@ -196,3 +196,34 @@ def test_region_process_faults_from_the_command_line(lab_dir: str) -> None:
     assert bad.returncode != 0 and "no region 'eu-north-9'" in bad.stderr
     assert gameday("lab", "down", "--dir", lab_dir).returncode == 0
     assert not any(pid_alive(p) for p in (info.supervisor_pid, info.primary.pid))
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_foreground_up_stops_the_lab_on_ctrl_c_and_sigterm(
+    lab_dir: str, sig: signal.Signals
+) -> None:
+    proc = subprocess.Popen(
+        [*GAMEDAY, "lab", "up", "--dir", lab_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lab = Lab(lab_dir)
+        deadline = time.monotonic() + 30
+        while not (lab.running() and lab.state().get("status") == "ready"):
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                proc.stderr.read() if proc.stderr else ""
+            )
+            time.sleep(0.05)
+        state = lab.state()
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "lab stopped" in out
+    pids = [state["supervisor_pid"], *(r["pid"] for r in state["regions"])]
+    assert not any(pid_alive(p) for p in pids)
+    assert not listening("127.0.0.1", state["dns_port"])

@@ -163,3 +163,56 @@ def test_a_hung_region_turns_unhealthy_after_the_threshold_and_recovers(
     )
     assert back["time"] - resumed >= 1.0 * (2 - 1)
     wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=2)
+
+
+def test_weighted_and_simple_records_created_with_boto3(lab: Lab, lab_env: dict[str, str]) -> None:
+    info = lab.info
+    route53 = boto3.client("route53")
+    name = f"weighted.{info.zone_name}"
+
+    def weighted(identifier: str, address: str, weight: int, hc: str) -> dict:
+        return {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {
+                "Name": name,
+                "Type": "A",
+                "TTL": 7,
+                "SetIdentifier": identifier,
+                "Weight": weight,
+                "HealthCheckId": hc,
+                "ResourceRecords": [{"Value": address}],
+            },
+        }
+
+    route53.change_resource_record_sets(
+        HostedZoneId=info.zone_id,
+        ChangeBatch={
+            "Changes": [
+                weighted("east", info.primary.address, 50, info.primary.health_check_id),
+                weighted("west", info.secondary.address, 50, info.secondary.health_check_id),
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"simple.{info.zone_name}",
+                        "Type": "A",
+                        "TTL": 42,
+                        "ResourceRecords": [{"Value": "127.0.9.9"}, {"Value": "127.0.9.10"}],
+                    },
+                },
+            ]
+        },
+    )
+    assert resolve(lab, f"simple.{info.zone_name}") == (["127.0.9.10", "127.0.9.9"], 42)
+    seen = {resolve(lab, name)[0][0] for _ in range(60)}
+    assert seen == {info.primary.address, info.secondary.address}
+    assert resolve(lab, name)[1] == 7
+    try:
+        route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=True)
+        # once the primary's check fails, every weighted answer is the secondary's
+        wait_until(
+            lambda: all(resolve(lab, name)[0] == [info.secondary.address] for _ in range(20)),
+            timeout=4,
+        )
+    finally:
+        route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=False)
+    wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=4)
