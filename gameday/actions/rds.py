@@ -1,8 +1,10 @@
 """Aurora global database actions: unplanned failover and planned switchover (failback).
 
 Both move the writer of a global cluster to the member cluster in ``target_region`` and
-wait until ``describe_global_clusters`` shows the writer there, or ``timeout`` seconds
-pass; both report the old and the new writer. ``failover_database`` uses
+wait until ``describe_global_clusters`` shows the writer there and the operation over (no
+``FailoverState`` left: until then the global cluster refuses the next failover or
+switchover), or the operation cancelled, or ``timeout`` seconds passed; both report the
+old and the new writer. ``failover_database`` uses
 ``failover_global_cluster(AllowDataLoss=True)`` (what you do when the primary region is
 down: writes not yet replicated are lost); ``switchover_database`` uses
 ``switchover_global_cluster`` (planned, no data loss) and is also the failback, hence
@@ -107,6 +109,7 @@ def _move_writer(
         "new_writer": old,
         "changed": False,
         "completed": bool(old and old["region"] == target_region),
+        "cancelled": False,
         "elapsed_seconds": 0.0,
         "fault_id": None,
     }
@@ -159,9 +162,19 @@ def _move_writer(
 
     deadline = started + float(timeout)
     new = old
+    seen_in_progress = cancelled = False
     while True:
-        new = _writer(_describe(rds, global_cluster_id))
-        if new and new["region"] == target_region:
+        cluster = _describe(rds, global_cluster_id)
+        new = _writer(cluster)
+        # FailoverState is set only while an operation is pending or in progress: the
+        # writer flag may flip before it ends, and the next operation is refused until then
+        in_progress = bool(cluster.get("FailoverState"))
+        seen_in_progress = seen_in_progress or in_progress
+        arrived = bool(new and new["region"] == target_region)
+        if arrived and not in_progress:
+            break
+        if seen_in_progress and not in_progress:
+            cancelled = True  # the operation ended with the writer elsewhere
             break
         if time.monotonic() >= deadline:
             break
@@ -169,14 +182,28 @@ def _move_writer(
     outcome.update(
         new_writer=new,
         changed=new != old,
-        completed=bool(new and new["region"] == target_region),
+        completed=arrived and not in_progress,
+        cancelled=cancelled,
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
     if not outcome["completed"]:
         s.logger.warning(
-            "writer of %s not in %s after %ss", global_cluster_id, target_region, timeout
+            "writer of %s not in %s (%s)",
+            global_cluster_id,
+            target_region,
+            "operation cancelled" if cancelled else f"not finished after {timeout}s",
         )
     if reverting:
+        if not outcome["completed"]:
+            # a rollback that did not bring the writer back fails: its fault stays open
+            # in the ledger, so `gameday recover` (or a second run) tries again
+            where = new["region"] if new else "no region"
+            why = "was cancelled" if cancelled else f"did not finish within {timeout} s"
+            raise s.fail(
+                f"Moving the writer of global cluster {global_cluster_id!r} back to "
+                f"{target_region} {why} (writer in {where}): wait until replication has "
+                "caught up, then run the rollback or `gameday recover` again."
+            )
         book.mark_reverted(reverting, by=activity)
         outcome["reverted"] = [e.id for e in reverting]
     return outcome
@@ -201,7 +228,8 @@ def failover_database(
     ``switchover_database`` towards the old writer's region.
 
     Returns ``global_cluster_id``, ``old_writer`` and ``new_writer`` (``region``,
-    ``cluster_arn``), ``changed``, ``completed`` (writer in ``target_region``),
+    ``cluster_arn``), ``changed``, ``completed`` (writer in ``target_region`` and the
+    operation over), ``cancelled`` (it ended with the writer elsewhere),
     ``elapsed_seconds`` and ``fault_id``.
     """
     return _move_writer(
@@ -231,10 +259,13 @@ def switchover_database(
     Calls ``switchover_global_cluster`` towards the member cluster in ``target_region``
     and waits up to ``timeout`` seconds for the writer to be there. Also the failback and
     the rollback of ``failover_database``: moving the writer back to where an open fault
-    found it closes that fault in the ledger instead of recording a new one. Idempotent.
+    found it closes that fault in the ledger instead of recording a new one, once the
+    switchover has completed; if it is cancelled or unfinished after ``timeout``, the
+    rollback fails and the fault stays open for ``gameday recover``. Idempotent.
 
     Returns ``global_cluster_id``, ``old_writer``, ``new_writer``, ``changed``,
-    ``completed``, ``elapsed_seconds`` and ``fault_id``.
+    ``completed``, ``cancelled``, ``elapsed_seconds``, ``fault_id`` and, for a failback,
+    ``reverted`` (the ledger entries closed).
     """
     return _move_writer(
         activity="switchover_database",

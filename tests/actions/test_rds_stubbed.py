@@ -15,18 +15,23 @@ WEST = f"arn:aws:rds:us-west-2:{ACCOUNT}:cluster:orders-west"
 GID = {"GlobalClusterIdentifier": "orders-global"}
 
 
-def cluster(writer: str) -> dict:
-    return {
-        "GlobalClusters": [
-            {
-                "GlobalClusterIdentifier": "orders-global",
-                "GlobalClusterMembers": [
-                    {"DBClusterArn": EAST, "IsWriter": writer == EAST},
-                    {"DBClusterArn": WEST, "IsWriter": writer == WEST},
-                ],
-            }
-        ]
+def cluster(writer: str, status: str | None = None, to: str = WEST) -> dict:
+    """The global cluster with its writer and, during an operation, its FailoverState."""
+    described: dict = {
+        "GlobalClusterIdentifier": "orders-global",
+        "GlobalClusterMembers": [
+            {"DBClusterArn": EAST, "IsWriter": writer == EAST},
+            {"DBClusterArn": WEST, "IsWriter": writer == WEST},
+        ],
     }
+    if status:
+        described["FailoverState"] = {
+            "Status": status,
+            "FromDbClusterArn": EAST if to == WEST else WEST,
+            "ToDbClusterArn": to,
+            "IsDataLossAllowed": status == "failing-over",
+        }
+    return {"GlobalClusters": [described]}
 
 
 def test_failover_waits_for_the_new_writer_and_switchover_fails_back(
@@ -91,3 +96,59 @@ def test_already_there_and_bad_input(stubs: Stubs, isolated: Path) -> None:
     with pytest.raises(ActivityFailed, match="not an AWS region"):
         rds.failover_database("orders-global", "us-west-42")
     assert ledger_states(isolated) == []
+
+
+def test_completed_only_once_the_operation_is_over(stubs: Stubs, isolated: Path) -> None:
+    """The writer flag may flip before FailoverState clears; until then the global cluster
+    refuses the next operation (a rollback's switchover), so the action keeps waiting."""
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    r.add_response(
+        "failover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
+    )
+    r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
+    r.add_response("describe_global_clusters", cluster(WEST, "failing-over"), GID)
+    r.add_response("describe_global_clusters", cluster(WEST), GID)
+    out = rds.failover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=5)
+    assert out["completed"] is True and out["cancelled"] is False
+
+
+def test_a_cancelled_failback_fails_and_leaves_the_fault_open(stubs: Stubs, isolated: Path) -> None:
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    r.add_response(
+        "failover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
+    )
+    r.add_response("describe_global_clusters", cluster(WEST), GID)
+    rds.failover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=5)
+
+    r.add_response("describe_global_clusters", cluster(WEST), GID)
+    r.add_response(
+        "switchover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": EAST},
+    )
+    r.add_response("describe_global_clusters", cluster(WEST, "switching-over", to=EAST), GID)
+    r.add_response("describe_global_clusters", cluster(WEST), GID)  # cancelled
+    with pytest.raises(ActivityFailed, match="back to us-east-1 was cancelled"):
+        rds.switchover_database("orders-global", "us-east-1", poll_interval=0.01, timeout=5)
+    # still open: `gameday recover` will try the failback again
+    assert ledger_states(isolated) == [("failover_database", "applied")]
+
+
+def test_a_cancelled_switchover_is_reported_without_waiting(stubs: Stubs) -> None:
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    r.add_response("switchover_global_cluster", {}, {**GID, "TargetDbClusterIdentifier": WEST})
+    r.add_response("describe_global_clusters", cluster(EAST, "switching-over"), GID)
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    out = rds.switchover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
+    assert out["cancelled"] is True and out["completed"] is False
+    assert out["elapsed_seconds"] < 5
