@@ -8,7 +8,7 @@ master to its workers with Locust's spawn message. See :func:`add_arguments`.
 Reuse in your own locustfile::
 
     from locust import task
-    from gameday.load.locustfile import GamedayUser   # registers the options and the ledger
+    from gameday.load.locustfile import GamedayUser, new_write_id  # + options and ledger
 
     class Checkout(GamedayUser):
         @task
@@ -18,7 +18,8 @@ Reuse in your own locustfile::
 :class:`GamedayUser` resolves the host name of ``--host`` through the TTL-honouring
 resolver before every request, sends to the resolved address with the name in ``Host``,
 drops its pooled connections when the answer changes, and tags each request with the
-address and write id the ledger records.
+address and write id the ledger records. (For https targets the TLS server name is then the
+address, not the name: fine for the lab and for endpoints that do not check SNI.)
 """
 
 from __future__ import annotations

@@ -195,6 +195,8 @@ def validate(settings: LoadSettings) -> tuple[str, ...]:
             raise InvalidLoadSettings(
                 f"ledger {ledger} already holds records: choose a new path or pass --overwrite."
             )
+    if s.role == "worker":
+        return ()  # a worker gets the target (and the load options) from its master
     if s.lab and (literal := ip_literal(s.target)) is not None and not is_loopback(literal):
         raise NonLoopbackTarget(_refusal(s.target, literal))
     return resolve_target(s)
