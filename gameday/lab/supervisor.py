@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     state_path = supervisor.state_path
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: supervisor.stop_requested.set())
+    failure: str | None = None
     try:
         write_state(state_path, supervisor.state("starting"))
         supervisor.start()
@@ -328,14 +329,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:
         traceback.print_exc()
-        write_state(state_path, supervisor.state("failed", error=str(exc)))
+        failure = str(exc)
+        write_state(state_path, supervisor.state("failed", error=failure))
         return 1
     finally:
         supervisor.shutdown()
-        final = supervisor.state("stopped")
-        if json.loads(state_path.read_text()).get("status") == "failed":
-            final = json.loads(state_path.read_text()) | {"supervisor_exited": True}
-        write_state(state_path, final)
+        # A failed start keeps saying why; a clean stop says "stopped".
+        final = supervisor.state("failed" if failure else "stopped", error=failure)
+        write_state(state_path, final | {"supervisor_exited": True})
 
 
 if __name__ == "__main__":

@@ -119,16 +119,17 @@ class Topology:
         return int(self._clients[region].state()["max_seq"])
 
     def _finish(self, old: str, new: str, started: float, how: str, **details: object) -> None:
+        # Order matters to observers: roles and the event first, then the lab is free for
+        # the next operation, and clearing FailoverState (what AWS callers poll) comes last.
         new_arn = next(m.cluster_arn for m in self.members if m.region == new)
         motoext.set_global_cluster_writer(self.global_cluster_id, new_arn)
-        motoext.set_failover_state(self.global_cluster_id, None)
-        self.busy = False
-        self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
         self._on_change(self.roles())
+        self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
+        self.busy = False
+        motoext.set_failover_state(self.global_cluster_id, None)
 
     def _cancel(self, old: str, new: str, started: float, reason: str) -> None:
-        motoext.set_failover_state(self.global_cluster_id, None)
-        self.busy = False
+        self._on_change(self.roles())
         self._events.emit(
             "writer-unchanged",
             region=old,
@@ -137,4 +138,5 @@ class Topology:
             started=started,
             reason=reason,
         )
-        self._on_change(self.roles())
+        self.busy = False
+        motoext.set_failover_state(self.global_cluster_id, None)
