@@ -14,6 +14,7 @@ The observations feed ``route53.get_health_check_status`` and the DNS server.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import socket
 import threading
 import time
@@ -234,6 +235,11 @@ def probe(config: motoext.HealthCheckConfig, timeout: float) -> Observation:
         return Observation(
             False, "No IP address configured (the lab does not resolve FQDN checks)", now
         )
+    if not _loopback(config.ip_address):
+        # Network hygiene: the lab never sends a probe off this machine.
+        return Observation(
+            False, f"The lab only probes 127.0.0.0/8; {config.ip_address} was not probed", now
+        )
     if config.type == "TCP":
         try:
             with socket.create_connection((config.ip_address, config.port), timeout=timeout):
@@ -269,3 +275,10 @@ def probe(config: motoext.HealthCheckConfig, timeout: float) -> Observation:
     ):
         return Observation(False, f"{status}. Search string not found in the response body", now)
     return Observation(True, f"{status}", now)
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,21 +21,16 @@ from gameday.lab import Lab
 from gameday.probes.dns import dns_answer
 from gameday.probes.http import endpoint_available
 from gameday.probes.route53 import health_check_status
+from tests.lab.helpers import wait_until
 
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached within {timeout} s (last {value!r})")
-        time.sleep(interval)
+def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll until ``check`` is truthy (15 s by default: failovers take a few seconds)."""
+    return wait_until(check, timeout)
 
 
 def answer(lab: Lab) -> list[str]:

@@ -216,3 +216,26 @@ def test_weighted_and_simple_records_created_with_boto3(lab: Lab, lab_env: dict[
     finally:
         route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=False)
     wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=4)
+
+
+def test_the_checker_never_probes_off_this_machine(lab: Lab, lab_env: dict[str, str]) -> None:
+    route53 = boto3.client("route53")
+    hc = route53.create_health_check(
+        CallerReference=f"offbox-{time.time()}",
+        HealthCheckConfig={
+            "Type": "HTTP",
+            "IPAddress": "192.0.2.10",
+            "Port": 80,
+            "ResourcePath": "/",
+            "RequestInterval": 10,
+            "FailureThreshold": 1,
+        },
+    )["HealthCheck"]["Id"]
+    try:
+        status = wait_until(
+            lambda: route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"],
+            timeout=3,
+        )
+        assert "only probes 127.0.0.0/8" in status[0]["StatusReport"]["Status"]
+    finally:
+        route53.delete_health_check(HealthCheckId=hc)
