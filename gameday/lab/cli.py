@@ -56,25 +56,46 @@ def lab() -> None:
 @click.option("--detach", is_flag=True, help="Start in the background and return once ready.")
 def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: Any) -> None:
     """Start the lab (in the foreground until Ctrl-C, or --detach)."""
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops a foreground lab like Ctrl-C
     try:
         config = _build_config(config_file, lab_dir, overrides)
-        started = time.monotonic()
+    except LabConfigError as exc:
+        _fail(str(exc))
+        return
+    started = time.monotonic()
+    try:
         handle = Lab.start(config)
     except LabAlreadyRunning as exc:
         click.echo(f"gameday lab: {exc}")
         return
-    except (LabConfigError, LabError) as exc:
+    except LabError as exc:
         _fail(str(exc))
         return
-    info = handle.info
-    click.echo(f"lab ready in {time.monotonic() - started:.1f} s ({info.lab_dir})")
-    _print_summary(handle)
-    click.echo('\nPoint boto3, chaos and gameday at it with:\n  eval "$(gameday lab env)"')
-    if detach:
-        click.echo("Stop it with: gameday lab down")
-        return
-    click.echo("Following the lab's events; Ctrl-C stops the lab.\n")
-    _follow(handle)
+    except KeyboardInterrupt:
+        click.echo("interrupted while starting: the lab was stopped", err=True)
+        sys.exit(130)
+    try:
+        info = handle.info
+        click.echo(f"lab ready in {time.monotonic() - started:.1f} s ({info.lab_dir})")
+        _print_summary(handle)
+        click.echo('\nPoint boto3, chaos and gameday at it with:\n  eval "$(gameday lab env)"')
+        if detach:
+            click.echo("Stop it with: gameday lab down")
+            return
+        click.echo("Following the lab's events; Ctrl-C stops the lab.\n")
+        _follow(handle)
+    except KeyboardInterrupt:
+        if detach:
+            sys.exit(130)  # a detached lab keeps running; 'gameday lab down' stops it
+    finally:
+        if not detach:
+            click.echo("stopping the lab ...")
+            handle.stop()
+            click.echo("lab stopped")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _build_config(
@@ -106,25 +127,14 @@ def _build_config(
 
 
 def _follow(handle: Lab) -> None:
-    stop = {"now": False}
-
-    def request_stop(*_: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    """Print the lab's events as they happen until the lab stops (or Ctrl-C)."""
     seen = 0
-    try:
-        while not stop["now"] and handle.running():
-            events = handle.events()
-            for event in events[seen:]:
-                click.echo(_format_event(event))
-            seen = len(events)
-            time.sleep(0.2)
-    finally:
-        click.echo("stopping the lab ...")
-        handle.stop()
-        click.echo("lab stopped")
+    while handle.running():
+        events = handle.events()
+        for event in events[seen:]:
+            click.echo(_format_event(event))
+        seen = len(events)
+        time.sleep(0.2)
 
 
 def _format_event(event: dict[str, Any]) -> str:

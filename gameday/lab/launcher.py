@@ -179,20 +179,26 @@ class Lab:
             start_new_session=True,
         )
         log.close()
+        try:
+            lab._wait_ready(timeout)
+        except BaseException:
+            lab.stop()  # an interrupted or failed start leaves nothing running
+            raise
+        return lab
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = read_state(lab.state_path) or {}
+            state = read_state(self.state_path) or {}
             if state.get("status") == "ready":
-                return lab
-            if state.get("status") == "failed" or lab._proc.poll() is not None:
-                lab._proc.wait(timeout=15)
-                reason = state.get("error") or lab._tail_log()
-                lab.stop()
-                raise LabError(f"the lab did not start: {reason}")
+                return
+            if state.get("status") == "failed" or self._proc.poll() is not None:
+                self._proc.wait(timeout=15)
+                raise LabError(f"the lab did not start: {state.get('error') or self._tail_log()}")
             time.sleep(0.02)
-        lab.stop()
         raise LabError(
-            f"the lab was not ready within {timeout:.0f} s; see {lab.dir / 'supervisor.log'}"
+            f"the lab was not ready within {timeout:.0f} s; see {self.dir / 'supervisor.log'}"
         )
 
     def _tail_log(self) -> str:

@@ -227,3 +227,32 @@ def test_foreground_up_stops_the_lab_on_ctrl_c_and_sigterm(
     pids = [state["supervisor_pid"], *(r["pid"] for r in state["regions"])]
     assert not any(pid_alive(p) for p in pids)
     assert not listening("127.0.0.1", state["dns_port"])
+
+
+@pytest.mark.lab
+def test_ctrl_c_while_starting_leaves_nothing_running(lab_dir: str) -> None:
+    proc = subprocess.Popen(
+        [*GAMEDAY, "lab", "up", "--dir", lab_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state_path = Path(lab_dir, "state.json")
+    try:
+        deadline = time.monotonic() + 30
+        while not (
+            state_path.exists()
+            and json.loads(state_path.read_text() or "{}").get("status") == "starting"
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        supervisor = json.loads(state_path.read_text())["supervisor_pid"]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "the lab was stopped" in err
+    assert not pid_alive(supervisor)
+    final = json.loads(state_path.read_text())
+    assert not any(pid_alive(r.get("pid")) for r in final.get("regions", []))
