@@ -73,11 +73,18 @@ def load() -> None:
 @load.command("run")
 @click.option(
     "--target",
+    envvar="GAMEDAY_SERVICE_NAME",
     default="api.lab.internal",
     show_default=True,
-    help="Service name (resolved like a real client) or IP address.",
+    help="Service name (resolved like a real client) or IP address [env GAMEDAY_SERVICE_NAME].",
 )
-@click.option("--port", type=int, required=True, help="Service port.")
+@click.option(
+    "--port",
+    type=int,
+    envvar="GAMEDAY_SERVICE_PORT",
+    required=True,
+    help="Service port [env GAMEDAY_SERVICE_PORT, which 'gameday lab env' exports].",
+)
 @click.option("--users", type=int, default=4, show_default=True, help="Concurrent users.")
 @click.option("--spawn-rate", type=float, default=None, help="Users started per second.")
 @click.option(

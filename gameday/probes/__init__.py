@@ -17,6 +17,7 @@ MODULES = [
     "gameday.probes.replication",
     "gameday.probes.rds",
     "gameday.probes.secretsmanager",
+    "gameday.probes.load",
 ]
 
 

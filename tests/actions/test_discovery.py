@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import typing
 
 import pytest
@@ -13,6 +14,17 @@ import gameday
 from gameday import actions, probes
 
 MODULES = [(m, "action") for m in actions.MODULES] + [(m, "probe") for m in probes.MODULES]
+
+
+@pytest.mark.parametrize("package", [actions, probes])
+def test_every_activity_module_is_listed_for_discovery(package: object) -> None:
+    """A new module in gameday/actions or gameday/probes cannot be forgotten in MODULES."""
+    on_disk = {
+        f"{package.__name__}.{info.name}"  # type: ignore[attr-defined]
+        for info in pkgutil.iter_modules(package.__path__)  # type: ignore[attr-defined]
+        if not info.name.startswith("_")
+    }
+    assert on_disk == set(package.MODULES)  # type: ignore[attr-defined]
 
 
 def public_functions(module_name: str) -> dict[str, typing.Callable[..., object]]:
