@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gameday.aws import known_regions
+
 #: The RequestInterval the lab writes into the control plane (AWS's fast interval).
 CONTROL_PLANE_REQUEST_INTERVAL = 10
 
@@ -77,7 +79,7 @@ class LabConfig:
         """Raise :class:`LabConfigError` with one actionable sentence if anything is off."""
         if len(self.regions) != 2:
             raise LabConfigError("the lab emulates exactly two regions: a primary and a secondary")
-        known = known_regions()
+        known = known_regions()  # the one list gameday validates regions against
         for spec in self.regions:
             if spec.name not in known:
                 raise LabConfigError(
@@ -164,14 +166,3 @@ def _positive(name: str, value: Any, *, integer: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
         kind = "a positive whole number" if integer else "a positive number of seconds"
         raise LabConfigError(f"{name} must be {kind}, got {value!r}")
-
-
-def known_regions() -> set[str]:
-    """AWS region names botocore knows (commercial partition and the others)."""
-    import boto3
-
-    session = boto3.session.Session()
-    names: set[str] = set()
-    for partition in session.get_available_partitions():
-        names.update(session.get_available_regions("ec2", partition_name=partition))
-    return names

@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", required=True, help="the lab configuration as JSON")
     args = parser.parse_args(argv)
-    config = LabConfig.from_dict(json.loads(args.config)).validate()
+    # Validated by the launcher that started us (gameday.lab.launcher.Lab.start).
+    config = LabConfig.from_dict(json.loads(args.config))
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     supervisor = Supervisor(config)
     state_path = supervisor.state_path
