@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -210,20 +211,21 @@ def test_foreground_up_stops_the_lab_on_ctrl_c_and_sigterm(
         text=True,
     )
     try:
-        lab = Lab(lab_dir)
+        # Ready is when the command says so (it follows events from then on).
+        assert proc.stdout is not None
+        fd, seen = proc.stdout.fileno(), b""
         deadline = time.monotonic() + 30
-        while not (lab.running() and lab.state().get("status") == "ready"):
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                proc.stderr.read() if proc.stderr else ""
-            )
-            time.sleep(0.05)
-        state = lab.state()
+        while b"Following the lab's events" not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, seen.decode()
+            if select.select([fd], [], [], 0.5)[0]:
+                seen += os.read(fd, 4096)
+        state = Lab(lab_dir).state()
         proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0 and "lab stopped" in out
+    assert proc.returncode == 0 and "lab stopped" in seen.decode() + out
     pids = [state["supervisor_pid"], *(r["pid"] for r in state["regions"])]
     assert not any(pid_alive(p) for p in pids)
     assert not listening("127.0.0.1", state["dns_port"])
