@@ -18,7 +18,7 @@ from gameday.aws import client
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
 
 
-@dataclass
+@dataclass(frozen=True)
 class RegionResources:
     """What the lab created for one region."""
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameday.lab.bootstrap import RegionResources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
 from gameday.lab.ports import listening
@@ -37,19 +38,9 @@ class LabAlreadyRunning(LabError):
 
 
 @dataclass(frozen=True)
-class RegionInfo:
-    """One region of a running lab."""
+class RegionInfo(RegionResources):
+    """One region of a running lab: its resources, process and control port."""
 
-    name: str
-    address: str
-    role: str
-    health_check_id: str
-    vpc_id: str
-    subnet_id: str
-    network_acl_id: str
-    db_cluster_id: str
-    db_cluster_arn: str
-    record_name: str
     pid: int | None
     control_port: int
 

@@ -54,7 +54,7 @@ class ReplicationLink:
         lag: float,
         events: EventLog,
         blocked: BlockReason = lambda: None,
-        period: float = 0.02,
+        period: float = 0.05,
     ) -> None:
         self._clients = clients
         self._lag = lag
