@@ -56,6 +56,7 @@ class Region:
         self.gate = Gate()
         self.secret = SecretStatus()
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
+        self._role_replies: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
 
     # -- public API ------------------------------------------------------------------
@@ -137,11 +138,19 @@ class Region:
             data = request.json()
             if data.get("role") not in ROLES:
                 return Response(400, {"error": f"role must be one of {ROLES}"})
+            # A request that timed out at the supervisor may still arrive (a hung region
+            # reads its socket when it resumes): a retry with the same id gets that reply.
+            request_id = data.get("request_id")
+            if request_id is not None and request_id in self._role_replies:
+                return Response(200, self._role_replies[request_id])
             discarded = 0
             if data.get("discard_after_seq") is not None:
                 discarded = self.store.discard_after(int(data["discard_after_seq"]))
             self.role = data["role"]
-            return Response(200, {"role": self.role, "discarded": discarded})
+            reply = {"role": self.role, "discarded": discarded}
+            if request_id is not None:
+                self._role_replies[request_id] = reply
+            return Response(200, reply)
         if path == "/_lab/network" and method == "POST":
             data = request.json()
             rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None

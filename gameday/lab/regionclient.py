@@ -51,10 +51,12 @@ class RegionClient:
     def state(self) -> dict[str, Any]:
         return self.call("GET", "/_lab/state")
 
-    def set_role(self, role: str, discard_after_seq: int | None = None) -> dict[str, Any]:
-        return self.call(
-            "POST", "/_lab/role", {"role": role, "discard_after_seq": discard_after_seq}
-        )
+    def set_role(
+        self, role: str, discard_after_seq: int | None = None, request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Set the region's role; with ``request_id`` a retry returns the first reply."""
+        body = {"role": role, "discard_after_seq": discard_after_seq, "request_id": request_id}
+        return self.call("POST", "/_lab/role", body)
 
     def set_network(self, *, blackholed: bool, acl: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Black-hole everything, and/or enforce a network ACL (rule dicts) per client."""

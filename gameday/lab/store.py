@@ -131,16 +131,20 @@ class OrderStore:
         return applied
 
     def discard_after(self, seq: int) -> int:
-        """Move rows with a local seq above ``seq`` into ``lost_orders``; returns how many."""
+        """Move this region's own writes with a local seq above ``seq`` (acknowledged here,
+        never shipped) into ``lost_orders``; returns how many. Rows replicated in from
+        another region are kept: they live on in the region that wrote them."""
         now = time.time()
         self._db.execute("BEGIN")
         try:
             self._db.execute(
                 "INSERT OR REPLACE INTO lost_orders (id, body, acked_at, origin, seq, lost_at) "
-                "SELECT id, body, acked_at, origin, seq, ? FROM orders WHERE seq > ?",
-                (now, seq),
+                "SELECT id, body, acked_at, origin, seq, ? FROM orders WHERE seq > ? AND origin = ?",
+                (now, seq, self.region),
             )
-            moved = self._db.execute("DELETE FROM orders WHERE seq > ?", (seq,)).rowcount
+            moved = self._db.execute(
+                "DELETE FROM orders WHERE seq > ? AND origin = ?", (seq, self.region)
+            ).rowcount
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")

@@ -277,7 +277,7 @@ class Supervisor:
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
-        for part in (self.reconciler, self.link, self.dns, self.checker):
+        for part in (self.topology, self.reconciler, self.link, self.dns, self.checker):
             if part is not None:
                 try:
                     part.stop()

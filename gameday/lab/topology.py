@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,6 +53,11 @@ class Topology:
         self._events = events
         self._on_change = on_change
         self._lock = threading.Lock()
+        # region -> (shipped seq, fence request id) of a demotion not yet confirmed
+        self._pending: dict[str, tuple[int, str]] = {}
+        self._pending_lock = threading.Lock()
+        self._enforcer: threading.Thread | None = None
+        self._stop = threading.Event()
         self.busy = False
 
     def region_of(self, cluster_arn: str) -> str | None:
@@ -75,13 +80,16 @@ class Topology:
         assert old is not None and new is not None
         with self._lock:
             started = time.time()
-            previous = self._link.point(new, old, from_seq=lambda: self._max_seq(new))
-            shipped = previous.shipped_seq if previous.source == old else None
-            discarded = None
-            # An unreachable (killed) old writer is fenced by being gone.
-            with contextlib.suppress(RegionControlError):
-                reply = self._clients[old].set_role("reader", discard_after_seq=shipped)
-                discarded = reply["discarded"]
+            try:
+                new_seq = self._max_seq(new)
+            except RegionControlError as exc:
+                self._cancel(
+                    old, new, started, "failover", f"the target {new} is unreachable: {exc}"
+                )
+                return
+            previous = self._link.point(new, old, from_seq=new_seq)
+            shipped = previous.shipped_seq if previous.source == old else 0
+            discarded = self._demote(old, shipped)
             self._clients[new].set_role("writer")
             self._finish(
                 old,
@@ -92,6 +100,56 @@ class Topology:
                 in_flight_dropped=len(previous.dropped),
             )
 
+    def _demote(self, region: str, shipped: int) -> int | None:
+        """Fence the old writer: it becomes a reader and moves its unshipped writes aside.
+
+        An unreachable old writer (hung, or black-holed from the lab) is fenced as soon as it
+        answers again, by the enforcer thread, as Aurora demotes an old primary that comes
+        back; a killed one stays fenced by being gone. Returns how many writes it lost, or
+        None when that is not known yet.
+        """
+        fence = uuid.uuid4().hex
+        try:
+            reply = self._clients[region].set_role(
+                "reader", discard_after_seq=shipped, request_id=fence
+            )
+            return int(reply["discarded"])
+        except RegionControlError:
+            with self._pending_lock:
+                self._pending[region] = (shipped, fence)
+            self._ensure_enforcer()
+            return None
+
+    def _ensure_enforcer(self) -> None:
+        if self._enforcer is None or not self._enforcer.is_alive():
+            self._enforcer = threading.Thread(
+                target=self._enforce, name="topology-fence", daemon=True
+            )
+            self._enforcer.start()
+
+    def _enforce(self) -> None:
+        """Retry pending demotions until they succeed (or the lab stops)."""
+        while not self._stop.wait(0.2):
+            with self._pending_lock:
+                pending = dict(self._pending)
+            if not pending:
+                return
+            for region, (shipped, fence) in pending.items():
+                try:
+                    reply = self._clients[region].set_role(
+                        "reader", discard_after_seq=shipped, request_id=fence
+                    )
+                except RegionControlError:
+                    continue
+                with self._pending_lock:
+                    self._pending.pop(region, None)
+                self._events.emit(
+                    "writer-fenced", region=region, lost_on_old_writer=reply["discarded"]
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+
     def _switchover(self, from_arn: str, to_arn: str) -> None:
         old, new = self.region_of(from_arn), self.region_of(to_arn)
         assert old is not None and new is not None
@@ -100,7 +158,9 @@ class Topology:
             try:
                 self._clients[old].set_role("reader")
             except RegionControlError as exc:
-                self._cancel(old, new, started, f"the writer {old} is unreachable: {exc}")
+                self._cancel(
+                    old, new, started, "switchover", f"the writer {old} is unreachable: {exc}"
+                )
                 return
             if not self._link.wait_caught_up(SWITCHOVER_TIMEOUT):
                 self._clients[old].set_role("writer")
@@ -108,11 +168,20 @@ class Topology:
                     old,
                     new,
                     started,
+                    "switchover",
                     f"replication to {new} did not catch up within {SWITCHOVER_TIMEOUT:.0f} s",
                 )
                 return
-            self._link.point(new, old, from_seq=lambda: self._max_seq(new))
-            self._clients[new].set_role("writer")
+            try:
+                new_seq = self._max_seq(new)
+                self._clients[new].set_role("writer")
+            except RegionControlError as exc:
+                self._clients[old].set_role("writer")
+                self._cancel(
+                    old, new, started, "switchover", f"the target {new} is unreachable: {exc}"
+                )
+                return
+            self._link.point(new, old, from_seq=new_seq)
             self._finish(old, new, started, "switchover")
 
     def _max_seq(self, region: str) -> int:
@@ -128,13 +197,13 @@ class Topology:
         self.busy = False
         motoext.set_failover_state(self.global_cluster_id, None)
 
-    def _cancel(self, old: str, new: str, started: float, reason: str) -> None:
+    def _cancel(self, old: str, new: str, started: float, how: str, reason: str) -> None:
         self._on_change(self.roles())
         self._events.emit(
             "writer-unchanged",
             region=old,
             target=new,
-            how="switchover",
+            how=how,
             started=started,
             reason=reason,
         )

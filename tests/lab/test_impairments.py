@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 import uuid
@@ -528,3 +530,63 @@ def test_removing_a_region_that_is_no_replica_is_an_error(
         )
     assert raised.value.response["Error"]["Code"] == "InvalidParameterException"
     assert request(lab.info.secondary.address, lab.info.service_port, "GET", "/health")[0] == 200
+
+
+def test_a_hung_old_writer_is_fenced_when_it_comes_back(
+    lab: Lab, lab_env: dict[str, str], writer: None
+) -> None:
+    """Fail over away from a frozen primary; once it answers again it is a reader and its
+    unshipped writes are moved aside, as Aurora demotes an old primary that returns."""
+    info = lab.info
+    primary = RegionClient(info.primary.control_port)
+    fis = boto3.client("fis", region_name=info.primary.name)
+    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
+    template = _template(
+        fis,
+        "aws:dynamodb:global-table-pause-replication",
+        {
+            "resourceType": "aws:dynamodb:global-table",
+            "resourceArns": [table],
+            "selectionMode": "ALL",
+        },
+        {"duration": "PT30S"},
+        "Tables",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
+    unshipped = f"unshipped-{uuid.uuid4()}"
+    _write(info, unshipped)
+    assert info.primary.pid is not None
+    os.kill(info.primary.pid, signal.SIGSTOP)
+    started = time.time()
+    try:
+        boto3.client("rds", region_name=info.secondary.name).failover_global_cluster(
+            GlobalClusterIdentifier=info.global_cluster_id,
+            TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+            AllowDataLoss=True,
+        )
+        changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=8, since=started)
+        assert changed["region"] == info.secondary.name and changed["lost_on_old_writer"] is None
+        assert (
+            request(
+                info.secondary.address,
+                info.service_port,
+                "POST",
+                "/orders",
+                {"id": f"new-{uuid.uuid4()}"},
+            )[0]
+            == 201
+        )
+    finally:
+        os.kill(info.primary.pid, signal.SIGCONT)
+        fis.stop_experiment(id=experiment["id"])
+    fenced = lab.wait_for_event(lambda e: e["kind"] == "writer-fenced", timeout=5, since=started)
+    assert fenced["region"] == info.primary.name and fenced["lost_on_old_writer"] == 1
+    assert unshipped in [o["id"] for o in primary.lost()]
+    assert primary.existing([unshipped]) == []
+    status, _, body = request(
+        info.primary.address, info.service_port, "POST", "/orders", {"id": "late"}
+    )
+    assert status == 503 and "read-only replica" in body["error"]
