@@ -272,7 +272,7 @@ def _signal_region(lab_dir: str | None, region: str, sig: signal.Signals, verb: 
         return
     if not target.pid or not handle.liveness()["regions"][region]["alive"]:
         _fail(
-            f"region {region} is not running (it was killed); restart the lab with 'gameday lab down' and 'up'"
+            f"region {region} is not running (it was killed); start it again with 'gameday lab restart-region {region}'"
         )
         return
     os.kill(target.pid, sig)
@@ -301,3 +301,20 @@ def stop_region(region: str, lab_dir: str | None) -> None:
 def resume_region(region: str, lab_dir: str | None) -> None:
     """Resume a region frozen with stop-region (SIGCONT)."""
     _signal_region(lab_dir, region, signal.SIGCONT, "resumed")
+
+
+@lab.command("restart-region")
+@click.argument("region")
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def restart_region(region: str, lab_dir: str | None) -> None:
+    """Start a killed REGION again with its durable store, in the role the global
+    database gives it now (a reader after a failover)."""
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.running():
+        _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
+    try:
+        reply = handle.restart_region(region)
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"region {region} is back (pid {reply['pid']}, {reply['role']})")

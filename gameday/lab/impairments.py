@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gameday.lab import motoext
@@ -75,6 +75,11 @@ class Reconciler:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def region_restarted(self, name: str, pid: int) -> None:
+        """A region process was started again: watch the new pid, push its network again."""
+        self.regions = [replace(r, pid=pid) if r.name == name else r for r in self.regions]
+        self._pushed.pop(name, None)
 
     def link_blocked(self) -> str | None:
         return self.link_block

@@ -9,6 +9,7 @@ A lab is a supervisor process (see :mod:`gameday.lab.supervisor`) that writes
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -289,6 +290,25 @@ class Lab:
                 raise TimeoutError(f"no matching lab event within {timeout} s")
             time.sleep(0.02)
 
+    def restart_region(self, name: str) -> dict[str, Any]:
+        """Start a killed region again (its store is durable); returns its pid and role."""
+        state = self.state()
+        self.info.region(name)  # LabError for an unknown region
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", state["supervisor_port"], timeout=START_TIMEOUT
+        )
+        try:
+            conn.request("POST", f"/regions/{name}/restart")
+            response = conn.getresponse()
+            body = json.loads(response.read() or b"{}")
+        except OSError as exc:
+            raise LabError(f"the lab supervisor does not answer: {exc}") from exc
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise LabError(body.get("error", f"restart failed with HTTP {response.status}"))
+        return body
+
     def liveness(self) -> dict[str, Any]:
         """Which of the lab's processes are alive (and whether a region is stopped)."""
         state = self.state()
@@ -326,6 +346,8 @@ def _wait_closed(state: dict[str, Any], timeout: float = 5.0) -> None:
         targets.append(("127.0.0.1", int(state["endpoint_url"].rsplit(":", 1)[1])))
     if state.get("dns_port"):
         targets.append(("127.0.0.1", state["dns_port"]))
+    if state.get("supervisor_port"):
+        targets.append(("127.0.0.1", state["supervisor_port"]))
     deadline = time.monotonic() + timeout
     while any(listening(h, p) for h, p in targets):
         if time.monotonic() > deadline:

@@ -24,6 +24,8 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,9 @@ class Supervisor:
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
         self.state_path = self.dir / "state.json"
+        self._restart_lock = threading.Lock()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+        self.control: ControlServer | None = None
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.clients: dict[str, RegionClient] = {}
         self.roles: dict[str, str] = {}
@@ -96,6 +101,7 @@ class Supervisor:
             "endpoint": require_free(cfg.endpoint_port, ("127.0.0.1",), "control-plane endpoint"),
             "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True),
             "service": require_free(cfg.service_port, addresses, "region service"),
+            "supervisor": require_free(0, ("127.0.0.1",), "supervisor control"),
         }
         for spec in cfg.regions:
             self.control_ports[spec.name] = require_free(0, ("127.0.0.1",), "region control")
@@ -157,6 +163,8 @@ class Supervisor:
         self.dns = LabDNS("127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events)
         self.dns.start()
         self._wait_evaluated()
+        self.control = ControlServer(self, self.ports["supervisor"])
+        self.control.start()
 
     def region_env(self, endpoint: str) -> dict[str, str]:
         """Environment under which lab processes reach the control plane."""
@@ -199,7 +207,7 @@ class Supervisor:
         )
         log.close()
         self.processes[name] = proc
-        self.clients[name] = RegionClient(self.control_ports[name], timeout=2.0)
+        self.clients.setdefault(name, RegionClient(self.control_ports[name], timeout=2.0))
         self.events.emit("region-started", region=name, pid=proc.pid, address=address, role=role)
 
     def _wait_regions(self) -> None:
@@ -246,6 +254,7 @@ class Supervisor:
                 dns_host="127.0.0.1",
                 dns_port=self.ports["dns"],
                 service_port=self.ports["service"],
+                supervisor_port=self.ports["supervisor"],
             )
         if self.resources is not None:
             res = self.resources.to_dict()
@@ -256,6 +265,39 @@ class Supervisor:
                 region["role"] = self.roles.get(region["name"], region["role"])
             data.update(res)
         return data
+
+    def restart_region(self, name: str) -> dict[str, Any]:
+        """Start a region whose process exited (a killed region), with its durable store.
+
+        It comes back in the role the global database gives it now (a reader after a
+        failover, and fenced by the topology if it had unshipped writes).
+        """
+        assert self.resources is not None and self.topology is not None
+        with self._restart_lock:
+            region = next((r for r in self.resources.regions if r.name == name), None)
+            if region is None:
+                raise LookupError(f"the lab has no region {name!r}")
+            if self.processes[name].poll() is None:
+                raise RuntimeError(
+                    f"region {name} is running: kill it first (gameday lab kill-region)"
+                )
+            role = self.topology.roles()[name]
+            self.roles[name] = role
+            # PR_SET_PDEATHSIG fires when the spawning *thread* ends, so a restarted region is
+            # spawned by a long-lived thread, not by the short-lived request thread.
+            self._spawner.submit(self._spawn_region, name, region.address, role).result()
+            pid = self.processes[name].pid
+            if self.reconciler is not None:
+                self.reconciler.region_restarted(name, pid)
+            deadline = time.monotonic() + READY_TIMEOUT
+            while client_health(region.address, self.ports["service"]) != 200:
+                if self.processes[name].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"region {name} did not come back; see {self.dir}/region-{name}.log"
+                    )
+                time.sleep(0.02)
+            write_state(self.state_path, self.state("ready"))
+            return {"region": name, "pid": pid, "role": role}
 
     def _roles_changed(self, roles: dict[str, str]) -> None:
         """The writer changed: record the new roles where commands and tests read them."""
@@ -277,7 +319,14 @@ class Supervisor:
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
-        for part in (self.topology, self.reconciler, self.link, self.dns, self.checker):
+        for part in (
+            self.control,
+            self.topology,
+            self.reconciler,
+            self.link,
+            self.dns,
+            self.checker,
+        ):
             if part is not None:
                 try:
                     part.stop()
@@ -298,11 +347,55 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=3)
+        self._spawner.shutdown(wait=False)  # after the regions: its thread is their "parent"
         if self.moto is not None:
             self.moto.stop()
         if self.events is not None:
             self.events.emit("lab-stopped", pid=os.getpid())
             self.events.close()
+
+
+class ControlServer:
+    """The supervisor's own control API on 127.0.0.1 (``gameday lab restart-region``)."""
+
+    def __init__(self, supervisor: Supervisor, port: int) -> None:
+        owner = supervisor
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                parts = self.path.strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "regions" and parts[2] == "restart":
+                    try:
+                        self._reply(200, owner.restart_region(parts[1]))
+                    except LookupError as exc:
+                        self._reply(404, {"error": str(exc)})
+                    except RuntimeError as exc:
+                        self._reply(409, {"error": str(exc)})
+                    return
+                self._reply(404, {"error": f"no route POST {self.path}"})
+
+            def _reply(self, status: int, body: dict[str, Any]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:  # the event log is the lab's record
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="control", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:

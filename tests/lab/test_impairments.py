@@ -590,3 +590,78 @@ def test_a_hung_old_writer_is_fenced_when_it_comes_back(
         info.primary.address, info.service_port, "POST", "/orders", {"id": "late"}
     )
     assert status == 503 and "read-only replica" in body["error"]
+
+
+@pytest.mark.slow
+def test_the_whole_runbook_after_a_hard_outage(
+    lab: Lab, lab_env: dict[str, str], writer: None
+) -> None:
+    """Kill the primary, fail over with data loss, bring the old primary back (as a fenced
+    reader), let it catch up, then fail back with a switchover: nothing acknowledged by the
+    surviving writer is lost, and only the unshipped writes of the dead primary are."""
+    info = lab.info
+    rds = boto3.client("rds", region_name=info.secondary.name)
+    fis = boto3.client("fis", region_name=info.primary.name)
+    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
+    template = _template(
+        fis,
+        "aws:dynamodb:global-table-pause-replication",
+        {
+            "resourceType": "aws:dynamodb:global-table",
+            "resourceArns": [table],
+            "selectionMode": "ALL",
+        },
+        {"duration": "PT30S"},
+        "Tables",
+    )
+    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+    fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
+    unshipped = f"doomed-{uuid.uuid4()}"
+    _write(info, unshipped)
+    assert info.primary.pid is not None
+    started = time.time()
+    os.kill(info.primary.pid, signal.SIGKILL)
+    lab.wait_for_event(
+        lambda e: e["kind"] == "region-exited" and e["region"] == info.primary.name,
+        3,
+        since=started,
+    )
+    rds.failover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+        AllowDataLoss=True,
+    )
+    lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == info.secondary.name, 5, since=started
+    )
+    fis.stop_experiment(id=experiment["id"])
+    survivors = [f"survivor-{i}-{uuid.uuid4()}" for i in range(5)]
+    for order_id in survivors:
+        assert (
+            request(info.secondary.address, info.service_port, "POST", "/orders", {"id": order_id})[
+                0
+            ]
+            == 201
+        )
+
+    back = lab.restart_region(info.primary.name)
+    assert back["role"] == "reader"
+    fenced = lab.wait_for_event(lambda e: e["kind"] == "writer-fenced", 5, since=started)
+    assert fenced["lost_on_old_writer"] == 1
+    primary = RegionClient(info.primary.control_port)
+    wait_until(lambda: sorted(primary.existing(survivors)) == sorted(survivors), timeout=5)
+
+    failback = time.time()
+    rds.switchover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.primary.db_cluster_arn,
+    )
+    lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, 5, since=failback
+    )
+    assert lab.info.primary.role == "writer"
+    assert primary.existing([unshipped]) == [] and unshipped in [o["id"] for o in primary.lost()]
+    assert sorted(primary.existing(survivors)) == sorted(survivors)
+    assert _write(info, f"after-failback-{uuid.uuid4()}") > failback

@@ -195,6 +195,20 @@ def test_region_process_faults_from_the_command_line(lab_dir: str) -> None:
     assert status["regions"][1]["alive"] is False
     bad = gameday("lab", "kill-region", "eu-north-9", "--dir", lab_dir)
     assert bad.returncode != 0 and "no region 'eu-north-9'" in bad.stderr
+    again = gameday("lab", "kill-region", "us-west-2", "--dir", lab_dir)
+    assert again.returncode != 0 and "restart-region us-west-2" in again.stderr
+    # the killed region comes back with its durable store, as a reader
+    back = gameday("lab", "restart-region", "us-west-2", "--dir", lab_dir)
+    assert back.returncode == 0 and "reader" in back.stdout, back.stderr
+    status = json.loads(gameday("lab", "status", "--json", "--dir", lab_dir).stdout)
+    assert status["regions"][1]["alive"] is True
+    lab.wait_for_event(
+        lambda e: e["kind"] == "fault" and e["fault"] == "region-down" and e["state"] == "reverted",
+        3,
+        since=since,
+    )
+    running = gameday("lab", "restart-region", "us-west-2", "--dir", lab_dir)
+    assert running.returncode != 0 and "is running" in running.stderr
     assert gameday("lab", "down", "--dir", lab_dir).returncode == 0
     assert not any(pid_alive(p) for p in (info.supervisor_pid, info.primary.pid))
 
