@@ -97,14 +97,19 @@ class Supervisor:
         motoext.check_moto_version()
         cfg = self.config
         addresses = tuple(r.address for r in cfg.regions)
+        taken: set[int] = set()
         self.ports = {
-            "endpoint": require_free(cfg.endpoint_port, ("127.0.0.1",), "control-plane endpoint"),
-            "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True),
-            "service": require_free(cfg.service_port, addresses, "region service"),
-            "supervisor": require_free(0, ("127.0.0.1",), "supervisor control"),
+            "endpoint": require_free(
+                cfg.endpoint_port, ("127.0.0.1",), "control-plane endpoint", taken=taken
+            ),
+            "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True, taken=taken),
+            "service": require_free(cfg.service_port, addresses, "region service", taken=taken),
+            "supervisor": require_free(0, ("127.0.0.1",), "supervisor control", taken=taken),
         }
         for spec in cfg.regions:
-            self.control_ports[spec.name] = require_free(0, ("127.0.0.1",), "region control")
+            self.control_ports[spec.name] = require_free(
+                0, ("127.0.0.1",), "region control", taken=taken
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         for stale in self.dir.glob("region-*.db*"):
             stale.unlink()
