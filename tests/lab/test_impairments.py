@@ -191,6 +191,23 @@ def _template(fis, action_id: str, targets: dict, parameters: dict, target_key: 
     )["experimentTemplate"]["id"]
 
 
+def pause_primary_replication(lab: Lab, fis, duration: str) -> dict:  # type: ignore[no-untyped-def]
+    """Start an FIS experiment pausing the lab table's replication out of the primary."""
+    info = lab.info
+    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
+    target = {
+        "resourceType": "aws:dynamodb:global-table",
+        "resourceArns": [table],
+        "selectionMode": "ALL",
+    }
+    template = _template(
+        fis, "aws:dynamodb:global-table-pause-replication", target, {"duration": duration}, "Tables"
+    )
+    return fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
+        "experiment"
+    ]
+
+
 def _subnet_target(info, region) -> dict:  # type: ignore[no-untyped-def]
     return {
         "resourceType": "aws:ec2:subnet",
@@ -224,21 +241,7 @@ def writer(lab: Lab) -> Iterator[None]:
 def test_a_five_second_replication_pause_then_catch_up(lab: Lab, lab_env: dict[str, str]) -> None:
     info = lab.info
     fis = boto3.client("fis", region_name=info.primary.name)
-    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
-    template = _template(
-        fis,
-        "aws:dynamodb:global-table-pause-replication",
-        {
-            "resourceType": "aws:dynamodb:global-table",
-            "resourceArns": [table],
-            "selectionMode": "ALL",
-        },
-        {"duration": "PT5S"},
-        "Tables",
-    )
-    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
-        "experiment"
-    ]
+    experiment = pause_primary_replication(lab, fis, "PT5S")
     assert experiment["state"]["status"] in ("pending", "initiating")
     applied = fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
     acks = {}
@@ -356,7 +359,6 @@ def test_failover_with_data_loss_loses_exactly_the_unshipped_writes(
     info = lab.info
     fis = boto3.client("fis", region_name=info.primary.name)
     rds = boto3.client("rds", region_name=info.secondary.name)
-    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
     before = f"before-{uuid.uuid4()}"
     _write(info, before)
     primary, secondary = (
@@ -364,20 +366,7 @@ def test_failover_with_data_loss_loses_exactly_the_unshipped_writes(
         RegionClient(info.secondary.control_port),
     )
     wait_until(lambda: secondary.existing([before]) == [before], timeout=2)
-    template = _template(
-        fis,
-        "aws:dynamodb:global-table-pause-replication",
-        {
-            "resourceType": "aws:dynamodb:global-table",
-            "resourceArns": [table],
-            "selectionMode": "ALL",
-        },
-        {"duration": "PT30S"},
-        "Tables",
-    )
-    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
-        "experiment"
-    ]
+    experiment = pause_primary_replication(lab, fis, "PT30S")
     fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
     during = [f"during-{i}-{uuid.uuid4()}" for i in range(5)]
     for order_id in during:
@@ -540,21 +529,7 @@ def test_a_hung_old_writer_is_fenced_when_it_comes_back(
     info = lab.info
     primary = RegionClient(info.primary.control_port)
     fis = boto3.client("fis", region_name=info.primary.name)
-    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
-    template = _template(
-        fis,
-        "aws:dynamodb:global-table-pause-replication",
-        {
-            "resourceType": "aws:dynamodb:global-table",
-            "resourceArns": [table],
-            "selectionMode": "ALL",
-        },
-        {"duration": "PT30S"},
-        "Tables",
-    )
-    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
-        "experiment"
-    ]
+    experiment = pause_primary_replication(lab, fis, "PT30S")
     fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
     unshipped = f"unshipped-{uuid.uuid4()}"
     _write(info, unshipped)
@@ -602,21 +577,7 @@ def test_the_whole_runbook_after_a_hard_outage(
     info = lab.info
     rds = boto3.client("rds", region_name=info.secondary.name)
     fis = boto3.client("fis", region_name=info.primary.name)
-    table = f"arn:aws:dynamodb:{info.primary.name}:123456789012:table/{info.table_name}"
-    template = _template(
-        fis,
-        "aws:dynamodb:global-table-pause-replication",
-        {
-            "resourceType": "aws:dynamodb:global-table",
-            "resourceArns": [table],
-            "selectionMode": "ALL",
-        },
-        {"duration": "PT30S"},
-        "Tables",
-    )
-    experiment = fis.start_experiment(clientToken=str(uuid.uuid4()), experimentTemplateId=template)[
-        "experiment"
-    ]
+    experiment = pause_primary_replication(lab, fis, "PT30S")
     fault_event(lab, experiment["startTime"].timestamp() - 0.01, "applied", source="fis")
     unshipped = f"doomed-{uuid.uuid4()}"
     _write(info, unshipped)
