@@ -141,10 +141,16 @@ class Ledger:
     def _append(self, record: Mapping[str, Any]) -> None:
         line = (json.dumps(record, default=str, sort_keys=True) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    # a writer died mid-line: end its torn line first, or this record
+                    # would be glued to it and lost with it when the ledger is read
+                    line = b"\n" + line
                 view = memoryview(line)
                 while view:
                     written = os.write(fd, view)
@@ -154,6 +160,12 @@ class Ledger:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+        if created:  # make the new file's directory entry durable too
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
 
     def begin(
         self,
@@ -206,7 +218,9 @@ class Ledger:
                 try:
                     record = json.loads(raw)
                 except ValueError:
-                    logger.warning("%s:%d: ignoring a line that is not JSON", self.path, number)
+                    record = None
+                if not isinstance(record, dict):
+                    logger.warning("%s:%d: ignoring a line that is not a record", self.path, number)
                     continue
                 self._fold(folded, record)
         return list(folded.values())
