@@ -177,3 +177,40 @@ def _cli():
     from gameday.cli import main
 
     return main
+
+
+def test_a_torn_line_left_by_a_dead_writer_never_swallows_the_next_record(env: Path) -> None:
+    """A writer killed mid-line leaves no newline: the next append must not be glued to it
+    (the glued line is not JSON, and the fault it records would be invisible to recover)."""
+    book = Ledger(env)
+    book.begin(activity="a", target="t:a", arguments={}, undo=Undo("m", "f"))
+    with env.open("ab") as handle:
+        handle.write(b'{"id": "torn", "activ')  # the dead writer's half line
+    b = book.begin(activity="b", target="t:b", arguments={}, undo=Undo("m", "f"))
+    book.mark(b, faults.APPLIED)
+    with env.open("ab") as handle:
+        handle.write(b"[1, 2]\n")  # valid JSON, not a record: skipped, not a crash
+    assert [(e.activity, e.state) for e in book.entries()] == [
+        ("a", "pending"),
+        ("b", "applied"),
+    ]
+
+
+def test_an_unwritable_ledger_fails_the_action_before_any_aws_call(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto import mock_aws
+
+    monkeypatch.setenv("GAMEDAY_ALLOWED_ACCOUNTS", "123456789012")
+    env.mkdir(parents=True)  # the ledger path is a directory: nothing can be written there
+    with mock_aws():
+        r53 = boto3.client("route53")
+        hc = r53.create_health_check(
+            CallerReference="r",
+            HealthCheckConfig={"IPAddress": "192.0.2.1", "Port": 80, "Type": "HTTP"},
+        )["HealthCheck"]["Id"]
+        with pytest.raises(ActivityFailed, match="could not write the fault ledger") as info:
+            route53.invert_health_check(hc)
+        assert "GAMEDAY_FAULT_LEDGER" in str(info.value)
+        config = r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
+        assert config["Inverted"] is False

@@ -154,6 +154,29 @@ def ledger(configuration: Mapping[str, Any] | None) -> Ledger:
     return Ledger.from_configuration(configuration)
 
 
+def outcome_unknown(error: BaseException | None) -> bool:
+    """True when a failed call may nevertheless have taken effect in AWS.
+
+    That is a transport error (the request may have arrived, only the answer was lost), a
+    server error (5xx), or an error answered to a *retried* attempt: botocore retries after
+    a timeout or a 5xx, and the retry's refusal (``NetworkAclEntryAlreadyExists``,
+    ``HealthCheckVersionMismatch``, ``InvalidGlobalClusterStateFault`` ...) may only mean
+    that the first attempt already did it. An :class:`ActivityFailed` is judged by its cause.
+    """
+    if isinstance(error, ActivityFailed):
+        error = error.__cause__
+    if isinstance(error, ParamValidationError):
+        return False  # refused before anything was sent
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        meta = error.response.get("ResponseMetadata") or {}
+        return (
+            int(meta.get("HTTPStatusCode") or 0) >= 500 or int(meta.get("RetryAttempts") or 0) > 0
+        )
+    return False
+
+
 def inject(
     *,
     activity: str,
@@ -171,26 +194,36 @@ def inject(
 
     ``apply`` receives the entry id (to tag what it creates). An AWS refusal marks the
     entry ``failed`` (nothing injected); an error whose outcome is unknown (connection
-    lost mid-call) leaves it ``pending`` so ``gameday recover`` undoes it to be safe.
+    lost mid-call, a 5xx, a refusal of a retried attempt: see :func:`outcome_unknown`)
+    leaves it ``pending`` so a rollback or ``gameday recover`` undoes it to be safe.
     """
     book = ledger(configuration)
-    entry_id = book.begin(
-        activity=activity,
-        target=target,
-        arguments=arguments,
-        undo=undo,
-        configuration=configuration,
-    )
+    try:
+        entry_id = book.begin(
+            activity=activity,
+            target=target,
+            arguments=arguments,
+            undo=undo,
+            configuration=configuration,
+        )
+    except OSError as exc:
+        raise fail(
+            f"{failure}: could not write the fault ledger {book.path} ({exc}); nothing was "
+            "injected: fix `gameday_fault_ledger` / GAMEDAY_FAULT_LEDGER or its permissions."
+        ) from exc
     try:
         result = apply(entry_id)
-    except (ClientError, ParamValidationError) as exc:
-        book.mark(entry_id, FAILED, error=str(exc))
-        raise as_failure(exc, failure, hints) from exc
-    except ActivityFailed as exc:
-        book.mark(entry_id, FAILED, error=str(exc))
-        raise
-    except BotoCoreError as exc:
-        logger.warning("outcome of %s unknown, ledger entry %s left pending", activity, entry_id)
+    except (ClientError, BotoCoreError, ActivityFailed) as exc:
+        if outcome_unknown(exc):
+            # the fault may be in place: keep the entry open so a rollback or
+            # `gameday recover` undoes it (every undo is idempotent)
+            logger.warning(
+                "outcome of %s unknown, ledger entry %s left pending", activity, entry_id
+            )
+        else:
+            book.mark(entry_id, FAILED, error=str(exc))
+        if isinstance(exc, ActivityFailed):
+            raise
         raise as_failure(exc, failure, hints) from exc
     extra: dict[str, Any] = {}
     if summary is not None:
