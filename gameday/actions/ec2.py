@@ -5,6 +5,7 @@ stateless, so established connections break too): clients time out rather than b
 refused, as in a real regional network impairment.
 """
 
+import ipaddress
 from typing import Any
 
 from chaoslib.types import Configuration, Secrets
@@ -113,15 +114,49 @@ def _free_rule_number(acl: dict[str, Any], egress: bool) -> int:
     )
 
 
+def _canonical(cidr: Any) -> str | None:
+    """``cidr`` in the canonical form AWS stores (``10.0.1.5/24`` -> ``10.0.1.0/24``), or
+    None when it is not an IPv4 network."""
+    try:
+        network = ipaddress.ip_network(str(cidr).strip(), strict=False)
+    except ValueError:
+        return None
+    return str(network) if network.version == 4 else None
+
+
+def _check_cidr(cidr: Any) -> str:
+    s.require(cidr, "cidr")
+    canonical = _canonical(cidr)
+    if canonical is None:
+        raise s.fail(
+            f"Bad `cidr` {cidr!r}: give an IPv4 network in CIDR notation such as '0.0.0.0/0' "
+            "or '10.0.1.0/24'."
+        )
+    return canonical
+
+
+def _check_port(port: Any) -> int | None:
+    if port is None:
+        return None
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(port, bool) or not 0 <= number <= 65535 or str(number) != str(port).strip():
+        raise s.fail(f"Bad `port` {port!r}: give a port number from 0 to 65535.")
+    return number
+
+
 def _matching_deny(
     acl: dict[str, Any], rule_number: int, egress: bool, cidr: str | None
 ) -> dict[str, Any] | None:
+    wanted = None if cidr is None else (_canonical(cidr) or cidr)
     for e in acl.get("Entries", []):
         if (
             int(e["RuleNumber"]) == rule_number
             and bool(e.get("Egress")) == egress
             and e.get("RuleAction") == "deny"
-            and (cidr is None or e.get("CidrBlock") == cidr)
+            and (wanted is None or (_canonical(e.get("CidrBlock")) or e.get("CidrBlock")) == wanted)
         ):
             return e
     return None
@@ -147,7 +182,8 @@ def block_endpoint(
 
     The network ACL is found by exactly one of ``subnet_id``, ``network_acl_id`` or ``tag``
     (``"Key=Value"``). The deny entry matches ``cidr`` (default everything), ``protocol``
-    (``-1``/``all``, ``tcp``, ``udp`` or a number) and, for tcp/udp, ``port``; it takes the
+    (``-1``/``all``, ``tcp``, ``udp`` or a number) and, for tcp/udp, ``port`` (default: all
+    ports); ``cidr`` is recorded in the canonical form AWS stores. It takes the
     lowest free rule number that is evaluated before every allow rule. Idempotent: a deny
     this harness already added with the same match is reused. The entry is written to the
     fault ledger before the call. Roll back with ``unblock_endpoint``.
@@ -156,10 +192,11 @@ def block_endpoint(
     ``changed`` and ``fault_id``.
     """
     region = s.check_region(region)
-    s.require(cidr, "cidr")
+    cidr = _check_cidr(cidr)
     proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
     if not proto.lstrip("-").isdigit():
         raise s.fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
+    port = _check_port(port)
     if port is not None and proto not in ("6", "17"):
         raise s.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
     _check_designation(subnet_id, network_acl_id, tag)
@@ -183,7 +220,7 @@ def block_endpoint(
     ):
         args = entry.undo.kwargs
         same = (
-            args.get("cidr") == cidr
+            _canonical(args.get("cidr")) == cidr
             and bool(args.get("egress")) == bool(egress)
             and entry.arguments.get("protocol") == proto
             and entry.arguments.get("port") == port
@@ -201,8 +238,10 @@ def block_endpoint(
         "Egress": bool(egress),
         "CidrBlock": cidr,
     }
-    if port is not None:
-        params["PortRange"] = {"From": int(port), "To": int(port)}
+    if proto in ("6", "17"):
+        # AWS requires a port range for tcp and udp: no `port` means all of them
+        low, high = (port, port) if port is not None else (0, 65535)
+        params["PortRange"] = {"From": low, "To": high}
 
     fault_id, _ = s.inject(
         activity="block_endpoint",
@@ -261,6 +300,8 @@ def unblock_endpoint(
     """
     region = s.check_region(region)
     _check_designation(subnet_id, network_acl_id, tag)
+    if cidr is not None:
+        cidr = _check_cidr(cidr)
     ec2 = s.connect("ec2", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     book = s.ledger(configuration)
@@ -288,7 +329,7 @@ def unblock_endpoint(
     entries = [
         e
         for e in book.open_entries(activity="block_endpoint", target_prefix=_target(region, acl_id))
-        if (cidr is None or e.undo.kwargs.get("cidr") == cidr)
+        if (cidr is None or _canonical(e.undo.kwargs.get("cidr")) == cidr)
         and (rule_number is None or int(e.undo.kwargs["rule_number"]) == int(rule_number))
         and (egress is None or bool(e.undo.kwargs.get("egress")) == bool(egress))
     ]

@@ -157,3 +157,103 @@ def test_bad_arguments_fail_before_any_call(stubs: Stubs) -> None:
     with pytest.raises(ActivityFailed, match="protocol"):
         ec2.block_endpoint(region="eu-west-1", subnet_id=SUBNET, port=80)
     assert stubs.calls == []
+
+
+def test_cidr_is_recorded_as_aws_stores_it_so_the_rollback_finds_the_deny(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """AWS stores ``10.0.1.5/24`` as ``10.0.1.0/24``: a deny recorded with the text given
+    would never match on the rollback, which would then close the fault and leave the deny."""
+    stubs.identity()
+    e = stubs.stub("ec2")
+    e.add_response("describe_network_acls", acl(), BY_SUBNET)
+    deny = {
+        "RuleNumber": 2,
+        "Protocol": "-1",
+        "RuleAction": "deny",
+        "Egress": False,
+        "CidrBlock": "10.0.1.0/24",
+    }
+    e.add_response("create_network_acl_entry", {}, {"NetworkAclId": ACL, **deny})
+    out = ec2.block_endpoint(region="eu-west-1", subnet_id=SUBNET, cidr="10.0.1.5/24")
+    assert (out["cidr"], out["rule_number"]) == ("10.0.1.0/24", 2)
+
+    e.add_response("describe_network_acls", acl(deny), BY_SUBNET)
+    e.add_response(
+        "delete_network_acl_entry", {}, {"NetworkAclId": ACL, "RuleNumber": 2, "Egress": False}
+    )
+    back = ec2.unblock_endpoint(region="eu-west-1", subnet_id=SUBNET, cidr="10.0.1.77/24")
+    assert back["removed"] == [2]
+    assert ledger_states(isolated) == [("block_endpoint", "reverted")]
+
+
+def test_tcp_without_a_port_denies_every_port(stubs: Stubs) -> None:
+    """AWS requires a port range for tcp and udp entries."""
+    stubs.identity()
+    e = stubs.stub("ec2")
+    e.add_response("describe_network_acls", acl(), {"NetworkAclIds": [ACL]})
+    e.add_response(
+        "create_network_acl_entry",
+        {},
+        {
+            "NetworkAclId": ACL,
+            "RuleNumber": 2,
+            "Protocol": "17",
+            "RuleAction": "deny",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+            "PortRange": {"From": 0, "To": 65535},
+        },
+    )
+    assert ec2.block_endpoint(region="eu-west-1", network_acl_id=ACL, protocol="udp")["changed"]
+
+
+def test_a_refused_retry_leaves_the_deny_open_for_the_rollback(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """The first attempt timed out after AWS had added the entry; the retry is told the
+    number is taken. The deny is in place, so the entry must stay open for the rollback."""
+    stubs.identity()
+    e = stubs.stub("ec2")
+    e.add_response("describe_network_acls", acl(), BY_SUBNET)
+    e.add_client_error(
+        "create_network_acl_entry",
+        service_error_code="NetworkAclEntryAlreadyExists",
+        service_message="The network acl entry identified by 2 already exists.",
+        http_status_code=400,
+        response_meta={"RetryAttempts": 1},
+    )
+    with pytest.raises(ActivityFailed, match="Could not add a deny entry"):
+        ec2.block_endpoint(region="eu-west-1", subnet_id=SUBNET)
+    assert ledger_states(isolated) == [("block_endpoint", "pending")]
+
+    deny = {
+        "RuleNumber": 2,
+        "Protocol": "-1",
+        "RuleAction": "deny",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+    }
+    e.add_response("describe_network_acls", acl(deny), BY_SUBNET)
+    e.add_response(
+        "delete_network_acl_entry", {}, {"NetworkAclId": ACL, "RuleNumber": 2, "Egress": False}
+    )
+    assert ec2.unblock_endpoint(region="eu-west-1", subnet_id=SUBNET)["removed"] == [2]
+    assert ledger_states(isolated) == [("block_endpoint", "reverted")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"cidr": "10.0.0.0/33"}, "Bad `cidr`"),
+        ({"cidr": "::/0"}, "IPv4 network"),
+        ({"protocol": "tcp", "port": "https"}, "Bad `port`"),
+        ({"protocol": "tcp", "port": 70000}, "Bad `port`"),
+    ],
+)
+def test_bad_cidr_or_port_fails_before_any_call(
+    stubs: Stubs, isolated: Path, arguments: dict, message: str
+) -> None:
+    with pytest.raises(ActivityFailed, match=message):
+        ec2.block_endpoint(region="eu-west-1", subnet_id=SUBNET, **arguments)
+    assert stubs.calls == [] and ledger_states(isolated) == []
