@@ -4,13 +4,16 @@ Both move the writer of a global cluster to the member cluster in ``target_regio
 wait until ``describe_global_clusters`` shows the writer there and the operation over (no
 ``FailoverState`` left: until then the global cluster refuses the next failover or
 switchover), or the operation cancelled, or ``timeout`` seconds passed; both report the
-old and the new writer. ``failover_database`` uses
+old and the new writer. An operation already in progress when they start is waited for
+first (up to ``timeout``; then they fail and change nothing), since until it ends the
+writer may still move. ``failover_database`` uses
 ``failover_global_cluster(AllowDataLoss=True)`` (what you do when the primary region is
 down: writes not yet replicated are lost); ``switchover_database`` uses
 ``switchover_global_cluster`` (planned, no data loss) and is also the failback, hence
 the rollback of both.
 """
 
+import math
 import time
 from typing import Any
 
@@ -38,6 +41,17 @@ _HINTS = {
 def _arn_region(arn: str) -> str:
     parts = arn.split(":")
     return parts[3] if len(parts) > 3 else ""
+
+
+def _seconds(value: Any, name: str, *, minimum: float) -> float:
+    """``value`` as a number of seconds, or :class:`ActivityFailed` before any call."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not number >= minimum or math.isinf(number):
+        raise s.fail(f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more.")
+    return number
 
 
 def _describe(rds: Any, global_cluster_id: str) -> dict[str, Any]:
@@ -96,11 +110,26 @@ def _move_writer(
     s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
     target_region = s.check_region(target_region, "target_region")
     api_region = s.check_region(region or target_region)
-    if timeout is None or float(timeout) < 0:
-        raise s.fail("Bad `timeout`: give a number of seconds, 0 or more.")
+    timeout = _seconds(timeout, "timeout", minimum=0.0)
+    poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
     rds = s.connect("rds", api_region, configuration, secrets)
     s.guard(api_region, configuration, secrets)
     cluster = _describe(rds, global_cluster_id)
+    # an operation still running (a failover whose action timed out, say) must end before
+    # the writer's place means anything: until then the global cluster refuses the next one
+    # and the writer may still move
+    busy_until = time.monotonic() + timeout
+    while cluster.get("FailoverState") and time.monotonic() < busy_until:
+        time.sleep(max(0.05, poll_interval))
+        cluster = _describe(rds, global_cluster_id)
+    if cluster.get("FailoverState"):
+        state = cluster["FailoverState"]
+        raise s.fail(
+            f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
+            f"progress ({state.get('Status', 'unknown')}, towards "
+            f"{_arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
+            f"{timeout:g} s: wait until it ends, then run the action again."
+        )
     old = _writer(cluster)
     target_arn = _member_in(cluster, target_region, global_cluster_id)
     outcome: dict[str, Any] = {
@@ -115,7 +144,11 @@ def _move_writer(
     }
     book = s.ledger(configuration)
     target = f"rds:global-cluster:{global_cluster_id}"
-    open_entries = book.open_entries(activity=_ACTIVITIES, target_prefix=target)
+    open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
+        e
+        for e in book.open_entries(activity=_ACTIVITIES, target_prefix=target)
+        if e.target == target
+    ]
     # moving the writer back where an open fault found it is that fault's revert
     reverting = [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
     if outcome["completed"]:
@@ -160,7 +193,7 @@ def _move_writer(
         )
         outcome["fault_id"] = fault_id
 
-    deadline = started + float(timeout)
+    deadline = started + timeout
     new = old
     seen_in_progress = cancelled = False
     while True:
@@ -178,7 +211,7 @@ def _move_writer(
             break
         if time.monotonic() >= deadline:
             break
-        time.sleep(max(0.05, float(poll_interval)))
+        time.sleep(max(0.05, poll_interval))
     outcome.update(
         new_writer=new,
         changed=new != old,
@@ -191,14 +224,14 @@ def _move_writer(
             "writer of %s not in %s (%s)",
             global_cluster_id,
             target_region,
-            "operation cancelled" if cancelled else f"not finished after {timeout}s",
+            "operation cancelled" if cancelled else f"not finished after {timeout:g} s",
         )
     if reverting:
         if not outcome["completed"]:
             # a rollback that did not bring the writer back fails: its fault stays open
             # in the ledger, so `gameday recover` (or a second run) tries again
             where = new["region"] if new else "no region"
-            why = "was cancelled" if cancelled else f"did not finish within {timeout} s"
+            why = "was cancelled" if cancelled else f"did not finish within {timeout:g} s"
             raise s.fail(
                 f"Moving the writer of global cluster {global_cluster_id!r} back to "
                 f"{target_region} {why} (writer in {where}): wait until replication has "

@@ -152,3 +152,78 @@ def test_a_cancelled_switchover_is_reported_without_waiting(stubs: Stubs) -> Non
     out = rds.switchover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
     assert out["cancelled"] is True and out["completed"] is False
     assert out["elapsed_seconds"] < 5
+
+
+def test_a_rollback_waits_for_a_failover_still_in_progress(stubs: Stubs, isolated: Path) -> None:
+    """The failover action gave up waiting (its timeout) with the writer still in the east.
+    The rollback must not call the writer "back home" and close the fault: the failover
+    is still moving it west. It waits for the operation to end, then fails back."""
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    r.add_response(
+        "failover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
+    )
+    r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
+    out = rds.failover_database("orders-global", "us-west-2", timeout=0)
+    assert out["completed"] is False
+
+    r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
+    r.add_response("describe_global_clusters", cluster(WEST), GID)  # the failover ends
+    r.add_response(
+        "switchover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": EAST},
+    )
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    back = rds.switchover_database("orders-global", "us-east-1", poll_interval=0.01, timeout=5)
+    assert back["old_writer"]["region"] == "us-west-2" and back["completed"]
+    assert ledger_states(isolated) == [("failover_database", "reverted")]
+
+
+def test_an_operation_that_does_not_end_fails_the_action_and_changes_nothing(
+    stubs: Stubs, isolated: Path
+) -> None:
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST, "switching-over", to=WEST), GID)
+    with pytest.raises(ActivityFailed, match="still has a failover or switchover in progress"):
+        rds.failover_database("orders-global", "us-west-2", timeout=0)
+    assert ledger_states(isolated) == []
+
+
+def test_a_failback_closes_only_this_global_clusters_faults(stubs: Stubs, isolated: Path) -> None:
+    """The global cluster "orders-global" is a prefix of "orders-global-eu": its failback
+    must not close (and so abandon) the open failover of the other."""
+    from gameday.faults import Ledger, Undo
+
+    other = Ledger(isolated).begin(
+        activity="failover_database",
+        target="rds:global-cluster:orders-global-eu",
+        arguments={},
+        undo=Undo(
+            "gameday.actions.rds",
+            "switchover_database",
+            {"global_cluster_id": "orders-global-eu", "target_region": "us-east-1"},
+        ),
+    )
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)  # already home
+    out = rds.switchover_database("orders-global", "us-east-1")
+    assert out["reverted"] == []
+    assert [e.id for e in Ledger(isolated).open_entries()] == [other]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"poll_interval": "fast"}, "Bad `poll_interval`"), ({"timeout": "soon"}, "Bad `timeout`")],
+)
+def test_bad_waiting_arguments_fail_before_any_call(
+    stubs: Stubs, isolated: Path, arguments: dict, message: str
+) -> None:
+    with pytest.raises(ActivityFailed, match=message):
+        rds.failover_database("orders-global", "us-west-2", **arguments)
+    assert stubs.calls == [] and ledger_states(isolated) == []
