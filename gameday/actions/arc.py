@@ -179,8 +179,8 @@ def restore_routing_control_state(
     """Set a routing control back (rollback of ``set_routing_control_state``).
 
     The state restored is ``state`` when given, else the one the fault ledger saved
-    before the oldest open change, else ``On``. Idempotent; marks the ledger entries
-    reverted.
+    before the oldest open change; with neither, the control is left as it is (the drill
+    did not change it). Idempotent; marks the ledger entries reverted.
 
     Returns ``routing_control_arn``, ``state``, ``changed`` and ``reverted``.
     """
@@ -193,7 +193,8 @@ def restore_routing_control_state(
         activity="set_routing_control_state",
         target_prefix=f"arc:routing-control:{routing_control_arn}",
     )
-    desired = _state(state or (entries[0].undo.kwargs.get("state") if entries else None) or "On")
+    saved = state or (entries[0].undo.kwargs.get("state") if entries else None)
+    desired = _state(saved) if saved else None
     rules = safety_rules_to_override or next(
         (e.undo.kwargs.get("safety_rules_to_override") for e in entries), None
     )
@@ -207,6 +208,13 @@ def restore_routing_control_state(
         RoutingControlArn=routing_control_arn,
     )["RoutingControlState"]
     changed = False
+    if desired is None:
+        # no change of ours is open on this control (the action found it in that state
+        # already, failed, or was rolled back): a control Off on purpose stays Off
+        s.logger.info(
+            "no open set_routing_control_state for %s: left as it is", routing_control_arn
+        )
+        desired = current
     if current != desired:
         params: dict[str, Any] = {
             "RoutingControlArn": routing_control_arn,

@@ -107,7 +107,8 @@ def restore_health_check(
     """Restore a Route 53 health check's ``Inverted`` state (rollback of ``invert_health_check``).
 
     The state restored is ``inverted`` when given, otherwise the one saved in the fault
-    ledger by the oldest ``invert_health_check`` not yet reverted, otherwise ``False``.
+    ledger by the oldest ``invert_health_check`` not yet reverted; with neither, the check
+    is left as it is (the drill did not change it: it may be inverted on purpose).
     Idempotent: nothing is called when the check is already in that state. Marks the
     ledger entries reverted.
 
@@ -122,10 +123,8 @@ def restore_health_check(
         activity="invert_health_check", target_prefix=_target(health_check_id)
     )
     desired = inverted
-    if desired is None:
-        desired = (
-            bool(open_entries[0].undo.kwargs.get("inverted", False)) if open_entries else False
-        )
+    if desired is None and open_entries:
+        desired = bool(open_entries[0].undo.kwargs.get("inverted", False))
     try:
         check = _read(r53, health_check_id)
     except s.ActivityFailed as exc:
@@ -141,6 +140,11 @@ def restore_health_check(
         raise
     current = bool(check["HealthCheckConfig"].get("Inverted", False))
     changed = False
+    if desired is None:
+        # no fault of ours is open on this check (the action found it already inverted,
+        # failed, or was rolled back already): its state is someone else's, leave it
+        s.logger.info("no open invert_health_check for %s: left as it is", health_check_id)
+        desired = current
     if current != desired:
         s.call(
             r53,
