@@ -172,22 +172,21 @@ def _stop(
     else:
         if template_id:
             entries = [e for e in entries if e.target.endswith(f":template:{template_id}")]
-        pending_templates = set()
+        pending: dict[str, set[str]] = {}  # template id -> ledger entry ids
         for e in entries:
             known = e.undo.kwargs.get("experiment_id") or (e.result or {}).get("experiment_id")
             if known:
                 ids.append(known)
             else:
-                pending_templates.add(e.target.rsplit(":", 1)[-1])
-        if template_id:
-            pending_templates.add(template_id)
-        # experiments gameday started but whose id never reached the ledger
-        for tid in sorted(pending_templates):
+                pending.setdefault(e.target.rsplit(":", 1)[-1], set()).add(e.id)
+        # experiments these entries started but whose id never reached the ledger: found by
+        # the entry id they are tagged with, never another run's experiment of the template
+        for tid, entry_ids in sorted(pending.items()):
             pages = fis.get_paginator("list_experiments").paginate(experimentTemplateId=tid)
             try:
                 for page in pages:
                     for summary in page.get("experiments", []):
-                        if _FAULT_TAG in (summary.get("tags") or {}):
+                        if (summary.get("tags") or {}).get(_FAULT_TAG) in entry_ids:
                             ids.append(summary["id"])
             except Exception as exc:
                 raise s.as_failure(

@@ -190,3 +190,40 @@ def test_bad_input(stubs: Stubs, isolated: Path) -> None:
     with pytest.raises(ActivityFailed, match="list-experiment-templates"):
         fis.pause_replication(region="us-east-1", template_id="EXTX")
     assert ledger_states(isolated) == []
+
+
+def test_an_experiment_whose_id_never_reached_the_ledger_is_found_by_its_tag(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """The run died between start_experiment and recording the experiment id: the rollback
+    finds the experiment by the fault id it is tagged with, and stops no other run's
+    experiment of the same template."""
+    from gameday.faults import Ledger, Undo
+
+    ours = Ledger(isolated).begin(
+        activity="pause_replication",
+        target="fis:us-east-1:template:EXT1",
+        arguments={},
+        undo=Undo(
+            "gameday.actions.fis",
+            "resume_replication",
+            {"region": "us-east-1", "template_id": "EXT1"},
+        ),
+    )
+    stubs.identity()
+    f = stubs.stub("fis")
+    running = {"status": "running"}
+    f.add_response(
+        "list_experiments",
+        {
+            "experiments": [
+                {"id": "EXPOTHER", "state": running, "tags": {"gameday:fault-id": "f" * 32}},
+                {"id": "EXPOURS", "state": running, "tags": {"gameday:fault-id": ours}},
+            ]
+        },
+        {"experimentTemplateId": "EXT1"},
+    )
+    f.add_response("get_experiment", experiment("EXPOURS", "running"), {"id": "EXPOURS"})
+    f.add_response("stop_experiment", experiment("EXPOURS", "stopping"), {"id": "EXPOURS"})
+    back = fis.resume_replication(region="us-east-1", template_id="EXT1")
+    assert (back["stopped"], back["reverted"]) == (["EXPOURS"], [ours])
