@@ -173,7 +173,11 @@ def _assumed_session(
             kwargs["endpoint_url"] = endpoint_url
         if region:
             kwargs.setdefault("region_name", region)
-        return base.client(service, **kwargs)
+        made = base.client(service, **kwargs)
+        # the role is assumed lazily, on the first call of a client the lab check passed:
+        # its own STS endpoint (AWS_ENDPOINT_URL_STS ...) must be on loopback as well
+        _refuse_outside_lab(made)
+        return made
 
     source = base.get_credentials()
     if source is None:
@@ -265,6 +269,16 @@ def _is_loopback(url: str | None) -> bool:
         return False
 
 
+def _refuse_outside_lab(made: BaseClient) -> None:
+    """In lab mode, raise :class:`AwsSetupError` for a client whose endpoint is off loopback."""
+    if is_lab_mode() and not _is_loopback(made.meta.endpoint_url):
+        raise AwsSetupError(
+            f"Lab mode (GAMEDAY_LAB=1) refuses the {made.meta.service_model.service_name} "
+            f"endpoint {made.meta.endpoint_url}: point AWS_ENDPOINT_URL at the lab "
+            "(`eval $(gameday lab env)`) or unset GAMEDAY_LAB to target real AWS."
+        )
+
+
 def _fail_fast_on_unimplemented(response: Any = None, **_: Any) -> bool | None:
     """``needs-retry`` hook: never retry an operation the endpoint does not implement.
 
@@ -314,12 +328,7 @@ def client(
         endpoint_url=_setting(endpoint_url, configuration, "aws_endpoint_url"),
         config=RETRY_CONFIG,
     )
-    if is_lab_mode() and not _is_loopback(made.meta.endpoint_url):
-        raise AwsSetupError(
-            f"Lab mode (GAMEDAY_LAB=1) refuses the {service} endpoint "
-            f"{made.meta.endpoint_url}: point AWS_ENDPOINT_URL at the lab "
-            "(`eval $(gameday lab env)`) or unset GAMEDAY_LAB to target real AWS."
-        )
+    _refuse_outside_lab(made)
     service_id = made.meta.service_model.service_id.hyphenize()
     made.meta.events.register_first(f"needs-retry.{service_id}", _fail_fast_on_unimplemented)
     return made

@@ -123,3 +123,18 @@ def test_retry_policy_fails_fast_on_unimplemented(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_lab_mode_refuses_an_assumed_roles_sts_endpoint_off_loopback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service endpoint is the lab's, but the role would be assumed at a real STS:
+    refused before any request leaves (192.0.2.1 is TEST-NET, never contacted)."""
+    monkeypatch.setenv("GAMEDAY_LAB", "1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://192.0.2.1:9")
+    role = {"aws_assume_role_arn": "arn:aws:iam::123456789012:role/gameday-drill"}
+    ec2 = aws.client("ec2", configuration=role)
+    assert ec2.meta.endpoint_url == "http://127.0.0.1:9"
+    with pytest.raises(aws.AwsSetupError, match=r"Lab mode .* refuses the sts endpoint"):
+        aws.session(configuration=role).get_credentials().get_frozen_credentials()

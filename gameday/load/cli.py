@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,11 @@ def parse_duration(text: str) -> float:
 
 
 def _lab_default() -> bool:
-    return os.environ.get("GAMEDAY_LAB") == "1"
+    # the one definition of lab mode, so `GAMEDAY_LAB=true` refuses non-loopback load
+    # exactly as it refuses non-loopback AWS endpoints
+    from gameday.aws import is_lab_mode
+
+    return is_lab_mode()
 
 
 def _shared_options(func: Any) -> Any:

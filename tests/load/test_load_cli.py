@@ -55,3 +55,22 @@ def test_parse_duration() -> None:
     assert parse_duration("2m") == 120 and parse_duration("1h30m") == 5400
     with pytest.raises(Exception, match="not a duration"):
         parse_duration("soon")
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on"])
+def test_lab_mode_means_the_same_for_load_as_for_aws(
+    regions, dns, tmp_path, monkeypatch, value
+) -> None:
+    """GAMEDAY_LAB=true puts the AWS client factory in lab mode: the load must refuse a
+    non-loopback target then too (the target is refused before anything starts)."""
+    from gameday.aws import is_lab_mode
+    from gameday.load.cli import _lab_default
+
+    monkeypatch.setenv("GAMEDAY_LAB", value)
+    assert is_lab_mode() and _lab_default()
+    ledger = tmp_path / "ledger.jsonl"
+    result = invoke(
+        "run", "--port", str(regions[0].port), "--target", "10.1.2.3", "--ledger", str(ledger),
+    )  # fmt: skip
+    assert result.exit_code == 1 and "lab mode refuses target 10.1.2.3" in result.output
+    assert not ledger.exists()
