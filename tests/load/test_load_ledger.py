@@ -47,13 +47,39 @@ def test_round_trip_and_partial_last_line(tmp_path) -> None:
     assert count_records(tmp_path / "missing.jsonl") == 0
 
 
-def test_read_recent_reads_only_the_tail(tmp_path) -> None:
+def test_read_recent_reads_only_the_tail(tmp_path, monkeypatch) -> None:
+    import gameday.load.ledger as ledger_module
+
     path = tmp_path / "ledger.jsonl"
     records = [record(1000.0 + i * 0.01) for i in range(50_000)]  # 500 s of records
     write(path, records)
+    read_bytes = 0
+
+    class Counting:  # the file read_recent opens, counting what it reads
+        def __init__(self, *args, **kwargs) -> None:
+            self._file = open(*args, **kwargs)  # noqa: SIM115
+
+        def read(self, size: int = -1) -> bytes:
+            nonlocal read_bytes
+            data = self._file.read(size)
+            read_bytes += len(data)
+            return data
+
+        def __getattr__(self, name: str):
+            return getattr(self._file, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._file.close()
+
+    monkeypatch.setattr(ledger_module, "open", Counting, raising=False)
     recent = read_recent(path, since=1499.0, block=4096)
     assert recent == [r for r in records if r.end >= 1499.0]
     assert 95 <= len(recent) <= 101
+    # the window plus the 10 s slack (~1100 records) and a block: a few percent of the file
+    assert read_bytes < path.stat().st_size / 20, (read_bytes, path.stat().st_size)
     assert read_recent(tmp_path / "missing.jsonl", since=0) == []
 
 

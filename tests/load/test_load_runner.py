@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -115,8 +116,12 @@ def test_single_process_run_is_complete_and_keeps_locust_outputs(make_settings, 
     writes = [r for r in records if r.op == "write"]
     assert writes and all(r.acknowledged for r in writes)
     assert len({r.write_id for r in writes}) == len(writes)
-    # ids are time-ordered: sorted by id == sorted by creation within the process
-    assert all(r.end >= r.start for r in records)
+    # ids are time-ordered UUIDv7: their millisecond clock is the write's creation time,
+    # taken just before the request started
+    for r in writes:
+        made = uuid.UUID(r.write_id)
+        assert made.version == 7 and made.variant == uuid.RFC_4122, r.write_id
+        assert r.start - 5.0 <= (made.int >> 80) / 1000.0 <= r.start + 0.001, r
 
 
 LIFECYCLE_SCRIPT = """
