@@ -14,13 +14,14 @@ FIS actions used: ``aws:dynamodb:global-table-pause-replication``,
 import hashlib
 import json
 import re
+import time
 import uuid
 from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
 from gameday.actions import _support as s
-from gameday.faults import Undo
+from gameday.faults import FAILED, Undo
 
 __all__ = [
     "disrupt_cross_region_connectivity",
@@ -139,13 +140,53 @@ def _start(
         ),
         summary=lambda exp: {"experiment_id": exp["id"]},
     )
+    state = _wait_running(fis, experiment, fault_id, configuration)
     return {
         "region": region,
         "experiment_id": experiment["id"],
         "template_id": template_id,
-        "state": (experiment.get("state") or {}).get("status"),
+        "state": state,
         "fault_id": fault_id,
     }
+
+
+#: How long an experiment may stay pending/initiating before the action gives up on it.
+START_TIMEOUT = 120.0
+START_POLL = 0.2
+
+
+def _wait_running(
+    fis: Any, experiment: dict[str, Any], fault_id: str, configuration: Configuration
+) -> str:
+    """Return once the experiment runs (or already completed): a drill must not go on
+    believing replication is impaired while FIS is still initiating, or after it failed
+    (a role it may not assume, targets that resolve to nothing)."""
+    experiment_id = experiment["id"]
+    status = (experiment.get("state") or {}).get("status", "pending")
+    reason = (experiment.get("state") or {}).get("reason", "")
+    deadline = time.monotonic() + START_TIMEOUT
+    while status in ("pending", "initiating"):
+        if time.monotonic() > deadline:
+            raise s.fail(
+                f"FIS experiment {experiment_id} was still {status} after {START_TIMEOUT:.0f} s; "
+                "the rollback (or `gameday recover`) stops it"
+            )
+        time.sleep(START_POLL)
+        state = s.call(
+            fis,
+            "get_experiment",
+            f"Could not follow FIS experiment {experiment_id}; the rollback (or `gameday recover`) stops it",
+            id=experiment_id,
+        )["experiment"]["state"]
+        status = state.get("status", "pending")
+        reason = state.get("reason", "")
+    if status in ("running", "completed"):
+        return status
+    s.ledger(configuration).mark(fault_id, FAILED, reason=reason)
+    raise s.fail(
+        f"FIS experiment {experiment_id} ended {status} before it took effect ({reason}): "
+        "check the FIS role and that the targets exist in that region"
+    )
 
 
 def _stop(

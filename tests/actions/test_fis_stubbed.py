@@ -15,6 +15,12 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/fis"
 TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"
 
 
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions poll FIS until the experiment runs; no need to wait between stubbed polls."""
+    monkeypatch.setattr(fis, "START_POLL", 0.0)
+
+
 def experiment(exp_id: str, status: str) -> dict:
     return {
         "experiment": {"id": exp_id, "experimentTemplateId": "EXT1", "state": {"status": status}}
@@ -55,6 +61,7 @@ def test_pause_creates_the_template_starts_and_resume_stops(stubs: Stubs, isolat
         experiment("EXP1", "initiating"),
         {"clientToken": ANY, "experimentTemplateId": "EXT1", "tags": ANY},
     )
+    f.add_response("get_experiment", experiment("EXP1", "running"), {"id": "EXP1"})
     out = fis.pause_replication(
         region="us-east-1", duration="PT2M", table_arns=[TABLE], role_arn=ROLE
     )
@@ -81,6 +88,7 @@ def test_template_id_and_s3_and_cross_region(stubs: Stubs) -> None:
         experiment("EXP9", "initiating"),
         {"clientToken": ANY, "experimentTemplateId": "EXT9", "tags": ANY},
     )
+    f.add_response("get_experiment", experiment("EXP9", "running"), {"id": "EXP9"})
     assert fis.pause_replication(region="us-east-1", template_id="EXT9")["experiment_id"] == "EXP9"
 
     f.add_response("list_experiment_templates", {"experimentTemplates": []}, {})
@@ -114,6 +122,7 @@ def test_template_id_and_s3_and_cross_region(stubs: Stubs) -> None:
         experiment("EXP2", "initiating"),
         {"clientToken": ANY, "experimentTemplateId": "EXT2", "tags": ANY},
     )
+    f.add_response("get_experiment", experiment("EXP2", "running"), {"id": "EXP2"})
     out = fis.disrupt_cross_region_connectivity(
         region="us-east-1",
         destination_region="us-west-2",
@@ -157,6 +166,7 @@ def test_template_id_and_s3_and_cross_region(stubs: Stubs) -> None:
         experiment("EXP3", "initiating"),
         {"clientToken": ANY, "experimentTemplateId": "EXT3", "tags": ANY},
     )
+    f.add_response("get_experiment", experiment("EXP3", "running"), {"id": "EXP3"})
     assert (
         fis.pause_replication(
             region="us-east-1",
@@ -227,3 +237,30 @@ def test_an_experiment_whose_id_never_reached_the_ledger_is_found_by_its_tag(
     f.add_response("stop_experiment", experiment("EXPOURS", "stopping"), {"id": "EXPOURS"})
     back = fis.resume_replication(region="us-east-1", template_id="EXT1")
     assert (back["stopped"], back["reverted"]) == (["EXPOURS"], [ours])
+
+
+def test_an_experiment_that_fails_to_start_is_an_error_and_no_fault(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """FIS accepted the start but the experiment failed (role, targets): the drill must not go
+    on believing replication is paused, and the ledger must not hold an applied fault."""
+    stubs.identity()
+    f = stubs.stub("fis")
+    f.add_response(
+        "get_experiment_template", {"experimentTemplate": {"id": "EXT5"}}, {"id": "EXT5"}
+    )
+    f.add_response(
+        "start_experiment",
+        experiment("EXP5", "pending"),
+        {"clientToken": ANY, "experimentTemplateId": "EXT5", "tags": ANY},
+    )
+    f.add_response("get_experiment", experiment("EXP5", "initiating"), {"id": "EXP5"})
+    failed = experiment("EXP5", "failed")
+    failed["experiment"]["state"]["reason"] = "Unable to assume role"
+    f.add_response("get_experiment", failed, {"id": "EXP5"})
+    with pytest.raises(
+        ActivityFailed, match=r"ended failed before it took effect \(Unable to assume role"
+    ):
+        fis.pause_replication(region="us-east-1", template_id="EXT5")
+    assert ledger_states(isolated) == [("pause_replication", "failed")]
+    f.assert_no_pending_responses()
