@@ -239,6 +239,8 @@ class GamedayUser(FastHttpUser):
             name=op,
             headers=self._headers,
             json=json,
+            # a redirect could lead a lab-mode client off loopback: record it, never follow
+            allow_redirects=not self.lab_mode,
             context={"op": op, "address": address, "write_id": write_id},
         )
 

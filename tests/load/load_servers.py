@@ -61,6 +61,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(404, {"error": "no such order"})
             else:
                 self._reply(200, order)
+        elif self.path.startswith("/redirect?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/redirect?to="))
+            self.send_header("Content-Length", "0")
+            self.send_header("X-Region", region.name)
+            self.end_headers()
         else:
             self._reply(404, {"error": "not found"})
 

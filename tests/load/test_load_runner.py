@@ -220,6 +220,54 @@ def test_custom_locustfile_reuses_the_user_and_the_ledger(make_settings, runs, t
     assert all(r.ok and r.region == "primary" for r in records)
 
 
+def test_lab_mode_never_follows_a_redirect(make_settings, runs, tmp_path) -> None:
+    """A redirect could lead a lab-mode client off loopback: it is recorded, never followed
+    (the decoy it points to, itself on loopback, must see no request)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    hits: list[str] = []
+
+    class Decoy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    decoy = ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+    Thread(target=decoy.serve_forever, daemon=True).start()
+    try:
+        path = tmp_path / "redirect_locustfile.py"
+        path.write_text(
+            textwrap.dedent(
+                f"""
+                from locust import task
+                from gameday.load.locustfile import GamedayUser
+
+                class RedirectedUser(GamedayUser):
+                    @task
+                    def follow(self):
+                        self.call("GET", "/redirect?to=http://127.0.0.1:{decoy.server_port}/away", op="redirect")
+                """
+            )
+        )
+        run = LoadRun(make_settings(locustfile=path))
+        runs.append(run)
+        run.start()
+        run.wait_until_producing(min_records=10, timeout=30)
+        result = run.stop()
+    finally:
+        decoy.shutdown()
+        decoy.server_close()
+    assert result.complete
+    assert {r.status for r in read_ledger(result.ledger)} == {302}
+    assert hits == []
+
+
 def free_port() -> int:
     import socket
 
