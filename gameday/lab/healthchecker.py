@@ -58,11 +58,16 @@ class HealthChecker:
     """Runs one probing thread per health check and answers their status."""
 
     def __init__(
-        self, events: EventLog, time_scale: float, label: Callable[[str], str | None]
+        self,
+        events: EventLog,
+        time_scale: float,
+        label: Callable[[str], str | None],
+        dropped: Callable[[str], bool] = lambda address: False,
     ) -> None:
         self._events = events
         self._scale = time_scale
         self._label = label
+        self._dropped = dropped
         self._states: dict[str, CheckState] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
@@ -175,7 +180,9 @@ class HealthChecker:
                 return  # deleted
             state.config = config
             if config.type != "CALCULATED":
-                observation = probe(config, timeout=self._probe_timeout(config))
+                observation = probe(
+                    config, timeout=self._probe_timeout(config), dropped=self._dropped
+                )
                 self._record(state, observation)
             else:
                 state.last = Observation(True, "Calculated from child health checks", time.time())
@@ -228,8 +235,17 @@ class HealthChecker:
             state.changed.notify_all()
 
 
-def probe(config: motoext.HealthCheckConfig, timeout: float) -> Observation:
-    """Probe a health check's endpoint once, as Route 53's checkers do."""
+def probe(
+    config: motoext.HealthCheckConfig,
+    timeout: float,
+    dropped: Callable[[str], bool] = lambda address: False,
+) -> Observation:
+    """Probe a health check's endpoint once, as Route 53's checkers do.
+
+    ``dropped`` tells whether the lab black-holes an address right now (a NACL deny, an FIS
+    disruption). A region process accepts TCP connections even then (it only stops
+    answering), so a TCP check asks the lab, as a dropped SYN would have told a real checker.
+    """
     now = time.time()
     if not config.ip_address:
         return Observation(
@@ -241,6 +257,8 @@ def probe(config: motoext.HealthCheckConfig, timeout: float) -> Observation:
             False, f"The lab only probes 127.0.0.0/8; {config.ip_address} was not probed", now
         )
     if config.type == "TCP":
+        if dropped(config.ip_address):
+            return Observation(False, "Failure to connect: connection timed out", now)
         try:
             with socket.create_connection((config.ip_address, config.port), timeout=timeout):
                 return Observation(True, "TCP connection established", now)

@@ -37,6 +37,7 @@ class LabRegion:
     """What the reconciler needs to know about one region."""
 
     name: str
+    address: str
     subnet_id: str
     control_port: int
     pid: int | None
@@ -62,6 +63,7 @@ class Reconciler:
         self.period = period
         self.experiments: dict[str, ExperimentRun] = {}
         self.link_block: str | None = None
+        self.dropped_addresses: frozenset[str] = frozenset()
         self._clients = {r.name: RegionClient(r.control_port, timeout=0.3) for r in regions}
         self._pushed: dict[str, Any] = {}
         self._active: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -80,6 +82,10 @@ class Reconciler:
         """A region process was started again: watch the new pid, push its network again."""
         self.regions = [replace(r, pid=pid) if r.name == name else r for r in self.regions]
         self._pushed.pop(name, None)
+
+    def address_dropped(self, address: str) -> bool:
+        """True while the lab black-holes ``address`` (for probes that only connect)."""
+        return address in self.dropped_addresses
 
     def link_blocked(self) -> str | None:
         return self.link_block
@@ -167,6 +173,9 @@ class Reconciler:
                 }
 
         self.link_block = "; ".join(link_reasons) or None
+        self.dropped_addresses = frozenset(
+            r.address for r in self.regions if r.name in blackholed or ("nacl", r.name) in faults
+        )
         for key in faults.keys() - self._active.keys():
             self.events.emit("fault", state="applied", **faults[key])
         for key in self._active.keys() - faults.keys():

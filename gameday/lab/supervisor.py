@@ -131,11 +131,14 @@ class Supervisor:
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
-        self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
         self.reconciler = Reconciler(
             [
                 LabRegion(
-                    r.name, r.subnet_id, self.control_ports[r.name], self.processes[r.name].pid
+                    r.name,
+                    r.address,
+                    r.subnet_id,
+                    self.control_ports[r.name],
+                    self.processes[r.name].pid,
                 )
                 for r in self.resources.regions
             ],
@@ -143,6 +146,9 @@ class Supervisor:
             cfg.table_name,
             cfg.secret_name,
             self.events,
+        )
+        self.checker = HealthChecker(
+            self.events, cfg.time_scale, labels.get, dropped=self.reconciler.address_dropped
         )
         self.link = ReplicationLink(
             self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked

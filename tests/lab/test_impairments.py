@@ -626,3 +626,47 @@ def test_the_whole_runbook_after_a_hard_outage(
     assert primary.existing([unshipped]) == [] and unshipped in [o["id"] for o in primary.lost()]
     assert sorted(primary.existing(survivors)) == sorted(survivors)
     assert _write(info, f"after-failback-{uuid.uuid4()}") > failback
+
+
+def test_a_tcp_health_check_fails_behind_a_nacl_deny(lab: Lab, lab_env: dict[str, str]) -> None:
+    """A dropped SYN fails a TCP check: the lab's region still accepts connections when
+    black-holed, so the checker must learn of the drop from the lab, not from connect()."""
+    info = lab.info
+    route53 = boto3.client("route53")
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    hc = route53.create_health_check(
+        CallerReference=f"tcp-{uuid.uuid4()}",
+        HealthCheckConfig={
+            "Type": "TCP",
+            "IPAddress": info.primary.address,
+            "Port": info.service_port,
+            "RequestInterval": 10,
+            "FailureThreshold": 1,
+        },
+    )["HealthCheck"]["Id"]
+
+    def report() -> str:
+        observations = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+        return observations[0]["StatusReport"]["Status"] if observations else ""
+
+    try:
+        wait_until(lambda: report().startswith("Success"), timeout=3)
+        since = time.time()
+        ec2.create_network_acl_entry(
+            NetworkAclId=info.primary.network_acl_id,
+            RuleNumber=11,
+            Protocol="-1",
+            RuleAction="deny",
+            Egress=False,
+            CidrBlock="0.0.0.0/0",
+        )
+        try:
+            fault_event(lab, since, "applied", fault="network-acl-deny", region=info.primary.name)
+            wait_until(lambda: report().startswith("Failure"), timeout=3)
+        finally:
+            ec2.delete_network_acl_entry(
+                NetworkAclId=info.primary.network_acl_id, RuleNumber=11, Egress=False
+            )
+        wait_until(lambda: report().startswith("Success"), timeout=3)
+    finally:
+        route53.delete_health_check(HealthCheckId=hc)
