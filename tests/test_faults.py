@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from gameday import aws, faults
 from gameday.actions import ec2, route53
 from gameday.faults import Ledger, Undo
+from tests.moto_helpers import create_http_health_check
 
 
 @pytest.fixture(autouse=True)
@@ -105,15 +106,7 @@ def test_non_allowlisted_account_injects_nothing(env: Path) -> None:
 
     with mock_aws():
         r53 = boto3.client("route53")
-        hc = r53.create_health_check(
-            CallerReference="r",
-            HealthCheckConfig={
-                "IPAddress": "192.0.2.1",
-                "Port": 80,
-                "Type": "HTTP",
-                "ResourcePath": "/",
-            },
-        )["HealthCheck"]["Id"]
+        hc = create_http_health_check(r53)
         with pytest.raises(ActivityFailed, match="allowlisted"):
             route53.invert_health_check(hc, configuration={"gameday_allowed_accounts": "111"})
         config = r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
@@ -129,15 +122,7 @@ def test_recover_reverts_open_entries_newest_first_idempotently(
     monkeypatch.setenv("GAMEDAY_ALLOWED_ACCOUNTS", "123456789012")
     with mock_aws():
         r53 = boto3.client("route53")
-        hc = r53.create_health_check(
-            CallerReference="r",
-            HealthCheckConfig={
-                "IPAddress": "192.0.2.1",
-                "Port": 80,
-                "Type": "HTTP",
-                "ResourcePath": "/",
-            },
-        )["HealthCheck"]["Id"]
+        hc = create_http_health_check(r53)
         e = boto3.client("ec2", region_name="eu-west-1")
         vpc = e.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
         subnet = e.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]

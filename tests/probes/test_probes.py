@@ -19,6 +19,7 @@ from gameday.probes.rds import writer_region
 from gameday.probes.replication import replication_lag
 from gameday.probes.route53 import health_check_status
 from gameday.probes.secretsmanager import secret_available
+from tests.moto_helpers import create_http_health_check
 from tests.probes.conftest import Regions
 
 
@@ -106,15 +107,7 @@ def test_aws_probes_against_moto() -> None:
 
     with mock_aws():
         r53 = boto3.client("route53")
-        hc = r53.create_health_check(
-            CallerReference="r",
-            HealthCheckConfig={
-                "IPAddress": "192.0.2.1",
-                "Port": 80,
-                "Type": "HTTP",
-                "ResourcePath": "/",
-            },
-        )["HealthCheck"]["Id"]
+        hc = create_http_health_check(r53)
         status = health_check_status(hc)
         assert status["healthy"] is True and status["total_observations"] == 1
         json.dumps(status)
