@@ -11,6 +11,7 @@ replication FIS can pause).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ class RegionResources:
     record_name: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resources:
     """Everything the lab created in its control plane."""
 
@@ -44,7 +45,7 @@ class Resources:
     global_cluster_id: str
     secret_name: str
     table_name: str
-    regions: list[RegionResources]
+    regions: Sequence[RegionResources]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

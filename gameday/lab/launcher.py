@@ -17,11 +17,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from gameday.lab.bootstrap import RegionResources
+from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
 from gameday.lab.ports import listening
@@ -47,41 +47,24 @@ class RegionInfo(RegionResources):
 
 
 @dataclass(frozen=True)
-class LabInfo:
-    """Where a running lab answers and what it holds."""
+class LabInfo(Resources):
+    """Where a running lab answers and what it holds (its resources, ports, processes)."""
 
+    regions: tuple[RegionInfo, ...]
     endpoint_url: str
     dns_host: str
     dns_port: int
     service_port: int
-    zone_id: str
-    zone_name: str
-    record_name: str
-    global_cluster_id: str
-    secret_name: str
-    table_name: str
-    regions: tuple[RegionInfo, ...]
     supervisor_pid: int
     events_path: str
     lab_dir: str
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> LabInfo:
+        names = {f.name for f in fields(cls)} - {"regions"}
         return cls(
-            endpoint_url=state["endpoint_url"],
-            dns_host=state["dns_host"],
-            dns_port=state["dns_port"],
-            service_port=state["service_port"],
-            zone_id=state["zone_id"],
-            zone_name=state["zone_name"],
-            record_name=state["record_name"],
-            global_cluster_id=state["global_cluster_id"],
-            secret_name=state["secret_name"],
-            table_name=state["table_name"],
             regions=tuple(RegionInfo(**r) for r in state["regions"]),
-            supervisor_pid=state["supervisor_pid"],
-            events_path=state["events_path"],
-            lab_dir=state["lab_dir"],
+            **{name: state[name] for name in names},
         )
 
     def region(self, name: str) -> RegionInfo:
