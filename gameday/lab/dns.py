@@ -144,7 +144,11 @@ class LabDNS:
         self._tcp = DNSServer(resolver, address=host, port=port, tcp=True, logger=_QuietLogger())
         self._stop = threading.Event()
         self._last: dict[tuple[str, str], list[str]] = {}
+        self._changes_lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="dns-watch", daemon=True)
+        # A health flip changes answers at once: log the DNS change in the same instant
+        # (the watcher still catches record changes made through the API).
+        events.subscribe(lambda event: self.check_changes() if event["kind"] == "health" else None)
 
     def start(self) -> None:
         self._udp.start_thread()
@@ -165,6 +169,10 @@ class LabDNS:
 
     def check_changes(self) -> None:
         """Log a ``dns`` event for every routed name whose eligible answer changed."""
+        with self._changes_lock:
+            self._check_changes()
+
+    def _check_changes(self) -> None:
         for zone in motoext.zones():
             keys = {(r.name, r.type) for r in zone.records if r.type in ("A", "AAAA", "CNAME")}
             for name, rtype in sorted(keys):
