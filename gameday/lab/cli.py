@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
-from gameday.lab.events import read_events
+from gameday.lab.events import active_faults, read_events
 from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
@@ -193,7 +193,8 @@ def down(lab_dir: str | None) -> None:
 )
 @click.option("--dir", "lab_dir", help=_DIR_HELP)
 def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
-    """Show where the lab answers, its regions and processes, and recent events."""
+    """Show where the lab answers, its regions and processes, the faults in effect now,
+    and recent ground-truth events."""
     handle = Lab(_lab_dir(lab_dir))
     if not handle.state_path.exists() or not handle.running():
         if as_json:
@@ -235,6 +236,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
                 }
                 for r in info.regions
             ],
+            "active_faults": active_faults(events),
             "events": events[-n_events:] if n_events else [],
         }
         click.echo(json.dumps(data, indent=2))
@@ -244,6 +246,10 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
         click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")
+    faults = active_faults(events)
+    click.echo(f"active faults: {len(faults) or 'none'}")
+    for fault in faults:
+        click.echo("  " + _format_event(fault))
     if n_events:
         click.echo("recent events:")
         for event in events[-n_events:]:

@@ -69,3 +69,17 @@ def read_events(
                 continue
             events.append(event)
     return events
+
+
+def active_faults(events: list[Event]) -> list[Event]:
+    """The ``fault`` events applied and not reverted since (what is impaired right now)."""
+    active: dict[tuple[Any, ...], Event] = {}
+    for event in events:
+        if event["kind"] != "fault":
+            continue
+        key = tuple(event.get(k) for k in ("fault", "source", "region", "experiment_id", "action"))
+        if event["state"] == "applied":
+            active[key] = event
+        else:
+            active.pop(key, None)
+    return list(active.values())

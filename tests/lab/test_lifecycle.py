@@ -174,6 +174,10 @@ def test_region_process_faults_from_the_command_line(lab_dir: str) -> None:
     )
     status = json.loads(gameday("lab", "status", "--json", "--dir", lab_dir).stdout)
     assert status["regions"][0]["stopped"] is True
+    assert [(f["fault"], f["region"]) for f in status["active_faults"]] == [
+        ("region-hung", "us-east-1")
+    ]
+    assert "region-hung" in gameday("lab", "status", "--dir", lab_dir).stdout
     assert gameday("lab", "resume-region", "us-east-1", "--dir", lab_dir).returncode == 0
     lab.wait_for_event(
         lambda e: e["kind"] == "fault" and e["fault"] == "region-hung" and e["state"] == "reverted",
