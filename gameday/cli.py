@@ -10,8 +10,9 @@ from gameday import __version__
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gameday")
 def main() -> None:
-    """Run multi-region game-day drills (Chaos Toolkit experiments under Locust load)
-    against real AWS or the local two-region lab, and report measured RTO/RPO."""
+    """Game-day drills for multi-region AWS: region-impairment actions and probes for
+    Chaos Toolkit experiments (with a fault ledger and recovery), Locust load that records
+    every request, and a local two-region lab that answers the same AWS calls."""
 
 
 def _register() -> None:
