@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -487,5 +488,26 @@ def install_ledger(
         events.quitting.add_listener(recorder.on_worker_quitting)  # fires before Locust's own
     events.quit.add_listener(recorder.close)
     recorder.start()
+    _deliver_ctrl_c_to_the_main_greenlet()
     environment._gameday_ledger = recorder  # type: ignore[attr-defined]
     return recorder
+
+
+def _deliver_ctrl_c_to_the_main_greenlet() -> None:
+    """Make SIGINT reach Locust's main greenlet only, at a switch point.
+
+    Python raises KeyboardInterrupt in whatever greenlet happens to run when the signal
+    arrives: a user between Locust's stats listener and the ledger's, or the flush greenlet
+    between taking a batch and writing it. Either would leave the ledger short of Locust's
+    own count. A gevent signal watcher runs in the hub instead and throws the interrupt into
+    the main greenlet (where Locust waits for the run and handles Ctrl-C), so no greenlet is
+    cut off mid-record; Locust's shutdown then proceeds as on any Ctrl-C.
+    """
+    import gevent
+
+    hub = gevent.get_hub()
+
+    def interrupt() -> None:
+        hub.parent.throw(KeyboardInterrupt)
+
+    gevent.signal_handler(signal.SIGINT, interrupt)

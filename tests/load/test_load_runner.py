@@ -268,6 +268,49 @@ def test_lab_mode_never_follows_a_redirect(make_settings, runs, tmp_path) -> Non
     assert hits == []
 
 
+def test_ctrl_c_never_lands_inside_a_running_greenlet(make_settings, runs, tmp_path) -> None:
+    """Python raises KeyboardInterrupt in whichever greenlet runs when SIGINT arrives; landing
+    in the ledger's flush (or between Locust's stats and the ledger) lost records. The ledger
+    routes Ctrl-C to Locust's main greenlet: a user busy when the signal arrives finishes."""
+    started, interrupted = tmp_path / "started", tmp_path / "interrupted"
+    path = tmp_path / "busy_locustfile.py"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            import time
+            from pathlib import Path
+            from locust import task
+            from gameday.load.locustfile import GamedayUser
+
+            class BusyUser(GamedayUser):
+                @task
+                def busy(self):
+                    self.call("GET", "/health", op="health")
+                    Path({str(started)!r}).touch()
+                    try:
+                        end = time.time() + 2.0
+                        while time.time() < end:  # holds the interpreter: no greenlet switch
+                            pass
+                    except BaseException as exc:
+                        Path({str(interrupted)!r}).write_text(type(exc).__name__)
+                        raise
+            """
+        )
+    )
+    run = LoadRun(make_settings(locustfile=path, users=1))
+    runs.append(run)
+    run.start()
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert (
+            time.monotonic() < deadline and run.process is not None and run.process.poll() is None
+        )
+        time.sleep(0.02)
+    result = run.stop()  # SIGINT while the user is mid-loop
+    assert not interrupted.exists(), interrupted.read_text()
+    assert result.returncode == 0 and result.complete, result
+
+
 def free_port() -> int:
     import socket
 
