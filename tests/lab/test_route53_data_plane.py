@@ -149,7 +149,9 @@ def test_a_hung_region_turns_unhealthy_after_the_threshold_and_recovers(
             timeout=6,
             since=started,
         )
-        # Two consecutive failed probes are needed: never sooner than one interval after the stop.
+        # Two consecutive failed probes are needed. The first may be one already in flight;
+        # the second starts a whole interval (1 s) after it and waits out its 0.8 s timeout:
+        # no flip sooner than one interval after the stop.
         assert flip["time"] - started >= 1.0 * (2 - 1)
         assert "timed out" in flip["detail"]
         wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=2)
@@ -161,7 +163,14 @@ def test_a_hung_region_turns_unhealthy_after_the_threshold_and_recovers(
         timeout=6,
         since=resumed,
     )
-    assert back["time"] - resumed >= 1.0 * (2 - 1)
+    # Two consecutive successes are needed: the first may be a probe that was in flight when
+    # the region froze (answered at once on SIGCONT); the second starts one interval after
+    # that one started, so never sooner than interval - probe timeout (1 - 0.8 s) after.
+    assert back["time"] - resumed >= 1.0 - 0.8
+    assert (
+        len([e for e in lab.events(since=resumed, kind="health") if e["health_check_id"] == hc])
+        == 1
+    )
     wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=2)
 
 
