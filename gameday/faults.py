@@ -292,17 +292,39 @@ def _resolve_undo(undo: Undo) -> Any:
     return getattr(module, undo.func)
 
 
+def live_writer(entry: Entry) -> bool:
+    """True if the process that wrote ``entry`` still runs on this host (a drill under way).
+
+    The current process never counts: a run may recover its own faults."""
+    if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
+        return False
+    try:
+        os.kill(entry.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited: its faults are orphans
+        stat = Path(f"/proc/{entry.pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
 def recover(
     ledger_path: str | os.PathLike[str] | None = None,
     dry_run: bool = False,
     *,
     secrets: Mapping[str, Any] | None = None,
+    include_live: bool = False,
 ) -> list[dict[str, Any]]:
     """Revert every entry not yet reverted, newest first; return what was (or would be) done.
 
     Each item: ``id``, ``activity``, ``target``, ``state`` (before), ``undo`` (a readable
-    call), ``outcome`` (``reverted``, ``would revert`` or ``error``) and ``error``.
-    A failing undo is reported and left open so a later recover can retry it.
+    call), ``outcome`` (``reverted``, ``would revert``, ``skipped`` or ``error``) and
+    ``error``. A failing undo is reported and left open so a later recover can retry it.
+    Entries written by a process that still runs on this host belong to a drill under way
+    and are skipped (its own rollbacks will run) unless ``include_live``.
     """
     path = Path(ledger_path) if ledger_path else _configured_ledger_path()
     ledger = Ledger(path)
@@ -321,6 +343,13 @@ def recover(
             "error": None,
         }
         report.append(item)
+        if not include_live and live_writer(entry):
+            item["outcome"] = "skipped"
+            item["error"] = (
+                f"the drill that injected it is still running (pid {entry.pid}); stop it, "
+                "or pass --include-live to revert it anyway"
+            )
+            continue
         if dry_run:
             continue
         configuration = dict(entry.configuration)

@@ -22,16 +22,23 @@ __all__ = ["recover_command"]
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be reverted; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def recover_command(ledger: Path | None, dry_run: bool, as_json: bool) -> None:
+@click.option(
+    "--include-live",
+    is_flag=True,
+    help="Also revert faults of a drill whose process still runs on this host (skipped by default).",
+)
+def recover_command(ledger: Path | None, dry_run: bool, as_json: bool, include_live: bool) -> None:
     """Revert every injected fault not yet reverted, newest first (idempotent).
 
     Use it after a drill was interrupted (killed, crashed, lost its rollbacks): each open
     entry of the fault ledger is undone with the rollback it recorded, using the AWS
     endpoint, profile and region of the run that injected it (credentials from the normal
-    chain). Exits 1 if any revert failed; running it again retries those.
+    chain). Faults of a drill still running on this host are skipped (its own rollbacks
+    will run) unless --include-live. Exits 1 if any revert failed; running it again
+    retries those.
     """
     path = ledger or ledger_path()
-    report = recover(path, dry_run=dry_run)
+    report = recover(path, dry_run=dry_run, include_live=include_live)
     if as_json:
         click.echo(json.dumps({"ledger": str(path), "dry_run": dry_run, "entries": report}))
     elif not report:
@@ -42,7 +49,8 @@ def recover_command(ledger: Path | None, dry_run: bool, as_json: bool) -> None:
         for item in report:
             line = f"  {item['outcome']:<12} {item['activity']} [{item['state']}] -> {item['undo']}"
             if item["error"]:
-                line += f"\n               error: {item['error']}"
+                label = "why" if item["outcome"] == "skipped" else "error"
+                line += f"\n               {label}: {item['error']}"
             click.echo(line)
     if any(item["outcome"] == "error" for item in report):
         raise SystemExit(1)

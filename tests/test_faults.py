@@ -199,3 +199,45 @@ def test_an_unwritable_ledger_fails_the_action_before_any_aws_call(
         assert "GAMEDAY_FAULT_LEDGER" in str(info.value)
         config = r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]
         assert config["Inverted"] is False
+
+
+def test_recover_skips_the_faults_of_a_drill_still_running(tmp_path: Path) -> None:
+    """`gameday recover` next to a live drill must not pull its faults from under it."""
+    import subprocess
+    import sys
+    import time
+
+    from gameday.faults import recover
+
+    ledger = tmp_path / "faults.jsonl"
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from gameday.faults import Ledger, Undo\n"
+            "Ledger(sys.argv[1]).begin(activity='invert_health_check', target='route53:hc-1',\n"
+            "    arguments={}, undo=Undo('gameday.actions.route53', 'restore_health_check',\n"
+            "    {'health_check_id': 'hc-1'}))\n"
+            "print('written', flush=True)\n"
+            "time.sleep(60)\n",
+            str(ledger),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "written"
+        live = recover(ledger)
+        assert [(i["outcome"], i["activity"]) for i in live] == [("skipped", "invert_health_check")]
+        assert f"pid {writer.pid}" in live[0]["error"]
+        forced = recover(ledger, dry_run=True, include_live=True)
+        assert [i["outcome"] for i in forced] == ["would revert"]
+    finally:
+        writer.kill()
+        writer.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while recover(ledger, dry_run=True)[0]["outcome"] != "would revert":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert Ledger(ledger).entries()[0].open  # nothing was reverted while the drill lived
