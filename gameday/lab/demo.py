@@ -131,9 +131,19 @@ def run_demo(echo: Any = click.echo) -> None:
             )
 
             echo("\n3. Roll back: Inverted=False")
+            rolled_back = time.time()
             route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=False)
             took = _wait_for_answer(resolver, name, info.primary.address)
             echo(f"   DNS answers the primary {info.primary.address} again after {took:.1f} s")
+            lab.wait_for_event(
+                lambda e: (
+                    e["kind"] == "dns"
+                    and e["name"] == name
+                    and e["answer"] == [info.primary.address]
+                ),
+                timeout=FAILOVER_TIMEOUT,
+                since=rolled_back,
+            )
 
             echo("\nGround truth from the lab's event log:")
             for event in lab.events():

@@ -91,16 +91,18 @@ class HealthChecker:
     def is_healthy(self, health_check_id: str) -> bool:
         """The status Route 53 uses for routing (inverted/disabled applied)."""
         state = self._states.get(health_check_id)
-        if state is None or state.config is None:
-            return True  # unknown or not yet read: Route 53 treats as healthy
-        return self._reported(state)
+        if state is None or state.reported is None:
+            return True  # unknown or not yet evaluated: Route 53 treats as healthy
+        # The published status (what the ground-truth log says), changed only at an
+        # evaluation: DNS never routes on a status the event log has not recorded.
+        return state.reported
 
     def observations(self, health_check_id: str) -> list[dict[str, Any]]:
         """``HealthCheckObservations`` as GetHealthCheckStatus returns them."""
         state = self._states.get(health_check_id)
         if state is None or state.last is None:
             return []
-        healthy = self._reported(state)
+        healthy = self.is_healthy(health_check_id)
         outcome = "Success" if healthy else "Failure"
         detail = state.last.detail
         if state.config and state.config.disabled:
