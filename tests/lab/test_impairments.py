@@ -43,6 +43,18 @@ def fault_event(lab: Lab, since: float, state: str, **match: object) -> dict:
     )
 
 
+def deny_all_inbound(ec2, network_acl_id: str, rule_number: int) -> None:  # type: ignore[no-untyped-def]
+    """The blocked-endpoint fault: a deny of all inbound traffic on a network ACL."""
+    ec2.create_network_acl_entry(
+        NetworkAclId=network_acl_id,
+        RuleNumber=rule_number,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock="0.0.0.0/0",
+    )
+
+
 # -- network ACLs ------------------------------------------------------------------------
 
 
@@ -56,14 +68,7 @@ def test_a_nacl_deny_black_holes_the_region_and_dns_fails_over(
     # A keep-alive connection opened before the fault: it must go silent too (stateless NACL).
     open_conn = socket.create_connection((info.primary.address, port), timeout=0.5)
     started = time.time()
-    ec2.create_network_acl_entry(
-        NetworkAclId=acl,
-        RuleNumber=10,
-        Protocol="-1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock="0.0.0.0/0",
-    )
+    deny_all_inbound(ec2, acl, 10)
     try:
         applied = fault_event(
             lab, started, "applied", fault="network-acl-deny", region=info.primary.name
@@ -102,14 +107,7 @@ def test_a_lower_numbered_allow_wins_over_a_deny(lab: Lab, lab_env: dict[str, st
         CidrBlock="127.0.0.0/8",
         PortRange={"From": port, "To": port},
     )
-    ec2.create_network_acl_entry(
-        NetworkAclId=acl,
-        RuleNumber=6,
-        Protocol="-1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock="0.0.0.0/0",
-    )
+    deny_all_inbound(ec2, acl, 6)
     since = time.time()
     try:
         # Wait until the region enforces both new entries, then check it still answers.
@@ -158,14 +156,7 @@ def test_an_outbound_deny_breaks_answers_too(lab: Lab, lab_env: dict[str, str]) 
 def test_nacl_bad_input_is_aws_errors(lab: Lab, lab_env: dict[str, str]) -> None:
     ec2 = boto3.client("ec2", region_name=lab.info.primary.name)
     with pytest.raises(ClientError) as raised:
-        ec2.create_network_acl_entry(
-            NetworkAclId="acl-0000000000",
-            RuleNumber=1,
-            Protocol="-1",
-            RuleAction="deny",
-            Egress=False,
-            CidrBlock="0.0.0.0/0",
-        )
+        deny_all_inbound(ec2, "acl-0000000000", 1)
     assert raised.value.response["Error"]["Code"] == "InvalidNetworkAclID.NotFound"
     with pytest.raises(ClientError) as raised:
         ec2.delete_network_acl_entry(
@@ -652,14 +643,7 @@ def test_a_tcp_health_check_fails_behind_a_nacl_deny(lab: Lab, lab_env: dict[str
     try:
         wait_until(lambda: report().startswith("Success"), timeout=3)
         since = time.time()
-        ec2.create_network_acl_entry(
-            NetworkAclId=info.primary.network_acl_id,
-            RuleNumber=11,
-            Protocol="-1",
-            RuleAction="deny",
-            Egress=False,
-            CidrBlock="0.0.0.0/0",
-        )
+        deny_all_inbound(ec2, info.primary.network_acl_id, 11)
         try:
             fault_event(lab, since, "applied", fault="network-acl-deny", region=info.primary.name)
             wait_until(lambda: report().startswith("Failure"), timeout=3)
