@@ -41,6 +41,7 @@ from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, write_state
+from gameday.lab.varfile import write_varfile
 
 READY_TIMEOUT = 30.0
 
@@ -426,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_state(state_path, supervisor.state("starting"))
         supervisor.start()
-        write_state(state_path, supervisor.state("ready"))
+        ready = supervisor.state("ready")
+        write_varfile(supervisor.dir, ready)  # before "ready": whoever waits finds it
+        write_state(state_path, ready)
         assert supervisor.events is not None
         supervisor.events.emit("lab-ready", pid=os.getpid())
         supervisor.stop_requested.wait()
