@@ -52,8 +52,10 @@ from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import DrillSettings, extension, parse_settings
 
 __all__ = [
+    "after_activity_control",
     "after_experiment_control",
     "after_method_control",
+    "before_activity_control",
     "before_experiment_control",
     "before_rollback_control",
     "cleanup_control",
@@ -362,6 +364,29 @@ def before_experiment_control(
         raise InterruptExecution(f"gameday: the drill cannot run: {run.error}") from exc
 
 
+def before_activity_control(context: dict[str, Any], **_: Any) -> None:
+    """Live progress: the activity under way is the phase."""
+    run = _current
+    if run is not None and run.phase.startswith(("method", "rollback")):
+        stage = "rollback" if run.phase.startswith("rollback") else "method"
+        run.phase = f"{stage}: {context.get('name')}"
+
+
+def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any) -> None:
+    """Live progress: note the fault time as soon as the impairment completed."""
+    run = _current
+    if run is None or run.t0 is not None or run.settings is None:
+        return
+    if context.get("type") != "action" or run.phase.startswith("rollback"):
+        return
+    module = str((context.get("provider") or {}).get("module", ""))
+    named = run.settings.fault_activity
+    if (named and context.get("name") == named) or (
+        not named and not module.startswith(_NOT_FAULTS)
+    ):
+        run.t0 = time.time()
+
+
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
     """A drill that failed its preflight injected nothing: skip the rollbacks."""
     run = _current
@@ -469,7 +494,7 @@ def after_method_control(
     run = _current
     if run is None or run.error or run.run_dir is None:
         return
-    run.t0 = _fault_time(run, state)
+    run.t0 = _fault_time(run, state) or run.t0
     try:
         _observe(run)
     finally:
