@@ -458,27 +458,25 @@ def _stop_load(run: DrillRun) -> None:
 
 def _audit(run: DrillRun) -> None:
     """Audit every acknowledged write against the writer region (``audit.json``)."""
-    from gameday.reports.audit import HttpBatchLookup, acked_writes, audit_writes, write_audit
+    from gameday.drill.lookup import service_lookup
+    from gameday.reports.audit import acked_writes, audit_writes, write_audit
 
     assert run.run_dir is not None and run.sampler is not None
     c = run.configuration
     writer = run.sampler.writer() or c.get("primary_region")
-    regions = {c.get("primary_region"), c.get("secondary_region")}
-    old = next((r for r in regions if r != writer), None)
+    old = next(
+        (r for r in (c.get("primary_region"), c.get("secondary_region")) if r != writer), None
+    )
     endpoints = run.sampler.targets.endpoints
     if writer not in endpoints:
         raise DrillError(f"no service endpoint for the writer region {writer!r}")
     old_lookup = None
     if old in endpoints:
-        probe = HttpBatchLookup(endpoints[old], timeout=2.0)
-        try:
-            probe.lookup([])
-            old_lookup = probe
-        except Exception:  # the old region is cut off: audit the writer only
-            old_lookup = None
+        with contextlib.suppress(Exception):  # the old region is cut off: audit the writer only
+            old_lookup = service_lookup(endpoints[old], timeout=2.0)
     result = audit_writes(
         acked_writes(run.run_dir / rd.REQUESTS),
-        HttpBatchLookup(endpoints[writer]),
+        service_lookup(endpoints[writer]),
         writer_region=writer,
         old_lookup=old_lookup,
         old_region=old if old_lookup else None,
