@@ -8,6 +8,7 @@ terminal it is a ``rich`` live panel refreshed a few times a second; in CI or cr
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -107,19 +108,25 @@ def start_progress(
     stream = stream or sys.stderr
     tty = stream.isatty() if tty is None else tty
     done = threading.Event()
-
+    chaos = logging.getLogger("chaostoolkit")
+    handler: logging.Handler
     if tty:
         from rich.console import Console
         from rich.live import Live
+        from rich.logging import RichHandler
+
+        console = Console(file=stream)
+        handler = RichHandler(console=console, show_path=False, markup=False)
 
         def show() -> None:
-            console = Console(file=stream)
             with Live(console=console, refresh_per_second=4, transient=True) as live:
                 while not done.wait(0.25):
                     shot = snapshot()
                     if shot is not None:
                         live.update(_panel(shot))
     else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
 
         def show() -> None:
             while not done.wait(interval):
@@ -131,11 +138,17 @@ def start_progress(
                         flush=True,
                     )
 
+    # Chaos Toolkit's own log lines (activities, rollbacks) go to the same place.
+    handler.setLevel(logging.INFO)
+    chaos.addHandler(handler)
+    if chaos.level == logging.NOTSET or chaos.level > logging.INFO:
+        chaos.setLevel(logging.INFO)
     thread = threading.Thread(target=show, name="gameday-progress", daemon=True)
     thread.start()
 
     def stop() -> None:
         done.set()
         thread.join(2.0)
+        chaos.removeHandler(handler)
 
     return stop
