@@ -434,8 +434,9 @@ def _observe(run: DrillRun) -> None:
         if run.load is None or not run.load.running():
             return
         now = time.time()
-        if now - since >= window:
-            stats = recent_window(run.run_dir / rd.REQUESTS, window)
+        # a window needs requests after its end too before it is proven: one second more
+        if now - since >= window + 1.0:
+            stats = recent_window(run.run_dir / rd.REQUESTS, window + 1.0)
             if (
                 stats.requests >= objectives.min_requests
                 and 1.0 - stats.error_rate >= objectives.success_threshold

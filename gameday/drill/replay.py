@@ -37,8 +37,10 @@ def replay_acknowledged_writes(
 ) -> dict[str, Any]:
     """POST every acknowledged write of the running drill again to ``endpoint + path``.
 
-    Returns ``replayed`` (how many were sent), ``accepted`` (2xx), ``already_there``
-    (409), ``refused`` (other statuses, by status) and ``errors`` (no answer).
+    Returns ``replayed`` (how many were sent), ``already_there`` (answered as existing:
+    200 or 409: idempotent), ``created`` (201: stored anew, a write the region did not
+    have, e.g. one lost in the failover), ``refused`` (other statuses, by status) and
+    ``errors`` (no answer).
     """
     from gameday import control
 
@@ -73,9 +75,9 @@ def replay_acknowledged_writes(
                 conn.close()
                 result["errors"] += 1
                 continue
-            if 200 <= response.status < 300:
-                result["accepted"] += 1
-            elif response.status == 409:
+            if response.status == 201:
+                result["created"] += 1
+            elif response.status in (200, 409):
                 result["already_there"] += 1
             else:
                 key = str(response.status)

@@ -16,9 +16,12 @@ error, never a dead thread.
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +76,23 @@ class Targets:
         return None
 
 
+def _http(base_url: str, method: str, path: str, body: Any = None) -> int | None:
+    """One request's status (None when nothing answered within LAG_TIMEOUT)."""
+    parts = urlsplit(base_url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=LAG_TIMEOUT)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, payload, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
 class Sampler:
     """Background sampling of the timeline probes into ``samples.jsonl``.
 
@@ -93,6 +113,7 @@ class Sampler:
         self.configuration = dict(configuration or {})
         self.secrets = dict(secrets or {})
         self.latest: dict[tuple[str, str], Any] = {}
+        self._canary: tuple[str, str, float] | None = None  # id, subject, ack time
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -168,8 +189,10 @@ class Sampler:
         self._record("writer_region", self.targets.global_cluster_id, read)
 
     def sample_lag(self) -> None:
-        from gameday.probes.replication import replication_lag
-
+        """Replication lag from canaries: write one in the writer, time until the reader has
+        it. While a canary is not there yet, each sample is its age so far (a lower bound
+        that grows while replication is paused, ``ok`` false), so the timeline shows the lag
+        crossing the RPO objective and by how much."""
         writer = self.latest.get(("writer_region", self.targets.global_cluster_id or ""))
         writer = writer or self.targets.primary_region
         reader = (
@@ -179,21 +202,27 @@ class Sampler:
         )
         if writer not in self.targets.endpoints or reader not in self.targets.endpoints:
             return
+        subject = f"{writer}->{reader}"
 
         def read() -> tuple[Any, bool]:
-            result = replication_lag(
-                self.targets.endpoints[writer],
-                self.targets.endpoints[reader],
-                timeout=LAG_TIMEOUT,
-                interval=0.02,
-            )
-            if result.get("lag_seconds") is not None:
-                return float(result["lag_seconds"]), True
-            if result.get("error"):
-                raise RuntimeError(result["error"])
-            return LAG_TIMEOUT, False  # a lower bound: not replicated within the timeout
+            pending = self._canary
+            if pending is None or pending[1] != subject:
+                canary = f"gameday-canary-{uuid.uuid4().hex}"
+                status = _http(self.targets.endpoints[writer], "POST", "/orders", {"id": canary})
+                if status not in (200, 201):
+                    raise RuntimeError(f"the canary write to {writer} answered {status}")
+                pending = self._canary = (canary, subject, time.time())
+            canary, _, acked = pending
+            deadline = time.monotonic() + min(LAG_TIMEOUT, self.interval * 2)
+            while True:
+                if _http(self.targets.endpoints[reader], "GET", f"/orders/{canary}") == 200:
+                    self._canary = None
+                    return time.time() - acked, True
+                if time.monotonic() > deadline:
+                    return time.time() - acked, False
+                time.sleep(0.02)
 
-        self._record("replication_lag", f"{writer}->{reader}", read)
+        self._record("replication_lag", subject, read)
 
     def sample_once(self) -> None:
         """One sample of every probe (preflight's steady-state read uses it too)."""
