@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gameday.lab import Lab, LabConfig
+from gameday.lab.state import LAB_CREDENTIALS
 from gameday.lab.varfile import varfile_path
 from gameday.probes.dns import dns_answer
 from gameday.probes.rds import writer_region
@@ -21,6 +22,9 @@ from gameday.probes.secretsmanager import secret_available
 from gameday.reports.audit import acked_writes
 
 STEADY_TIMEOUT = 20.0
+#: The lab's fake credentials, passed as Chaos Toolkit secrets (the tests' own probes;
+#: the drills themselves get them from the control in lab mode).
+LAB_SECRETS = {k.lower(): v for k, v in LAB_CREDENTIALS.items()}
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +78,17 @@ def wait_for_steady_state(variables: dict, timeout: float = STEADY_TIMEOUT) -> N
     while True:
         problems = []
         for role in ("primary", "secondary"):
-            status = health_check_status(c[f"{role}_health_check_id"], configuration=c)
+            status = health_check_status(c[f"{role}_health_check_id"], c, LAB_SECRETS)
             if not status["healthy"]:
                 problems.append(f"{role} health check unhealthy")
         answer = dns_answer(c["service_name"], nameserver=c["nameserver"])
         primary_address = c["primary_endpoint"].split("//")[1].split(":")[0]
         if answer["addresses"] != [primary_address]:
             problems.append(f"DNS answers {answer['addresses']}")
-        writer = writer_region(c["global_cluster_id"], c["primary_region"], configuration=c)
+        writer = writer_region(c["global_cluster_id"], c["primary_region"], c, LAB_SECRETS)
         if writer != c["primary_region"]:
             problems.append(f"writer is {writer}")
-        if not secret_available(c["secret_name"], c["secondary_region"], configuration=c):
+        if not secret_available(c["secret_name"], c["secondary_region"], c, LAB_SECRETS):
             problems.append("secret missing in the recovery region")
         if not problems:
             lag = replication_lag(c["primary_endpoint"], c["secondary_endpoint"], timeout=3)
