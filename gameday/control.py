@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -218,14 +219,17 @@ def _floors(run: DrillRun) -> dict[str, Any]:
         ttls = [r["TTL"] for r in records if r["Name"] == name and "TTL" in r]
         floors["ttl_s"] = float(min(ttls)) if ttls else None
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
+        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as
+        # measured. (Older labs: `health_check_interval` lab seconds per 10 s of Route 53.)
         with contextlib.suppress(Exception):
             state = json.loads((Path(c["gameday_lab_dir"]) / "state.json").read_text())
             config = state.get("config") or {}
-            # The lab probes every `health_check_interval` lab seconds per 10 s of Route 53.
-            interval = float(config.get("health_check_interval", 1.0))
-            floors["lab_speed"] = float(config.get("speed") or 10.0 / interval)
-            floors["health_check_interval_s"] = interval
-            floors["ttl_s"] = float(config.get("ttl", floors["ttl_s"] or 1))
+            speed = float(config.get("speed") or 10.0 / float(config["health_check_interval"]))
+            floors["lab_speed"] = speed
+            if floors["health_check_interval_s"] is not None:
+                floors["health_check_interval_s"] /= speed
+            if floors["ttl_s"] is not None:
+                floors["ttl_s"] = float(math.ceil(floors["ttl_s"] / speed))
     return floors
 
 

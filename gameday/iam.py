@@ -78,6 +78,9 @@ ACTIVITY_ACTIONS: dict[str, tuple[str, ...]] = {
     "gameday.probes.http.endpoint_available": (),
     "gameday.probes.replication.replication_lag": (),
     "gameday.runbook.operator_step": (),
+    # on AWS an FIS pause of the global table (the lab's own knob needs no AWS call)
+    "gameday.drill.lag.delay_replication": _FIS_START,
+    "gameday.drill.lag.restore_replication": _FIS_STOP,
     "gameday.drill.replay.replay_acknowledged_writes": (),
     "chaosaws.route53.probes.get_health_check_status": ("route53:GetHealthCheckStatus",),
     "chaosaws.fis.probes.get_experiment": ("fis:GetExperiment",),

@@ -35,6 +35,8 @@ ROLLBACK_OF = {
     "gameday.actions.rds.switchover_database": "gameday.actions.rds.switchover_database",
     "gameday.actions.secretsmanager.remove_secret_replica": "gameday.actions.secretsmanager.restore_secret_replica",
     "gameday.actions.arc.set_routing_control_state": "gameday.actions.arc.restore_routing_control_state",
+    "gameday.drill.lag.delay_replication": "gameday.drill.lag.restore_replication",
+    "gameday.drill.lag.restore_replication": None,
     "gameday.actions.route53.restore_health_check": None,
     "gameday.actions.ec2.unblock_endpoint": None,
     "gameday.actions.fis.resume_replication": None,

@@ -103,6 +103,7 @@ def test_runbook_failover_waits_for_people_and_times_their_steps(
             proc.wait(30)
     assert proc.returncode == 0, output
     assert "verdict: MET" in output
+    assert "req/s" in output  # no terminal: plain progress lines
 
     events = [json.loads(line) for line in (run_dir / "steps.jsonl").read_text().splitlines()]
     assert [(e["step"], e["event"]) for e in events] == [
@@ -169,3 +170,28 @@ def test_plain_chaos_run_gives_the_same_report_as_gameday_run(
     assert gameday and gameday[0]["verdict"] == "met"
     assert gameday[0]["summary"]["verdict"] == "met"
     assert Path(gameday[0]["run_dir"]) == reports["chaos"]
+
+
+def test_the_control_reverts_what_chaos_toolkit_did_not_roll_back(
+    drill_lab: Lab, drill_env: dict, tmp_path: Path
+) -> None:
+    """``--rollback-strategy never``: the experiment's rollbacks do not run, the control
+    still reverts the run's open fault after the experiment, and says so."""
+    wait_for_steady_state(drill_env["vars"])
+    env = _env(drill_env)
+    done = subprocess.run(
+        [str(BIN / "chaos"), "--no-log-file", "run", "--rollback-strategy", "never",
+         "--journal-path", str(tmp_path / "journal.json"),
+         "--var-file", str(drill_env["var_file"]), str(ROOT / "experiments/dns-failover.json")],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert "rollbacks" not in journal or not journal["rollbacks"], done.stderr
+    run_dir = next((drill_env["reports"] / "dns-failover").iterdir())
+    cleanup = json.loads((run_dir / "run.json").read_text())["cleanup"]
+    assert [(c["activity"], c["outcome"]) for c in cleanup] == [("invert_health_check", "reverted")]
+    faults = [json.loads(line) for line in (run_dir / "faults.jsonl").read_text().splitlines()]
+    assert faults[-1]["state"] == "reverted" and "gameday control" in faults[-1]["by"]
+    gameday = next(e for e in journal["extensions"] if e["name"] == "gameday")
+    assert gameday["cleanup"] == cleanup
+    wait_for_steady_state(drill_env["vars"])
