@@ -19,7 +19,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 from gameday.durations import DurationError, iso8601_seconds
 from gameday.faults import FAILED, Undo
 

@@ -2,7 +2,7 @@
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 from gameday.actions.rds import _describe, _writer
 
 __all__ = ["writer_region"]
