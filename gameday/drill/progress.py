@@ -115,7 +115,7 @@ def start_progress(
         from rich.live import Live
         from rich.logging import RichHandler
 
-        console = Console(file=stream)
+        console = Console(file=stream, force_terminal=True)
         handler = RichHandler(console=console, show_path=False, markup=False)
 
         def show() -> None:
