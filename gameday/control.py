@@ -93,6 +93,7 @@ class DrillRun:
     error: str | None = None
     phase: str = "preflight"
     t0: float | None = None
+    rollbacks_started: float | None = None
     audited: bool = False
     cleanup: list[dict[str, Any]] = field(default_factory=list)
     summary: Any = None
@@ -398,6 +399,7 @@ def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
         raise InterruptExecution("gameday: nothing was injected, no rollback needed")
     if run is not None:
         run.phase = "rollback"
+        run.rollbacks_started = time.time()
 
 
 def _fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None:
@@ -527,7 +529,11 @@ def _revert_open_faults(run: DrillRun) -> None:
 
     ledger = Ledger(ledger_path(run.configuration))
     for entry in reversed(_this_runs_entries(run)):
-        if not entry.open:
+        # A rollback that had nothing of this run to revert (a writer moved back after an
+        # operator's own failover, say) records what it did as a fault of its own: undoing
+        # that would undo the rollback. Only what the method injected is reverted here.
+        begun = _iso_epoch(entry.time)
+        if not entry.open or (run.rollbacks_started and begun >= run.rollbacks_started):
             continue
         item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
                 "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip

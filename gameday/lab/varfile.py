@@ -21,6 +21,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gameday.aws import LAB_ACCOUNT_ID
+
 __all__ = ["KEYS", "VARFILE_NAME", "lab_variables", "varfile_path", "write_varfile"]
 
 VARFILE_NAME = "vars.json"
@@ -57,8 +59,6 @@ KEYS = (
     "fis_role_arn",
 )
 
-#: The account moto answers with (the only one a lab drill may touch).
-_LAB_ACCOUNT = "123456789012"
 
 
 def varfile_path(lab_dir: str | os.PathLike[str]) -> Path:
@@ -73,7 +73,7 @@ def lab_variables(state: dict[str, Any]) -> dict[str, Any]:
     table = state["table_name"]
     values: dict[str, Any] = {
         "gameday_target": "lab",
-        "gameday_allowed_accounts": _LAB_ACCOUNT,
+        "gameday_allowed_accounts": LAB_ACCOUNT_ID,
         "gameday_lab_dir": state["lab_dir"],
         "aws_region": primary["name"],
         "aws_endpoint_url": state["endpoint_url"],
@@ -85,8 +85,8 @@ def lab_variables(state: dict[str, Any]) -> dict[str, Any]:
         "global_cluster_id": state["global_cluster_id"],
         "secret_name": state["secret_name"],
         "table_name": table,
-        "table_arn": f"arn:aws:dynamodb:{primary['name']}:{_LAB_ACCOUNT}:table/{table}",
-        "fis_role_arn": f"arn:aws:iam::{_LAB_ACCOUNT}:role/gameday-fis",
+        "table_arn": f"arn:aws:dynamodb:{primary['name']}:{LAB_ACCOUNT_ID}:table/{table}",
+        "fis_role_arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:role/gameday-fis",
     }
     for role, region in (("primary", primary), ("secondary", secondary)):
         values |= {
