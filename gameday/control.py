@@ -533,7 +533,13 @@ def _revert_open_faults(run: DrillRun) -> None:
         # operator's own failover, say) records what it did as a fault of its own: undoing
         # that would undo the rollback. Only what the method injected is reverted here.
         begun = _iso_epoch(entry.time)
-        if not entry.open or (run.rollbacks_started and begun >= run.rollbacks_started):
+        if not entry.open:
+            continue
+        if run.rollbacks_started and begun >= run.rollbacks_started:
+            # closed, not undone: 'gameday recover' must not undo a rollback either
+            ledger.mark(entry.id, REVERTED, by="gameday control: a rollback's own change")
+            run.cleanup.append({"id": entry.id, "activity": entry.activity, "target": entry.target,
+                                "undo": None, "outcome": "closed (made by a rollback)", "error": None})  # fmt: skip
             continue
         item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
                 "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
