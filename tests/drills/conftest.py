@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gameday.lab import Lab, LabConfig
+from gameday.lab import Lab
 from gameday.lab.state import LAB_CREDENTIALS
 from gameday.lab.varfile import varfile_path
 from gameday.probes.dns import dns_answer
@@ -28,13 +27,9 @@ LAB_SECRETS = {k.lower(): v for k, v in LAB_CREDENTIALS.items()}
 
 
 @pytest.fixture(scope="module")
-def drill_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """One lab for a module of drills (each drill leaves it in its steady state)."""
-    handle = Lab.start(LabConfig(lab_dir=str(tmp_path_factory.mktemp("drill-lab"))))
-    try:
-        yield handle
-    finally:
-        handle.stop()
+def drill_lab(lab: Lab) -> Lab:
+    """The module's lab (tests/conftest.py); each drill leaves it in its steady state."""
+    return lab
 
 
 @pytest.fixture
