@@ -162,7 +162,6 @@ def test_plain_chaos_run_gives_the_same_report_as_gameday_run(
     assert {p["key"] for p in summaries["gameday"]["phases"]} == {
         p["key"] for p in summaries["chaos"]["phases"]
     }
-    ]
     for how, run_dir in reports.items():
         audit = json.loads((run_dir / "audit.json").read_text())
         truth = lost_in_truth(drill_lab, run_dir, audit["writer_region"])
