@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 from gameday.lab import Lab
+from gameday.lab.state import LAB_CREDENTIALS
 from gameday.lab.varfile import KEYS, varfile_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +54,41 @@ def test_lab_up_writes_a_var_file_with_the_same_keys_naming_real_resources(lab: 
     assert configuration["aws_endpoint_url"] == info.endpoint_url
     assert configuration["nameserver"] == f"{info.dns_host}:{info.dns_port}"
     assert configuration["service_port"] == info.service_port
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"primary_health_check_id": "00000000-0000-0000-0000-000000000000"}, "cannot be found"),
+        ({"primary_network_acl_id": "acl-0000000000000000f"}, "cannot be found"),
+        ({"gameday_allowed_accounts": "111122223333", "gameday_target": "aws"}, "not allowlisted"),
+    ],
+)
+def test_unreachable_targets_exit_2_and_inject_nothing(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, override: dict, message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from gameday.cli import main
+
+    for name in [n for n in os.environ if n.startswith(("GAMEDAY_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GAMEDAY_FAULT_LEDGER", str(tmp_path / "faults.jsonl"))
+    monkeypatch.setenv("GAMEDAY_REPORTS_DIR", str(tmp_path / "reports"))
+    data = json.loads(varfile_path(lab.dir).read_text())
+    data["configuration"].update(override)
+    if data["configuration"]["gameday_target"] == "aws":  # lab endpoint, but not lab mode
+        for key, value in LAB_CREDENTIALS.items():
+            monkeypatch.setenv(key, value)
+    var_file = tmp_path / "env.json"
+    var_file.write_text(json.dumps(data))
+    result = CliRunner().invoke(
+        main, ["run", str(ROOT / "experiments/region-evacuation.json"), "--var-file", str(var_file)]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "faults.jsonl").exists()
+    run_dir = next((tmp_path / "reports" / "region-evacuation").iterdir())
+    assert message in json.loads((run_dir / "run.json").read_text())["error"]
+    assert not (run_dir / "requests.jsonl").exists()  # no load was started either
