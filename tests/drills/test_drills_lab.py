@@ -6,16 +6,17 @@ every AWS call made covered by ``gameday iam``'s policy for it, and the lab back
 steady state afterwards (DNS on the primary, both checks healthy, the original writer,
 the secret in the recovery region, replication flowing).
 
-Predicted bands, for the lab's health-check interval ``i`` (lab seconds), failure
-threshold ``n`` and TTL ``t`` (a client may hold an answer for ``t``; a load request may
-take up to its timeout to fail; sustained recovery starts at the first good window):
+Predicted bands, in lab seconds, for the lab's speed (a Route 53 interval ``i`` of 10 s is
+``10/speed``; a TTL is served as ``ceil(TTL/speed)`` = ``t``; an Aurora failover takes
+``failover_seconds/speed``) and failure threshold ``n``:
 
 * no outage expected (a fault users must not see): RTO below ``i``;
 * a black-holed primary: detection takes between ``(n-1)*i`` and ``n*i`` (probes are
-  ``i`` apart, the first may come just after the fault), then clients follow within ``t``
-  (plus one probe period of slack for the publication and the sampler);
+  ``i`` apart, the first may come just after the fault), then clients follow within ``t``;
+  or the promotion (the 1 s pause and the failover) when it takes longer; plus one probe
+  period and 2 s of slack (publication, the sampler, a request's timeout);
 * a writer moved while DNS still points at the old region: the next evaluation after the
-  health-check change (``<= i``) plus ``t``.
+  health-check change (``<= i``) plus ``t``, plus slack.
 """
 
 from __future__ import annotations
