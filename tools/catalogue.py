@@ -125,6 +125,12 @@ RESUME_REPLICATION = action(
     "resume-replication",
     py("gameday.actions.fis", "resume_replication", region="${primary_region}"),
 )
+# The lab: its lab-only lag knob; AWS: FIS pausing the global table (the var file decides).
+DELAY_REPLICATION = action(
+    "delay-replication",
+    py("gameday.drill.lag", "delay_replication", seconds=30, duration="PT2M"),
+)
+RESTORE_REPLICATION = action("restore-replication", py("gameday.drill.lag", "restore_replication"))
 REMOVE_SECRET = action(
     "remove-secret-replica-from-secondary",
     py(
@@ -320,10 +326,10 @@ CATALOGUE = [
         "We pause cross-region replication and watch the lag grow past the data-loss objective. Users are not affected, but the runbook must decide whether a failover is still allowed: the report records when the lag crossed the RPO and by how much a failover at that moment would have exceeded it. Replication resumes afterwards and catches up.",
         ["fis", "replication"],
         READY,
-        [with_pause(PAUSE_REPLICATION, 4), LAG],
-        [RESUME_REPLICATION],
+        [with_pause(DELAY_REPLICATION, 4), LAG],
+        [RESTORE_REPLICATION],
         {
-            "fault_activity": PAUSE_REPLICATION["name"],
+            "fault_activity": DELAY_REPLICATION["name"],
             "objectives": {"rto_seconds": 30, "rpo_seconds": 2},
             "recovery": RECOVERY,
             "load": {"users": 6, "write_ratio": 0.5},

@@ -10,7 +10,8 @@ this is (``gameday_target``), so one experiment runs against both:
   real lag instead.)
 * **the lab**: its lab-only replication delay (``gameday lab set-lag``, the supervisor's
   ``POST /replication/lag``), which delays every replication link of the lab, whatever
-  its data tier; undone by setting the lab's configured baseline back.
+  its data tier; undone by setting the lab's configured baseline back. (A lab from before
+  that knob paused its orders' replication with the FIS action itself: the AWS path.)
 
 :func:`delay_replication` and its rollback :func:`restore_replication` are Chaos Toolkit
 actions; both read the target from ``configuration``.
@@ -27,6 +28,10 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 __all__ = ["delay_replication", "restore_replication"]
+
+
+class _NoKnob(ActivityFailed):
+    """The lab predates ``gameday lab set-lag``."""
 
 
 def _lab(configuration: Configuration) -> Path | None:
@@ -54,7 +59,7 @@ def _set_lab_lag(lab_dir: Path, seconds: float) -> dict[str, Any]:
     finally:
         conn.close()
     if response.status == 404:
-        raise ActivityFailed("this lab has no replication-lag knob: upgrade gameday's lab.")
+        raise _NoKnob("this lab has no replication-lag knob")
     if response.status != 200:
         raise ActivityFailed(f"the lab refused the replication lag: {body.get('error', body)}")
     return body
@@ -86,7 +91,10 @@ def delay_replication(
     if lab_dir is not None:
         if float(seconds) < 0:
             raise ActivityFailed(f"`seconds` must be >= 0, got {seconds}.")
-        return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
+        try:
+            return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
+        except _NoKnob:
+            pass  # a lab from before the lag knob paused its orders with FIS: below
     from gameday.actions.fis import pause_replication
 
     c = configuration or {}
@@ -110,7 +118,10 @@ def restore_replication(
     """
     lab_dir = _lab(configuration)
     if lab_dir is not None:
-        return {"target": "lab", **_set_lab_lag(lab_dir, _baseline(lab_dir))}
+        try:
+            return {"target": "lab", **_set_lab_lag(lab_dir, _baseline(lab_dir))}
+        except _NoKnob:
+            pass
     from gameday.actions.fis import resume_replication
 
     c = configuration or {}

@@ -60,7 +60,6 @@ KEYS = (
 )
 
 
-
 def varfile_path(lab_dir: str | os.PathLike[str]) -> Path:
     """Where the lab in ``lab_dir`` writes its var file."""
     return Path(lab_dir) / VARFILE_NAME
