@@ -117,6 +117,14 @@ def test_drill_measures_what_the_lab_did(
     experiment = json.loads((ROOT / "experiments" / f"{name}.json").read_text())
     assert aws_calls <= set(actions_for(experiment)), aws_calls - set(actions_for(experiment))
 
+    if name == "replication-lag-exceeds-rpo":  # the decision the runbook must make
+        over = json.loads((outcome.run_dir / "run.json").read_text())["replication_lag_over_rpo"]
+        assert over["peak_lag_s"] > summary["objectives"]["rpo_seconds"]
+        assert over["exceeded_by_s"] == pytest.approx(over["peak_lag_s"] - 2.0)
+        notes = (outcome.run_dir / "notes.jsonl").read_text()
+        assert "crossed the RPO objective" in notes
+        assert "crossed the RPO objective" in (outcome.run_dir / "report.html").read_text()
+
     run_json = json.loads((outcome.run_dir / "run.json").read_text())
     assert run_json["cleanup"] == []  # the experiment's own rollbacks closed every fault
     assert not [e for e in _open_faults(drill_env)]
