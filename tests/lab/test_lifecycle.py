@@ -95,9 +95,9 @@ def test_down_cleans_up_after_a_killed_region_and_a_killed_supervisor(lab_dir: s
     ("args", "message"),
     [
         (["--primary", "us-mars-1"], "unknown AWS region 'us-mars-1'"),
-        (["--ttl", "0"], "ttl must be a positive whole number"),
-        (["--interval", "-1"], "health_check_interval must be a positive number"),
-        (["--threshold", "11"], "between 1 and 10"),
+        (["--ttl", "0"], "ttl must be a whole number of seconds from 1 to 86400"),
+        (["--interval", "-1"], "health_check_interval must be a number of seconds from 0.05"),
+        (["--threshold", "11"], "failure_threshold must be a whole number from 1 to 10"),
     ],
 )
 def test_bad_settings_are_refused_with_nothing_started(
@@ -114,7 +114,7 @@ def test_a_bad_config_file_is_refused(tmp_path: Path, lab_dir: str) -> None:
     config = tmp_path / "lab.toml"
     config.write_text('ttl = "soon"\n')
     result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
-    assert result.returncode != 0 and "ttl must be a positive whole number" in result.stderr
+    assert result.returncode != 0 and "ttl must be a whole number of seconds" in result.stderr
     config.write_text("colour = 'blue'\n")
     result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
     assert result.returncode != 0 and "unknown lab setting(s) colour" in result.stderr
