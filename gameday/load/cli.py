@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from gameday.load.errors import LoadError
+from gameday.load.ledger import read_recent, read_summary, window_stats
 from gameday.load.resolver import MODES
 from gameday.load.runner import LoadRun, LoadSettings
+from gameday.numbers import number_problem
+
+#: The longest window `load status` reads (a week).
+MAX_WINDOW = 7 * 24 * 3600.0
 
 _SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -172,9 +178,39 @@ def _run(settings: LoadSettings, *, produce: bool) -> None:
 
 @load.command("status")
 @click.option("--ledger", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--window", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--window",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds, up to a week; the window ends now, or at the end of a finished run.",
+)
 def status_command(ledger: Path, window: float) -> None:
-    """What users experienced over the last --window seconds (JSON)."""
-    from gameday.probes.load import load_window
+    """What users experienced over the last --window seconds of the run (JSON).
 
-    click.echo(json.dumps(load_window(window_seconds=window, ledger_path=str(ledger)), indent=2))
+    While the run goes the window ends now; once it has finished (its summary is written)
+    the window ends when the run did, so a finished run reads as it ended, not as
+    silence (100% errors)."""
+    problem = number_problem(window, 0.0, MAX_WINDOW, unit="seconds", low_exclusive=True)
+    if problem:
+        raise click.BadParameter(f"must be {problem}", param_hint="'--window'")
+    summary = read_summary(ledger)
+    finished = summary is not None
+    until = time.time()
+    if summary is not None:
+        ended = summary.get("finished_at")
+        until = float(ended) if isinstance(ended, int | float) else ledger.stat().st_mtime
+    since = until - window
+    stats = window_stats(read_recent(ledger, since), since, until)
+    data = {
+        "window_seconds": window,
+        "since": stats.since,
+        "until": stats.until,
+        "finished": finished,
+        "requests": stats.requests,
+        "errors": stats.errors,
+        "error_rate": stats.error_rate,
+        "regions": dict(stats.regions),
+        "region_share": stats.region_share(),
+    }
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
