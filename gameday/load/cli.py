@@ -97,7 +97,11 @@ def load() -> None:
 @click.option("--users", type=int, default=4, show_default=True, help="Concurrent users.")
 @click.option("--spawn-rate", type=float, default=None, help="Users started per second.")
 @click.option(
-    "--run-time", default="5m", show_default=True, help="Hard cap on the run (90, 90s, 2m, 1h30m)."
+    "--run-time",
+    default="5m",
+    show_default=True,
+    callback=lambda _ctx, _param, value: parse_duration(value),
+    help="Hard cap on the run (90, 90s, 2m, 1h30m; at most a week).",
 )
 @click.option(
     "--ledger",
@@ -129,7 +133,6 @@ def load() -> None:
 def run_command(**opts: Any) -> None:
     """Run the load until --run-time (or Ctrl-C), then report the ledger's completeness."""
     as_master = opts.pop("as_master")
-    opts["run_time"] = parse_duration(opts["run_time"])
     settings = LoadSettings(role="master" if as_master else "local", **opts)
     _run(settings, produce=True)
 
