@@ -196,3 +196,31 @@ def test_two_concurrent_ups_in_one_directory_start_one_lab(tmp_path: Path) -> No
     finally:
         Lab(lab_dir).stop()
     assert_nothing_left(lab_dir, pids, ports)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[]", b"null", b'{"status": "ready", "supervisor_pid": "x"}', b'{"regions": 5}', b"\xff"],
+)
+def test_a_damaged_state_file_gets_a_message_not_a_traceback(
+    tmp_path: Path, content: bytes
+) -> None:
+    """The same class as defect 2: commands read state.json; a damaged one must not crash
+    them (nor make `lab down` give up)."""
+    lab_dir = tmp_path / "lab"
+    lab_dir.mkdir()
+    (lab_dir / "state.json").write_bytes(content)
+    for args in (
+        ["status"],
+        ["status", "--json"],
+        ["env"],
+        ["kill-region", "us-east-1"],
+        ["restart-region", "us-east-1"],
+        ["down"],
+    ):
+        result = gameday("lab", *args, "--dir", str(lab_dir))
+        assert "Traceback" not in result.stderr, (args, result.stderr)
+        assert result.returncode in (0, 1, 2), (args, result)
+    down = gameday("lab", "down", "--dir", str(lab_dir))
+    assert down.returncode == 0
+    assert (lab_dir / "state.json").read_bytes() == content  # nothing of ours to rewrite

@@ -179,3 +179,24 @@ def test_status_of_a_finished_run_reads_its_last_window_not_silence(tmp_path: Pa
         result = CliRunner().invoke(load, ["status", "--ledger", str(ledger), "--window", bad])
         assert result.exit_code == 2, (bad, result.output)
         assert "Invalid value for '--window'" in result.output and "{" not in result.output
+
+
+def test_lab_mode_workers_and_masters_stay_on_loopback(tmp_path: Path) -> None:
+    """The same class as defect 7: in lab mode neither end of master/worker leaves
+    loopback."""
+    from gameday.load.errors import NonLoopbackTarget
+
+    for role in ("master", "worker"):
+        run = LoadRun(
+            LoadSettings(
+                target="127.0.0.1",
+                port=8080,
+                role=role,  # type: ignore[arg-type]
+                master_host="0.0.0.0",
+                lab=True,
+                ledger=tmp_path / role / "ledger.jsonl",
+            )
+        )
+        with pytest.raises(NonLoopbackTarget, match="outside loopback"):
+            run.start()
+        assert run.process is None and not (tmp_path / role).exists()

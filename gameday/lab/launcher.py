@@ -270,7 +270,13 @@ class Lab:
         state = self.state()
         if state.get("status") != "ready":
             raise LabError(f"the lab in {self.dir} is {state.get('status')}, not ready")
-        return LabInfo.from_state(state)
+        try:
+            return LabInfo.from_state(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LabError(
+                f"the state of the lab in {self.dir} is damaged ({exc!r}): stop it with "
+                "'gameday lab down' and start it again"
+            ) from exc
 
     def stop(self, timeout: float = 15.0) -> list[str]:
         """Stop the lab and everything it started; returns what had to be killed by force.
@@ -299,6 +305,7 @@ class Lab:
         for pid in supervisors:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGCONT)  # a stopped supervisor cannot act on it otherwise
         deadline = time.monotonic() + timeout
         while any(pid_alive(pid) for pid in supervisors) and time.monotonic() < deadline:
             if self._proc is not None:

@@ -48,11 +48,25 @@ def write_state(path: Path, data: dict[str, Any]) -> bool:
 
 
 def read_state(path: Path) -> dict[str, Any] | None:
-    """The state at ``path``, or None if there is none (or it is being replaced)."""
+    """The state at ``path``, or None if there is none, it is being replaced, or it is
+    damaged (not an object, pids that are not numbers, regions that are not a list of
+    objects): a command then finds the lab by its lock and processes, never crashes."""
     try:
-        return json.loads(path.read_text())
+        state = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
+    if not isinstance(state, dict) or not _pid_or_none(state.get("supervisor_pid")):
+        return None
+    regions = state.get("regions", [])
+    if not isinstance(regions, list) or not all(
+        isinstance(r, dict) and _pid_or_none(r.get("pid")) for r in regions
+    ):
+        return None
+    return state
+
+
+def _pid_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0)
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -193,10 +193,11 @@ def validate(settings: LoadSettings) -> tuple[str, ...]:
         raise InvalidLoadSettings("processes cannot be combined with master/worker roles: use one.")
     if s.role == "worker" and s.master_port == 0:
         raise InvalidLoadSettings("a worker needs the master's port: pass --master-port.")
-    if s.role == "master" and s.lab and not is_loopback(s.master_host):
+    if s.role in ("master", "worker") and s.lab and not is_loopback(s.master_host):
+        verb = "bind the master to" if s.role == "master" else "reach a master at"
         raise NonLoopbackTarget(
-            f"lab mode refuses to bind the master to {s.master_host}, which is outside "
-            "loopback: use --master-host 127.0.0.1 or drop --lab."
+            f"lab mode refuses to {verb} {s.master_host}, which is outside loopback: "
+            "use --master-host 127.0.0.1 or drop --lab."
         )
     if s.resolver_mode not in MODES:
         raise InvalidLoadSettings(
