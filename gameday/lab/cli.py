@@ -40,13 +40,17 @@ def lab() -> None:
 )
 @click.option("--primary", help="Primary region name [us-east-1].")
 @click.option("--secondary", help="Secondary region name [us-west-2].")
-@click.option("--zone", help="Private hosted zone [lab.internal].")
-@click.option("--ttl", type=int, help="TTL in seconds of the service's failover records [1].")
+@click.option("--zone", help="Private hosted zone, a DNS name [lab.internal].")
 @click.option(
-    "--interval", type=float, help="Lab seconds per health-check interval (Route 53's 10 s) [1.0]."
+    "--ttl", type=int, help="TTL in seconds of the service's failover records, 1-86400 [1]."
 )
-@click.option("--threshold", type=int, help="Health-check failure threshold [2].")
-@click.option("--lag", type=float, help="Baseline replication lag in seconds [0.3].")
+@click.option(
+    "--interval",
+    type=float,
+    help="Lab seconds per health-check interval (Route 53's 10 s), 0.05-60 [1.0].",
+)
+@click.option("--threshold", type=int, help="Health-check failure threshold, 1-10 [2].")
+@click.option("--lag", type=float, help="Baseline replication lag in seconds, 0-60 [0.3].")
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
     "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."

@@ -94,8 +94,10 @@ def load() -> None:
     required=True,
     help="Service port [env GAMEDAY_SERVICE_PORT, which 'gameday lab env' exports].",
 )
-@click.option("--users", type=int, default=4, show_default=True, help="Concurrent users.")
-@click.option("--spawn-rate", type=float, default=None, help="Users started per second.")
+@click.option(
+    "--users", type=int, default=4, show_default=True, help="Concurrent users, 1-100000."
+)
+@click.option("--spawn-rate", type=float, default=None, help="Users started per second (> 0).")
 @click.option(
     "--run-time",
     default="5m",
@@ -116,7 +118,10 @@ def load() -> None:
     type=int,
     default=0,
     show_default=True,
-    help="Locust worker processes on this machine (0: one process).",
+    help=(
+        "Locust worker processes on this machine, 0-256 (0: one process); the master then "
+        "listens on 127.0.0.1 on a free port."
+    ),
 )
 @click.option(
     "--master",
@@ -128,7 +133,9 @@ def load() -> None:
 @click.option(
     "--master-host", default="127.0.0.1", show_default=True, help="Address the master binds to."
 )
-@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option(
+    "--master-port", type=int, default=5557, show_default=True, help="0 picks a free port."
+)
 @_shared_options
 def run_command(**opts: Any) -> None:
     """Run the load until --run-time (or Ctrl-C), then report the ledger's completeness."""
