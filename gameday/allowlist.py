@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gameday import aws
+from gameday.aws import LAB_ACCOUNT_ID
 
 __all__ = [
     "LAB_ACCOUNT_ID",
@@ -30,9 +31,6 @@ __all__ = [
     "forget_identities",
     "verified_account",
 ]
-
-#: The account id moto (hence the lab) answers with.
-LAB_ACCOUNT_ID = "123456789012"
 
 
 class AccountNotAllowed(PermissionError):

@@ -53,6 +53,7 @@ from gameday.allowlist import (
     forget_identities,
     verified_account,
 )
+from gameday.procutil import pid_alive
 
 __all__ = [
     "LAB_ACCOUNT_ID",
@@ -453,17 +454,7 @@ def live_writer(entry: Entry) -> bool:
     The current process never counts: a run may recover its own faults."""
     if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
         return False
-    try:
-        os.kill(entry.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited: its faults are orphans
-        stat = Path(f"/proc/{entry.pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return pid_alive(entry.pid)  # a zombie has exited: its faults are orphans
 
 
 def recover(

@@ -20,7 +20,7 @@ from gameday import faults
 from gameday.lab import Lab
 from gameday.lab.lock import lab_processes
 from gameday.lab.ports import listening
-from gameday.lab.state import pid_alive
+from gameday.procutil import pid_alive
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from gameday.lab.ports import listening
-from gameday.lab.state import pid_alive
 from gameday.load.cli import load
 from gameday.load.ledger import LedgerRecord, count_records, summary_path
 from gameday.load.runner import LoadRun, LoadSettings
+from gameday.procutil import pid_alive
 from tests.load.load_servers import OrdersRegion
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]

@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gameday.durations import DurationError, span_seconds
 from gameday.load.errors import LoadError
 from gameday.load.ledger import read_recent, read_summary, window_stats
 from gameday.load.resolver import MODES
@@ -25,16 +25,13 @@ from gameday.numbers import number_problem
 #: The longest window `load status` reads (a week).
 MAX_WINDOW = 7 * 24 * 3600.0
 
-_SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
 
 def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"`` -> seconds."""
-    match = _SPAN.match(text.strip())
-    if not text.strip() or match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 90, 90s, 2m or 1h30m")
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"``, ``"PT2M"`` -> seconds."""
+    try:
+        return span_seconds(text)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _lab_default() -> bool:
@@ -94,9 +91,7 @@ def load() -> None:
     required=True,
     help="Service port [env GAMEDAY_SERVICE_PORT, which 'gameday lab env' exports].",
 )
-@click.option(
-    "--users", type=int, default=4, show_default=True, help="Concurrent users, 1-100000."
-)
+@click.option("--users", type=int, default=4, show_default=True, help="Concurrent users, 1-100000.")
 @click.option("--spawn-rate", type=float, default=None, help="Users started per second (> 0).")
 @click.option(
     "--run-time",

@@ -50,10 +50,9 @@ from gameday.load.resolver import (
     MODES,
     DNSResolutionError,
     TTLResolver,
-    ip_literal,
-    is_loopback,
     parse_nameserver,
 )
+from gameday.netutil import ip_literal, is_loopback
 from gameday.numbers import number_problem
 
 STOCK_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
