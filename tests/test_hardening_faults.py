@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -73,26 +74,39 @@ def drill_shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_server: st
     faults.forget_identities()
 
 
-def inverted(endpoint: str, hc: str) -> bool:
-    r53 = boto3.client(
+def route53_at(endpoint: str) -> Any:
+    """A plain boto3 Route 53 client on ``endpoint`` (the test's own view of the truth)."""
+    return boto3.client(
         "route53",
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    return r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"]["Inverted"]
+
+
+def inverted(endpoint: str, hc: str) -> bool:
+    check = route53_at(endpoint).get_health_check(HealthCheckId=hc)["HealthCheck"]
+    return check["HealthCheckConfig"]["Inverted"]
 
 
 def new_health_check(endpoint: str) -> str:
-    r53 = boto3.client(
-        "route53",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
+    return create_http_health_check(route53_at(endpoint), reference=os.urandom(4).hex())
+
+
+def record_inversion(
+    hc: str, undo_func: str, configuration: dict[str, str] | None = None
+) -> Ledger:
+    """Write an open `invert_health_check` entry by hand whose undo is ``undo_func``."""
+    book = Ledger(faults.ledger_path())
+    book.begin(
+        activity="invert_health_check",
+        target=f"route53:health-check:{hc}",
+        arguments={},
+        undo=Undo("gameday.actions.route53", undo_func, {"health_check_id": hc}),
+        configuration=configuration,
     )
-    return create_http_health_check(r53, reference=os.urandom(4).hex())
+    return book
 
 
 def test_recover_on_a_missing_ledger_is_an_error_naming_the_path(tmp_path: Path) -> None:
@@ -159,13 +173,7 @@ def test_only_the_rollback_registered_for_the_action_may_run(
 ) -> None:
     """Defect 5: an undo naming the injecting action itself was executed and failed over."""
     hc = new_health_check(drill_shell)
-    book = Ledger(faults.ledger_path())
-    book.begin(
-        activity="invert_health_check",
-        target=f"route53:health-check:{hc}",
-        arguments={},
-        undo=Undo("gameday.actions.route53", "invert_health_check", {"health_check_id": hc}),
-    )
+    book = record_inversion(hc, "invert_health_check")
     book.begin(
         activity="block_endpoint",
         target="ec2:x",
@@ -223,14 +231,7 @@ def test_recover_is_held_to_the_account_the_fault_was_injected_into(
 ) -> None:
     """The recorded account is not a blank cheque: another account is still refused."""
     hc = new_health_check(drill_shell)
-    book = Ledger(faults.ledger_path())
-    book.begin(
-        activity="invert_health_check",
-        target=f"route53:health-check:{hc}",
-        arguments={},
-        undo=Undo("gameday.actions.route53", "restore_health_check", {"health_check_id": hc}),
-        configuration={"aws_endpoint_url": drill_shell},
-    )
+    record_inversion(hc, "restore_health_check", {"aws_endpoint_url": drill_shell})
     # forge the account the entry says it was injected into
     text = (
         faults.ledger_path()

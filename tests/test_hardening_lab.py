@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from gameday.lab import Lab
 from gameday.lab.lock import lab_processes
 from gameday.lab.ports import listening
 from gameday.procutil import pid_alive
+from tests.lab.helpers import wait_until
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 
@@ -39,15 +39,6 @@ def lab_ports(state: dict) -> list[tuple[str, int]]:
     for region in state["regions"]:
         ports += [(region["address"], state["service_port"]), ("127.0.0.1", region["control_port"])]
     return ports
-
-
-def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    """Poll ``check`` (a process exit, a port closing: no event to await) until true."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.05)
-    return value
 
 
 def assert_nothing_left(lab_dir: Path, pids: list[int], ports: list[tuple[str, int]]) -> None:
@@ -155,8 +146,8 @@ def test_a_lab_whose_directory_is_deleted_stops_itself(tmp_path: Path) -> None:
     ports = lab_ports(state)
     try:
         shutil.rmtree(lab_dir)
-        wait_for(lambda: not any(pid_alive(p) for p in pids), 20, "the orphaned lab stopped")
-        wait_for(lambda: not any(listening(h, p) for h, p in ports), 10, "its ports closed")
+        wait_until(lambda: not any(pid_alive(p) for p in pids), 20)
+        wait_until(lambda: not any(listening(h, p) for h, p in ports), 10)
         assert not lab_dir.exists()  # the dying supervisor did not recreate it
         down = gameday("lab", "down", "--dir", str(lab_dir))
         assert down.returncode == 0 and "no lab to stop" in down.stdout

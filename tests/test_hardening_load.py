@@ -24,6 +24,7 @@ from gameday.load.cli import load
 from gameday.load.ledger import LedgerRecord, count_records, summary_path
 from gameday.load.runner import LoadRun, LoadSettings
 from gameday.procutil import pid_alive
+from tests.lab.helpers import wait_until
 from tests.load.load_servers import OrdersRegion
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -69,15 +70,6 @@ def listening_sockets(pid: int) -> set[tuple[str, int]]:
             octets = bytes.fromhex(address)[::-1]
             found.add((".".join(str(b) for b in octets), int(port, 16)))
     return found
-
-
-def wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    """Poll ``check`` (a process exit, a ledger growing: no event to await) until true."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        time.sleep(0.05)
-    return value
 
 
 def settings(region: OrdersRegion, ledger: Path, **overrides: object) -> LoadSettings:
@@ -138,14 +130,14 @@ def test_sigkill_of_load_run_takes_locust_and_its_workers_with_it(
     ]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: count_records(ledger) > 0, 60, "load recorded")
+        wait_until(lambda: count_records(ledger) > 0, 60)
         locust = [pid for pid in processes_naming(str(ledger)) if pid != proc.pid]
         assert len(locust) == 3  # the master and its two forked workers
         ports = {port for pid in locust for _, port in listening_sockets(pid)}
         assert ports
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-        wait_for(lambda: not any(pid_alive(pid) for pid in locust), 15, "Locust died with it")
+        wait_until(lambda: not any(pid_alive(pid) for pid in locust), 15)
     finally:
         if proc.poll() is None:
             proc.kill()
