@@ -16,13 +16,9 @@ shell of the same user.
 
 Each entry records what its undo needs to reach the same place from a fresh shell: the
 endpoint, region, profile and role in use and the account the allowlist verified (never
-credentials). :func:`recover` reverts every entry not yet reverted (``pending`` ones
-too: a process killed mid-call may or may not have injected), newest first, and only
-with the rollback :data:`ROLLBACKS` registers for the entry's action: a ledger is a
-file, so what it names is checked, never trusted. Rollbacks are idempotent, so
-recovering twice, or after the experiment's own rollbacks ran, changes nothing. A line
-that is not a valid record is reported with its number and skipped; it never stops the
-recovery of the others.
+credentials). A line that is not a valid record is reported with its number and
+skipped by :meth:`Ledger.scan`; it never hides the other entries. Reverting what is
+still open is :mod:`gameday.recovery` (``gameday recover``).
 
 The account guard (:func:`ensure_account_allowed`) lives in :mod:`gameday.allowlist`,
 next to the client factory; it is re-exported here for existing callers.
@@ -31,7 +27,6 @@ next to the client factory; it is re-exported here for existing callers.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import json
 import logging
 import os
@@ -43,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gameday import aws
 from gameday.allowlist import (
     LAB_ACCOUNT_ID,
     AccountNotAllowed,
@@ -53,15 +47,12 @@ from gameday.allowlist import (
     forget_identities,
     verified_account,
 )
-from gameday.procutil import pid_alive
 
 __all__ = [
     "LAB_ACCOUNT_ID",
-    "ROLLBACKS",
     "AccountNotAllowed",
     "Entry",
     "Ledger",
-    "LedgerNotFound",
     "Undo",
     "allowed_accounts",
     "caller_account",
@@ -69,7 +60,6 @@ __all__ = [
     "ensure_account_allowed",
     "forget_identities",
     "ledger_path",
-    "recover",
 ]
 
 logger = logging.getLogger("gameday.faults")
@@ -77,23 +67,6 @@ logger = logging.getLogger("gameday.faults")
 PENDING, APPLIED, FAILED, REVERTED = "pending", "applied", "failed", "reverted"
 STATES = frozenset({PENDING, APPLIED, FAILED, REVERTED})
 OPEN_STATES = frozenset({PENDING, APPLIED})
-
-#: The one rollback each injecting action may be undone with: ``activity`` (as the action
-#: records it) -> (module, function). :func:`recover` runs nothing else, whatever a
-#: ledger line names (a failover's undo is a switchover back, hence the repeat).
-ROLLBACKS: dict[str, tuple[str, str]] = {
-    "invert_health_check": ("gameday.actions.route53", "restore_health_check"),
-    "block_endpoint": ("gameday.actions.ec2", "unblock_endpoint"),
-    "pause_replication": ("gameday.actions.fis", "resume_replication"),
-    "disrupt_cross_region_connectivity": (
-        "gameday.actions.fis",
-        "restore_cross_region_connectivity",
-    ),
-    "failover_database": ("gameday.actions.rds", "switchover_database"),
-    "switchover_database": ("gameday.actions.rds", "switchover_database"),
-    "remove_secret_replica": ("gameday.actions.secretsmanager", "restore_secret_replica"),
-    "set_routing_control_state": ("gameday.actions.arc", "restore_routing_control_state"),
-}
 
 #: Configuration keys copied into each entry so :func:`recover` talks to the same
 #: endpoint / profile / role / region as the run that injected (never secrets).
@@ -105,17 +78,6 @@ _CARRIED_KEYS = (
     "aws_endpoint_url",
     "gameday_allowed_accounts",
 )
-
-#: Placeholder credentials for recovering a fault injected into a loopback endpoint (the
-#: lab, which accepts any) from a shell that has none; never sent anywhere else.
-_LOOPBACK_PLACEHOLDER = {
-    "aws_access_key_id": "gameday-recover",
-    "aws_secret_access_key": "gameday-recover",
-}
-
-
-class LedgerNotFound(FileNotFoundError):
-    """The fault ledger to recover from does not exist (the message names the path)."""
 
 
 def _now() -> str:
@@ -136,9 +98,6 @@ def ledger_path(configuration: Mapping[str, Any] | None = None) -> Path:
     configured = (configuration or {}).get("gameday_fault_ledger")
     chosen = configured or os.environ.get("GAMEDAY_FAULT_LEDGER")
     return Path(chosen).expanduser().absolute() if chosen else default_ledger_path()
-
-
-_configured_ledger_path = ledger_path
 
 
 def _where(configuration: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -405,175 +364,11 @@ def _invalid(record: Any, folded: Mapping[str, Entry]) -> str | None:
     return None
 
 
-# -- recovery ----------------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    """Recovery lives in :mod:`gameday.recovery` (it imports this module); its names are
+    still importable from here, as before the split."""
+    if name in ("ROLLBACKS", "LedgerNotFound", "live_writer", "recover"):
+        from gameday import recovery
 
-
-def _resolve_undo(entry: Entry) -> Any:
-    """The rollback registered for ``entry``'s action, if the entry names exactly it."""
-    registered = ROLLBACKS.get(entry.activity)
-    if registered is None:
-        raise ValueError(
-            f"refusing to revert {entry.activity!r}: not an action gameday injects, so it "
-            "has no registered rollback"
-        )
-    if (entry.undo.module, entry.undo.func) != registered:
-        raise ValueError(
-            f"refusing to call {entry.undo.module}.{entry.undo.func} for {entry.activity}: "
-            f"not a gameday rollback of it (its rollback is {'.'.join(registered)})"
-        )
-    return getattr(importlib.import_module(registered[0]), registered[1])
-
-
-def _recovery_configuration(entry: Entry, path: Path) -> dict[str, Any]:
-    """The configuration the undo of ``entry`` runs with: what the entry recorded, held
-    to the account it was injected into (the guard still checks the caller is that one)."""
-    configuration = {k: v for k, v in entry.configuration.items() if k != "gameday_account"}
-    account = entry.configuration.get("gameday_account")
-    if account and not configuration.get("gameday_allowed_accounts"):
-        configuration["gameday_allowed_accounts"] = [str(account)]
-    configuration["gameday_fault_ledger"] = str(path)
-    return configuration
-
-
-def _recovery_secrets(
-    configuration: Mapping[str, Any], secrets: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """``secrets``; for a loopback endpoint (the lab) when no credentials are found
-    anywhere, placeholder ones the lab accepts, so a fresh shell can recover a lab fault."""
-    if secrets:
-        return dict(secrets)
-    loopback = aws._is_loopback(configuration.get("aws_endpoint_url"))
-    if loopback and aws.session(configuration=configuration).get_credentials() is None:
-        return dict(_LOOPBACK_PLACEHOLDER)
-    return {}
-
-
-def live_writer(entry: Entry) -> bool:
-    """True if the process that wrote ``entry`` still runs on this host (a drill under way).
-
-    The current process never counts: a run may recover its own faults."""
-    if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
-        return False
-    return pid_alive(entry.pid)  # a zombie has exited: its faults are orphans
-
-
-def recover(
-    ledger_path: str | os.PathLike[str] | None = None,
-    dry_run: bool = False,
-    *,
-    secrets: Mapping[str, Any] | None = None,
-    include_live: bool = False,
-) -> list[dict[str, Any]]:
-    """Revert every entry not yet reverted, newest first; return what was (or would be) done.
-
-    Each item: ``id``, ``line``, ``activity``, ``target``, ``state`` (before), ``undo`` (a
-    readable call), ``outcome`` (``reverted``, ``would revert``, ``skipped``, ``error``,
-    or ``unreadable`` for a ledger line that is not a valid record), ``error``, and
-    ``warning`` (a revert that happened but could not be recorded). A failing undo is
-    reported and left open so a later recover can retry it. Entries written by a process
-    that still runs on this host belong to a drill under way and are skipped (its own
-    rollbacks will run) unless ``include_live``.
-
-    Raises :class:`LedgerNotFound` when the ledger does not exist: recovering "nothing"
-    from a wrong path must never look like a clean bill of health.
-    """
-    path = Path(ledger_path) if ledger_path else _configured_ledger_path()
-    if not path.is_file():
-        raise LedgerNotFound(
-            f"no fault ledger at {path}: pass --ledger (or set GAMEDAY_FAULT_LEDGER) to the "
-            "ledger the drill wrote"
-        )
-    ledger = Ledger(path)
-    entries, problems = ledger.scan()
-    report = [
-        _recover_one(ledger, entry, dry_run, secrets, include_live)
-        for entry in reversed(entries)
-        if entry.open
-    ]
-    for number, why in problems:
-        report.append(
-            {
-                "id": None,
-                "line": number,
-                "time": None,
-                "activity": None,
-                "target": None,
-                "state": None,
-                "undo": None,
-                "outcome": "unreadable",
-                "error": f"line {number} skipped, not a valid ledger record: {why}",
-                "warning": None,
-            }
-        )
-    return report
-
-
-def _recover_one(
-    ledger: Ledger,
-    entry: Entry,
-    dry_run: bool,
-    secrets: Mapping[str, Any] | None,
-    include_live: bool,
-) -> dict[str, Any]:
-    """Revert (or, dry, check) one open entry; the report item for it."""
-    item: dict[str, Any] = {
-        "id": entry.id,
-        "line": entry.line,
-        "time": entry.time,
-        "activity": entry.activity,
-        "target": entry.target,
-        "state": entry.state,
-        "undo": entry.undo.describe(),
-        "outcome": "would revert" if dry_run else "reverted",
-        "error": None,
-        "warning": None,
-    }
-    if not include_live and live_writer(entry):
-        item["outcome"] = "skipped"
-        item["error"] = (
-            f"the drill that injected it is still running (pid {entry.pid}); stop it, "
-            "or pass --include-live to revert it anyway"
-        )
-        return item
-    try:
-        func = _resolve_undo(entry)
-    except (ValueError, ImportError, AttributeError) as exc:
-        item["outcome"] = "error"
-        item["error"] = str(exc)
-        return item
-    if dry_run:
-        return item
-    configuration = _recovery_configuration(entry, ledger.path)
-    try:
-        func(
-            **entry.undo.kwargs,
-            configuration=configuration,
-            secrets=_recovery_secrets(configuration, secrets),
-        )
-    except OSError as exc:
-        if not _is_ledger_error(exc, ledger.path):
-            return _failed(item, entry, exc)
-        # rollbacks record their revert after the AWS call that did it: only the record
-        # failed (a read-only ledger ...). The entry stays open and the next recover runs
-        # the idempotent undo once more.
-        item["warning"] = f"reverted, but could not record it in {ledger.path}: {exc}"
-        return item
-    except Exception as exc:
-        return _failed(item, entry, exc)
-    try:
-        ledger.mark(entry.id, REVERTED, by="recover")
-    except OSError as exc:
-        item["warning"] = f"reverted, but could not record it in {ledger.path}: {exc}"
-    return item
-
-
-def _is_ledger_error(exc: OSError, path: Path) -> bool:
-    """True if ``exc`` is about the ledger file itself (it could not be written)."""
-    return exc.filename is not None and Path(exc.filename).absolute() == path.absolute()
-
-
-def _failed(item: dict[str, Any], entry: Entry, exc: BaseException) -> dict[str, Any]:
-    logger.error("could not revert %s (%s): %s", entry.id, entry.activity, exc)
-    item["outcome"] = "error"
-    item["error"] = str(exc)
-    return item
+        return getattr(recovery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

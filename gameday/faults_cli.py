@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from gameday.faults import LedgerNotFound, ledger_path, recover
+from gameday.faults import ledger_path
+from gameday.recovery import LedgerNotFound, recover
 
 __all__ = ["recover_command"]
 
