@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from gameday.lab import Lab, LabConfig, LabConfigError, RegionSpec
+from gameday.lab.lock import lab_processes
 from gameday.lab.ports import listening
+from gameday.lab.state import read_state
 from gameday.procutil import pid_alive
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -28,12 +30,28 @@ def gameday(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture
 def lab_dir(tmp_path: Path) -> Iterator[str]:
-    """A lab directory whose lab, if any, is stopped after the test whatever happened."""
+    """A lab directory whose lab, if any, is stopped after the test whatever happened;
+    then no process of it is left and none of the ports it ever named still listens."""
     path = str(tmp_path / "lab")
+    seen: list[dict] = []
+
+    def remember() -> None:
+        state = read_state(Path(path, "state.json"))
+        if state and state not in seen:
+            seen.append(state)
+
     try:
         yield path
     finally:
+        remember()
         Lab(path).stop()
+    assert lab_processes(Path(path).resolve()) == []
+    for state in seen:
+        pids = [state.get("supervisor_pid"), *(r.get("pid") for r in state.get("regions", []))]
+        assert not [pid for pid in pids if pid_alive(pid)]
+        ports = [("127.0.0.1", state.get("dns_port")), ("127.0.0.1", state.get("supervisor_port"))]
+        ports += [(r["address"], state.get("service_port")) for r in state.get("regions", [])]
+        assert not [f"{h}:{p}" for h, p in ports if p and listening(h, p)]
 
 
 @pytest.mark.lab
