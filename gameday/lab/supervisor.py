@@ -434,8 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lab-dir", help="the lab directory (names it on the command line)")
     parser.add_argument("--lock-fd", type=int, help="descriptor of the held lab.lock")
     args = parser.parse_args(argv)
-    # Validated by the launcher that started us (gameday.lab.launcher.Lab.start).
-    config = LabConfig.from_dict(json.loads(args.config))
+    # Validated by the launcher that started us (gameday.lab.launcher.Lab.start), and again
+    # here: a supervisor started by hand with a NaN interval would spin, not fail.
+    config = LabConfig.from_dict(json.loads(args.config)).validate()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     supervisor = Supervisor(config)
     lock = _claim(supervisor.dir, args.lock_fd)
