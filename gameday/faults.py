@@ -367,7 +367,14 @@ def _invalid(record: Any, folded: Mapping[str, Entry]) -> str | None:
 def __getattr__(name: str) -> Any:
     """Recovery lives in :mod:`gameday.recovery` (it imports this module); its names are
     still importable from here, as before the split."""
-    if name in ("ROLLBACKS", "LedgerNotFound", "live_writer", "recover"):
+    if name in (
+        "ROLLBACKS",
+        "LedgerNotFound",
+        "live_writer",
+        "recover",
+        "rollback_for",
+        "_resolve_undo",
+    ):
         from gameday import recovery
 
         return getattr(recovery, name)

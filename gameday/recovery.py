@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from gameday import aws
-from gameday.faults import REVERTED, Entry, Ledger
+from gameday.faults import REVERTED, Entry, Ledger, Undo
 from gameday.faults import ledger_path as configured_ledger_path
 from gameday.procutil import pid_alive
 
-__all__ = ["ROLLBACKS", "LedgerNotFound", "live_writer", "recover"]
+__all__ = ["ROLLBACKS", "LedgerNotFound", "live_writer", "recover", "rollback_for"]
 
 logger = logging.getLogger("gameday.faults")
 
@@ -58,8 +58,11 @@ class LedgerNotFound(FileNotFoundError):
     """The fault ledger to recover from does not exist (the message names the path)."""
 
 
-def _resolve_undo(entry: Entry) -> Any:
-    """The rollback registered for ``entry``'s action, if the entry names exactly it."""
+def rollback_for(entry: Entry) -> Any:
+    """The rollback registered for ``entry``'s action, if the entry's undo names exactly
+    it; raises :class:`ValueError` otherwise (the undo is never looked up by name alone).
+    Call it as ``rollback_for(entry)(**entry.undo.kwargs, configuration=..., secrets=...)``.
+    """
     registered = ROLLBACKS.get(entry.activity)
     if registered is None:
         raise ValueError(
@@ -72,6 +75,17 @@ def _resolve_undo(entry: Entry) -> Any:
             f"not a gameday rollback of it (its rollback is {'.'.join(registered)})"
         )
     return getattr(importlib.import_module(registered[0]), registered[1])
+
+
+def _resolve_undo(target: Entry | Undo) -> Any:
+    """Before :func:`rollback_for` (kept for callers of ``gameday.faults._resolve_undo``):
+    an :class:`Entry` is checked against its action; a bare :class:`Undo` must at least
+    name one of the registered rollbacks (never an injecting action)."""
+    if isinstance(target, Entry):
+        return rollback_for(target)
+    if (target.module, target.func) not in set(ROLLBACKS.values()):
+        raise ValueError(f"refusing to call {target.module}.{target.func}: not a gameday rollback")
+    return getattr(importlib.import_module(target.module), target.func)
 
 
 def _recovery_configuration(entry: Entry, path: Path) -> dict[str, Any]:
@@ -186,7 +200,7 @@ def _recover_one(
         )
         return item
     try:
-        func = _resolve_undo(entry)
+        func = rollback_for(entry)
     except (ValueError, ImportError, AttributeError) as exc:
         item["outcome"] = "error"
         item["error"] = str(exc)

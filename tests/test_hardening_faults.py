@@ -291,3 +291,20 @@ def test_a_read_only_ledger_reports_reverts_that_happened_as_reverted(
     assert ledger.read_bytes() == before
     again = gameday("recover", "--json", "--include-live", env={**os.environ})
     assert [i["outcome"] for i in json.loads(again.stdout)["entries"]] == ["reverted"]
+
+
+def test_callers_resolving_an_undo_get_only_registered_rollbacks() -> None:
+    """`gameday.faults._resolve_undo` (used by callers outside recovery) keeps working and
+    refuses an injecting action as an undo; `rollback_for` checks against the action."""
+    from gameday.faults import Entry, _resolve_undo, rollback_for
+
+    assert _resolve_undo(Undo("gameday.actions.ec2", "unblock_endpoint")) is not None
+    with pytest.raises(ValueError, match="not a gameday rollback"):
+        _resolve_undo(Undo("gameday.actions.route53", "invert_health_check"))
+    with pytest.raises(ValueError, match="not a gameday rollback"):
+        _resolve_undo(Undo("os", "system", {"command": "true"}))
+    wrong = Entry(
+        "e", "", "block_endpoint", "t", {}, Undo("gameday.actions.rds", "switchover_database"), {}
+    )
+    with pytest.raises(ValueError, match="its rollback is gameday.actions.ec2.unblock_endpoint"):
+        rollback_for(wrong)
