@@ -306,5 +306,7 @@ def test_callers_resolving_an_undo_get_only_registered_rollbacks() -> None:
     wrong = Entry(
         "e", "", "block_endpoint", "t", {}, Undo("gameday.actions.rds", "switchover_database"), {}
     )
-    with pytest.raises(ValueError, match=r"its rollback is gameday\.actions\.ec2\.unblock_endpoint"):
+    with pytest.raises(
+        ValueError, match=r"its rollback is gameday\.actions\.ec2\.unblock_endpoint"
+    ):
         rollback_for(wrong)
