@@ -124,7 +124,8 @@ def this_runs_entries(run: DrillRun) -> list[Any]:
 
 def revert_open_faults(run: DrillRun) -> None:
     """Revert every fault of this run still open in the ledger; record what was done."""
-    from gameday.faults import REVERTED, Ledger, _resolve_undo, ledger_path
+    from gameday.faults import REVERTED, Ledger, ledger_path
+    from gameday.recovery import rollback_for
 
     ledger = Ledger(ledger_path(run.configuration))
     for entry in reversed(this_runs_entries(run)):
@@ -143,7 +144,7 @@ def revert_open_faults(run: DrillRun) -> None:
         item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
                 "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
         try:
-            func = _resolve_undo(entry.undo)
+            func = rollback_for(entry)
             func(**entry.undo.kwargs, configuration=run.configuration, secrets=run.secrets)
             ledger.mark(entry.id, REVERTED, by="gameday control (after the experiment)")
         except Exception as exc:

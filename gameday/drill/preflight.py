@@ -156,7 +156,7 @@ def preflight(
     targets: Targets,
 ) -> str:
     """Run every check; returns the account id, raises DrillError listing what failed."""
-    from gameday.faults import AccountNotAllowed, ensure_account_allowed
+    from gameday.allowlist import AccountNotAllowed, ensure_account_allowed
 
     missing = undefined_variables(experiment, configuration)
     if missing:
