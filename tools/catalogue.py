@@ -264,6 +264,19 @@ def experiment(
 
 
 RECOVERY = {"window_seconds": 5, "success_threshold": 0.99, "min_requests": 20}
+
+
+def drill(fault: dict, objectives: dict, load: dict, observe: float) -> dict:
+    """A catalogue drill's gameday extension (besides its name)."""
+    return {
+        "fault_activity": fault["name"],
+        "objectives": objectives,
+        "recovery": RECOVERY,
+        "load": load,
+        "observation": {"max_seconds": observe},
+    }
+
+
 READY = steady("The recovery region is ready to take over", SECONDARY_READY)
 
 CATALOGUE = [
@@ -275,18 +288,17 @@ CATALOGUE = [
         READY,
         [with_pause(INVERT, 3), PRIMARY_STATUS_CTK, DNS],
         [RESTORE],
-        {
-            "fault_activity": INVERT["name"],
-            "objectives": {"rto_seconds": 30},
-            "recovery": RECOVERY,
-            "load": {
+        drill(
+            fault=INVERT,
+            objectives={"rto_seconds": 30},
+            load={
                 "users": 8,
                 "write_ratio": 0.0,
                 "sticky_share": 0.25,
                 "profile": "load/browse.py",
             },
-            "observation": {"max_seconds": 30},
-        },
+            observe=30,
+        ),
     ),
     experiment(
         "region-evacuation",
@@ -296,13 +308,12 @@ CATALOGUE = [
         READY,
         [with_pause(BLOCK, 1), FAILOVER, DNS, WRITER],
         [UNBLOCK, SWITCH_BACK],
-        {
-            "fault_activity": BLOCK["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 5},
-            "recovery": RECOVERY,
-            "load": {"users": 8, "write_ratio": 0.5},
-            "observation": {"max_seconds": 30},
-        },
+        drill(
+            fault=BLOCK,
+            objectives={"rto_seconds": 30, "rpo_seconds": 5},
+            load={"users": 8, "write_ratio": 0.5},
+            observe=30,
+        ),
     ),
     experiment(
         "database-failover",
@@ -312,13 +323,12 @@ CATALOGUE = [
         READY,
         [FAILOVER, with_pause(INVERT, 2), WRITER],
         [RESTORE, SWITCH_BACK],
-        {
-            "fault_activity": FAILOVER["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 5},
-            "recovery": RECOVERY,
-            "load": {"users": 8, "write_ratio": 0.5},
-            "observation": {"max_seconds": 30},
-        },
+        drill(
+            fault=FAILOVER,
+            objectives={"rto_seconds": 30, "rpo_seconds": 5},
+            load={"users": 8, "write_ratio": 0.5},
+            observe=30,
+        ),
     ),
     experiment(
         "replication-lag-exceeds-rpo",
@@ -328,13 +338,12 @@ CATALOGUE = [
         READY,
         [with_pause(DELAY_REPLICATION, 4), LAG],
         [RESTORE_REPLICATION],
-        {
-            "fault_activity": DELAY_REPLICATION["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 2},
-            "recovery": RECOVERY,
-            "load": {"users": 6, "write_ratio": 0.5},
-            "observation": {"max_seconds": 20},
-        },
+        drill(
+            fault=DELAY_REPLICATION,
+            objectives={"rto_seconds": 30, "rpo_seconds": 2},
+            load={"users": 6, "write_ratio": 0.5},
+            observe=20,
+        ),
     ),
     experiment(
         "secondary-missing-secret",
@@ -344,13 +353,12 @@ CATALOGUE = [
         READY,
         [with_pause(REMOVE_SECRET, 3), SECONDARY_DEEP_HEALTH, SECONDARY_STATUS, DNS],
         [RESTORE_SECRET],
-        {
-            "fault_activity": REMOVE_SECRET["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 0},
-            "recovery": RECOVERY,
-            "load": {"users": 6, "write_ratio": 0.5},
-            "observation": {"max_seconds": 20},
-        },
+        drill(
+            fault=REMOVE_SECRET,
+            objectives={"rto_seconds": 30, "rpo_seconds": 0},
+            load={"users": 6, "write_ratio": 0.5},
+            observe=20,
+        ),
     ),
     experiment(
         "failback",
@@ -360,13 +368,12 @@ CATALOGUE = [
         READY,
         [SWITCH_TO_SECONDARY, with_pause(INVERT, 3), SWITCH_BACK, with_pause(RESTORE, 2), WRITER],
         [RESTORE, SWITCH_BACK],
-        {
-            "fault_activity": SWITCH_BACK["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 0},
-            "recovery": RECOVERY,
-            "load": {"users": 8, "write_ratio": 0.5, "profile": "load/orders.py"},
-            "observation": {"max_seconds": 30},
-        },
+        drill(
+            fault=SWITCH_BACK,
+            objectives={"rto_seconds": 30, "rpo_seconds": 0},
+            load={"users": 8, "write_ratio": 0.5, "profile": "load/orders.py"},
+            observe=30,
+        ),
     ),
     experiment(
         "duplicate-replay",
@@ -376,13 +383,12 @@ CATALOGUE = [
         READY,
         [SWITCH_TO_SECONDARY, with_pause(INVERT, 3), REPLAY],
         [RESTORE, SWITCH_BACK],
-        {
-            "fault_activity": SWITCH_TO_SECONDARY["name"],
-            "objectives": {"rto_seconds": 30, "rpo_seconds": 0},
-            "recovery": RECOVERY,
-            "load": {"users": 8, "write_ratio": 0.5},
-            "observation": {"max_seconds": 30},
-        },
+        drill(
+            fault=SWITCH_TO_SECONDARY,
+            objectives={"rto_seconds": 30, "rpo_seconds": 0},
+            load={"users": 8, "write_ratio": 0.5},
+            observe=30,
+        ),
     ),
     experiment(
         "runbook-failover",
@@ -420,13 +426,12 @@ CATALOGUE = [
             ),
         ],
         [UNBLOCK, SWITCH_BACK],
-        {
-            "fault_activity": BLOCK["name"],
-            "objectives": {"rto_seconds": 60, "rpo_seconds": 5},
-            "recovery": RECOVERY,
-            "load": {"users": 8, "write_ratio": 0.5},
-            "observation": {"max_seconds": 30},
-        },
+        drill(
+            fault=BLOCK,
+            objectives={"rto_seconds": 60, "rpo_seconds": 5},
+            load={"users": 8, "write_ratio": 0.5},
+            observe=30,
+        ),
     ),
 ]
 
