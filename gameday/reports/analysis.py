@@ -1,0 +1,863 @@
+"""From the run's records to the measurement: phases, RTO per cohort, RPO, floors, findings,
+and the verdict against the objectives. Pure functions: records in, frozen results out.
+
+Sources, in the order they are trusted for a phase: the control's probe samples (what the
+harness observed, the same clock as the journal), then the target's own events (the lab's
+ground truth), then the ledger (what users saw). Every phase says which source it came from.
+
+Clock skew: the ledger is written on the load's clock, everything else on the control's
+(the same host as the journal, or the lab). :func:`clock_correction` takes the audit's
+measured offset (server ack time against the client's request interval, see
+:mod:`gameday.reports.audit`) and, when it exceeds :data:`SKEW_TOLERANCE_S`, the ledger is
+read shifted by it, which a finding reports. Without an audit, a ledger that starts before
+the run did or ends long after it is reported as suspected skew and not corrected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gameday.reports.audit import AuditResult
+from gameday.reports.measure import (
+    STEADY_SECONDS,
+    LedgerFacts,
+    Recovery,
+    SteadyState,
+    WriteMark,
+    steady_state,
+)
+from gameday.reports.objectives import Objectives
+from gameday.reports.runfiles import FaultEntry, Journal, RunInfo, Sample
+
+SKEW_TOLERANCE_S = 0.1
+#: Phases that happen on the provider's side (scaled by the lab's speed factor); the
+#: others are client-side behaviour (TTL caches, think time, retries) and are not scaled.
+AWS_SIDE = frozenset(
+    {"detection", "detection-lab", "dns-change", "dns-change-lab", "promotion", "promotion-lab"}
+)
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How the ledger was put on the journal's clock."""
+
+    offset_s: float  # added to every ledger time
+    source: str  # "audit" | "none"
+    measured_s: float | None = None
+    samples: int = 0
+    suspected: str | None = None  # a skew suspected from run bounds but not corrected
+
+
+def clock_correction(audit: AuditResult | None) -> Clock:
+    """The offset to add to ledger times (see the module docstring)."""
+    if audit is None or audit.clock_offset is None:
+        return Clock(0.0, "none")
+    off = audit.clock_offset
+    applied = off.median_s if abs(off.median_s) > SKEW_TOLERANCE_S else 0.0
+    return Clock(applied, "audit", off.median_s, off.samples)
+
+
+def suspected_skew(run: RunInfo, first_start: float | None, last_end: float | None) -> str | None:
+    """A note when the ledger lies outside the run's bounds by more than 1 s (no audit)."""
+    if run.started is not None and first_start is not None and first_start < run.started - 1.0:
+        return f"the ledger starts {run.started - first_start:.2f} s before the run did (run.json started)"
+    if run.ended is not None and last_end is not None and last_end > run.ended + 1.0:
+        return f"the ledger ends {last_end - run.ended:.2f} s after the run ended (run.json ended)"
+    return None
+
+
+# ----------------------------------------------------------------------- event lookups
+def _first_sample(samples: Iterable[Sample], probe: str, after: float, test: Any) -> Sample | None:
+    return next(
+        (s for s in samples if s.probe == probe and s.time >= after and test(s.value)), None
+    )
+
+
+def _last_sample(samples: Iterable[Sample], probe: str, before: float) -> Sample | None:
+    found = None
+    for s in samples:
+        if s.probe == probe and s.time < before:
+            found = s
+    return found
+
+
+def _unhealthy(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("healthy") is False
+
+
+def _first_event(
+    events: Iterable[dict[str, Any]], after: float, test: Any
+) -> dict[str, Any] | None:
+    return next((e for e in events if float(e.get("time", 0)) >= after and test(e)), None)
+
+
+def promotion_time(
+    t0: float | None, samples: list[Sample], lab_events: list[dict[str, Any]], secondary: str | None
+) -> tuple[float | None, str | None]:
+    """When the recovery region became the writer, and the source that says so."""
+    if t0 is None:
+        return None, None
+    before = _last_sample(samples, "writer_region", t0)
+    old = before.value if before else None
+    sample = _first_sample(
+        samples, "writer_region", t0,
+        lambda v: isinstance(v, str) and (v == secondary if secondary else old is not None and v != old),
+    )  # fmt: skip
+    if sample is not None:
+        return sample.time, "probe samples (writer_region)"
+    event = _first_event(
+        lab_events, t0,
+        lambda e: e.get("kind") == "writer" and (secondary is None or e.get("region") == secondary),
+    )  # fmt: skip
+    if event is not None:
+        return float(event["time"]), "lab events (writer)"
+    return None, None
+
+
+# ---------------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    label: str
+    time: float | None
+    source: str
+    since_t0_s: float | None = None
+    aws_time_s: float | None = None  # since_t0 x lab_speed, AWS-side phases in a lab run
+
+
+@dataclass(frozen=True)
+class CohortSummary:
+    cohort: str
+    requests: int
+    recovery: Recovery
+    reached_recovery_region_s: float | None  # first request served there, since t0
+
+
+@dataclass(frozen=True)
+class Rpo:
+    measured: bool
+    rpo_s: float | None
+    basis: str
+    audited: int = 0
+    lost: int = 0
+    oldest_lost: WriteMark | None = None
+    newest_lost: WriteMark | None = None
+    lost_sample: tuple[WriteMark, ...] = ()
+    non_suffix: int = (
+        0  # acked after the oldest lost write (same region, before promotion) yet kept
+    )
+    split_brain: int = 0
+    split_brain_sample: tuple[WriteMark, ...] = ()
+    duplicates: int = 0
+    duplicate_sample: tuple[tuple[str, str], ...] = ()
+    recovery_only: int | None = None  # None: the old region was not audited
+    lost_reads: int = 0
+
+
+@dataclass(frozen=True)
+class Floors:
+    interval_s: float | None
+    threshold: int | None
+    ttl_s: float | None
+    dns_floor_s: float | None  # interval x threshold + ttl
+    lab_speed: float | None
+    replication_lag_before_s: float | None  # last sample before t0
+    replication_lag_max_before_s: float | None  # max in the steady window before t0
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str  # "high" | "medium" | "info"
+    text: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    """One judged objective (also one JUnit test case)."""
+
+    name: str
+    status: str  # "met" | "missed" | "unknown"
+    objective: Any
+    measured: Any
+    detail: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    t0: float | None
+    fault_activity: str | None
+    primary: str | None
+    secondary: str | None
+    clock: Clock
+    recovery: Recovery
+    cohorts: tuple[CohortSummary, ...]
+    phases: tuple[Phase, ...]
+    rpo: Rpo
+    floors: Floors
+    before: SteadyState | None
+    after: SteadyState | None
+    findings: tuple[Finding, ...]
+    results: tuple[ObjectiveResult, ...]
+    verdict: str
+    verdict_text: str
+    missing: tuple[str, ...]
+    facts: LedgerFacts
+
+
+def infer_regions(
+    run: RunInfo, facts: LedgerFacts, samples: list[Sample], t0: float | None
+) -> tuple[str | None, str | None]:
+    """(primary, recovery region): run.json's, else the majority serving region before t0
+    and the first other region users reached after it."""
+    primary, secondary = run.primary, run.secondary
+    if primary is None:
+        writer = _last_sample(samples, "writer_region", t0) if t0 is not None else None
+        if writer is not None and isinstance(writer.value, str):
+            primary = writer.value
+        elif facts.regions_before_t0:
+            primary = max(facts.regions_before_t0.items(), key=lambda kv: kv[1])[0]
+    if secondary is None:
+        others = sorted((t, r) for r, t in facts.first_after_t0.items() if r != primary)
+        secondary = others[0][1] if others else None
+    return primary, secondary
+
+
+def _phase(
+    key: str, label: str, time: float | None, source: str, t0: float | None, speed: float | None
+) -> Phase:
+    since = None if time is None or t0 is None else time - t0
+    scaled = since * speed if (speed and since is not None and key in AWS_SIDE) else None
+    return Phase(key, label, time, source, since, scaled)
+
+
+def build_phases(
+    journal: Journal, facts: LedgerFacts, samples: list[Sample], lab_events: list[dict[str, Any]],
+    steps: list[dict[str, Any]], primary: str | None, secondary: str | None,
+    promotion: tuple[float | None, str | None], speed: float | None,
+) -> tuple[Phase, ...]:  # fmt: skip
+    t0 = journal.t0
+    out: list[Phase] = []
+    add = out.append
+    fault = journal.fault
+    add(
+        _phase(
+            "fault",
+            f"fault injected ({fault.name})" if fault else "fault injected",
+            t0,
+            "journal",
+            t0,
+            speed,
+        )
+    )
+    if t0 is None:
+        return tuple(out)
+    s = _first_sample(samples, "health_check", t0, _unhealthy)
+    if s is not None:
+        add(
+            _phase(
+                "detection",
+                "health check reported unhealthy",
+                s.time,
+                f"probe samples ({s.subject})",
+                t0,
+                speed,
+            )
+        )
+    e = _first_event(
+        lab_events,
+        t0,
+        lambda e: (
+            e.get("kind") == "health"
+            and e.get("healthy") is False
+            and (primary is None or e.get("region") == primary)
+        ),
+    )
+    if e is not None:
+        add(
+            _phase(
+                "detection-lab",
+                "health check unhealthy (lab log)",
+                float(e["time"]),
+                "lab events",
+                t0,
+                speed,
+            )
+        )
+    if secondary is not None:
+        s = _first_sample(
+            samples,
+            "dns_answer",
+            t0,
+            lambda v: isinstance(v, dict) and v.get("region") == secondary,
+        )
+        if s is not None:
+            add(
+                _phase(
+                    "dns-change",
+                    "DNS answered the recovery region (probe)",
+                    s.time,
+                    f"probe samples ({s.subject})",
+                    t0,
+                    speed,
+                )
+            )
+        e = _first_event(
+            lab_events,
+            t0,
+            lambda e: (
+                e.get("kind") == "dns"
+                and e.get("answer") != e.get("previous")
+                and e.get("previous") is not None
+            ),
+        )
+        if e is not None:
+            add(
+                _phase(
+                    "dns-change-lab",
+                    "DNS answer changed (lab log)",
+                    float(e["time"]),
+                    "lab events",
+                    t0,
+                    speed,
+                )
+            )
+        first = facts.first_after_t0.get(secondary)
+        add(_phase("dns-shift", f"first request served by {secondary}", first, "ledger", t0, speed))
+    when, source = promotion
+    if when is not None:
+        add(
+            _phase(
+                "promotion",
+                f"{secondary or 'recovery region'} promoted to writer",
+                when,
+                source or "?",
+                t0,
+                speed,
+            )
+        )
+    w = facts.first_write_after_t0
+    add(
+        _phase(
+            "first-write",
+            "first successful write after the fault" + (f" ({w.region})" if w and w.region else ""),
+            w.time if w else None,
+            "ledger",
+            t0,
+            speed,
+        )
+    )
+    for step in steps:
+        if float(step.get("time", 0)) >= t0:
+            add(
+                _phase(
+                    "step",
+                    f"operator step {step.get('step')}: {step.get('event')}",
+                    float(step["time"]),
+                    "steps.jsonl",
+                    t0,
+                    speed,
+                )
+            )
+    r = facts.recovery
+    add(
+        _phase("recovery", "sustained recovery (window start)", r.recovered_at, "ledger", t0, speed)
+    )
+    for a in journal.rollbacks:
+        add(_phase("rollback", f"rollback {a.name}", a.end, "journal", t0, speed))
+    out.sort(key=lambda p: (p.time is None, p.time or 0.0))
+    return tuple(out)
+
+
+def build_rpo(
+    audit: AuditResult | None, facts: LedgerFacts, promotion: float | None, t0: float | None,
+    primary: str | None, secondary: str | None,
+) -> Rpo:  # fmt: skip
+    def old(region: str) -> bool:  # acknowledged by the old writer (split brain after promotion)
+        return region == primary if primary else region not in (secondary, "?")
+
+    split = sum(n for r, (n, _) in facts.acked_after_promotion.items() if old(r))
+    split_sample = tuple(
+        m for r, (_, ms) in facts.acked_after_promotion.items() if old(r) for m in ms
+    )
+    if audit is None:
+        return Rpo(False, None, "not audited (no audit.json): lost writes unknown", lost_reads=facts.lost_reads,
+                   split_brain=split, split_brain_sample=split_sample)  # fmt: skip
+    basis_time, basis = (
+        (promotion, "promotion time")
+        if promotion is not None
+        else (t0, "fault time t0 (promotion time unknown)")
+    )
+    lost = audit.lost
+    oldest = WriteMark(lost[0].id, lost[0].acked_at, lost[0].region) if lost else None
+    newest = WriteMark(lost[-1].id, lost[-1].acked_at, lost[-1].region) if lost else None
+    if not lost:
+        rpo = 0.0
+    elif basis_time is None:
+        return Rpo(
+            False,
+            None,
+            "lost writes found but neither promotion time nor t0 is known",
+            audit.checked,
+            len(lost),
+            oldest,
+            newest,
+        )
+    else:
+        rpo = max(0.0, basis_time - lost[0].acked_at)
+    return Rpo(
+        True, rpo, basis, audit.checked, len(lost), oldest, newest,
+        tuple(WriteMark(w.id, w.acked_at, w.region) for w in lost[:20]),
+        facts.found_after_oldest_lost, split, split_sample,
+        len(audit.duplicates), tuple((d.id, d.reason) for d in audit.duplicates[:20]),
+        len(audit.recovery_only) if audit.old_lookup else None, facts.lost_reads,
+    )  # fmt: skip
+
+
+def build_floors(run: RunInfo, samples: list[Sample], t0: float | None) -> Floors:
+    f = run.floors
+    interval, threshold, ttl = (
+        f.get("health_check_interval_s"),
+        f.get("failure_threshold"),
+        f.get("ttl_s"),
+    )
+    floor = interval * threshold + ttl if None not in (interval, threshold, ttl) else None
+    last = maximum = None
+    if t0 is not None:
+        lags = [
+            s
+            for s in samples
+            if s.probe == "replication_lag" and s.time < t0 and isinstance(s.value, int | float)
+        ]
+        if lags:
+            last = float(lags[-1].value)
+            maximum = max(float(s.value) for s in lags if s.time >= t0 - STEADY_SECONDS)
+    return Floors(interval, threshold, ttl, floor, f.get("lab_speed"), last, maximum)
+
+
+# --------------------------------------------------------------------------- findings
+def _fmt(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:.2f} s"
+
+
+def findings(
+    objectives: Objectives, floors: Floors, facts: LedgerFacts, cohorts: tuple[CohortSummary, ...],
+    rpo: Rpo, clock: Clock, phases: tuple[Phase, ...], secondary: str | None,
+    faults: list[FaultEntry] | None, late_records: int,
+) -> tuple[Finding, ...]:  # fmt: skip
+    """Findings derived from the measurements, each carrying the numbers behind it."""
+    out: list[Finding] = []
+    add = out.append
+    rto_obj, rpo_obj = objectives.rto_seconds, objectives.rpo_seconds
+    r = facts.recovery
+    by_key = {p.key: p for p in phases}
+    if floors.ttl_s is not None and rto_obj is not None and floors.ttl_s > rto_obj:
+        add(
+            Finding(
+                "ttl-exceeds-rto",
+                "high",
+                f"The DNS TTL alone ({floors.ttl_s:g} s) exceeds the RTO objective ({rto_obj:g} s): no DNS failover can meet it.",
+                {"ttl_s": floors.ttl_s, "rto_objective_s": rto_obj},
+            )
+        )
+    if floors.dns_floor_s is not None and rto_obj is not None and floors.dns_floor_s > rto_obj:
+        add(
+            Finding(
+                "dns-floor-exceeds-rto",
+                "high",
+                f"The DNS failover floor (interval {floors.interval_s:g} s x threshold {floors.threshold} + TTL {floors.ttl_s:g} s = {floors.dns_floor_s:g} s) exceeds the RTO objective ({rto_obj:g} s).",
+                {"dns_floor_s": floors.dns_floor_s, "rto_objective_s": rto_obj},
+            )
+        )
+    shift = by_key.get("dns-shift")
+    if floors.dns_floor_s is not None and shift is not None and shift.since_t0_s is not None:
+        add(
+            Finding(
+                "dns-shift-vs-floor",
+                "info",
+                f"Users reached the recovery region {shift.since_t0_s:.2f} s after the fault; the predicted floor was {floors.dns_floor_s:g} s.",
+                {"dns_shift_s": shift.since_t0_s, "dns_floor_s": floors.dns_floor_s},
+            )
+        )
+    lag = floors.replication_lag_max_before_s
+    if lag is not None and rpo_obj is not None and lag > rpo_obj:
+        add(
+            Finding(
+                "lag-exceeds-rpo",
+                "high",
+                f"Replication lag before the fault already reached {lag:.2f} s, above the RPO objective ({rpo_obj:g} s).",
+                {"replication_lag_s": lag, "rpo_objective_s": rpo_obj},
+            )
+        )
+    if r.outcome == "not-recovered":
+        add(
+            Finding(
+                "not-recovered",
+                "high",
+                f"No {objectives.window_seconds:g} s window after the fault reached {objectives.success_threshold:.1%} success with {objectives.min_requests} requests before the ledger ended ({facts.recovery.failed_after_t0} failed of {r.requests_after_t0} requests after the fault).",
+                {"failed": r.failed_after_t0, "requests": r.requests_after_t0},
+            )
+        )
+    elif r.outcome == "no-outage":
+        add(
+            Finding(
+                "no-outage",
+                "info",
+                f"No user-visible outage: none of the {r.requests_after_t0} requests after the fault failed before the recovery window.",
+                {"requests": r.requests_after_t0},
+            )
+        )
+    by_cohort = {c.cohort: c for c in cohorts}
+    sticky, ttl = by_cohort.get("sticky"), by_cohort.get("ttl")
+    if (
+        sticky is not None
+        and secondary
+        and sticky.recovery.requests_after_t0
+        and sticky.reached_recovery_region_s is None
+    ):
+        add(
+            Finding(
+                "sticky-never-moved",
+                "high",
+                f"Clients that cache their first DNS answer never reached {secondary}: {sticky.recovery.failed_after_t0} of their {sticky.recovery.requests_after_t0} requests after the fault failed ({(sticky.recovery.error_share or 0):.1%}).",
+                {
+                    "sticky_requests": sticky.recovery.requests_after_t0,
+                    "sticky_failed": sticky.recovery.failed_after_t0,
+                },
+            )
+        )
+    if sticky is not None and ttl is not None and ttl.recovery.rto_s is not None:
+        if sticky.recovery.rto_s is None or sticky.recovery.rto_s > ttl.recovery.rto_s + 1.0:
+            srto = (
+                "never recovered"
+                if sticky.recovery.rto_s is None
+                else f"recovered in {sticky.recovery.rto_s:.2f} s"
+            )
+            add(
+                Finding(
+                    "sticky-slower",
+                    "medium",
+                    f"TTL-honouring clients recovered in {ttl.recovery.rto_s:.2f} s; sticky clients {srto}.",
+                    {"ttl_rto_s": ttl.recovery.rto_s, "sticky_rto_s": sticky.recovery.rto_s},
+                )
+            )
+    if secondary and secondary in facts.refused_writes:
+        n, first, last = facts.refused_writes[secondary]
+        promo = by_key.get("promotion")
+        start = shift.time if shift is not None and shift.time is not None else first
+        add(
+            Finding(
+                "writes-refused-after-dns",
+                "medium",
+                f"{n} writes were refused by {secondary} for {max(0.0, last - start):.2f} s after DNS moved, because the database was not yet promoted"
+                + (
+                    f" (promotion {promo.since_t0_s:.2f} s after the fault)."
+                    if promo and promo.since_t0_s is not None
+                    else "."
+                ),
+                {"refused": n, "seconds": max(0.0, last - start)},
+            )
+        )
+    if rpo.split_brain:
+        add(
+            Finding(
+                "split-brain",
+                "high",
+                f"The old region acknowledged {rpo.split_brain} writes after the recovery region was promoted (split brain).",
+                {"writes": rpo.split_brain},
+            )
+        )
+    if rpo.lost:
+        assert rpo.oldest_lost and rpo.newest_lost
+        add(
+            Finding(
+                "lost-writes",
+                "high",
+                f"{rpo.lost} acknowledged writes were lost, acknowledged between {_fmt(rpo.oldest_lost.time - (facts.recovery.t0 or 0))} and {_fmt(rpo.newest_lost.time - (facts.recovery.t0 or 0))} relative to the fault; RPO {_fmt(rpo.rpo_s)}.",
+                {"lost": rpo.lost, "rpo_s": rpo.rpo_s},
+            )
+        )
+    if rpo.non_suffix:
+        add(
+            Finding(
+                "loss-not-suffix",
+                "medium",
+                f"Loss is not a suffix of the ack order: {rpo.non_suffix} writes acknowledged after the oldest lost write survived.",
+                {"survived_after_oldest_lost": rpo.non_suffix},
+            )
+        )
+    if rpo.duplicates:
+        add(
+            Finding(
+                "duplicates",
+                "medium",
+                f"{rpo.duplicates} write ids are stored more than once or with differing payloads.",
+                {"duplicates": rpo.duplicates},
+            )
+        )
+    if rpo.recovery_only:
+        add(
+            Finding(
+                "failback-reconcile",
+                "medium",
+                f"{rpo.recovery_only} writes taken by the recovery region are missing in the old region: failback must reconcile them.",
+                {"writes": rpo.recovery_only},
+            )
+        )
+    if rpo.lost_reads:
+        add(
+            Finding(
+                "lost-reads",
+                "medium",
+                f"{rpo.lost_reads} reads of acknowledged ids answered 404 (a symptom of data loss, not counted as unavailability).",
+                {"lost_reads": rpo.lost_reads},
+            )
+        )
+    if facts.outcomes.get("client-error"):
+        add(
+            Finding(
+                "client-errors",
+                "info",
+                f"{facts.outcomes['client-error']} requests got a 4xx client error (reported apart, not counted as unavailability).",
+                {"client_errors": facts.outcomes["client-error"]},
+            )
+        )
+    if clock.offset_s:
+        add(
+            Finding(
+                "clock-skew",
+                "medium",
+                f"The load's clock was {-clock.offset_s:+.2f} s off the servers' (median over {clock.samples} acknowledged writes); the ledger was shifted by {clock.offset_s:+.2f} s before measuring.",
+                {"offset_s": clock.offset_s, "samples": clock.samples},
+            )
+        )
+    elif clock.suspected:
+        add(
+            Finding(
+                "clock-skew-suspected",
+                "medium",
+                f"Possible clock skew, not corrected (no audit to measure it): {clock.suspected}.",
+                {},
+            )
+        )
+    if late_records:
+        add(
+            Finding(
+                "ledger-out-of-order",
+                "info",
+                f"{late_records} ledger records arrived more than the reorder horizon out of order and were measured in arrival order.",
+                {"records": late_records},
+            )
+        )
+    open_faults = [f for f in faults or [] if f.state in ("pending", "applied")]
+    if open_faults:
+        add(
+            Finding(
+                "faults-open",
+                "high",
+                f"{len(open_faults)} faults of this run were not reverted: {', '.join(f.activity for f in open_faults)} (run gameday recover).",
+                {"open": len(open_faults)},
+            )
+        )
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------- verdict
+def judge(
+    objectives: Objectives, recovery: Recovery, rpo: Rpo, journal: Journal,
+    before: SteadyState | None, after: SteadyState | None, faults: list[FaultEntry] | None,
+) -> tuple[ObjectiveResult, ...]:  # fmt: skip
+    """One result per objective (the JUnit test cases)."""
+    out = []
+    obj = objectives.rto_seconds
+    if recovery.rto_s is not None:
+        status = "met" if obj is None or recovery.rto_s <= obj else "missed"
+        by = (
+            ""
+            if obj is None
+            else f" ({abs(obj - recovery.rto_s):.2f} s {'under' if status == 'met' else 'over'} the {obj:g} s objective)"
+        )
+        detail = (
+            "no user-visible outage"
+            if recovery.outcome == "no-outage"
+            else f"recovered {recovery.rto_s:.2f} s after the fault"
+        ) + by
+        out.append(
+            ObjectiveResult(
+                "RTO",
+                status if obj is not None else "unknown",
+                obj,
+                recovery.rto_s,
+                detail if obj is not None else detail + "; no RTO objective set",
+            )
+        )
+    elif recovery.outcome == "not-recovered":
+        out.append(
+            ObjectiveResult(
+                "RTO", "missed", obj, None, "not recovered within the observation window"
+            )
+        )
+    else:
+        out.append(
+            ObjectiveResult(
+                "RTO",
+                "unknown",
+                obj,
+                None,
+                {
+                    "no-fault": "no impairment action in the journal: t0 unknown",
+                    "no-requests": "no request after the fault",
+                }.get(recovery.outcome, recovery.outcome),
+            )
+        )
+    obj = objectives.rpo_seconds
+    if rpo.measured and rpo.rpo_s is not None:
+        status = "met" if obj is None or rpo.rpo_s <= obj else "missed"
+        detail = f"{rpo.lost} of {rpo.audited} acknowledged writes lost; RPO {rpo.rpo_s:.2f} s ({rpo.basis})"
+        if obj is not None:
+            detail += f", {abs(obj - rpo.rpo_s):.2f} s {'under' if status == 'met' else 'over'} the {obj:g} s objective"
+        out.append(
+            ObjectiveResult(
+                "RPO",
+                status if obj is not None else "unknown",
+                obj,
+                rpo.rpo_s,
+                detail if obj is not None else detail + "; no RPO objective set",
+            )
+        )
+    else:
+        out.append(ObjectiveResult("RPO", "unknown", obj, None, rpo.basis))
+    for name, met, steady in (
+        ("steady state before", journal.steady_before, before),
+        ("steady state after", journal.steady_after, after),
+    ):
+        if met is not None:
+            out.append(
+                ObjectiveResult(
+                    name,
+                    "met" if met else "missed",
+                    True,
+                    met,
+                    "the journal's steady-state hypothesis " + ("held" if met else "did not hold"),
+                )
+            )
+        elif steady is not None and steady.success_ratio is not None:
+            ok = steady.success_ratio >= objectives.success_threshold
+            out.append(
+                ObjectiveResult(
+                    name,
+                    "met" if ok else "missed",
+                    objectives.success_threshold,
+                    steady.success_ratio,
+                    f"{steady.success_ratio:.2%} of {steady.requests} requests succeeded (measured, no hypothesis in the journal)",
+                )
+            )
+        else:
+            out.append(
+                ObjectiveResult(
+                    name,
+                    "unknown",
+                    None,
+                    None,
+                    "no hypothesis in the journal and no requests in the window",
+                )
+            )
+    if faults is not None:
+        open_ = [f.activity for f in faults if f.state in ("pending", "applied")]
+        out.append(
+            ObjectiveResult(
+                "every fault reverted",
+                "missed" if open_ else "met",
+                0,
+                len(open_),
+                f"still open: {', '.join(open_)}"
+                if open_
+                else f"{len(faults)} fault-ledger entries, none open",
+            )
+        )
+    elif journal.rollbacks:
+        bad = [a.name for a in journal.rollbacks if a.status != "succeeded"]
+        out.append(
+            ObjectiveResult(
+                "every fault reverted",
+                "missed" if bad else "met",
+                0,
+                len(bad),
+                f"rollbacks not succeeded: {', '.join(bad)}"
+                if bad
+                else f"all {len(journal.rollbacks)} rollbacks succeeded (no fault ledger slice)",
+            )
+        )
+    else:
+        out.append(
+            ObjectiveResult(
+                "every fault reverted",
+                "unknown",
+                0,
+                None,
+                "no fault ledger slice and no rollbacks in the journal",
+            )
+        )
+    return tuple(out)
+
+
+def verdict(results: tuple[ObjectiveResult, ...], objectives: Objectives) -> tuple[str, str]:
+    """("met" | "missed" | "incomplete", the sentence a stakeholder reads)."""
+    judged = [r for r in results if r.name in ("RTO", "RPO") and r.objective is not None]
+    missed = [r for r in judged if r.status == "missed"]
+    unknown = [r for r in judged if r.status == "unknown"]
+    parts = [f"{r.name}: {r.detail}" for r in judged]
+    if missed:
+        return "missed", "Objectives missed. " + "; ".join(parts) + "."
+    if unknown or not judged:
+        why = "; ".join(parts) if judged else "no RTO or RPO objective is set"
+        return "incomplete", "Incomplete: the objectives could not all be judged. " + why + "."
+    return "met", "Objectives met. " + "; ".join(parts) + "."
+
+
+def analyze(
+    *, journal: Journal, run: RunInfo, objectives: Objectives, facts: LedgerFacts, clock: Clock,
+    samples: list[Sample], lab_events: list[dict[str, Any]], faults: list[FaultEntry] | None,
+    audit: AuditResult | None, steps: list[dict[str, Any]], promotion: tuple[float | None, str | None],
+    late_records: int = 0, missing: tuple[str, ...] = (),
+) -> Measurement:  # fmt: skip
+    """All of the measurement, from records already read."""
+    t0 = journal.t0
+    primary, secondary = infer_regions(run, facts, samples, t0)
+    if promotion[0] is None:
+        promotion = promotion_time(t0, samples, lab_events, secondary)
+    speed = run.floors.get("lab_speed")
+    phases = build_phases(
+        journal, facts, samples, lab_events, steps, primary, secondary, promotion, speed
+    )
+    cohorts = tuple(
+        CohortSummary(c.cohort, c.requests, c.recovery,
+                      None if t0 is None or secondary not in c.first_after_t0 else c.first_after_t0[secondary] - t0)
+        for c in facts.cohorts
+    )  # fmt: skip
+    rpo = build_rpo(audit, facts, promotion[0], t0, primary, secondary)
+    floors = build_floors(run, samples, t0)
+    before = after = None
+    if facts.first_start is not None and facts.last_end is not None:
+        if t0 is not None:
+            before = steady_state(
+                facts.bins, max(facts.first_start // 1, t0 - STEADY_SECONDS), t0 // 1
+            )
+        tail_start = facts.last_end - STEADY_SECONDS
+        if facts.recovery.recovered_at is not None:
+            tail_start = max(tail_start, facts.recovery.recovered_at)
+        after = steady_state(facts.bins, tail_start // 1, facts.last_end // 1)
+    if clock.source == "none":
+        clock = Clock(0.0, "none", suspected=suspected_skew(run, facts.first_start, facts.last_end))
+    found = findings(
+        objectives, floors, facts, cohorts, rpo, clock, phases, secondary, faults, late_records
+    )
+    results = judge(objectives, facts.recovery, rpo, journal, before, after, faults)
+    v, text = verdict(results, objectives)
+    return Measurement(
+        t0, journal.fault.name if journal.fault else None, primary, secondary, clock, facts.recovery,
+        cohorts, phases, rpo, floors, before, after, found, results, v, text, missing, facts,
+    )  # fmt: skip
