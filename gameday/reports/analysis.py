@@ -529,21 +529,25 @@ def findings(
                 },
             )
         )
-    if sticky is not None and ttl is not None and ttl.recovery.rto_s is not None:
-        if sticky.recovery.rto_s is None or sticky.recovery.rto_s > ttl.recovery.rto_s + 1.0:
-            srto = (
-                "never recovered"
-                if sticky.recovery.rto_s is None
-                else f"recovered in {sticky.recovery.rto_s:.2f} s"
+    ttl_rto = ttl.recovery.rto_s if ttl is not None else None
+    if (
+        sticky is not None
+        and ttl_rto is not None
+        and (sticky.recovery.rto_s is None or sticky.recovery.rto_s > ttl_rto + 1.0)
+    ):
+        srto = (
+            "never recovered"
+            if sticky.recovery.rto_s is None
+            else f"recovered in {sticky.recovery.rto_s:.2f} s"
+        )
+        add(
+            Finding(
+                "sticky-slower",
+                "medium",
+                f"TTL-honouring clients recovered in {ttl_rto:.2f} s; sticky clients {srto}.",
+                {"ttl_rto_s": ttl_rto, "sticky_rto_s": sticky.recovery.rto_s},
             )
-            add(
-                Finding(
-                    "sticky-slower",
-                    "medium",
-                    f"TTL-honouring clients recovered in {ttl.recovery.rto_s:.2f} s; sticky clients {srto}.",
-                    {"ttl_rto_s": ttl.recovery.rto_s, "sticky_rto_s": sticky.recovery.rto_s},
-                )
-            )
+        )
     if secondary and secondary in facts.refused_writes:
         n, first, last = facts.refused_writes[secondary]
         promo = by_key.get("promotion")

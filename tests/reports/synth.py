@@ -62,7 +62,7 @@ def requests(rate: float, until: float, *, start: float = 0.0,
              op: Callable[[int], str] = lambda i: "read", cohort: str = "ttl",
              skew: float = 0.0, status_fail: int = 503, prefix: str = "w") -> Iterator[LedgerRecord]:  # fmt: skip
     """``rate`` requests per second from ``start`` to ``until`` (offsets from BASE)."""
-    n = int(round((until - start) * rate))
+    n = round((until - start) * rate)
     for i in range(n):
         t = start + i / rate
         bad = failing(t)
