@@ -13,7 +13,7 @@ Prints both request rates (Locust's own), their ratio (target >= 0.9), the Locus
 CPU per request for each, the service's CPU share (to tell whether the client or the service
 was the bottleneck) and the ledger's completeness. Rounds alternate bare/gameday.
 
-The service is the lab's region server (gameday.lab.region.Region and the lab's asyncio
+The service is the lab's region server (gameday.lab.region.server.Region and the lab's asyncio
 HTTP server, with a SQLite store) in its own process; a tiny built-in asyncio server is used
 if the lab is not importable. Everything binds to loopback; every process is stopped.
 
@@ -74,9 +74,9 @@ BARE_LOCUSTFILE = textwrap.dedent(
 def serve(address: str, port: int, db: str) -> None:
     """Child process: the orders service on address:port until SIGTERM."""
     try:
-        from gameday.lab.httpserver import serve as lab_serve
-        from gameday.lab.region import Region
-        from gameday.lab.store import OrderStore
+        from gameday.lab.region.httpserver import serve as lab_serve
+        from gameday.lab.region.server import Region
+        from gameday.lab.region.store import OrderStore
 
         region = Region("bench-region", OrderStore(db, "bench-region"), "writer", port)
         handler, kind = region.handle, "lab region server"

@@ -312,7 +312,7 @@ def _is_region_process(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"gameday.lab.region" in cmdline
+    return b"gameday.lab.region.server" in cmdline
 
 
 def _wait_closed(state: dict[str, Any], timeout: float = 5.0) -> None:

@@ -29,18 +29,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from gameday.lab import motoext
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.dns import LabDNS
+from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane.topology import Member, Topology
 from gameday.lab.events import EventLog
-from gameday.lab.healthchecker import HealthChecker
-from gameday.lab.impairments import LabRegion, Reconciler
+from gameday.lab.network.dns import LabDNS
+from gameday.lab.network.healthchecker import HealthChecker
+from gameday.lab.network.impairments import LabRegion, Reconciler
 from gameday.lab.ports import require_free
-from gameday.lab.regionclient import RegionClient
-from gameday.lab.replication import ReplicationLink
+from gameday.lab.region.client import RegionClient
+from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, write_state
-from gameday.lab.topology import Member, Topology
 
 READY_TIMEOUT = 30.0
 
@@ -192,7 +192,7 @@ class Supervisor:
             [
                 sys.executable,
                 "-m",
-                "gameday.lab.region",
+                "gameday.lab.region.server",
                 "--name",
                 name,
                 "--address",

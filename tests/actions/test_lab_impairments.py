@@ -24,7 +24,7 @@ from gameday.actions import fis as fis_actions
 from gameday.actions import rds as rds_actions
 from gameday.actions import secretsmanager as sm_actions
 from gameday.lab import Lab, LabInfo
-from gameday.lab.regionclient import RegionClient
+from gameday.lab.region.client import RegionClient
 from gameday.probes.dns import dns_answer
 from gameday.probes.http import endpoint_available
 from gameday.probes.rds import writer_region

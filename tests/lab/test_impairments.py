@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
-from gameday.lab.regionclient import RegionClient
+from gameday.lab.region.client import RegionClient
 from tests.lab.helpers import request, resolve, wait_until
 
 pytestmark = pytest.mark.lab

@@ -14,12 +14,12 @@ from moto.route53.models import route53_backends
 from moto.route53.responses import Route53
 from moto.secretsmanager.models import ReplicaSecret, SecretsManagerBackend
 
-from gameday.lab import motoext
+from gameday.lab.controlplane import motoext
 
 
 def test_moto_is_the_pinned_version() -> None:
     assert version("moto") == motoext.PINNED_MOTO_VERSION, (
-        "moto changed: re-check every patch in gameday/lab/motoext.py against the new version, "
+        "moto changed: re-check every patch in gameday/lab/controlplane/motoext.py against the new version, "
         "then update PINNED_MOTO_VERSION and the pin in pyproject.toml together"
     )
     assert motoext.check_moto_version() == motoext.PINNED_MOTO_VERSION

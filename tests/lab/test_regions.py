@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from gameday.lab import Lab
-from gameday.lab.regionclient import RegionClient
+from gameday.lab.region.client import RegionClient
 from tests.lab.helpers import request, wait_until
 
 pytestmark = pytest.mark.lab

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.lab import fis
-from gameday.lab.dns import route
-from gameday.lab.motoext import RecordSet
-from gameday.lab.netacl import Rule, allowed, connection_allowed
+from gameday.lab.controlplane import fis
+from gameday.lab.controlplane.motoext import RecordSet
+from gameday.lab.network.dns import route
+from gameday.lab.network.netacl import Rule, allowed, connection_allowed
 
 ALLOW_ALL = [
     Rule(100, "-1", "allow", False, "0.0.0.0/0"),

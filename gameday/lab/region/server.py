@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from gameday.lab.httpserver import Gate, Request, Response, serve
-from gameday.lab.netacl import Rule, connection_allowed
-from gameday.lab.store import OrderStore
+from gameday.lab.network.netacl import Rule, connection_allowed
+from gameday.lab.region.httpserver import Gate, Request, Response, serve
+from gameday.lab.region.store import OrderStore
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gameday.lab import motoext
+from gameday.lab.controlplane import motoext
 from gameday.lab.events import EventLog
 
 #: The checker region named in observations (one real prober stands for Route 53's fleet).

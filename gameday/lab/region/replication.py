@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gameday.lab.events import EventLog
-from gameday.lab.regionclient import RegionClient, RegionControlError
+from gameday.lab.region.client import RegionClient, RegionControlError
 
 #: Returns why the link is blocked right now, or None when it flows.
 BlockReason = Callable[[], str | None]

@@ -206,7 +206,7 @@ ObservationSource = Callable[[str], list[dict[str, Any]]]
 
 
 class GlobalFailover(Protocol):
-    """The lab side of a global-cluster failover (see :mod:`gameday.lab.topology`)."""
+    """The lab side of a global-cluster failover (see :mod:`gameday.lab.controlplane.topology`)."""
 
     busy: bool
 
@@ -294,7 +294,7 @@ def _patch_fis(experiments: dict[str, Any]) -> None:
     from moto.fis.exceptions import FISException
     from moto.fis.models import Experiment, FISBackend
 
-    from gameday.lab import fis
+    from gameday.lab.controlplane import fis
 
     class ValidationException(FISException):
         code = 400

@@ -21,11 +21,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gameday.lab import motoext
+from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane.fis import ExperimentRun
 from gameday.lab.events import EventLog
-from gameday.lab.fis import ExperimentRun
-from gameday.lab.netacl import Rule, connection_allowed, deny_entries
-from gameday.lab.regionclient import RegionClient, RegionControlError
+from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
+from gameday.lab.region.client import RegionClient, RegionControlError
 from gameday.lab.state import process_state
 
 #: A typical client of the lab: loopback, an ephemeral source port.

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
-from gameday.lab import motoext
+from gameday.lab.controlplane import motoext
 from gameday.lab.events import EventLog
 
 HealthLookup = Callable[[str], bool]

@@ -18,10 +18,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gameday.lab import motoext
+from gameday.lab.controlplane import motoext
 from gameday.lab.events import EventLog
-from gameday.lab.regionclient import RegionClient, RegionControlError
-from gameday.lab.replication import ReplicationLink
+from gameday.lab.region.client import RegionClient, RegionControlError
+from gameday.lab.region.replication import ReplicationLink
 
 SWITCHOVER_TIMEOUT = 30.0
 
