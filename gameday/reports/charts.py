@@ -167,7 +167,7 @@ def latency_chart(bins: Sequence[BinRow], phases: Sequence[Phase], origin: float
 def phases_chart(phases: Sequence[Phase]) -> str:
     """The RTO phase breakdown as a timeline: one row per phase, seconds since t0."""
     shown = [p for p in phases if p.since_t0_s is not None]
-    fig = _figure(0.45 + 0.26 * max(len(shown), 1))
+    fig = _figure(max(1.6, 0.6 + 0.26 * len(shown)))
     ax = fig.add_subplot()
     for i, p in enumerate(shown):
         color = MARKERS.get(p.key, ("#455a64", ""))[0]

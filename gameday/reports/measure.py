@@ -11,8 +11,10 @@ Definitions (DESIGN.md, "Measured RTO and RPO", sharpened here):
 * **Sustained recovery** t_r is the start of the first window [s, s + W) with s the start
   of a *successful* request at or after t0, holding at least ``min_requests`` ok+failed requests with a
   success ratio at least ``success_threshold``, and lying wholly inside the observed ledger
-  (s + W <= last request end). At request resolution, not per-second bins. A window is
-  only ever started at a request, so a silent gap is never a recovery. **RTO = t_r - t0**.
+  (s + W <= last request end), with no silence longer than W / 2 in it (between two of its
+  requests or before its end). At request resolution, not per-second bins. A window only
+  starts at a request, and a mostly silent one is not evidence, so a gap in the load is
+  never taken for a recovery. **RTO = t_r - t0**.
   No failed request in [t0, t_r) is the result "no user-visible outage"; no such window in
   the ledger is "not recovered within the observation window".
 * **RPO = promotion time - ack time of the oldest lost write** (0 when nothing was lost),
@@ -115,7 +117,10 @@ class RecoveryScanner:
         self.window = objectives.window_seconds
         self.threshold = objectives.success_threshold
         self.min_requests = objectives.min_requests
+        self.max_silence = self.window / 2
         self._queue: deque[tuple[float, bool]] = deque()
+        self._gaps: deque[float] = deque()  # starts of requests that followed a long silence
+        self._last_start: float | None = None
         self._ok = 0
         self.recovered_at: float | None = None
         self._window_n = 0
@@ -128,8 +133,16 @@ class RecoveryScanner:
     def _qualifies(self) -> bool:
         """The window starting at the head: it starts with a success (recovery begins at a
         request that worked), holds enough requests, and meets the threshold."""
-        n = len(self._queue)
-        return self._queue[0][1] and n >= self.min_requests and self._ok >= self.threshold * n
+        queue = self._queue
+        n = len(queue)
+        head = queue[0][0]
+        end = head + self.window
+        gaps = self._gaps
+        while gaps and gaps[0] <= head:
+            gaps.popleft()
+        if (gaps and gaps[0] < end) or end - queue[-1][0] > self.max_silence:
+            return False  # a silent stretch in the window: no evidence of recovery
+        return queue[0][1] and n >= self.min_requests and self._ok >= self.threshold * n
 
     def _settle(self, head: float) -> None:
         self.recovered_at = head
@@ -154,6 +167,9 @@ class RecoveryScanner:
         self.requests += 1
         if self.recovered_at is not None:
             return
+        if self._last_start is not None and start - self._last_start > self.max_silence:
+            self._gaps.append(start)
+        self._last_start = start
         queue = self._queue
         while queue and start >= queue[0][0] + self.window:
             if self._qualifies():

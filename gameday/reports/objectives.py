@@ -26,6 +26,9 @@ DEFAULT_MIN_REQUESTS = 20
 
 _OBJECTIVE_KEYS = ("rto_seconds", "rpo_seconds")
 _RECOVERY_KEYS = ("window_seconds", "success_threshold", "min_requests")
+_EXTENSION_KEYS = frozenset(
+    {"name", "objectives", "recovery", "load", "observation", "fault_activity"}
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def _check_keys(where: str, data: dict[str, Any], allowed: tuple[str, ...]) -> N
 
 
 def parse_objectives(extension: dict[str, Any] | None) -> Objectives:
-    """Validate objectives from the ``gameday`` extension (nested) or run.json (flat).
+    """Validate objectives from the ``gameday`` extension (nested; its other sections, such
+    as ``load``, are not read here) or run.json (flat).
 
     Raises :class:`ObjectivesError` with a message naming the key and what to write.
     """
@@ -79,7 +83,7 @@ def parse_objectives(extension: dict[str, Any] | None) -> Objectives:
         return Objectives()
     if not isinstance(extension, dict):
         raise ObjectivesError(f"objectives must be a JSON object, got {type(extension).__name__}.")
-    if "objectives" in extension or "recovery" in extension:  # the experiment's extension
+    if extension.keys() & _EXTENSION_KEYS:  # the experiment's extension
         objectives = extension.get("objectives") or {}
         recovery = extension.get("recovery") or {}
         where_o, where_r = "extensions.gameday.objectives", "extensions.gameday.recovery"

@@ -151,6 +151,21 @@ class OrderStore:
             raise
         return moved
 
+    def get_many(self, ids: list[str]) -> list[Order]:
+        """The stored orders among ``ids`` (one query per 500 ids)."""
+        found: list[Order] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.extend(
+                _order(r)
+                for r in self._db.execute(
+                    f"SELECT id, body, acked_at, origin, seq FROM orders WHERE id IN ({marks})",
+                    chunk,
+                )
+            )
+        return found
+
     def existing(self, ids: list[str]) -> list[str]:
         """Which of ``ids`` are in the store."""
         found: list[str] = []
