@@ -32,6 +32,7 @@ MARKERS = {
     "recovery": ("#2e7d32", "recovery"),
     "rollback": ("#616161", "rollback"),
 }
+_NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}  # no RDF block, no URLs
 _RC = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
@@ -43,7 +44,7 @@ _RC = {
 def _svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
     with matplotlib.rc_context(_RC):
-        FigureCanvasSVG(fig).print_svg(buffer)
+        FigureCanvasSVG(fig).print_svg(buffer, metadata=_NO_METADATA)
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     # an accessible name, and no fixed pt size so the chart scales with the page
