@@ -32,7 +32,9 @@ def drill(root: Path) -> Path:
     """A run with every section filled: two cohorts, an audit with losses, samples, notes."""
     ttl = requests(50, 60, failing=lambda t: 10 <= t < 12.5, status_fail=0,
                    region=lambda t: PRIMARY if t < 10 else SECONDARY, op=lambda i: "write" if i % 2 else "read")  # fmt: skip
-    sticky = requests(20, 60, failing=lambda t: 10 <= t < 40, status_fail=0, cohort="sticky", prefix="s")
+    sticky = requests(
+        20, 60, failing=lambda t: 10 <= t < 40, status_fail=0, cohort="sticky", prefix="s"
+    )
     records = sorted([*ttl, *sticky], key=lambda r: r.start)
     run = {
         "schema": 1, "experiment": {"name": "db-failover", "title": "Database failover with data loss"},
@@ -50,9 +52,14 @@ def drill(root: Path) -> Path:
     for i, stamp in enumerate(("20260901T100000Z", "20261201T100000Z")):
         run_dir = write_run(root / "db-failover" / stamp, journal(10.0, rollback_at=45), records,
                             run_json={**run, "started": BASE - 86400 * (1 - i)}, samples_jsonl=samples, notes_jsonl=notes)  # fmt: skip
-        acked = [AckedWrite(r.write_id, r.end, r.start, r.region) for r in records if r.acknowledged]  # type: ignore[arg-type]
+        acked = [
+            AckedWrite(r.write_id, r.end, r.start, r.region) for r in records if r.acknowledged
+        ]  # type: ignore[arg-type]
         removed = {r.write_id for r in records if r.acknowledged and 9.0 <= r.start - BASE < 10}
-        write_audit(run_dir, audit_writes(acked, StoreLookup(surviving(records, removed)), writer_region=SECONDARY))  # type: ignore[arg-type]
+        write_audit(
+            run_dir,
+            audit_writes(acked, StoreLookup(surviving(records, removed)), writer_region=SECONDARY),
+        )  # type: ignore[arg-type]
         build_report(run_dir)
     return run_dir
 
@@ -66,7 +73,9 @@ def test_the_report_opens_offline_shows_the_verdict_and_every_chart(tmp_path: Pa
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, java_script_enabled=False)
+            page = browser.new_page(
+                viewport={"width": 1200, "height": 900}, java_script_enabled=False
+            )
             page.on("request", lambda request: seen.append(request.url))
             page.goto(url, wait_until="load")
             verdict = page.locator("#verdict")
@@ -84,7 +93,9 @@ def test_the_report_opens_offline_shows_the_verdict_and_every_chart(tmp_path: Pa
             for i in range(len(labels)):
                 box = charts.nth(i).bounding_box()
                 assert box is not None and box["width"] > 600 and box["height"] > 100
-            assert page.get_by_text("TTL-honouring clients recovered in 2.50 s; sticky clients recovered in 30.00 s").is_visible()
+            assert page.get_by_text(
+                "TTL-honouring clients recovered in 2.50 s; sticky clients recovered in 30.00 s"
+            ).is_visible()
             assert page.get_by_text("Paged the DB on-call <b>not bold</b>").is_visible()  # escaped
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "report-screenshot.png"), full_page=True)
@@ -96,4 +107,7 @@ def test_the_report_opens_offline_shows_the_verdict_and_every_chart(tmp_path: Pa
     html = (run_dir / "report.html").read_text()
     assert "<script" not in html and "<link" not in html and "@import" not in html
     urls = set(re.findall(r"https?://[^\s\"'<>]+", html))
-    assert urls == {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}  # XML namespaces only
+    assert urls == {
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+    }  # XML namespaces only

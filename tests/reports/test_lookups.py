@@ -23,7 +23,9 @@ def test_the_lab_batch_lookup_answers_found_and_missing_exactly(lab: Lab) -> Non
     written = [f"lookup-{uuid.uuid4()}" for _ in range(30)]
     acks = {}
     for order_id in written:
-        status, _, body = request(info.primary.address, port, "POST", "/orders", {"id": order_id, "n": 1})
+        status, _, body = request(
+            info.primary.address, port, "POST", "/orders", {"id": order_id, "n": 1}
+        )
         assert status == 201
         acks[order_id] = body["acked_at"]
     never = [f"never-{uuid.uuid4()}" for _ in range(5)]
@@ -33,11 +35,17 @@ def test_the_lab_batch_lookup_answers_found_and_missing_exactly(lab: Lab) -> Non
     assert found[written[0]][0]["body"] == {"id": written[0], "n": 1}
     assert found[written[0]][0]["acked_at"] == acks[written[0]]
 
-    status, headers, body = request(info.primary.address, port, "POST", "/orders/lookup", {"ids": "x"})
+    status, headers, body = request(
+        info.primary.address, port, "POST", "/orders/lookup", {"ids": "x"}
+    )
     assert status == 400 and headers["X-Region"] == info.primary.name and "ids" in body["error"]
-    status, _, body = request(info.primary.address, port, "POST", "/orders/lookup", {"ids": ["a"] * 1001})
+    status, _, body = request(
+        info.primary.address, port, "POST", "/orders/lookup", {"ids": ["a"] * 1001}
+    )
     assert status == 400 and "at most 1000 ids" in body["error"]
-    assert request(info.primary.address, port, "GET", "/orders/lookup")[0] == 404  # an id, as before
+    assert (
+        request(info.primary.address, port, "GET", "/orders/lookup")[0] == 404
+    )  # an id, as before
 
     acked = [AckedWrite(i, acks[i] + 0.001, acks[i] - 0.001, info.primary.name) for i in written]
     acked += [AckedWrite(i, 1.0, None, info.primary.name) for i in never]
@@ -51,7 +59,9 @@ def test_a_lookup_that_cannot_answer_is_a_clear_error() -> None:
     with pytest.raises(ReportError, match="is not http"):
         HttpBatchLookup("ftp://x")
     lookup = HttpBatchLookup("http://127.0.0.1:9", timeout=1)  # discard port: nothing listens
-    with pytest.raises(ReportError, match=r"audit lookup POST http://127.0.0.1:9/orders/lookup failed"):
+    with pytest.raises(
+        ReportError, match=r"audit lookup POST http://127.0.0.1:9/orders/lookup failed"
+    ):
         audit_writes([("a", 1.0)], lookup)
     with pytest.raises(ReportError, match="batch_size"):
         audit_writes([], lookup, batch_size=0)
