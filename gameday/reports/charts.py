@@ -32,7 +32,12 @@ MARKERS = {
     "recovery": ("#2e7d32", "recovery"),
     "rollback": ("#616161", "rollback"),
 }
-_NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}  # no RDF block, no URLs
+_NO_METADATA = {
+    "Creator": None,
+    "Date": None,
+    "Format": None,
+    "Type": None,
+}  # no RDF block, no URLs
 _RC = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",

@@ -36,6 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.load.ledger import LedgerRecord
+from gameday.reports.runfiles import Request
+
+#: A ledger record: the load's dataclass, or the reader's faster tuple with the same fields.
+Record = LedgerRecord | Request
 from gameday.reports.objectives import Objectives
 
 OK, FAILED, LOST_READ, CLIENT_ERROR = "ok", "failed", "lost-read", "client-error"
@@ -45,7 +49,7 @@ STEADY_SECONDS = 30.0  # length of the steady-state windows before the fault and
 SAMPLE_IDS = 20  # ids kept as a sample of each list (full lists stay in audit.json)
 
 
-def classify(record: LedgerRecord) -> str:
+def classify(record: Record) -> str:
     """The outcome of one request (see the module docstring)."""
     status = record.status
     if status == 404 and record.op == "read" and record.write_id:
@@ -312,7 +316,9 @@ class LedgerPass:
         self.cohort_first: dict[tuple[str, str], float] = {}
         self.bins: dict[int, _Bin] = {}
         self.requests = 0
-        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self._counts = [0, 0, 0, 0]  # per OUTCOMES index
+        self._second: int | None = None  # the bin of the last record (records come in order)
+        self._bin = _Bin()
         self.first_start: float | None = None
         self.last_end: float | None = None
         self.regions_before: dict[str, int] = {}
@@ -326,34 +332,54 @@ class LedgerPass:
         self.first_lost_read: float | None = None
         self.latency_all: dict[int, int] = {}
 
-    def feed(self, r: LedgerRecord) -> None:
-        outcome = classify(r)
+    def feed(self, r: Record) -> None:
+        """One record, in start order (the hot loop: kept to local lookups)."""
+        status = r.status
+        if status == 404 and r.op == "read" and r.write_id:
+            outcome = 2  # LOST_READ
+        elif status == 0 or status >= 500:
+            outcome = 1  # FAILED
+        elif 400 <= status < 500:
+            outcome = 3  # CLIENT_ERROR
+        else:
+            outcome = 0 if r.ok else 1
         start = r.start
         self.requests += 1
-        self.outcomes[outcome] += 1
+        self._counts[outcome] += 1
         if self.first_start is None:
             self.first_start = start
         if self.last_end is None or r.end > self.last_end:
             self.last_end = r.end
         second = int(start // 1)
-        b = self.bins.get(second)
-        if b is None:
-            b = self.bins[second] = _Bin()
-        b.counts[OUTCOMES.index(outcome)] += 1
+        if second == self._second:
+            b = self._bin
+        else:
+            b = self.bins.get(second)
+            if b is None:
+                b = self.bins[second] = _Bin()
+            self._second, self._bin = second, b
+        b.counts[outcome] += 1
         region = r.region
         if region:
             b.regions[region] = b.regions.get(region, 0) + 1
-        bucket = latency_bucket(r.latency_ms)
+        ms = r.latency_ms
+        bucket = (
+            0
+            if ms <= _MIN_MS
+            else min(HIST_BUCKETS - 1, int(math.log(ms / _MIN_MS) / _LOG_BASE) + 1)
+        )
         b.latency[bucket] = b.latency.get(bucket, 0) + 1
-        cohort = r.cohort if r.cohort in self.cohort_requests else "ttl"
+        cohort = r.cohort
+        if cohort not in self.cohort_requests:
+            cohort = "ttl"
         self.cohort_requests[cohort] += 1
         t0 = self.t0
         after = t0 is not None and start >= t0
-        if outcome in (OK, FAILED):
-            ok = outcome == OK
+        if outcome < 2:
+            ok = outcome == 0
             self.all.feed(start, ok)
             self.by_cohort[cohort].feed(start, ok)
-        elif outcome == LOST_READ:
+        elif outcome == 2:
             self.lost_reads += 1
             if self.first_lost_read is None:
                 self.first_lost_read = start
@@ -369,7 +395,7 @@ class LedgerPass:
         if r.op == "write":
             if r.acknowledged:
                 self._acked(r, after)
-            elif after and (r.status == 503 or (r.status >= 500 and region)):
+            elif after and (status == 503 or (status >= 500 and region)):
                 span = self.refused.get(region or "?")
                 if span is None:
                     self.refused[region or "?"] = [1, start, start]
@@ -377,7 +403,7 @@ class LedgerPass:
                     span[0] += 1
                     span[2] = start
 
-    def _acked(self, r: LedgerRecord, after: bool) -> None:
+    def _acked(self, r: Record, after: bool) -> None:
         self.acked += 1
         write_id = r.write_id or ""
         if after and self.first_write is None:
@@ -419,7 +445,7 @@ class LedgerPass:
         )  # fmt: skip
         return LedgerFacts(
             requests=self.requests,
-            outcomes=dict(self.outcomes),
+            outcomes=dict(zip(OUTCOMES, self._counts, strict=True)),
             first_start=self.first_start,
             last_end=self.last_end,
             bins=tuple(rows),
@@ -439,7 +465,7 @@ class LedgerPass:
 
 
 def measure_ledger(
-    records: Iterable[LedgerRecord], t0: float | None, objectives: Objectives, **kw: Any
+    records: Iterable[Record], t0: float | None, objectives: Objectives, **kw: Any
 ) -> LedgerFacts:
     """Convenience: one :class:`LedgerPass` over ``records`` (already in start order)."""
     p = LedgerPass(t0, objectives, **kw)

@@ -190,7 +190,9 @@ def test_a_real_lab_drill_measures_what_the_lab_logged(lab: Lab, lab_env: dict[s
             timeout=10,
             since=started,
         )
-        time.sleep(1.5)  # the operator decides to fail the database over: writes are refused meanwhile
+        time.sleep(
+            1.5
+        )  # the operator decides to fail the database over: writes are refused meanwhile
         journal.act("fail-over-database", rds.failover_database, global_cluster_id=info.global_cluster_id,
                     target_region=secondary.name, timeout=20, poll_interval=0.05)  # fmt: skip
         time.sleep(RECOVERY["window_seconds"] + 4.0)  # a full recovery window, observed
