@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.load.ledger import LedgerRecord
+from gameday.reports.objectives import Objectives
 from gameday.reports.runfiles import Request
 
 #: A ledger record: the load's dataclass, or the reader's faster tuple with the same fields.
 Record = LedgerRecord | Request
-from gameday.reports.objectives import Objectives
 
 OK, FAILED, LOST_READ, CLIENT_ERROR = "ok", "failed", "lost-read", "client-error"
 OUTCOMES = (OK, FAILED, LOST_READ, CLIENT_ERROR)
