@@ -450,65 +450,56 @@ def findings(
 ) -> tuple[Finding, ...]:  # fmt: skip
     """Findings derived from the measurements, each carrying the numbers behind it."""
     out: list[Finding] = []
-    add = out.append
+
+    def add(code: str, severity: str, text: str, numbers: dict[str, Any]) -> None:
+        out.append(Finding(code, severity, text, numbers))
+
     rto_obj, rpo_obj = objectives.rto_seconds, objectives.rpo_seconds
     r = facts.recovery
     by_key = {p.key: p for p in phases}
     if floors.ttl_s is not None and rto_obj is not None and floors.ttl_s > rto_obj:
         add(
-            Finding(
-                "ttl-exceeds-rto",
-                "high",
-                f"The DNS TTL alone ({floors.ttl_s:g} s) exceeds the RTO objective ({rto_obj:g} s): no DNS failover can meet it.",
-                {"ttl_s": floors.ttl_s, "rto_objective_s": rto_obj},
-            )
+            "ttl-exceeds-rto",
+            "high",
+            f"The DNS TTL alone ({floors.ttl_s:g} s) exceeds the RTO objective ({rto_obj:g} s): no DNS failover can meet it.",
+            {"ttl_s": floors.ttl_s, "rto_objective_s": rto_obj},
         )
     if floors.dns_floor_s is not None and rto_obj is not None and floors.dns_floor_s > rto_obj:
         add(
-            Finding(
-                "dns-floor-exceeds-rto",
-                "high",
-                f"The DNS failover floor (interval {floors.interval_s:g} s x threshold {floors.threshold} + TTL {floors.ttl_s:g} s = {floors.dns_floor_s:g} s) exceeds the RTO objective ({rto_obj:g} s).",
-                {"dns_floor_s": floors.dns_floor_s, "rto_objective_s": rto_obj},
-            )
+            "dns-floor-exceeds-rto",
+            "high",
+            f"The DNS failover floor (interval {floors.interval_s:g} s x threshold {floors.threshold} + TTL {floors.ttl_s:g} s = {floors.dns_floor_s:g} s) exceeds the RTO objective ({rto_obj:g} s).",
+            {"dns_floor_s": floors.dns_floor_s, "rto_objective_s": rto_obj},
         )
     shift = by_key.get("dns-shift")
     if floors.dns_floor_s is not None and shift is not None and shift.since_t0_s is not None:
         add(
-            Finding(
-                "dns-shift-vs-floor",
-                "info",
-                f"Users reached the recovery region {shift.since_t0_s:.2f} s after the fault; the predicted floor was {floors.dns_floor_s:g} s.",
-                {"dns_shift_s": shift.since_t0_s, "dns_floor_s": floors.dns_floor_s},
-            )
+            "dns-shift-vs-floor",
+            "info",
+            f"Users reached the recovery region {shift.since_t0_s:.2f} s after the fault; the predicted floor was {floors.dns_floor_s:g} s.",
+            {"dns_shift_s": shift.since_t0_s, "dns_floor_s": floors.dns_floor_s},
         )
     lag = floors.replication_lag_max_before_s
     if lag is not None and rpo_obj is not None and lag > rpo_obj:
         add(
-            Finding(
-                "lag-exceeds-rpo",
-                "high",
-                f"Replication lag before the fault already reached {lag:.2f} s, above the RPO objective ({rpo_obj:g} s).",
-                {"replication_lag_s": lag, "rpo_objective_s": rpo_obj},
-            )
+            "lag-exceeds-rpo",
+            "high",
+            f"Replication lag before the fault already reached {lag:.2f} s, above the RPO objective ({rpo_obj:g} s).",
+            {"replication_lag_s": lag, "rpo_objective_s": rpo_obj},
         )
     if r.outcome == "not-recovered":
         add(
-            Finding(
-                "not-recovered",
-                "high",
-                f"No {objectives.window_seconds:g} s window after the fault reached {objectives.success_threshold:.1%} success with {objectives.min_requests} requests before the ledger ended ({facts.recovery.failed_after_t0} failed of {r.requests_after_t0} requests after the fault).",
-                {"failed": r.failed_after_t0, "requests": r.requests_after_t0},
-            )
+            "not-recovered",
+            "high",
+            f"No {objectives.window_seconds:g} s window after the fault reached {objectives.success_threshold:.1%} success with {objectives.min_requests} requests before the ledger ended ({facts.recovery.failed_after_t0} failed of {r.requests_after_t0} requests after the fault).",
+            {"failed": r.failed_after_t0, "requests": r.requests_after_t0},
         )
     elif r.outcome == "no-outage":
         add(
-            Finding(
-                "no-outage",
-                "info",
-                f"No user-visible outage: none of the {r.requests_after_t0} requests after the fault failed before the recovery window.",
-                {"requests": r.requests_after_t0},
-            )
+            "no-outage",
+            "info",
+            f"No user-visible outage: none of the {r.requests_after_t0} requests after the fault failed before the recovery window.",
+            {"requests": r.requests_after_t0},
         )
     by_cohort = {c.cohort: c for c in cohorts}
     sticky, ttl = by_cohort.get("sticky"), by_cohort.get("ttl")
@@ -519,15 +510,13 @@ def findings(
         and sticky.reached_recovery_region_s is None
     ):
         add(
-            Finding(
-                "sticky-never-moved",
-                "high",
-                f"Clients that cache their first DNS answer never reached {secondary}: {sticky.recovery.failed_after_t0} of their {sticky.recovery.requests_after_t0} requests after the fault failed ({(sticky.recovery.error_share or 0):.1%}).",
-                {
-                    "sticky_requests": sticky.recovery.requests_after_t0,
-                    "sticky_failed": sticky.recovery.failed_after_t0,
-                },
-            )
+            "sticky-never-moved",
+            "high",
+            f"Clients that cache their first DNS answer never reached {secondary}: {sticky.recovery.failed_after_t0} of their {sticky.recovery.requests_after_t0} requests after the fault failed ({(sticky.recovery.error_share or 0):.1%}).",
+            {
+                "sticky_requests": sticky.recovery.requests_after_t0,
+                "sticky_failed": sticky.recovery.failed_after_t0,
+            },
         )
     ttl_rto = ttl.recovery.rto_s if ttl is not None else None
     if (
@@ -541,130 +530,104 @@ def findings(
             else f"recovered in {sticky.recovery.rto_s:.2f} s"
         )
         add(
-            Finding(
-                "sticky-slower",
-                "medium",
-                f"TTL-honouring clients recovered in {ttl_rto:.2f} s; sticky clients {srto}.",
-                {"ttl_rto_s": ttl_rto, "sticky_rto_s": sticky.recovery.rto_s},
-            )
+            "sticky-slower",
+            "medium",
+            f"TTL-honouring clients recovered in {ttl_rto:.2f} s; sticky clients {srto}.",
+            {"ttl_rto_s": ttl_rto, "sticky_rto_s": sticky.recovery.rto_s},
         )
     if secondary and secondary in facts.refused_writes:
         n, first, last = facts.refused_writes[secondary]
         promo = by_key.get("promotion")
         start = shift.time if shift is not None and shift.time is not None else first
         add(
-            Finding(
-                "writes-refused-after-dns",
-                "medium",
-                f"{n} writes were refused by {secondary} for {max(0.0, last - start):.2f} s after DNS moved, because the database was not yet promoted"
-                + (
-                    f" (promotion {promo.since_t0_s:.2f} s after the fault)."
-                    if promo and promo.since_t0_s is not None
-                    else "."
-                ),
-                {"refused": n, "seconds": max(0.0, last - start)},
-            )
+            "writes-refused-after-dns",
+            "medium",
+            f"{n} writes were refused by {secondary} for {max(0.0, last - start):.2f} s after DNS moved, because the database was not yet promoted"
+            + (
+                f" (promotion {promo.since_t0_s:.2f} s after the fault)."
+                if promo and promo.since_t0_s is not None
+                else "."
+            ),
+            {"refused": n, "seconds": max(0.0, last - start)},
         )
     if rpo.split_brain:
         add(
-            Finding(
-                "split-brain",
-                "high",
-                f"The old region acknowledged {rpo.split_brain} writes after the recovery region was promoted (split brain).",
-                {"writes": rpo.split_brain},
-            )
+            "split-brain",
+            "high",
+            f"The old region acknowledged {rpo.split_brain} writes after the recovery region was promoted (split brain).",
+            {"writes": rpo.split_brain},
         )
     if rpo.lost:
         assert rpo.oldest_lost and rpo.newest_lost
         add(
-            Finding(
-                "lost-writes",
-                "high",
-                f"{rpo.lost} acknowledged writes were lost, acknowledged between {_fmt(rpo.oldest_lost.time - (facts.recovery.t0 or 0))} and {_fmt(rpo.newest_lost.time - (facts.recovery.t0 or 0))} relative to the fault; RPO {_fmt(rpo.rpo_s)}.",
-                {"lost": rpo.lost, "rpo_s": rpo.rpo_s},
-            )
+            "lost-writes",
+            "high",
+            f"{rpo.lost} acknowledged writes were lost, acknowledged between {_fmt(rpo.oldest_lost.time - (facts.recovery.t0 or 0))} and {_fmt(rpo.newest_lost.time - (facts.recovery.t0 or 0))} relative to the fault; RPO {_fmt(rpo.rpo_s)}.",
+            {"lost": rpo.lost, "rpo_s": rpo.rpo_s},
         )
     if rpo.non_suffix:
         add(
-            Finding(
-                "loss-not-suffix",
-                "medium",
-                f"Loss is not a suffix of the ack order: {rpo.non_suffix} writes acknowledged after the oldest lost write survived.",
-                {"survived_after_oldest_lost": rpo.non_suffix},
-            )
+            "loss-not-suffix",
+            "medium",
+            f"Loss is not a suffix of the ack order: {rpo.non_suffix} writes acknowledged after the oldest lost write survived.",
+            {"survived_after_oldest_lost": rpo.non_suffix},
         )
     if rpo.duplicates:
         add(
-            Finding(
-                "duplicates",
-                "medium",
-                f"{rpo.duplicates} write ids are stored more than once or with differing payloads.",
-                {"duplicates": rpo.duplicates},
-            )
+            "duplicates",
+            "medium",
+            f"{rpo.duplicates} write ids are stored more than once or with differing payloads.",
+            {"duplicates": rpo.duplicates},
         )
     if rpo.recovery_only:
         add(
-            Finding(
-                "failback-reconcile",
-                "medium",
-                f"{rpo.recovery_only} writes taken by the recovery region are missing in the old region: failback must reconcile them.",
-                {"writes": rpo.recovery_only},
-            )
+            "failback-reconcile",
+            "medium",
+            f"{rpo.recovery_only} writes taken by the recovery region are missing in the old region: failback must reconcile them.",
+            {"writes": rpo.recovery_only},
         )
     if rpo.lost_reads:
         add(
-            Finding(
-                "lost-reads",
-                "medium",
-                f"{rpo.lost_reads} reads of acknowledged ids answered 404 (a symptom of data loss, not counted as unavailability).",
-                {"lost_reads": rpo.lost_reads},
-            )
+            "lost-reads",
+            "medium",
+            f"{rpo.lost_reads} reads of acknowledged ids answered 404 (a symptom of data loss, not counted as unavailability).",
+            {"lost_reads": rpo.lost_reads},
         )
     if facts.outcomes.get("client-error"):
         add(
-            Finding(
-                "client-errors",
-                "info",
-                f"{facts.outcomes['client-error']} requests got a 4xx client error (reported apart, not counted as unavailability).",
-                {"client_errors": facts.outcomes["client-error"]},
-            )
+            "client-errors",
+            "info",
+            f"{facts.outcomes['client-error']} requests got a 4xx client error (reported apart, not counted as unavailability).",
+            {"client_errors": facts.outcomes["client-error"]},
         )
     if clock.offset_s:
         add(
-            Finding(
-                "clock-skew",
-                "medium",
-                f"The load's clock was {-clock.offset_s:+.2f} s off the servers' (median over {clock.samples} acknowledged writes); the ledger was shifted by {clock.offset_s:+.2f} s before measuring.",
-                {"offset_s": clock.offset_s, "samples": clock.samples},
-            )
+            "clock-skew",
+            "medium",
+            f"The load's clock was {-clock.offset_s:+.2f} s off the servers' (median over {clock.samples} acknowledged writes); the ledger was shifted by {clock.offset_s:+.2f} s before measuring.",
+            {"offset_s": clock.offset_s, "samples": clock.samples},
         )
     elif clock.suspected:
         add(
-            Finding(
-                "clock-skew-suspected",
-                "medium",
-                f"Possible clock skew, not corrected (no audit to measure it): {clock.suspected}.",
-                {},
-            )
+            "clock-skew-suspected",
+            "medium",
+            f"Possible clock skew, not corrected (no audit to measure it): {clock.suspected}.",
+            {},
         )
     if late_records:
         add(
-            Finding(
-                "ledger-out-of-order",
-                "info",
-                f"{late_records} ledger records arrived more than the reorder horizon out of order and were measured in arrival order.",
-                {"records": late_records},
-            )
+            "ledger-out-of-order",
+            "info",
+            f"{late_records} ledger records arrived more than the reorder horizon out of order and were measured in arrival order.",
+            {"records": late_records},
         )
     open_faults = [f for f in faults or [] if f.state in ("pending", "applied")]
     if open_faults:
         add(
-            Finding(
-                "faults-open",
-                "high",
-                f"{len(open_faults)} faults of this run were not reverted: {', '.join(f.activity for f in open_faults)} (run gameday recover).",
-                {"open": len(open_faults)},
-            )
+            "faults-open",
+            "high",
+            f"{len(open_faults)} faults of this run were not reverted: {', '.join(f.activity for f in open_faults)} (run gameday recover).",
+            {"open": len(open_faults)},
         )
     return tuple(out)
 

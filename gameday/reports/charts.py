@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -55,6 +56,14 @@ def _svg(fig: Figure, title: str) -> str:
     # an accessible name, and no fixed pt size so the chart scales with the page
     text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", text, count=1)
     return text.replace("<svg ", f'<svg role="img" aria-label="{title}" class="chart" ', 1)
+
+
+def _finish(fig: Figure, ax: Any, title: str) -> str:
+    """Title, legend outside the plot on the right, light grid; the figure as SVG."""
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return _svg(fig, title)
 
 
 def _figure(height: float = 2.6) -> Figure:
@@ -136,10 +145,7 @@ def requests_chart(
     _marks(ax, phases, origin)
     ax.set_xlabel("seconds since the fault" if origin else "time (s)")
     ax.set_ylabel("requests / s")
-    ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return _svg(fig, title)
+    return _finish(fig, ax, title)
 
 
 def latency_chart(bins: Sequence[BinRow], phases: Sequence[Phase], origin: float) -> str:
@@ -164,10 +170,7 @@ def latency_chart(bins: Sequence[BinRow], phases: Sequence[Phase], origin: float
     ax.set_xlabel("seconds since the fault" if origin else "time (s)")
     ax.set_ylabel("latency (ms)")
     title = "Latency percentiles per second (all requests, timeouts included)"
-    ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return _svg(fig, title)
+    return _finish(fig, ax, title)
 
 
 def phases_chart(phases: Sequence[Phase]) -> str:
@@ -217,7 +220,4 @@ def history_chart(lines: Sequence[HistoryLine]) -> str:
     ax.set_xticks(xs, [h.run for h in lines], rotation=20, fontsize=7, ha="right")
     ax.set_ylabel("seconds")
     title = "Trend of past runs of this experiment"
-    ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return _svg(fig, title)
+    return _finish(fig, ax, title)

@@ -27,7 +27,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gameday.load.ledger import ACK_STATUSES, WRITE_OPS
+from gameday.load.ledger import is_acknowledged
 
 try:  # optional: about three times faster than json per ledger line
     import orjson as _orjson
@@ -295,12 +295,7 @@ class Request(NamedTuple):
     @property
     def acknowledged(self) -> bool:
         """Same rule as :attr:`LedgerRecord.acknowledged`."""
-        return (
-            self.ok
-            and self.op in WRITE_OPS
-            and self.status in ACK_STATUSES
-            and self.write_id is not None
-        )
+        return is_acknowledged(self)
 
 
 @dataclass
