@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gameday.load.ledger import LedgerRecord
+from gameday.load.ledger import ACK_STATUSES, LedgerRecord
 from gameday.reports.objectives import Objectives
 from gameday.reports.runfiles import Request
 
@@ -333,75 +333,91 @@ class LedgerPass:
         self.latency_all: dict[int, int] = {}
 
     def feed(self, r: Record) -> None:
-        """One record, in start order (the hot loop: kept to local lookups)."""
-        status = r.status
-        if status == 404 and r.op == "read" and r.write_id:
-            outcome = 2  # LOST_READ
-        elif status == 0 or status >= 500:
-            outcome = 1  # FAILED
-        elif 400 <= status < 500:
-            outcome = 3  # CLIENT_ERROR
-        else:
-            outcome = 0 if r.ok else 1
-        start = r.start
-        self.requests += 1
-        self._counts[outcome] += 1
-        if self.first_start is None:
-            self.first_start = start
-        if self.last_end is None or r.end > self.last_end:
-            self.last_end = r.end
-        second = int(start // 1)
-        if second == self._second:
-            b = self._bin
-        else:
-            b = self.bins.get(second)
-            if b is None:
-                b = self.bins[second] = _Bin()
-            self._second, self._bin = second, b
-        b.counts[outcome] += 1
-        region = r.region
-        if region:
-            b.regions[region] = b.regions.get(region, 0) + 1
-        ms = r.latency_ms
-        bucket = (
-            0
-            if ms <= _MIN_MS
-            else min(HIST_BUCKETS - 1, int(math.log(ms / _MIN_MS) / _LOG_BASE) + 1)
+        """One record (records must come in start order)."""
+        self.feed_many((r,))
+
+    def feed_many(self, records: Iterable[Record]) -> None:
+        """Records in start order. The hot loop of a report: attribute lookups are hoisted
+        into locals, and per-second aggregates are reached through the current bin."""
+        counts, bins, t0 = self._counts, self.bins, self.t0
+        all_feed, by_cohort = self.all.feed, self.by_cohort
+        cohort_requests, first_after, cohort_first = (
+            self.cohort_requests,
+            self.first_after,
+            self.cohort_first,
         )
-        b.latency[bucket] = b.latency.get(bucket, 0) + 1
-        cohort = r.cohort
-        if cohort not in self.cohort_requests:
-            cohort = "ttl"
-        self.cohort_requests[cohort] += 1
-        t0 = self.t0
-        after = t0 is not None and start >= t0
-        if outcome < 2:
-            ok = outcome == 0
-            self.all.feed(start, ok)
-            self.by_cohort[cohort].feed(start, ok)
-        elif outcome == 2:
-            self.lost_reads += 1
-            if self.first_lost_read is None:
-                self.first_lost_read = start
-        if region:
-            if after:
-                if region not in self.first_after:
-                    self.first_after[region] = start
-                key = (cohort, region)
-                if key not in self.cohort_first:
-                    self.cohort_first[key] = start
-            elif t0 is not None:
-                self.regions_before[region] = self.regions_before.get(region, 0) + 1
-        if r.op == "write":
-            if r.acknowledged:
-                self._acked(r, after)
-            elif after and (status == 503 or (status >= 500 and region)):
-                span = self.refused.get(region or "?")
-                if span is None:
-                    self.refused[region or "?"] = [1, start, start]
-                else:
-                    span[0] += 1
-                    span[2] = start
+        regions_before, refused = self.regions_before, self.refused
+        log, floor_ms, log_base, top = math.log, _MIN_MS, _LOG_BASE, HIST_BUCKETS - 1
+        second_now, b = self._second, self._bin
+        n = 0
+        last_end = self.last_end if self.last_end is not None else -math.inf
+        for r in records:
+            n += 1
+            status = r.status
+            if status == 404 and r.op == "read" and r.write_id:
+                outcome = 2  # LOST_READ
+            elif status == 0 or status >= 500:
+                outcome = 1  # FAILED
+            elif 400 <= status < 500:
+                outcome = 3  # CLIENT_ERROR
+            else:
+                outcome = 0 if r.ok else 1
+            start = r.start
+            counts[outcome] += 1
+            if self.first_start is None:
+                self.first_start = start
+            if r.end > last_end:
+                last_end = r.end
+            second = int(start // 1)
+            if second != second_now:
+                b = bins.get(second)
+                if b is None:
+                    b = bins[second] = _Bin()
+                second_now = second
+            b.counts[outcome] += 1
+            region = r.region
+            if region:
+                b.regions[region] = b.regions.get(region, 0) + 1
+            ms = r.latency_ms
+            bucket = 0 if ms <= floor_ms else min(top, int(log(ms / floor_ms) / log_base) + 1)
+            b.latency[bucket] = b.latency.get(bucket, 0) + 1
+            cohort = r.cohort
+            if cohort not in cohort_requests:
+                cohort = "ttl"
+            cohort_requests[cohort] += 1
+            after = t0 is not None and start >= t0
+            if outcome < 2:
+                if after:
+                    ok = outcome == 0
+                    all_feed(start, ok)
+                    by_cohort[cohort].feed(start, ok)
+            elif outcome == 2:
+                self.lost_reads += 1
+                if self.first_lost_read is None:
+                    self.first_lost_read = start
+            if region:
+                if after:
+                    if region not in first_after:
+                        first_after[region] = start
+                    key = (cohort, region)
+                    if key not in cohort_first:
+                        cohort_first[key] = start
+                elif t0 is not None:
+                    regions_before[region] = regions_before.get(region, 0) + 1
+            if r.op == "write":
+                if r.ok and status in ACK_STATUSES and r.write_id is not None:
+                    self._acked(r, after)
+                elif after and (status == 503 or (status >= 500 and region)):
+                    span = refused.get(region or "?")
+                    if span is None:
+                        refused[region or "?"] = [1, start, start]
+                    else:
+                        span[0] += 1
+                        span[2] = start
+        self.requests += n
+        self._second, self._bin = second_now, b
+        if n:
+            self.last_end = last_end
 
     def _acked(self, r: Record, after: bool) -> None:
         self.acked += 1
@@ -469,8 +485,7 @@ def measure_ledger(
 ) -> LedgerFacts:
     """Convenience: one :class:`LedgerPass` over ``records`` (already in start order)."""
     p = LedgerPass(t0, objectives, **kw)
-    for record in records:
-        p.feed(record)
+    p.feed_many(records)
     return p.result()
 
 
