@@ -4,7 +4,8 @@
 format, so ``sha256sum -c manifest.sha256`` (or :func:`verify_manifest`) shows any later edit.
 
 History: one JSON line per run in ``history.jsonl`` of the reports folder (the run
-directory's grandparent: ``reports/history.jsonl`` for ``reports/<experiment>/<stamp>/``).
+directory's grandparent: ``reports/history.jsonl`` for ``reports/<experiment>/<stamp>/``;
+beside the run directory when its name is not a UTC stamp).
 Re-rendering a run replaces its line, so the trend has one point per run.
 """
 
@@ -14,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +85,17 @@ class HistoryLine:
     target: str | None
 
 
+_STAMP = re.compile(r"^\d{8}T\d{6}Z")
+
+
 def history_path(run_dir: Path) -> Path:
-    return run_dir.resolve().parent.parent / HISTORY
+    """``<reports>/history.jsonl`` for a run directory ``<reports>/<experiment>/<UTC stamp>``;
+    a directory not named like a stamp (a drill measured by hand) keeps its history beside
+    it, in its parent, rather than two levels up in some unrelated folder."""
+    run_dir = run_dir.resolve()
+    if _STAMP.match(run_dir.name):
+        return run_dir.parent.parent / HISTORY
+    return run_dir.parent / HISTORY
 
 
 def append_history(run_dir: Path, line: HistoryLine) -> Path:

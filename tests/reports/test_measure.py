@@ -178,3 +178,5 @@ def test_a_journal_without_an_impairment_is_a_partial_report(tmp_path: Path) -> 
     html = (tmp_path / "e" / "r" / "report.html").read_text()
     assert "an impairment action in the journal" in html
     assert json.loads((tmp_path / "e" / "r" / "summary.json").read_text())["rto_seconds"] is None
+    # a directory not named like a UTC stamp (measured by hand) keeps its history beside it
+    assert (tmp_path / "e" / "history.jsonl").exists() and not (tmp_path / "history.jsonl").exists()

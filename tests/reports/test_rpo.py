@@ -61,7 +61,7 @@ def surviving(
 
 def audited_run(tmp_path: Path, records: list[LedgerRecord], removed: set[str], *, skew: float = 0.0,
                 samples: list[dict[str, Any]] | None = None, old: dict[str, Any] | None = None) -> Path:  # fmt: skip
-    run = write_run(tmp_path / "exp" / "run", journal(10.0, extension=OBJ), records, run_json=RUN,
+    run = write_run(tmp_path / "exp" / "20261130T100000Z", journal(10.0, extension=OBJ), records, run_json=RUN,
                     samples_jsonl=samples or [promotion_sample(11.5)])  # fmt: skip
     acked = [AckedWrite(r.write_id, r.end, r.start, r.region) for r in records if r.acknowledged]  # type: ignore[arg-type]
     result = audit_writes(acked, StoreLookup(surviving(records, removed, skew)), batch_size=500,
@@ -93,7 +93,7 @@ def test_n_writes_removed_from_the_surviving_store_are_exactly_the_lost_ones(
     summary = build_report(audited_run(tmp_path, records, removed))  # type: ignore[arg-type]
     data = summary.to_json()
     assert summary.lost_write_count == len(removed) == 150
-    audit = json.loads((tmp_path / "exp" / "run" / "audit.json").read_text())
+    audit = json.loads((tmp_path / "exp" / "20261130T100000Z" / "audit.json").read_text())
     assert {w["id"] for w in audit["lost"]} == removed
     window = data["rpo"]["loss_window"]
     assert window["oldest_ack"] == pytest.approx(tail[0].end)
@@ -212,7 +212,7 @@ def test_the_manifest_catches_a_later_edit_and_history_keeps_one_line_per_run(
     result = CliRunner().invoke(main, ["report", "--verify", str(first)])
     assert result.exit_code == 1 and "changed since the manifest" in result.output
 
-    second = write_run(tmp_path / "a" / "exp" / "run2", journal(10.0, extension=OBJ),
+    second = write_run(tmp_path / "a" / "exp" / "20261201T100000Z", journal(10.0, extension=OBJ),
                        requests(RATE, 40, failing=lambda t: 10.0 <= t < 16.0), run_json=RUN)  # fmt: skip
     build_report(second)
     build_report(second)  # re-rendering replaces the run's line
@@ -220,7 +220,8 @@ def test_the_manifest_catches_a_later_edit_and_history_keeps_one_line_per_run(
     assert len(history) == 2
     result = CliRunner().invoke(main, ["report", "--history", str(tmp_path / "a")])
     assert result.exit_code == 0
-    assert "run " in result.output and "run2" in result.output and "6.00 s" in result.output
+    assert "20261130T100000Z" in result.output and "20261201T100000Z" in result.output
+    assert "6.00 s" in result.output
     html = (second / "report.html").read_text()
     assert 'aria-label="Trend of past runs of this experiment"' in html
     result = CliRunner().invoke(main, ["report", "--compare", str(first), str(second)])
