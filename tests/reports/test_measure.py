@@ -180,3 +180,24 @@ def test_a_journal_without_an_impairment_is_a_partial_report(tmp_path: Path) -> 
     assert json.loads((tmp_path / "e" / "r" / "summary.json").read_text())["rto_seconds"] is None
     # a directory not named like a UTC stamp (measured by hand) keeps its history beside it
     assert (tmp_path / "e" / "history.jsonl").exists() and not (tmp_path / "history.jsonl").exists()
+
+
+def test_the_ledger_pass_counts_outcomes_exactly_as_classify_defines_them() -> None:
+    from gameday.load.ledger import LedgerRecord
+    from gameday.reports.measure import OUTCOMES, classify, measure_ledger
+    from gameday.reports.objectives import Objectives
+
+    cases = [  # (op, status, ok, write_id) -> outcome
+        ("read", 200, True, "a", "ok"), ("write", 201, True, "b", "ok"),
+        ("read", 404, False, "c", "lost-read"), ("read", 404, False, None, "client-error"),
+        ("write", 503, False, "d", "failed"), ("read", 0, False, "e", "failed"),
+        ("write", 409, False, "f", "client-error"), ("read", 500, False, None, "failed"),
+        ("read", 200, False, None, "failed"),  # a 200 the client rejected
+    ]  # fmt: skip
+    records = [
+        LedgerRecord(BASE + i, BASE + i + 0.01, op, "GET", status, ok, 10.0, None, None, wid)
+        for i, (op, status, ok, wid, _) in enumerate(cases)
+    ]
+    assert [classify(r) for r in records] == [c[-1] for c in cases]
+    facts = measure_ledger(records, None, Objectives())
+    assert facts.outcomes == {o: sum(c[-1] == o for c in cases) for o in OUTCOMES}
