@@ -1,8 +1,9 @@
 """The report's charts, drawn by matplotlib as inline SVG (no GUI, no network, no files).
 
 Figures are built with ``matplotlib.figure.Figure`` and the SVG canvas directly (never
-pyplot's global state), text stays text (``svg.fonttype = none``: smaller, selectable,
-printable) in a generic font family the browser already has. Series come from per-second
+pyplot or a global backend: nothing changes for other matplotlib users in the process);
+text stays text (``svg.fonttype = none``: smaller, selectable, printable) in a generic
+font family the browser already has. Series come from per-second
 aggregates, merged into coarser bins when a run has more seconds than a chart has pixels.
 """
 
@@ -14,8 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
-
-matplotlib.use("svg")  # no display, no GUI toolkit
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
