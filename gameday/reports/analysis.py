@@ -224,31 +224,26 @@ def build_phases(
 ) -> tuple[Phase, ...]:  # fmt: skip
     t0 = journal.t0
     out: list[Phase] = []
-    add = out.append
+
+    def add(key: str, label: str, time: float | None, source: str) -> None:
+        out.append(_phase(key, label, time, source, t0, speed))
+
     fault = journal.fault
     add(
-        _phase(
-            "fault",
-            f"fault injected ({fault.name})" if fault else "fault injected",
-            t0,
-            "journal",
-            t0,
-            speed,
-        )
+        "fault",
+        f"fault injected ({fault.name})" if fault else "fault injected",
+        t0,
+        "journal",
     )
     if t0 is None:
         return tuple(out)
     s = _first_sample(samples, "health_check", t0, _unhealthy)
     if s is not None:
         add(
-            _phase(
-                "detection",
-                "health check reported unhealthy",
-                s.time,
-                f"probe samples ({s.subject})",
-                t0,
-                speed,
-            )
+            "detection",
+            "health check reported unhealthy",
+            s.time,
+            f"probe samples ({s.subject})",
         )
     e = _first_event(
         lab_events,
@@ -261,14 +256,10 @@ def build_phases(
     )
     if e is not None:
         add(
-            _phase(
-                "detection-lab",
-                "health check unhealthy (lab log)",
-                float(e["time"]),
-                "lab events",
-                t0,
-                speed,
-            )
+            "detection-lab",
+            "health check unhealthy (lab log)",
+            float(e["time"]),
+            "lab events",
         )
     if secondary is not None:
         s = _first_sample(
@@ -279,14 +270,10 @@ def build_phases(
         )
         if s is not None:
             add(
-                _phase(
-                    "dns-change",
-                    "DNS answered the recovery region (probe)",
-                    s.time,
-                    f"probe samples ({s.subject})",
-                    t0,
-                    speed,
-                )
+                "dns-change",
+                "DNS answered the recovery region (probe)",
+                s.time,
+                f"probe samples ({s.subject})",
             )
         e = _first_event(
             lab_events,
@@ -299,58 +286,40 @@ def build_phases(
         )
         if e is not None:
             add(
-                _phase(
-                    "dns-change-lab",
-                    "DNS answer changed (lab log)",
-                    float(e["time"]),
-                    "lab events",
-                    t0,
-                    speed,
-                )
+                "dns-change-lab",
+                "DNS answer changed (lab log)",
+                float(e["time"]),
+                "lab events",
             )
         first = facts.first_after_t0.get(secondary)
-        add(_phase("dns-shift", f"first request served by {secondary}", first, "ledger", t0, speed))
+        add("dns-shift", f"first request served by {secondary}", first, "ledger")
     when, source = promotion
     if when is not None:
         add(
-            _phase(
-                "promotion",
-                f"{secondary or 'recovery region'} promoted to writer",
-                when,
-                source or "?",
-                t0,
-                speed,
-            )
+            "promotion",
+            f"{secondary or 'recovery region'} promoted to writer",
+            when,
+            source or "?",
         )
     w = facts.first_write_after_t0
     add(
-        _phase(
-            "first-write",
-            "first successful write after the fault" + (f" ({w.region})" if w and w.region else ""),
-            w.time if w else None,
-            "ledger",
-            t0,
-            speed,
-        )
+        "first-write",
+        "first successful write after the fault" + (f" ({w.region})" if w and w.region else ""),
+        w.time if w else None,
+        "ledger",
     )
     for step in steps:
         if float(step.get("time", 0)) >= t0:
             add(
-                _phase(
-                    "step",
-                    f"operator step {step.get('step')}: {step.get('event')}",
-                    float(step["time"]),
-                    "steps.jsonl",
-                    t0,
-                    speed,
-                )
+                "step",
+                f"operator step {step.get('step')}: {step.get('event')}",
+                float(step["time"]),
+                "steps.jsonl",
             )
     r = facts.recovery
-    add(
-        _phase("recovery", "sustained recovery (window start)", r.recovered_at, "ledger", t0, speed)
-    )
+    add("recovery", "sustained recovery (window start)", r.recovered_at, "ledger")
     for a in journal.rollbacks:
-        add(_phase("rollback", f"rollback {a.name}", a.end, "journal", t0, speed))
+        add("rollback", f"rollback {a.name}", a.end, "journal")
     out.sort(key=lambda p: (p.time is None, p.time or 0.0))
     return tuple(out)
 
