@@ -237,62 +237,58 @@ def build_phases(
     )
     if t0 is None:
         return tuple(out)
-    s = _first_sample(samples, "health_check", t0, _unhealthy)
-    if s is not None:
-        add(
-            "detection",
-            "health check reported unhealthy",
-            s.time,
-            f"probe samples ({s.subject})",
-        )
-    e = _first_event(
-        lab_events,
-        t0,
-        lambda e: (
+
+    def seen(key: str, label: str, sample: Sample | None) -> None:
+        if sample is not None:
+            add(key, label, sample.time, f"probe samples ({sample.subject})")
+
+    def logged(key: str, label: str, event: dict[str, Any] | None) -> None:
+        if event is not None:
+            add(key, label, float(event["time"]), "lab events")
+
+    def health_down(e: dict[str, Any]) -> bool:
+        return (
             e.get("kind") == "health"
             and e.get("healthy") is False
-            and (primary is None or e.get("region") == primary)
-        ),
-    )
-    if e is not None:
-        add(
-            "detection-lab",
-            "health check unhealthy (lab log)",
-            float(e["time"]),
-            "lab events",
+            and primary in (None, e.get("region"))
         )
+
+    def dns_moved(e: dict[str, Any]) -> bool:
+        return (
+            e.get("kind") == "dns"
+            and e.get("previous") is not None
+            and e.get("answer") != e.get("previous")
+        )
+
+    seen(
+        "detection",
+        "health check reported unhealthy",
+        _first_sample(samples, "health_check", t0, _unhealthy),
+    )
+    logged(
+        "detection-lab",
+        "health check unhealthy (lab log)",
+        _first_event(lab_events, t0, health_down),
+    )
     if secondary is not None:
-        s = _first_sample(
+        answered = _first_sample(
             samples,
             "dns_answer",
             t0,
             lambda v: isinstance(v, dict) and v.get("region") == secondary,
         )
-        if s is not None:
-            add(
-                "dns-change",
-                "DNS answered the recovery region (probe)",
-                s.time,
-                f"probe samples ({s.subject})",
-            )
-        e = _first_event(
-            lab_events,
-            t0,
-            lambda e: (
-                e.get("kind") == "dns"
-                and e.get("answer") != e.get("previous")
-                and e.get("previous") is not None
-            ),
+        seen("dns-change", "DNS answered the recovery region (probe)", answered)
+        logged(
+            "dns-change-lab",
+            "DNS answer changed (lab log)",
+            _first_event(lab_events, t0, dns_moved),
         )
-        if e is not None:
-            add(
-                "dns-change-lab",
-                "DNS answer changed (lab log)",
-                float(e["time"]),
-                "lab events",
-            )
-        first = facts.first_after_t0.get(secondary)
-        add("dns-shift", f"first request served by {secondary}", first, "ledger")
+        add(
+            "dns-shift",
+            f"first request served by {secondary}",
+            facts.first_after_t0.get(secondary),
+            "ledger",
+        )
     when, source = promotion
     if when is not None:
         add(
