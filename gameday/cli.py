@@ -13,7 +13,7 @@ def main() -> None:
     """Game-day drills for multi-region AWS: run a Chaos Toolkit experiment under load
     against the local two-region lab or a non-prod account, always roll back, and get a
     report of the measured RTO and RPO against the objectives (run, validate, list, iam,
-    demo, step, note), plus the lab, the load generator and fault recovery."""
+    demo, step, note, report), plus the lab, the load generator and fault recovery."""
 
 
 def _register() -> None:
