@@ -31,9 +31,10 @@ from typing import Any
 
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import Member, Topology
 from gameday.lab.events import EventLog
+from gameday.lab.network import synfilter
 from gameday.lab.network.dns import LabDNS
 from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
@@ -71,7 +72,7 @@ class Supervisor:
         self.dir = Path(config.lab_dir).resolve()
         self.stop_requested = threading.Event()
         self.events: EventLog | None = None
-        self.moto: motoext.ControlPlaneServer | None = None
+        self.moto: controlplane.ControlPlaneServer | None = None
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
@@ -81,6 +82,7 @@ class Supervisor:
         self._restart_lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
         self.control: ControlServer | None = None
+        self.network_mode: tuple[str, str] = (synfilter.USERLAND, "not started")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.clients: dict[str, RegionClient] = {}
         self.roles: dict[str, str] = {}
@@ -94,7 +96,7 @@ class Supervisor:
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
-        motoext.check_moto_version()
+        controlplane.check_moto_version()
         cfg = self.config
         addresses = tuple(r.address for r in cfg.regions)
         taken: set[int] = set()
@@ -126,11 +128,16 @@ class Supervisor:
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
         self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
+        self.network_mode = synfilter.mode()
+        packet_filter = None
+        if self.network_mode[0] == synfilter.NFTABLES:
+            packet_filter = synfilter.PacketFilter(self.dir)
+            packet_filter.remove()  # whatever a crashed lab of this directory left
         self.reconciler = Reconciler(
             [
                 LabRegion(
@@ -146,12 +153,15 @@ class Supervisor:
             cfg.table_name,
             cfg.secret_name,
             self.events,
+            packet_filter=packet_filter,
         )
-        self.checker = HealthChecker(
-            self.events, cfg.time_scale, labels.get, dropped=self.reconciler.address_dropped
-        )
+        self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
         self.link = ReplicationLink(
-            self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked
+            self.clients,
+            cfg.replication_lag,
+            self.events,
+            blocked=self.reconciler.link_blocked,
+            impaired=self.reconciler.region_impaired,
         )
         self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
         self.topology = Topology(
@@ -162,9 +172,8 @@ class Supervisor:
             self.events,
             on_change=self._roles_changed,
         )
-        motoext.install_operation_overrides(
-            self.checker.observations, self.reconciler.experiments, self.topology
-        )
+        controlplane.install_operation_overrides(Route53View(self), self.topology.requests)
+        self.topology.start()
         self.link.start()
         self.reconciler.start()
         self._watcher.start()
@@ -258,6 +267,8 @@ class Supervisor:
             "config": self.config.to_dict(),
             "events_path": str(self.dir / "events.jsonl"),
             "updated_at": time.time(),
+            "network_mode": self.network_mode[0],
+            "network_mode_detail": self.network_mode[1],
         }
         if self.ports:
             data.update(
@@ -364,6 +375,27 @@ class Supervisor:
         if self.events is not None:
             self.events.emit("lab-stopped", pid=os.getpid())
             self.events.close()
+
+
+class Route53View:
+    """What the data plane publishes for the Route 53 APIs (read-only, see controlplane.route53)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def observations(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.observations(health_check_id) if checker else []
+
+    def last_failures(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.last_failures(health_check_id) if checker else []
+
+    def dns_answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
+        dns = self._supervisor.dns
+        if dns is None:
+            raise RuntimeError("the lab's DNS server is not running yet")
+        return dns.answer(name, rtype)
 
 
 class ControlServer:

@@ -12,16 +12,18 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import rds
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
 from gameday.lab.region.replication import ReplicationLink
+from gameday.lab.workers import Worker
 
 SWITCHOVER_TIMEOUT = 30.0
 
@@ -56,24 +58,46 @@ class Topology:
         # region -> (shipped seq, fence request id) of a demotion not yet confirmed
         self._pending: dict[str, tuple[int, str]] = {}
         self._pending_lock = threading.Lock()
-        self._enforcer: threading.Thread | None = None
-        self._stop = threading.Event()
         self.busy = False
+        #: Failover requests accepted by the control plane (rds.install puts them here).
+        self.requests: rds.Outbox = queue.Queue()
+        self._workers = [
+            Worker("failover-requests", self._take_request, 0.02, events),
+            Worker("writer-fence", self._enforce, 0.2, events),
+        ]
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def _take_request(self) -> None:
+        """Carry out the next failover/switchover request, if any (one at a time)."""
+        try:
+            request = self.requests.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            self.begin(request.from_arn, request.to_arn, request.allow_data_loss)
+        except BaseException:
+            # never leave the global cluster stuck in FailoverState
+            self.busy = False
+            rds.set_failover_state(self.global_cluster_id, None)
+            raise
 
     def region_of(self, cluster_arn: str) -> str | None:
         return next((m.region for m in self.members if m.cluster_arn == cluster_arn), None)
 
     def roles(self) -> dict[str, str]:
-        writer = motoext.global_cluster_writer(self.global_cluster_id)
+        writer = rds.global_cluster_writer(self.global_cluster_id)
         return {m.region: "writer" if m.cluster_arn == writer else "reader" for m in self.members}
 
     def begin(self, from_arn: str, to_arn: str, allow_data_loss: bool) -> None:
-        """Start a failover (data loss allowed) or switchover in the background."""
+        """Carry out a failover (data loss allowed) or switchover."""
         self.busy = True
-        target = self._failover if allow_data_loss else self._switchover
-        threading.Thread(
-            target=target, args=(from_arn, to_arn), name="global-failover", daemon=True
-        ).start()
+        if allow_data_loss:
+            self._failover(from_arn, to_arn)
+        else:
+            self._switchover(from_arn, to_arn)
 
     def _failover(self, from_arn: str, to_arn: str) -> None:
         old, new = self.region_of(from_arn), self.region_of(to_arn)
@@ -117,38 +141,28 @@ class Topology:
         except RegionControlError:
             with self._pending_lock:
                 self._pending[region] = (shipped, fence)
-            self._ensure_enforcer()
             return None
 
-    def _ensure_enforcer(self) -> None:
-        if self._enforcer is None or not self._enforcer.is_alive():
-            self._enforcer = threading.Thread(
-                target=self._enforce, name="topology-fence", daemon=True
-            )
-            self._enforcer.start()
-
     def _enforce(self) -> None:
-        """Retry pending demotions until they succeed (or the lab stops)."""
-        while not self._stop.wait(0.2):
-            with self._pending_lock:
-                pending = dict(self._pending)
-            if not pending:
-                return
-            for region, (shipped, fence) in pending.items():
-                try:
-                    reply = self._clients[region].set_role(
-                        "reader", discard_after_seq=shipped, request_id=fence
-                    )
-                except RegionControlError:
-                    continue
-                with self._pending_lock:
-                    self._pending.pop(region, None)
-                self._events.emit(
-                    "writer-fenced", region=region, lost_on_old_writer=reply["discarded"]
+        """Retry pending demotions (a supervised worker, every 0.2 s)."""
+        with self._pending_lock:
+            pending = dict(self._pending)
+        for region, (shipped, fence) in pending.items():
+            try:
+                reply = self._clients[region].set_role(
+                    "reader", discard_after_seq=shipped, request_id=fence
                 )
+            except RegionControlError:
+                continue
+            with self._pending_lock:
+                self._pending.pop(region, None)
+            self._events.emit("writer-fenced", region=region, lost_on_old_writer=reply["discarded"])
 
     def stop(self) -> None:
-        self._stop.set()
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            worker.join()
 
     def _switchover(self, from_arn: str, to_arn: str) -> None:
         old, new = self.region_of(from_arn), self.region_of(to_arn)
@@ -191,11 +205,11 @@ class Topology:
         # Order matters to observers: roles and the event first, then the lab is free for
         # the next operation, and clearing FailoverState (what AWS callers poll) comes last.
         new_arn = next(m.cluster_arn for m in self.members if m.region == new)
-        motoext.set_global_cluster_writer(self.global_cluster_id, new_arn)
+        rds.set_global_cluster_writer(self.global_cluster_id, new_arn)
         self._on_change(self.roles())
         self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
         self.busy = False
-        motoext.set_failover_state(self.global_cluster_id, None)
+        rds.set_failover_state(self.global_cluster_id, None)
 
     def _cancel(self, old: str, new: str, started: float, how: str, reason: str) -> None:
         self._on_change(self.roles())
@@ -208,4 +222,4 @@ class Topology:
             reason=reason,
         )
         self.busy = False
-        motoext.set_failover_state(self.global_cluster_id, None)
+        rds.set_failover_state(self.global_cluster_id, None)
