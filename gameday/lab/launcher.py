@@ -24,6 +24,7 @@ from typing import Any
 from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
+from gameday.lab.network import synfilter
 from gameday.lab.ports import listening
 from gameday.lab.state import LAB_CREDENTIALS, pid_alive, process_state, read_state, write_state
 
@@ -235,6 +236,9 @@ class Lab:
                 os.kill(rpid, signal.SIGKILL)
                 forced.append(f"region {region['name']} {rpid}")
         _wait_closed(state)
+        # the supervisor removes its nftables table on a clean stop; after a crash, here
+        if synfilter.remove_table(self.dir):
+            forced.append(f"nftables table {synfilter.table_name(self.dir)}")
         if state:
             final = read_state(self.state_path) or state
             if final.get("status") != "failed":
