@@ -420,7 +420,7 @@ def _probe_http(
             return Observation(
                 False,
                 f"Failure: The endpoint did not return a valid HTTP response "
-                f"({type(exc).__name__}: {str(exc)[:80] or 'empty'}).",
+                f"({type(exc).__name__}: {_printable(str(exc)) or 'empty'}).",
                 now,
             )
         except OSError as exc:
@@ -440,6 +440,11 @@ def _probe_http(
             now,
         )
     return Observation(True, f"Success: {status}", now)
+
+
+def _printable(text: str, limit: int = 60) -> str:
+    """What an endpoint sent, safe to show in an XML status (no control characters)."""
+    return "".join(c if c.isprintable() and c.isascii() else "?" for c in text.strip())[:limit]
 
 
 def _connect_failure(exc: OSError) -> str:

@@ -1,0 +1,348 @@
+"""Chaos on the lab itself: misbehaving endpoints, raising listeners, a replication peer that
+dies mid-batch. Each is a failed observation or a ``lab-error`` and a restart, never a
+silently dead loop, and ``gameday lab status`` says the lab is degraded."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from gameday.cli import main as gameday_cli
+from gameday.lab import Lab
+from gameday.lab.controlplane.route53 import HealthCheckConfig
+from gameday.lab.events import EventLog, read_events
+from gameday.lab.network.healthchecker import probe
+from gameday.lab.region.client import RegionClient
+from gameday.lab.region.replication import ReplicationLink
+from gameday.lab.workers import Worker, lab_health
+from tests.lab.helpers import wait_until
+
+pytestmark = pytest.mark.lab
+
+# -- misbehaving endpoints ---------------------------------------------------------------
+
+
+@contextmanager
+def misbehaving(answer: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that treats every connection with ``answer``; its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                conn.settimeout(1)
+                try:
+                    conn.recv(4096)
+                except OSError:
+                    pass
+                answer(conn)
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
+
+
+def garbage(conn: socket.socket) -> None:
+    conn.sendall(b"\x00\x01garbage that is not HTTP\r\n\r\n")
+
+
+def reset(conn: socket.socket) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def half_status_line(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 20")
+
+
+def half_body(conn: socket.socket) -> None:
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok, and then noth")
+
+
+def ssh_banner(conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+
+def _config(port: int, kind: str = "HTTP", address: str = "127.0.0.1") -> HealthCheckConfig:
+    return HealthCheckConfig(
+        id="hc",
+        type=kind,
+        ip_address=address,
+        port=port,
+        resource_path="/health",
+        request_interval=10,
+        failure_threshold=1,
+        inverted=False,
+        disabled=False,
+        search_string="ok, and then nothing" if kind == "HTTP_STR_MATCH" else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "kind", "wording"),
+    [
+        (garbage, "HTTP", "did not return a valid HTTP response"),
+        (reset, "HTTP", "Connection reset by peer"),
+        (half_status_line, "HTTP", "did not return a valid HTTP response"),
+        (half_body, "HTTP_STR_MATCH", "search string was not found"),
+        (ssh_banner, "HTTP", "did not return a valid HTTP response"),
+    ],
+)
+def test_a_misbehaving_endpoint_is_a_failed_observation(
+    answer: Callable[[socket.socket], None], kind: str, wording: str
+) -> None:
+    with misbehaving(answer) as port:
+        observation = probe(_config(port, kind), source="127.0.3.1", time_scale=0.1)
+    assert not observation.success
+    assert observation.status.startswith("Failure: ") and wording in observation.status
+
+
+def test_a_closed_port_and_an_address_off_loopback_are_failed_observations() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as placeholder:
+        closed = placeholder.getsockname()[1]
+    refused = probe(_config(closed), source="127.0.3.1", time_scale=0.1)
+    assert refused.status.startswith("Failure: Connection refused.")
+    away = probe(_config(80, address="192.0.2.1"), source="127.0.3.1", time_scale=0.1)
+    assert not away.success and "was not probed" in away.status
+    tcp_closed = probe(_config(closed, "TCP"), source="127.0.3.1", time_scale=0.1)
+    assert tcp_closed.status.startswith("Failure: Connection refused.")
+
+
+def test_a_garbage_target_fails_with_a_fresh_checked_time_every_interval(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    """Before, BadStatusLine killed the check's thread and its status froze forever."""
+    route53 = boto3.client("route53")
+    with misbehaving(garbage) as port:
+        hc = route53.create_health_check(
+            CallerReference=f"garbage-{uuid.uuid4()}",
+            HealthCheckConfig={
+                "Type": "HTTP",
+                "IPAddress": "127.0.0.1",
+                "Port": port,
+                "ResourcePath": "/",
+                "RequestInterval": 10,
+                "FailureThreshold": 1,
+            },
+        )["HealthCheck"]["Id"]
+        try:
+
+            def checked() -> dict[str, Any]:
+                observations = route53.get_health_check_status(HealthCheckId=hc)[
+                    "HealthCheckObservations"
+                ]
+                return {o["Region"]: o["StatusReport"] for o in observations}
+
+            first = wait_until(lambda: len(checked()) == 8 and checked(), timeout=3)
+            seen = [first]
+            for _ in range(2):  # two more intervals, each with new CheckedTimes everywhere
+                previous = seen[-1]
+                seen.append(
+                    wait_until(
+                        lambda p=previous: (
+                            all(
+                                r["CheckedTime"] > p[k]["CheckedTime"] for k, r in checked().items()
+                            )
+                            and checked()
+                        ),
+                        timeout=3,
+                    )
+                )
+            for reports in seen:
+                assert all(
+                    "did not return a valid HTTP response" in r["Status"] for r in reports.values()
+                )
+            assert {
+                o["IPAddress"]
+                for o in route53.get_health_check_status(HealthCheckId=hc)[
+                    "HealthCheckObservations"
+                ]
+            } == {f"127.0.3.{i}" for i in range(1, 9)}
+        finally:
+            route53.delete_health_check(HealthCheckId=hc)
+    assert lab_health(lab.events())["status"] == "ok"  # a bad target is not a lab failure
+
+
+# -- listeners and workers ------------------------------------------------------------------
+
+
+def test_a_raising_listener_is_recorded_and_cannot_break_the_emitter(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.jsonl")
+    seen: list[str] = []
+
+    def broken(event: dict[str, Any]) -> None:
+        raise KeyError("no such thing")
+
+    log.subscribe(broken)
+    log.subscribe(lambda event: seen.append(event["kind"]))
+    event = log.emit("health", healthy=False)
+    assert event["kind"] == "health" and seen == ["health"]
+    errors = read_events(tmp_path / "events.jsonl", kind="lab-error")
+    assert len(errors) == 1 and "broken" in errors[0]["component"]
+    assert "KeyError" in errors[0]["error"] and "raise KeyError" in errors[0]["traceback"]
+    health = lab_health(read_events(tmp_path / "events.jsonl"))
+    assert health["status"] == "degraded" and "KeyError" in health["reason"]
+    log.close()
+
+
+def test_a_failing_worker_step_is_a_lab_error_and_a_restart(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.jsonl")
+    calls: list[int] = []
+    ran_again = threading.Event()
+
+    def step() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        ran_again.set()
+
+    worker = Worker("flaky", step, 0.01, log).start()
+    try:
+        assert ran_again.wait(3)
+    finally:
+        worker.stop()
+        worker.join()
+    assert worker.failures == 1 and worker.last_error == "RuntimeError: boom"
+    (error,) = read_events(tmp_path / "events.jsonl", kind="lab-error")
+    assert error["component"] == "flaky" and "RuntimeError: boom" in error["error"]
+    log.close()
+
+
+# -- a replication peer that dies mid-batch -------------------------------------------------
+
+
+class FakeRegion:
+    """A region's control API with a change log; ``die`` > 0 makes /_lab/apply drop the
+    connection without an answer that many times (a peer dying mid-batch)."""
+
+    def __init__(self, changes: list[dict[str, Any]]) -> None:
+        self.changes = changes
+        self.applied: list[dict[str, Any]] = []
+        self.die = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                after = int(parse_qs(urlsplit(self.path).query).get("after", ["0"])[0])
+                changes = [c for c in owner.changes if c["seq"] > after]
+                self._send({"changes": changes, "max_seq": len(owner.changes)})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if owner.die > 0:
+                    owner.die -= 1
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return
+                owner.applied.extend(body["changes"])
+                self._send({"applied": len(body["changes"]), "max_seq": len(owner.applied)})
+
+            def _send(self, data: dict[str, Any]) -> None:
+                payload = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_peer_dying_mid_batch_is_a_lab_error_and_the_batch_still_arrives(
+    tmp_path: Path,
+) -> None:
+    change = {"id": "o1", "body": {}, "acked_at": time.time() - 5, "origin": "a", "seq": 1}
+    source, target = FakeRegion([change]), FakeRegion([])
+    target.die = 2  # both attempts of the client's retry
+    log = EventLog(tmp_path / "events.jsonl")
+    clients = {"a": RegionClient(source.port, timeout=1), "b": RegionClient(target.port, timeout=1)}
+    link = ReplicationLink(clients, 0.0, log, period=0.01)
+    link.point("a", "b", from_seq=0)
+    link.start()
+    try:
+        wait_until(lambda: target.applied, timeout=5)
+    finally:
+        link.stop()
+        source.close()
+        target.close()
+    assert [c["id"] for c in target.applied] == ["o1"]
+    assert link.status().shipped_seq == 1
+    errors = read_events(tmp_path / "events.jsonl", kind="lab-error")
+    assert errors and errors[0]["component"] == "replication"
+    assert lab_health(read_events(tmp_path / "events.jsonl"))["status"] == "degraded"
+    log.close()
+
+
+def test_lab_status_says_degraded_with_the_reason(lab: Lab) -> None:
+    runner = CliRunner()
+    healthy = json.loads(
+        runner.invoke(gameday_cli, ["lab", "status", "--json", "--dir", lab.dir.as_posix()]).output
+    )
+    assert healthy["health"]["status"] == "ok"
+    assert healthy["network"]["mode"] in ("nftables", "userland")
+    # A worker of this lab's kind failing, recorded in the lab's own log as the supervisor's
+    # workers record theirs.
+    log = EventLog(lab.dir / "events.jsonl")
+    worker = Worker("dns-publication", _raise_once(), 0.01, log).start()
+    wait_until(lambda: lab.events(kind="lab-error"), timeout=3)
+    worker.stop()
+    worker.join()
+    log.close()
+    text = runner.invoke(gameday_cli, ["lab", "status", "--dir", lab.dir.as_posix()]).output
+    assert "lab health: DEGRADED: dns-publication failed 1x (last: ValueError: bad zone)" in text
+    data = json.loads(
+        runner.invoke(gameday_cli, ["lab", "status", "--json", "--dir", lab.dir.as_posix()]).output
+    )
+    assert data["health"]["status"] == "degraded"
+    assert data["health"]["errors"][0]["component"] == "dns-publication"
+
+
+def _raise_once() -> Callable[[], None]:
+    state = {"raised": False}
+
+    def step() -> None:
+        if not state["raised"]:
+            state["raised"] = True
+            raise ValueError("bad zone")
+
+    return step
