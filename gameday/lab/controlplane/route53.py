@@ -169,7 +169,6 @@ def install(view: DataPlaneView) -> None:
     """Make the watching APIs answer from ``view``; name every operation the lab lacks."""
     from botocore.session import get_session
     from moto.core.responses import ActionResult
-    from moto.route53 import urls
     from moto.route53.exceptions import InvalidInput, Route53ClientError
     from moto.route53.responses import Route53
 
@@ -229,6 +228,14 @@ def install(view: DataPlaneView) -> None:
         method = _snake(operation)
         if method not in implemented:
             setattr(Route53, method, _refuse(operation, NotImplementedByLab))
+
+
+def register_url_paths() -> None:
+    """Route the paths moto lacks to its Route 53 dispatcher (before the first request:
+    moto builds each service's URL map once, when the service is first called)."""
+    from moto.route53 import urls
+    from moto.route53.responses import Route53
+
     for path in EXTRA_URL_PATHS.values():
         urls.url_paths.setdefault(path, Route53.dispatch)
 

@@ -62,6 +62,9 @@ class ControlPlaneServer:
         )
         from werkzeug.serving import make_server
 
+        from gameday.lab.controlplane import route53
+
+        route53.register_url_paths()
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,13 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+import requests
+from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from gameday.cli import main as gameday_cli
 from gameday.lab import Lab
 from gameday.lab.controlplane.route53 import HealthCheckConfig
 from gameday.lab.events import EventLog, read_events
-from gameday.lab.network.healthchecker import probe
+from gameday.lab.network import synfilter
+from gameday.lab.network.healthchecker import CHECKER_CIDR, probe
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.workers import Worker, lab_health
@@ -53,10 +58,8 @@ def misbehaving(answer: Callable[[socket.socket], None]) -> Iterator[int]:
                 return
             try:
                 conn.settimeout(1)
-                try:
+                with suppress(OSError):
                     conn.recv(4096)
-                except OSError:
-                    pass
                 answer(conn)
             finally:
                 conn.close()
@@ -346,3 +349,193 @@ def _raise_once() -> Callable[[], None]:
             raise ValueError("bad zone")
 
     return step
+
+
+# -- a blocked endpoint drops the SYN ---------------------------------------------------------
+
+
+def _deny(ec2: Any, acl: str, rule: int, cidr: str = "0.0.0.0/0") -> None:
+    ec2.create_network_acl_entry(
+        NetworkAclId=acl,
+        RuleNumber=rule,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock=cidr,
+    )
+
+
+def _network_mode(lab: Lab) -> str:
+    return str(lab.state().get("network_mode"))
+
+
+def test_behind_a_nacl_deny_a_new_connection_times_out_in_connect(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    """A client with a 1 s connect timeout and a 30 s read timeout fails in about 1 s with a
+    connect timeout, as behind a real NACL (the SYN is dropped, nothing is accepted)."""
+    if _network_mode(lab) != synfilter.NFTABLES:
+        pytest.skip(f"the lab runs in {_network_mode(lab)} mode (needs root and nft)")
+    info = lab.info
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    url = f"http://{info.primary.address}:{info.service_port}/health"
+    assert requests.get(url, timeout=(1, 30)).status_code == 200
+    since = time.time()
+    _deny(ec2, info.primary.network_acl_id, 12)
+    try:
+        lab.wait_for_event(
+            lambda e: e["kind"] == "fault" and e.get("fault") == "network-acl-deny",
+            timeout=3,
+            since=since,
+        )
+        started = time.monotonic()
+        with pytest.raises(requests.exceptions.ConnectTimeout):
+            requests.get(url, timeout=(1, 30))
+        took = time.monotonic() - started
+        assert 0.95 <= took < 1.5, f"failed after {took:.2f} s"
+    finally:
+        ec2.delete_network_acl_entry(
+            NetworkAclId=info.primary.network_acl_id, RuleNumber=12, Egress=False
+        )
+    wait_until(lambda: _answers(url), timeout=3)
+    table = synfilter.table_name(lab.dir)
+    assert table in subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=(0.5, 1)).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_deny_of_the_checkers_range_fails_the_check_and_nothing_else(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    """The NACL is evaluated against each checker's source address: blocking Route 53's
+    checker range fails the health check while clients still get answers."""
+    info = lab.info
+    route53 = boto3.client("route53")
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    hc = info.primary.health_check_id
+    since = time.time()
+    _deny(ec2, info.primary.network_acl_id, 13, cidr=CHECKER_CIDR)
+    try:
+        flip = lab.wait_for_event(
+            lambda e: e["kind"] == "health" and e["health_check_id"] == hc and not e["healthy"],
+            timeout=6,
+            since=since,
+        )
+        assert flip["checkers_healthy"] <= 1
+        raw = [
+            o["StatusReport"]["Status"]
+            for o in route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+        ]
+        assert all(s.startswith("Failure: ") and "timed out" in s.lower() for s in raw), raw
+        assert requests.get(
+            f"http://{info.primary.address}:{info.service_port}/health", timeout=(1, 2)
+        ).ok
+    finally:
+        ec2.delete_network_acl_entry(
+            NetworkAclId=info.primary.network_acl_id, RuleNumber=13, Egress=False
+        )
+    lab.wait_for_event(
+        lambda e: e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"],
+        timeout=6,
+        since=since,
+    )
+
+
+# -- the Route 53 APIs that watch a failover --------------------------------------------------
+
+
+def test_a_calculated_check_is_refused_by_get_health_check_status_as_aws_does(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    route53 = boto3.client("route53")
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    info = lab.info
+    calculated = route53.create_health_check(
+        CallerReference=f"calc-{uuid.uuid4()}",
+        HealthCheckConfig={
+            "Type": "CALCULATED",
+            "ChildHealthChecks": [info.primary.health_check_id],
+            "HealthThreshold": 0,
+        },
+    )["HealthCheck"]["Id"]
+    try:
+        with pytest.raises(ClientError) as raised:
+            route53.get_health_check_status(HealthCheckId=calculated)
+        assert raised.value.response["Error"]["Code"] == "InvalidInput"
+        assert "calculated" in raised.value.response["Error"]["Message"]
+        since = time.time()
+        # HealthThreshold 0: always healthy, published as the metric
+        wait_until(lambda: _metric_values(cloudwatch, calculated, since), timeout=3)
+        assert set(_metric_values(cloudwatch, calculated, since)) == {1.0}
+    finally:
+        route53.delete_health_check(HealthCheckId=calculated)
+
+
+def _metric_values(cloudwatch: Any, hc: str, since: float) -> list[float]:
+    stats = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Route53",
+        MetricName="HealthCheckStatus",
+        Dimensions=[{"Name": "HealthCheckId", "Value": hc}],
+        StartTime=datetime.fromtimestamp(since, UTC),
+        EndTime=datetime.fromtimestamp(time.time() + 5, UTC),
+        Period=1,
+        Statistics=["Minimum"],
+    )
+    return [p["Minimum"] for p in stats["Datapoints"]]
+
+
+def test_test_dns_answer_and_last_failure_reason_answer_from_the_data_plane(
+    lab: Lab, lab_env: dict[str, str]
+) -> None:
+    info = lab.info
+    route53 = boto3.client("route53")
+    answer = route53.test_dns_answer(
+        HostedZoneId=info.zone_id, RecordName=info.record_name, RecordType="A"
+    )
+    assert answer["RecordData"] == [info.primary.address]
+    assert answer["ResponseCode"] == "NOERROR" and answer["Protocol"] == "UDP"
+    missing = route53.test_dns_answer(
+        HostedZoneId=info.zone_id, RecordName=f"nothing.{info.zone_name}", RecordType="A"
+    )
+    assert missing["ResponseCode"] == "NXDOMAIN" and missing["RecordData"] == []
+    hc = info.primary.health_check_id
+    assert (
+        route53.get_health_check_last_failure_reason(HealthCheckId=hc)["HealthCheckObservations"]
+        == []
+    )  # never failed
+    ec2 = boto3.client("ec2", region_name=info.primary.name)
+    since = time.time()
+    _deny(ec2, info.primary.network_acl_id, 14)
+    try:
+        lab.wait_for_event(
+            lambda e: e["kind"] == "health" and e["health_check_id"] == hc and not e["healthy"],
+            timeout=6,
+            since=since,
+        )
+        moved = route53.test_dns_answer(
+            HostedZoneId=info.zone_id, RecordName=info.record_name, RecordType="A"
+        )
+        assert moved["RecordData"] == [info.secondary.address]
+    finally:
+        ec2.delete_network_acl_entry(
+            NetworkAclId=info.primary.network_acl_id, RuleNumber=14, Egress=False
+        )
+    failures = route53.get_health_check_last_failure_reason(HealthCheckId=hc)[
+        "HealthCheckObservations"
+    ]
+    assert len(failures) == 8
+    assert all(f["StatusReport"]["Status"].startswith("Failure: ") for f in failures)
+    assert all(f["StatusReport"]["CheckedTime"].timestamp() >= since for f in failures)
+
+
+def test_an_api_the_lab_cannot_answer_names_itself(lab: Lab, lab_env: dict[str, str]) -> None:
+    route53 = boto3.client("route53")
+    with pytest.raises(ClientError) as raised:
+        route53.get_checker_ip_ranges()
+    error = raised.value.response["Error"]
+    assert error["Code"] == "NotImplemented" and "GetCheckerIpRanges" in error["Message"]
