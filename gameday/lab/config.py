@@ -49,6 +49,9 @@ class LabConfig:
     health_check_interval: float = 1.0
     failure_threshold: int = 2
     replication_lag: float = 0.3
+    #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
+    #: (frozen, say) may still acknowledge writes after a failover (the fence window).
+    writer_lease: float = 1.0
     #: 0 means "pick a free port".
     service_port: int = 0
     dns_port: int = 0
@@ -104,6 +107,7 @@ class LabConfig:
         _positive("ttl", self.ttl, integer=True)
         _positive("health_check_interval", self.health_check_interval)
         _positive("failure_threshold", self.failure_threshold, integer=True)
+        _positive("writer_lease", self.writer_lease)
         if self.failure_threshold > 10:
             raise LabConfigError("failure_threshold must be between 1 and 10, as in Route 53")
         if not isinstance(self.replication_lag, int | float) or self.replication_lag < 0:

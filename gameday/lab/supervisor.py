@@ -171,6 +171,7 @@ class Supervisor:
             self.link,
             self.events,
             on_change=self._roles_changed,
+            lease=cfg.writer_lease,
         )
         controlplane.install_operation_overrides(Route53View(self), self.topology.requests)
         self.topology.start()
@@ -218,6 +219,8 @@ class Supervisor:
                 self.config.secret_name,
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
+                "--writer-lease",
+                str(self.config.writer_lease),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

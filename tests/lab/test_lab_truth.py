@@ -5,6 +5,8 @@ silently dead loop, and ``gameday lab status`` says the lab is degraded."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import struct
 import subprocess
@@ -539,3 +541,83 @@ def test_an_api_the_lab_cannot_answer_names_itself(lab: Lab, lab_env: dict[str, 
         route53.get_checker_ip_ranges()
     error = raised.value.response["Error"]
     assert error["Code"] == "NotImplemented" and "GetCheckerIpRanges" in error["Message"]
+
+
+# -- the hung-writer fence window ---------------------------------------------------------------
+
+
+def _freeze_and_fail_over(lab: Lab) -> tuple[int, dict[str, Any]]:
+    """SIGSTOP the primary, fail over with data loss; (primary pid, the writer event)."""
+    info = lab.info
+    assert info.primary.pid is not None
+    os.kill(info.primary.pid, signal.SIGSTOP)
+    started = time.time()
+    env = lab.env()
+    rds = boto3.client(
+        "rds",
+        region_name=info.secondary.name,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )
+    rds.failover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+        AllowDataLoss=True,
+    )
+    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=10, since=started)
+    return info.primary.pid, changed
+
+
+def _post(lab: Lab, order_id: str) -> tuple[int, dict[str, Any]]:
+    info = lab.info
+    response = requests.post(
+        f"http://{info.primary.address}:{info.service_port}/orders",
+        json={"id": order_id},
+        timeout=(1, 2),
+    )
+    return response.status_code, response.json()
+
+
+@pytest.mark.slow
+def test_an_old_writer_resuming_within_its_lease_records_split_brain_writes(
+    lab_factory: Callable[..., Lab],
+) -> None:
+    """Frozen, failed over, resumed before its lease ends: the old writer acknowledges
+    writes until the lease ends, never after, and each one is a split-brain-write event."""
+    lab = lab_factory(writer_lease=12.0)
+    pid, changed = _freeze_and_fail_over(lab)
+    os.kill(pid, signal.SIGCONT)
+    split = f"split-{uuid.uuid4()}"
+    status, body = _post(lab, split)
+    assert status == 201, body  # the lease it held at the promotion still runs
+    primary = RegionClient(lab.info.primary.control_port)
+    lease_until = primary.state()["lease_until"]
+    assert lease_until <= changed["fence_not_before"]
+    fenced = lab.wait_for_event(
+        lambda e: e["kind"] == "writer-fenced", timeout=15, since=changed["time"]
+    )
+    assert fenced["time"] >= lease_until and fenced["split_brain_writes"] == 1
+    (event,) = lab.events(kind="split-brain-write")
+    assert event["id"] == split and event["region"] == lab.info.primary.name
+    assert changed["promoted_at"] < event["acked_at"] < lease_until
+    assert _post(lab, f"late-{uuid.uuid4()}")[0] == 503
+    assert split in [w["id"] for w in primary.lost()]
+
+
+@pytest.mark.slow
+def test_an_old_writer_frozen_past_its_lease_acknowledges_nothing_after_the_promotion(
+    lab_factory: Callable[..., Lab],
+) -> None:
+    lab = lab_factory(writer_lease=1.0)  # the failover alone outlasts it (two timeouts)
+    pid, changed = _freeze_and_fail_over(lab)
+    os.kill(pid, signal.SIGCONT)
+    status, body = _post(lab, f"refused-{uuid.uuid4()}")
+    assert status == 503 and (
+        "lease expired" in body["error"] or "read-only replica" in body["error"]
+    )
+    fenced = lab.wait_for_event(
+        lambda e: e["kind"] == "writer-fenced", timeout=5, since=changed["time"]
+    )
+    assert fenced["split_brain_writes"] == 0 and lab.events(kind="split-brain-write") == []

@@ -8,6 +8,17 @@
   without ``AllowDataLoss``): the old writer stops taking writes, the link drains, then the
   roles swap. Nothing is lost. If the link cannot drain in time the switchover is
   cancelled and the old writer keeps its role.
+
+The fence window (decided here, deterministic): the writer holds a *writer lease* of
+``LabConfig.writer_lease`` lab seconds (1 s: 10 AWS seconds on the default clock), renewed
+every quarter lease while the
+global database names it the writer. A writer that cannot be reached at a failover (frozen
+with ``stop-region``) is fenced only once its lease has ended (the fence carries
+``not_before``), and it acknowledges writes only while its lease lasts. So after resuming
+it acknowledges writes exactly until the end of the lease it held at the promotion, never
+after, whatever order its queued requests are read in; AWS promises no instant fence either.
+Each write an old writer acknowledged after the promotion is recorded when the fence lands,
+as a ``split-brain-write`` event (id, acked_at, promoted_at), so the RPO audit can report it.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ class Topology:
         link: ReplicationLink,
         events: EventLog,
         on_change: Callable[[dict[str, str]], None],
+        lease: float = 1.0,
     ) -> None:
         self.global_cluster_id = global_cluster_id
         self.members = members
@@ -57,6 +69,10 @@ class Topology:
         self._lock = threading.Lock()
         # region -> (shipped seq, fence request id) of a demotion not yet confirmed
         self._pending: dict[str, tuple[int, str]] = {}
+        self.lease = lease
+        # region -> the latest lease end sent to it; region -> when its successor was promoted
+        self._lease_sent: dict[str, float] = {}
+        self._promoted_at: dict[str, float] = {}
         self._pending_lock = threading.Lock()
         self.busy = False
         #: Failover requests accepted by the control plane (rds.install puts them here).
@@ -64,6 +80,7 @@ class Topology:
         self._workers = [
             Worker("failover-requests", self._take_request, 0.02, events),
             Worker("writer-fence", self._enforce, 0.2, events),
+            Worker("writer-lease", self._renew_lease, lease / 4, events),
         ]
 
     def start(self) -> None:
@@ -83,6 +100,21 @@ class Topology:
             self.busy = False
             rds.set_failover_state(self.global_cluster_id, None)
             raise
+
+    def _renew_lease(self) -> None:
+        """Extend the writer's lease, unless a failover is under way or it is being fenced."""
+        if self.busy:
+            return
+        writer = next((r for r, role in self.roles().items() if role == "writer"), None)
+        with self._pending_lock:
+            if writer is None or writer in self._pending:
+                return
+        until = time.time() + self.lease
+        self._lease_sent[writer] = max(self._lease_sent.get(writer, 0.0), until)
+        try:
+            self._clients[writer].renew_lease(until)
+        except RegionControlError:
+            return  # frozen or gone: its lease runs out, as it should
 
     def region_of(self, cluster_arn: str) -> str | None:
         return next((m.region for m in self.members if m.cluster_arn == cluster_arn), None)
@@ -114,7 +146,9 @@ class Topology:
             previous = self._link.point(new, old, from_seq=new_seq)
             shipped = previous.shipped_seq if previous.source == old else 0
             discarded = self._demote(old, shipped)
-            self._clients[new].set_role("writer")
+            promoted = time.time()
+            self._promoted_at[old] = promoted
+            self._clients[new].set_role("writer", lease_until=self._new_lease(new))
             self._finish(
                 old,
                 new,
@@ -122,7 +156,14 @@ class Topology:
                 "failover",
                 lost_on_old_writer=discarded,
                 in_flight_dropped=len(previous.dropped),
+                promoted_at=promoted,
+                fence_not_before=self._lease_sent.get(old) if discarded is None else None,
             )
+
+    def _new_lease(self, region: str) -> float:
+        until = time.time() + self.lease
+        self._lease_sent[region] = max(self._lease_sent.get(region, 0.0), until)
+        return until
 
     def _demote(self, region: str, shipped: int) -> int | None:
         """Fence the old writer: it becomes a reader and moves its unshipped writes aside.
@@ -144,19 +185,54 @@ class Topology:
             return None
 
     def _enforce(self) -> None:
-        """Retry pending demotions (a supervised worker, every 0.2 s)."""
+        """Retry pending demotions (a supervised worker, every 0.2 s).
+
+        A fence sent before the old writer's lease ends is deferred by the region (it
+        answers ``deferred_until``) and retried here: the window stays the lease.
+        """
         with self._pending_lock:
             pending = dict(self._pending)
         for region, (shipped, fence) in pending.items():
             try:
                 reply = self._clients[region].set_role(
-                    "reader", discard_after_seq=shipped, request_id=fence
+                    "reader",
+                    discard_after_seq=shipped,
+                    request_id=fence,
+                    not_before=self._lease_sent.get(region),
                 )
             except RegionControlError:
                 continue
+            if "deferred_until" in reply:
+                continue
             with self._pending_lock:
                 self._pending.pop(region, None)
-            self._events.emit("writer-fenced", region=region, lost_on_old_writer=reply["discarded"])
+            split = self._split_brain_writes(region)
+            self._events.emit(
+                "writer-fenced",
+                region=region,
+                lost_on_old_writer=reply["discarded"],
+                split_brain_writes=len(split),
+            )
+
+    def _split_brain_writes(self, region: str) -> list[dict[str, object]]:
+        """Record every write ``region`` acknowledged after its successor's promotion."""
+        promoted = self._promoted_at.get(region)
+        if promoted is None:
+            return []
+        found = [
+            w
+            for w in self._clients[region].lost()
+            if w["origin"] == region and float(w["acked_at"]) > promoted
+        ]
+        for write in found:
+            self._events.emit(
+                "split-brain-write",
+                region=region,
+                id=write["id"],
+                acked_at=write["acked_at"],
+                promoted_at=promoted,
+            )
+        return found
 
     def stop(self) -> None:
         for worker in self._workers:
@@ -177,7 +253,7 @@ class Topology:
                 )
                 return
             if not self._link.wait_caught_up(SWITCHOVER_TIMEOUT):
-                self._clients[old].set_role("writer")
+                self._clients[old].set_role("writer", lease_until=self._new_lease(old))
                 self._cancel(
                     old,
                     new,
@@ -188,9 +264,9 @@ class Topology:
                 return
             try:
                 new_seq = self._max_seq(new)
-                self._clients[new].set_role("writer")
+                self._clients[new].set_role("writer", lease_until=self._new_lease(new))
             except RegionControlError as exc:
-                self._clients[old].set_role("writer")
+                self._clients[old].set_role("writer", lease_until=self._new_lease(old))
                 self._cancel(
                     old, new, started, "switchover", f"the target {new} is unreachable: {exc}"
                 )
