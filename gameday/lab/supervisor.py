@@ -42,6 +42,7 @@ from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, write_state
+from gameday.lab.workers import Worker
 
 READY_TIMEOUT = 30.0
 
@@ -89,9 +90,8 @@ class Supervisor:
         self.resources: Resources | None = None
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
-        self._watcher = threading.Thread(
-            target=self._watch_processes, name="proc-watch", daemon=True
-        )
+        self._exited: set[int] = set()
+        self._watcher: Worker | None = None
 
     # -- start ------------------------------------------------------------------------
 
@@ -177,7 +177,7 @@ class Supervisor:
         self.topology.start()
         self.link.start()
         self.reconciler.start()
-        self._watcher.start()
+        self._watcher = Worker("process-watch", self._watch_processes, 0.05, self.events).start()
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
@@ -330,20 +330,21 @@ class Supervisor:
         write_state(self.state_path, self.state("ready"))
 
     def _watch_processes(self) -> None:
-        reported: set[int] = set()
-        while not self.stop_requested.wait(0.05):
-            for name, proc in list(self.processes.items()):
-                code = proc.poll()
-                if code is not None and proc.pid not in reported:
-                    reported.add(proc.pid)
-                    assert self.events is not None
-                    self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
+        """Record each region process's exit once (a supervised worker)."""
+        for name, proc in list(self.processes.items()):
+            code = proc.poll()
+            if code is not None and proc.pid not in self._exited:
+                self._exited.add(proc.pid)
+                assert self.events is not None
+                self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
 
     # -- stop -------------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         for part in (
             self.control,
             self.topology,

@@ -73,7 +73,7 @@ def health_check_status(
     r53 = s.connect("route53", None, configuration, secrets)
     result = _computed(r53, health_check_id, depth=0)
     cloudwatch = s.connect("cloudwatch", METRIC_REGION, configuration, secrets)
-    metric = latest_metric(cloudwatch, health_check_id, metric_period)
+    metric = _latest_metric(cloudwatch, health_check_id, metric_period)
     result["metric"] = metric
     value = metric["value"]
     if result["healthy"] is None:
@@ -106,7 +106,7 @@ def health_check_status(
     return result
 
 
-def effective_status(
+def _effective_status(
     config: dict[str, Any], statuses: list[str], children: list[bool] | None = None
 ) -> bool | None:
     """Route 53's rules on a ``HealthCheckConfig`` and its observations' ``Status`` texts.
@@ -150,7 +150,7 @@ def _computed(r53: Any, health_check_id: str, depth: int) -> dict[str, Any]:
         raw = s.call(r53, "get_health_check_status", failure, hints, HealthCheckId=health_check_id)
         observations = [_observation(o) for o in raw.get("HealthCheckObservations", [])]
     statuses = [str(o["status"]) for o in observations]
-    healthy = effective_status(
+    healthy = _effective_status(
         config, statuses, [bool(c) for c in children.values()] if kind == "CALCULATED" else None
     )
     result: dict[str, Any] = {
@@ -181,26 +181,29 @@ def _observation(obs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def latest_metric(cloudwatch: Any, health_check_id: str, period: int) -> dict[str, Any]:
+def _metric_query(health_check_id: str, period: int) -> dict[str, Any]:
+    """The ``GetMetricData`` query for a health check's ``HealthCheckStatus`` (Minimum)."""
+    return {
+        "Id": "status",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "AWS/Route53",
+                "MetricName": "HealthCheckStatus",
+                "Dimensions": [{"Name": "HealthCheckId", "Value": health_check_id}],
+            },
+            "Period": period,
+            "Stat": "Minimum",
+        },
+    }
+
+
+def _latest_metric(cloudwatch: Any, health_check_id: str, period: int) -> dict[str, Any]:
     """The latest ``HealthCheckStatus`` datapoint: ``value`` (None if none), ``timestamp``,
     ``period`` and ``error`` (why it could not be read, else None)."""
     now = datetime.now(UTC)
     try:
         answer = cloudwatch.get_metric_data(
-            MetricDataQueries=[
-                {
-                    "Id": "status",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": "AWS/Route53",
-                            "MetricName": "HealthCheckStatus",
-                            "Dimensions": [{"Name": "HealthCheckId", "Value": health_check_id}],
-                        },
-                        "Period": period,
-                        "Stat": "Minimum",
-                    },
-                }
-            ],
+            MetricDataQueries=[_metric_query(health_check_id, period)],
             StartTime=now - timedelta(seconds=METRIC_LOOKBACK),
             EndTime=now + timedelta(seconds=period),
             ScanBy="TimestampDescending",

@@ -36,7 +36,7 @@ from gameday.lab.network.healthchecker import CHECKER_CIDR, probe
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.workers import Worker, lab_health
-from tests.lab.helpers import wait_until
+from tests.lab.helpers import deny_all_inbound, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -356,17 +356,6 @@ def _raise_once() -> Callable[[], None]:
 # -- a blocked endpoint drops the SYN ---------------------------------------------------------
 
 
-def _deny(ec2: Any, acl: str, rule: int, cidr: str = "0.0.0.0/0") -> None:
-    ec2.create_network_acl_entry(
-        NetworkAclId=acl,
-        RuleNumber=rule,
-        Protocol="-1",
-        RuleAction="deny",
-        Egress=False,
-        CidrBlock=cidr,
-    )
-
-
 def _network_mode(lab: Lab) -> str:
     return str(lab.state().get("network_mode"))
 
@@ -383,7 +372,7 @@ def test_behind_a_nacl_deny_a_new_connection_times_out_in_connect(
     url = f"http://{info.primary.address}:{info.service_port}/health"
     assert requests.get(url, timeout=(1, 30)).status_code == 200
     since = time.time()
-    _deny(ec2, info.primary.network_acl_id, 12)
+    deny_all_inbound(ec2, info.primary.network_acl_id, 12)
     try:
         lab.wait_for_event(
             lambda e: e["kind"] == "fault" and e.get("fault") == "network-acl-deny",
@@ -421,7 +410,7 @@ def test_a_deny_of_the_checkers_range_fails_the_check_and_nothing_else(
     ec2 = boto3.client("ec2", region_name=info.primary.name)
     hc = info.primary.health_check_id
     since = time.time()
-    _deny(ec2, info.primary.network_acl_id, 13, cidr=CHECKER_CIDR)
+    deny_all_inbound(ec2, info.primary.network_acl_id, 13, cidr=CHECKER_CIDR)
     try:
         flip = lab.wait_for_event(
             lambda e: e["kind"] == "health" and e["health_check_id"] == hc and not e["healthy"],
@@ -512,7 +501,7 @@ def test_test_dns_answer_and_last_failure_reason_answer_from_the_data_plane(
     )  # never failed
     ec2 = boto3.client("ec2", region_name=info.primary.name)
     since = time.time()
-    _deny(ec2, info.primary.network_acl_id, 14)
+    deny_all_inbound(ec2, info.primary.network_acl_id, 14)
     try:
         lab.wait_for_event(
             lambda e: e["kind"] == "health" and e["health_check_id"] == hc and not e["healthy"],

@@ -14,6 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
+from gameday.probes.route53 import _metric_query as metric_query
 from tests.lab.helpers import resolve, wait_until
 
 pytestmark = pytest.mark.lab
@@ -63,20 +64,7 @@ def test_unknown_names_are_nxdomain_and_foreign_zones_refused(lab: Lab) -> None:
 def _metric(cloudwatch: object, hc: str, since: float) -> list[tuple[float, float]]:
     """(time, value) of every ``AWS/Route53 HealthCheckStatus`` second since ``since``."""
     answer = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
-        MetricDataQueries=[
-            {
-                "Id": "status",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": "AWS/Route53",
-                        "MetricName": "HealthCheckStatus",
-                        "Dimensions": [{"Name": "HealthCheckId", "Value": hc}],
-                    },
-                    "Period": 1,
-                    "Stat": "Minimum",
-                },
-            }
-        ],
+        MetricDataQueries=[metric_query(hc, period=1)],
         StartTime=datetime.fromtimestamp(since, UTC),
         EndTime=datetime.fromtimestamp(time.time() + 5, UTC),
         ScanBy="TimestampAscending",

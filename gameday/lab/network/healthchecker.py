@@ -287,10 +287,17 @@ class HealthChecker:
     def _workers_for(self, state: CheckState) -> list[Worker]:
         short = state.id[:8]
         if state.config.type == "CALCULATED":
+            steps = [0]
+
+            def evaluate() -> None:
+                # as often as a checker probes, the metric once per interval
+                steps[0] += 1
+                self._publish(state, metric=steps[0] % len(CHECKERS) == 1)
+
             return [
                 Worker(
                     f"hc-{short}-calculated",
-                    lambda: self._publish(state, metric=True),
+                    evaluate,
                     lambda: self._interval(state) / len(CHECKERS),
                     self._events,
                 )
