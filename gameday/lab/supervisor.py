@@ -45,6 +45,8 @@ from gameday.lab.state import LAB_CREDENTIALS, write_state
 from gameday.lab.workers import Worker
 
 READY_TIMEOUT = 30.0
+#: Seconds the replication link waits for a region's control API per attempt.
+LINK_TIMEOUT = 1.0
 
 
 def client_health(address: str, port: int) -> int | None:
@@ -156,8 +158,14 @@ class Supervisor:
             packet_filter=packet_filter,
         )
         self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
+        # The link has its own clients with a shorter timeout: a re-point (a failover) waits
+        # for a delivery under way, and must not wait long on a frozen region.
+        link_clients = {
+            name: RegionClient(port, timeout=LINK_TIMEOUT)
+            for name, port in self.control_ports.items()
+        }
         self.link = ReplicationLink(
-            self.clients,
+            link_clients,
             cfg.replication_lag,
             self.events,
             blocked=self.reconciler.link_blocked,

@@ -535,16 +535,18 @@ def test_an_api_the_lab_cannot_answer_names_itself(lab: Lab, lab_env: dict[str, 
 # -- the hung-writer fence window ---------------------------------------------------------------
 
 
-def _freeze_and_fail_over(lab: Lab) -> tuple[int, dict[str, Any]]:
-    """SIGSTOP the primary, fail over with data loss; (primary pid, the writer event)."""
+def _freeze_and_fail_over(lab: Lab, old: int) -> tuple[int, float, dict[str, Any]]:
+    """SIGSTOP region ``old`` (0 primary, 1 secondary), fail over to the other with data
+    loss; (its pid, when it froze, the writer event)."""
     info = lab.info
-    assert info.primary.pid is not None
-    os.kill(info.primary.pid, signal.SIGSTOP)
-    started = time.time()
+    frozen, target = info.regions[old], info.regions[1 - old]
+    assert frozen.pid is not None
+    os.kill(frozen.pid, signal.SIGSTOP)
+    frozen_at = time.time()
     env = lab.env()
     rds = boto3.client(
         "rds",
-        region_name=info.secondary.name,
+        region_name=target.name,
         endpoint_url=env["AWS_ENDPOINT_URL"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
@@ -552,17 +554,21 @@ def _freeze_and_fail_over(lab: Lab) -> tuple[int, dict[str, Any]]:
     )
     rds.failover_global_cluster(
         GlobalClusterIdentifier=info.global_cluster_id,
-        TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
+        TargetDbClusterIdentifier=target.db_cluster_arn,
         AllowDataLoss=True,
     )
-    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=10, since=started)
-    return info.primary.pid, changed
+    changed = lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == target.name,
+        timeout=10,
+        since=frozen_at,
+    )
+    return frozen.pid, frozen_at, changed
 
 
-def _post(lab: Lab, order_id: str) -> tuple[int, dict[str, Any]]:
+def _post(lab: Lab, region: int, order_id: str) -> tuple[int, dict[str, Any]]:
     info = lab.info
     response = requests.post(
-        f"http://{info.primary.address}:{info.service_port}/orders",
+        f"http://{info.regions[region].address}:{info.service_port}/orders",
         json={"id": order_id},
         timeout=(1, 2),
     )
@@ -570,43 +576,48 @@ def _post(lab: Lab, order_id: str) -> tuple[int, dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_an_old_writer_resuming_within_its_lease_records_split_brain_writes(
+def test_an_old_writer_acknowledges_writes_until_its_lease_ends_and_never_after(
     lab_factory: Callable[..., Lab],
 ) -> None:
-    """Frozen, failed over, resumed before its lease ends: the old writer acknowledges
-    writes until the lease ends, never after, and each one is a split-brain-write event."""
-    lab = lab_factory(writer_lease=12.0)
-    pid, changed = _freeze_and_fail_over(lab)
+    """The fence window is the writer lease. Resumed within it, the old writer acknowledges
+    writes until it ends, each one a split-brain-write event; frozen past it, nothing."""
+    lease = 6.0
+    lab = lab_factory(writer_lease=lease)
+    info = lab.info
+    # 1. the primary freezes, the secondary is promoted, the primary resumes within its lease
+    pid, _, changed = _freeze_and_fail_over(lab, 0)
     os.kill(pid, signal.SIGCONT)
     split = f"split-{uuid.uuid4()}"
-    status, body = _post(lab, split)
+    status, body = _post(lab, 0, split)
     assert status == 201, body  # the lease it held at the promotion still runs
-    primary = RegionClient(lab.info.primary.control_port)
+    primary = RegionClient(info.primary.control_port)
     lease_until = primary.state()["lease_until"]
     assert lease_until <= changed["fence_not_before"]
     fenced = lab.wait_for_event(
-        lambda e: e["kind"] == "writer-fenced", timeout=15, since=changed["time"]
+        lambda e: e["kind"] == "writer-fenced" and e["region"] == info.primary.name,
+        timeout=lease + 3,
+        since=changed["time"],
     )
     assert fenced["time"] >= lease_until and fenced["split_brain_writes"] == 1
     (event,) = lab.events(kind="split-brain-write")
-    assert event["id"] == split and event["region"] == lab.info.primary.name
+    assert event["id"] == split and event["region"] == info.primary.name
     assert changed["promoted_at"] < event["acked_at"] < lease_until
-    assert _post(lab, f"late-{uuid.uuid4()}")[0] == 503
+    assert _post(lab, 0, f"late-{uuid.uuid4()}")[0] == 503
     assert split in [w["id"] for w in primary.lost()]
 
-
-@pytest.mark.slow
-def test_an_old_writer_frozen_past_its_lease_acknowledges_nothing_after_the_promotion(
-    lab_factory: Callable[..., Lab],
-) -> None:
-    lab = lab_factory(writer_lease=1.0)  # the failover alone outlasts it (two timeouts)
-    pid, changed = _freeze_and_fail_over(lab)
+    # 2. the new writer freezes for longer than its lease: after resuming it acknowledges
+    # nothing (the freeze itself is the scenario: it must outlast the lease)
+    pid, frozen_at, changed = _freeze_and_fail_over(lab, 1)
+    time.sleep(max(0.0, frozen_at + lease + 0.1 - time.time()))
     os.kill(pid, signal.SIGCONT)
-    status, body = _post(lab, f"refused-{uuid.uuid4()}")
+    status, body = _post(lab, 1, f"refused-{uuid.uuid4()}")
     assert status == 503 and (
         "lease expired" in body["error"] or "read-only replica" in body["error"]
-    )
+    ), body
     fenced = lab.wait_for_event(
-        lambda e: e["kind"] == "writer-fenced", timeout=5, since=changed["time"]
+        lambda e: e["kind"] == "writer-fenced" and e["region"] == info.secondary.name,
+        timeout=5,
+        since=changed["time"],
     )
-    assert fenced["split_brain_writes"] == 0 and lab.events(kind="split-brain-write") == []
+    assert fenced["split_brain_writes"] == 0
+    assert [e["region"] for e in lab.events(kind="split-brain-write")] == [info.primary.name]

@@ -206,7 +206,9 @@ def test_calculated_counts_children_against_the_health_threshold(aws: Aws) -> No
 
 def test_effective_status_rules() -> None:
     assert probe._effective_status({"Type": "CALCULATED", "HealthThreshold": 0}, [], []) is True
-    assert probe._effective_status({"Type": "CALCULATED", "HealthThreshold": 2}, [], [True]) is False
+    assert (
+        probe._effective_status({"Type": "CALCULATED", "HealthThreshold": 2}, [], [True]) is False
+    )
     assert probe._effective_status({"Type": "HTTP"}, []) is False  # nothing observed yet
     assert probe._effective_status({"Type": "CLOUDWATCH_METRIC"}, []) is None
 

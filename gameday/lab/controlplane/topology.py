@@ -11,7 +11,7 @@
 
 The fence window (decided here, deterministic): the writer holds a *writer lease* of
 ``LabConfig.writer_lease`` lab seconds (1 s: 10 AWS seconds on the default clock), renewed
-every quarter lease while the
+every eighth of a lease while the
 global database names it the writer. A writer that cannot be reached at a failover (frozen
 with ``stop-region``) is fenced only once its lease has ended (the fence carries
 ``not_before``), and it acknowledges writes only while its lease lasts. So after resuming
@@ -37,6 +37,9 @@ from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.workers import Worker
 
 SWITCHOVER_TIMEOUT = 30.0
+#: How long a fence attempt waits for the old writer (a hung one answers never): a failover
+#: does not wait on it longer than this, the fence worker retries.
+FENCE_TIMEOUT = 0.3
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,10 @@ class Topology:
         self.global_cluster_id = global_cluster_id
         self.members = members
         self._clients = clients
+        self._fence_clients = {
+            name: RegionClient(c.port, host=c.host, timeout=FENCE_TIMEOUT)
+            for name, c in clients.items()
+        }
         self._link = link
         self._events = events
         self._on_change = on_change
@@ -80,7 +87,7 @@ class Topology:
         self._workers = [
             Worker("failover-requests", self._take_request, 0.02, events),
             Worker("writer-fence", self._enforce, 0.2, events),
-            Worker("writer-lease", self._renew_lease, lease / 4, events),
+            Worker("writer-lease", self._renew_lease, lease / 8, events),
         ]
 
     def start(self) -> None:
@@ -175,7 +182,7 @@ class Topology:
         """
         fence = uuid.uuid4().hex
         try:
-            reply = self._clients[region].set_role(
+            reply = self._fence_clients[region].set_role(
                 "reader", discard_after_seq=shipped, request_id=fence
             )
             return int(reply["discarded"])
@@ -194,7 +201,7 @@ class Topology:
             pending = dict(self._pending)
         for region, (shipped, fence) in pending.items():
             try:
-                reply = self._clients[region].set_role(
+                reply = self._fence_clients[region].set_role(
                     "reader",
                     discard_after_seq=shipped,
                     request_id=fence,
