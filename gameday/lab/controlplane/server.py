@@ -26,9 +26,10 @@ import threading
 from importlib.metadata import version
 from typing import Any
 
+from gameday.aws import LAB_ACCOUNT_ID
+
 PINNED_MOTO_VERSION = "5.2.5"
-#: moto's default account: the only account the lab has.
-LAB_ACCOUNT_ID = "123456789012"
+__all__ = ["LAB_ACCOUNT_ID", "PINNED_MOTO_VERSION", "ControlPlaneServer", "check_moto_version"]
 
 
 class MotoVersionError(RuntimeError):

@@ -38,7 +38,7 @@ from typing import Any
 from gameday.lab.controlplane import cloudwatch, route53
 from gameday.lab.events import EventLog
 from gameday.lab.workers import Worker
-from gameday.load.resolver import is_loopback  # the one loopback check
+from gameday.netutil import is_loopback
 
 #: Route 53's checker regions the lab emulates, each with its own loopback source address.
 CHECKERS: tuple[tuple[str, str], ...] = (

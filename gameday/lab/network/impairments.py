@@ -30,8 +30,8 @@ from gameday.lab.events import EventLog
 from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
 from gameday.lab.network.synfilter import PacketFilter, Target
 from gameday.lab.region.client import RegionClient, RegionControlError
-from gameday.lab.state import process_state
 from gameday.lab.workers import Worker
+from gameday.procutil import process_state
 
 #: A typical client of the lab: loopback, an ephemeral source port.
 PROBE_CLIENT = ("127.0.0.1", 50000)
