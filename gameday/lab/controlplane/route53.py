@@ -89,6 +89,12 @@ def health_checks() -> list[HealthCheckConfig]:
     return [_config(hc) for hc in list(_route53().health_checks.values())]
 
 
+def health_check(health_check_id: str) -> HealthCheckConfig | None:
+    """One health check as configured right now (None once deleted)."""
+    found = _route53().health_checks.get(health_check_id)
+    return _config(found) if found is not None else None
+
+
 def _config(hc: Any) -> HealthCheckConfig:
     threshold = hc.health_threshold
     return HealthCheckConfig(

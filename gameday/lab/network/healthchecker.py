@@ -292,6 +292,7 @@ class HealthChecker:
             def evaluate() -> None:
                 # as often as a checker probes, the metric once per interval
                 steps[0] += 1
+                state.config = route53.health_check(state.id) or state.config
                 self._publish(state, metric=steps[0] % len(CHECKERS) == 1)
 
             return [
@@ -325,7 +326,8 @@ class HealthChecker:
             started = time.monotonic()
             if not next_due[0]:
                 next_due[0] = started
-            config = state.config
+            config = route53.health_check(state.id) or state.config  # read at every probe
+            state.config = config
             observation = probe(config, source=view.address, time_scale=self._scale)
             with state.lock:
                 view.record(observation, config.failure_threshold)

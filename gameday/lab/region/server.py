@@ -243,6 +243,10 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
             )
         except BotoCoreError as exc:
             region.secret = SecretStatus(False, f"secrets manager unreachable: {exc}", time.time())
+        except Exception as exc:  # never a silently dead watcher: the deep health says why
+            region.secret = SecretStatus(
+                False, f"secret check failed: {type(exc).__name__}: {exc}", time.time()
+            )
         stop.wait(period)
 
 
