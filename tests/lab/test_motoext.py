@@ -111,3 +111,65 @@ def test_moto_still_lacks_what_the_lab_adds() -> None:
     assert not hasattr(RDSResponse, "switchover_global_cluster")
     assert not hasattr(Route53, "test_dns_answer")
     assert not hasattr(Route53, "get_health_check_last_failure_reason")
+
+
+def test_the_readers_understand_moto_objects() -> None:
+    """The control plane's readers map moto's objects (attribute names and all) right."""
+    import boto3
+    from moto import mock_aws
+
+    from gameday.lab.controlplane import ec2, route53
+
+    with mock_aws():
+        r53 = boto3.client("route53", region_name="us-east-1")
+        hc = r53.create_health_check(
+            CallerReference="r",
+            HealthCheckConfig={
+                "Type": "HTTP",
+                "IPAddress": "127.0.1.1",
+                "Port": 8080,
+                "ResourcePath": "/health",
+                "RequestInterval": 10,
+                "FailureThreshold": 2,
+                "Inverted": True,
+            },
+        )["HealthCheck"]["Id"]
+        zone = r53.create_hosted_zone(Name="lab.internal", CallerReference="z")["HostedZone"]
+        r53.change_resource_record_sets(
+            HostedZoneId=zone["Id"],
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": "api.lab.internal",
+                            "Type": "A",
+                            "TTL": 1,
+                            "SetIdentifier": "p",
+                            "Failover": "PRIMARY",
+                            "HealthCheckId": hc,
+                            "ResourceRecords": [{"Value": "127.0.1.1"}],
+                        },
+                    }
+                ]
+            },
+        )
+        config = route53.health_check(hc)
+        assert config is not None and (config.type, config.port, config.inverted) == (
+            "HTTP",
+            8080,
+            True,
+        )
+        assert (config.failure_threshold, config.request_interval) == (2, 10)
+        (found,) = [z for z in route53.zones() if z.name == "lab.internal."]
+        (record,) = [r for r in found.records if r.type == "A"]
+        assert (record.failover, record.health_check_id, record.values) == (
+            "PRIMARY",
+            hc,
+            ("127.0.1.1",),
+        )
+        ec2_client = boto3.client("ec2", region_name="us-east-1")
+        vpc = ec2_client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnet = ec2_client.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        acl_id, entries = ec2.subnet_acl("us-east-1", subnet)
+        assert acl_id is not None and {e.action for e in entries} >= {"allow", "deny"}

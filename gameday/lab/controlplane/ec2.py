@@ -27,6 +27,10 @@ class AclEntry:
     port_to: int | None
 
 
+# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
+# (from here to the end of the module)
+
+
 def subnet_acl(region: str, subnet_id: str) -> tuple[str | None, list[AclEntry]]:
     """The network ACL associated with ``subnet_id`` right now and its entries."""
     for acl in list(_ec2(region).network_acls.values()):
@@ -63,9 +67,6 @@ def subnets(region: str) -> list[tuple[str, str, dict[str, str]]]:
         arn = f"arn:aws:ec2:{region}:{LAB_ACCOUNT_ID}:subnet/{subnet.id}"
         found.append((subnet.id, arn, tags))
     return found
-
-
-# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
 
 
 def _ec2(region: str) -> Any:

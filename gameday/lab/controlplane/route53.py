@@ -84,6 +84,10 @@ class DataPlaneView(Protocol):
         ...
 
 
+# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
+# (from here to the end of the module)
+
+
 def health_checks() -> list[HealthCheckConfig]:
     """Every health check in the control plane, as configured right now."""
     return [_config(hc) for hc in list(_route53().health_checks.values())]
@@ -153,8 +157,6 @@ def iter_records(zone_list: list[Zone]) -> Iterator[tuple[Zone, RecordSet]]:
         for record in zone.records:
             yield zone, record
 
-
-# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
 
 #: Route 53 URL paths moto does not route; added so the operations answer (see install).
 EXTRA_URL_PATHS = {
