@@ -181,7 +181,7 @@ def install(view: DataPlaneView) -> None:
     from moto.route53.responses import Route53
 
     class NotImplementedByLab(Route53ClientError):
-        code = 501
+        """A 400 ``NotImplemented`` naming the operation (a 5xx would be retried)."""
 
         def __init__(self, operation: str) -> None:
             super().__init__(
