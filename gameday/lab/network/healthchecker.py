@@ -235,30 +235,32 @@ class HealthChecker:
         return (not raw) if config.inverted else raw
 
     def _publish(self, state: CheckState, *, metric: bool) -> None:
-        """Evaluate the effective status; record a flip, publish the metric."""
+        """Evaluate the effective status; record a flip, publish the metric.
+
+        Under the check's lock, so that flips seen by two checkers at once reach the log,
+        the metric and DNS in the order they happened.
+        """
         with state.lock:
             reported = self._effective(state)
             state.evaluations += 1
             changed = reported != state.reported
             previous, state.reported = state.reported, reported
-        now = time.time()
-        if changed or metric:
-            self._publish_metric(state.id, reported, now)
-        if changed:
-            config = state.config
-            healthy_views = sum(1 for v in state.views if v.healthy)
-            self._events.emit(
-                "health",
-                health_check_id=state.id,
-                region=self._label(state.id),
-                healthy=reported,
-                previous=previous,
-                inverted=config.inverted,
-                disabled=config.disabled,
-                checkers_healthy=healthy_views,
-                checkers=len(state.views),
-                detail=_detail(state),
-            )
+            if changed or metric:
+                self._publish_metric(state.id, reported, time.time())
+            if changed:
+                config = state.config
+                self._events.emit(
+                    "health",
+                    health_check_id=state.id,
+                    region=self._label(state.id),
+                    healthy=reported,
+                    previous=previous,
+                    inverted=config.inverted,
+                    disabled=config.disabled,
+                    checkers_healthy=sum(1 for v in state.views if v.healthy),
+                    checkers=len(state.views),
+                    detail=_detail(state),
+                )
 
     # -- workers -------------------------------------------------------------------------
 
