@@ -383,7 +383,7 @@ def test_behind_a_nacl_deny_a_new_connection_times_out_in_connect(
         with pytest.raises(requests.exceptions.ConnectTimeout):
             requests.get(url, timeout=(1, 30))
         took = time.monotonic() - started
-        assert 0.95 <= took < 1.5, f"failed after {took:.2f} s"
+        assert 0.95 <= took < 1.8, f"failed after {took:.2f} s"
     finally:
         ec2.delete_network_acl_entry(
             NetworkAclId=info.primary.network_acl_id, RuleNumber=12, Egress=False
@@ -418,11 +418,18 @@ def test_a_deny_of_the_checkers_range_fails_the_check_and_nothing_else(
             since=since,
         )
         assert flip["checkers_healthy"] <= 1
-        raw = [
-            o["StatusReport"]["Status"]
-            for o in route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-        ]
-        assert all(s.startswith("Failure: ") and "timed out" in s.lower() for s in raw), raw
+
+        def raw() -> list[str]:
+            observations = route53.get_health_check_status(HealthCheckId=hc)[
+                "HealthCheckObservations"
+            ]
+            return [o["StatusReport"]["Status"] for o in observations]
+
+        # every checker's next probe after the flip times out too (the flip needs 7 of 8)
+        wait_until(
+            lambda: all(s.startswith("Failure: ") and "timed out" in s.lower() for s in raw()),
+            timeout=3,
+        )
         assert requests.get(
             f"http://{info.primary.address}:{info.service_port}/health", timeout=(1, 2)
         ).ok
