@@ -58,7 +58,12 @@ class Region:
     """The state and request handlers of one region."""
 
     def __init__(
-        self, name: str, store: OrderStore, role: str | None, port: int, lease: float = 1.0
+        self,
+        name: str,
+        store: OrderStore,
+        role: str | None,
+        port: int,
+        lease: float | None = None,
     ) -> None:
         self.name = name
         self.port = port
@@ -69,8 +74,12 @@ class Region:
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self._role_replies: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
-        #: wall-clock end of the writer lease (a writer starts with one lease)
-        self.lease_until = self.started_at + lease if role == "writer" else 0.0
+        #: wall-clock end of the writer lease (a writer starts with one lease; without a
+        #: lease length, as embedded in a benchmark, it never runs out)
+        if lease is None:
+            self.lease_until = float("inf")
+        else:
+            self.lease_until = self.started_at + lease if role == "writer" else 0.0
 
     # -- public API ------------------------------------------------------------------
 
@@ -187,7 +196,7 @@ class Region:
         if path == "/_lab/lease" and method == "POST":
             if self.role == "writer":
                 self.lease_until = max(self.lease_until, float(request.json()["until"]))
-            return Response(200, {"role": self.role, "lease_until": self.lease_until})
+            return Response(200, {"role": self.role, "lease_until": self._lease_end()})
         if path == "/_lab/network" and method == "POST":
             data = request.json()
             rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None
@@ -221,8 +230,12 @@ class Region:
             "orders": self.store.count(),
             "max_seq": self.store.max_seq,
             "started_at": self.started_at,
-            "lease_until": self.lease_until,
+            "lease_until": self._lease_end(),
         }
+
+    def _lease_end(self) -> float | None:
+        """The lease's end for JSON (None: this region runs without a lease)."""
+        return None if self.lease_until == float("inf") else self.lease_until
 
 
 def watch_secret(region: Region, secret_name: str, period: float, stop: threading.Event) -> None:
