@@ -71,6 +71,7 @@ ACTIVITY_ACTIONS: dict[str, tuple[str, ...]] = {
     "gameday.probes.route53.health_check_status": (
         "route53:GetHealthCheck",
         "route53:GetHealthCheckStatus",
+        "cloudwatch:GetMetricData",  # the HealthCheckStatus metric (Inverted applied)
     ),
     "gameday.probes.rds.writer_region": ("rds:DescribeGlobalClusters",),
     "gameday.probes.secretsmanager.secret_available": ("secretsmanager:GetSecretValue",),
@@ -91,6 +92,7 @@ CONTROL_ACTIONS = (
     "sts:GetCallerIdentity",
     "route53:GetHealthCheck",
     "route53:GetHealthCheckStatus",
+    "cloudwatch:GetMetricData",
     "route53:ListResourceRecordSets",
     "rds:DescribeGlobalClusters",
 )
@@ -103,6 +105,16 @@ PREFLIGHT_ACTIONS = {
     "secret_name": "secretsmanager:DescribeSecret",
     "table_name": "dynamodb:DescribeTable",
 }
+
+
+#: botocore signing names that differ from the IAM service prefix.
+_IAM_PREFIXES = {"monitoring": "cloudwatch"}
+
+
+def iam_prefix(service_model: Any) -> str:
+    """The IAM service prefix of a botocore service model (``monitoring`` is ``cloudwatch``)."""
+    name = service_model.signing_name or service_model.endpoint_prefix
+    return _IAM_PREFIXES.get(name, name)
 
 
 def activities(experiment: Mapping[str, Any]) -> Iterable[dict[str, Any]]:

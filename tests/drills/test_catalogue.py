@@ -19,7 +19,13 @@ import pytest
 from click.testing import CliRunner
 
 from gameday.cli import main
-from gameday.iam import ACTIVITY_ACTIONS, CONTROL_ACTIONS, PREFLIGHT_ACTIONS, actions_for
+from gameday.iam import (
+    ACTIVITY_ACTIONS,
+    CONTROL_ACTIONS,
+    PREFLIGHT_ACTIONS,
+    actions_for,
+    iam_prefix,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = [
@@ -85,8 +91,7 @@ def _service_models() -> dict[str, set[str]]:
     models: dict[str, set[str]] = {}
     for service in session.get_available_services():
         model = session.get_service_model(service)
-        prefix = model.signing_name or model.endpoint_prefix
-        models.setdefault(prefix, set()).update(model.operation_names)
+        models.setdefault(iam_prefix(model), set()).update(model.operation_names)
     return models
 
 

@@ -29,7 +29,7 @@ import pytest
 from botocore.client import BaseClient
 
 from gameday.drill.runner import RunRequest, run_drill
-from gameday.iam import actions_for
+from gameday.iam import actions_for, iam_prefix
 from gameday.lab import Lab
 from tests.drills.conftest import lost_in_truth, wait_for_steady_state
 
@@ -67,8 +67,7 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> set[str]:
     original = BaseClient._make_api_call
 
     def recording(self: BaseClient, operation_name: str, api_params: dict) -> dict:
-        model = self.meta.service_model
-        calls.add(f"{model.signing_name or model.endpoint_prefix}:{operation_name}")
+        calls.add(f"{iam_prefix(self.meta.service_model)}:{operation_name}")
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
