@@ -145,7 +145,9 @@ class Sampler:
         for region, check in self.targets.health_checks.items():
 
             def read(check: str = check) -> tuple[Any, bool]:
-                status = health_check_status(check, self.configuration, self.secrets)
+                status = health_check_status(
+                    check, configuration=self.configuration, secrets=self.secrets
+                )
                 return {"healthy": bool(status["healthy"])}, True
 
             self._record("health_check", region, read)
@@ -174,8 +176,8 @@ class Sampler:
         return writer_region(
             self.targets.global_cluster_id,
             self.targets.primary_region,
-            self.configuration,
-            self.secrets,
+            configuration=self.configuration,
+            secrets=self.secrets,
         )
 
     def sample_writer(self) -> None:

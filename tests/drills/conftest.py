@@ -73,17 +73,23 @@ def wait_for_steady_state(variables: dict, timeout: float = STEADY_TIMEOUT) -> N
     while True:
         problems = []
         for role in ("primary", "secondary"):
-            status = health_check_status(c[f"{role}_health_check_id"], c, LAB_SECRETS)
+            status = health_check_status(
+                c[f"{role}_health_check_id"], configuration=c, secrets=LAB_SECRETS
+            )
             if not status["healthy"]:
                 problems.append(f"{role} health check unhealthy")
         answer = dns_answer(c["service_name"], nameserver=c["nameserver"])
         primary_address = c["primary_endpoint"].split("//")[1].split(":")[0]
         if answer["addresses"] != [primary_address]:
             problems.append(f"DNS answers {answer['addresses']}")
-        writer = writer_region(c["global_cluster_id"], c["primary_region"], c, LAB_SECRETS)
+        writer = writer_region(
+            c["global_cluster_id"], c["primary_region"], configuration=c, secrets=LAB_SECRETS
+        )
         if writer != c["primary_region"]:
             problems.append(f"writer is {writer}")
-        if not secret_available(c["secret_name"], c["secondary_region"], c, LAB_SECRETS):
+        if not secret_available(
+            c["secret_name"], c["secondary_region"], configuration=c, secrets=LAB_SECRETS
+        ):
             problems.append("secret missing in the recovery region")
         if not problems:
             lag = replication_lag(c["primary_endpoint"], c["secondary_endpoint"], timeout=3)
