@@ -199,6 +199,7 @@ class GamedayUser(FastHttpUser):
         self.connection_timeout = float(opts["connect_timeout"])
         self.network_timeout = float(opts["network_timeout"])
         self._think = (float(opts["think_min"]), float(opts["think_max"]))
+        self.write_ratio = float(opts["write_ratio"])
         super().__init__(environment)
         assert self.host is not None
         parts = urlsplit(self.host)
@@ -303,7 +304,7 @@ class OrdersUser(GamedayUser):
 
     @task
     def step(self) -> None:
-        if not _acked or random.random() < float(self.gameday_options["write_ratio"]):
+        if not _acked or random.random() < self.write_ratio:
             self.write()
         else:
             self.read()
