@@ -169,7 +169,7 @@ class LedgerRecorder:
         if response is not None:
             status = getattr(response, "status_code", 0)
             headers = getattr(response, "headers", None)
-            if headers:
+            if headers is not None:  # (not truthiness: a Headers object counts its values)
                 region = headers.get(self.region_header)
                 if isinstance(region, list):
                     region = region[0] if region else None
