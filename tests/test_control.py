@@ -146,3 +146,44 @@ def test_progress_is_plain_lines_without_a_terminal_and_a_panel_with_one(
         time.sleep(0.05)
     stop()
     assert "serving region" in panel.getvalue()
+
+
+def test_the_audit_reads_one_get_per_id_from_a_service_without_a_batch_endpoint() -> None:
+    """A service with only ``GET /orders/{id}`` (no ``POST /orders/lookup``) is audited
+    one id at a time; one with neither answering fails loudly."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from gameday.drill.lookup import GetLookup, service_lookup
+
+    stored = {"a": {"id": "a", "acked_at": 1.0}}
+
+    class Orders(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            order = stored.get(self.path.rsplit("/", 1)[-1])
+            body = json.dumps(order or {"error": "missing"}).encode()
+            self.send_response(200 if order else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Orders)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        lookup = service_lookup(f"http://127.0.0.1:{server.server_port}", timeout=5)
+        assert isinstance(lookup, GetLookup)
+        found, missing = lookup.lookup(["a", "b"])
+        assert found == {"a": [stored["a"]]} and missing == ["b"]
+        lookup.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(OSError):
+        service_lookup(f"http://127.0.0.1:{server.server_port}", timeout=1)

@@ -13,34 +13,27 @@ from __future__ import annotations
 import http.client
 import json
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from gameday.reports.audit import HttpBatchLookup
 
 
-class GetLookup:
-    """``GET {base_url}/orders/{id}`` per id (200: found, 404: missing, else an error)."""
+class GetLookup(HttpBatchLookup):
+    """``GET {base_url}/orders/{id}`` per id (200: found, 404: missing, else an error), on
+    the batch lookup's keep-alive connection."""
 
     def __init__(self, base_url: str, *, path: str = "/orders", timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._parts = urlsplit(base_url)
-        self.path = path
-        self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        super().__init__(base_url, path=path, timeout=timeout)
 
     def describe(self) -> str:
         return f"GET {self.base_url}{self.path}/{{id}}"
 
     def _get(self, order_id: str) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            if self._conn is None:
-                cls = (
-                    http.client.HTTPSConnection
-                    if self._parts.scheme == "https"
-                    else http.client.HTTPConnection
-                )
-                self._conn = cls(self._parts.hostname or "", self._parts.port, timeout=self.timeout)
+        for attempt in (1, 2):  # a keep-alive connection the server closed: one fresh retry
+            conn = self._connection()
             try:
-                self._conn.request("GET", f"{self.path}/{quote(order_id, safe='')}")
-                response = self._conn.getresponse()
+                conn.request("GET", f"{self.path}/{quote(order_id, safe='')}")
+                response = conn.getresponse()
                 return response.status, response.read()
             except (OSError, http.client.HTTPException):
                 self.close()
@@ -61,19 +54,12 @@ class GetLookup:
                 raise RuntimeError(f"{self.describe()} answered {status} for {order_id!r}")
         return found, missing
 
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
 
 def service_lookup(base_url: str, timeout: float = 10.0) -> Any:
     """The batch lookup if ``base_url`` serves ``POST /orders/lookup``, else GetLookup.
 
     Raises OSError when the service does not answer at all.
     """
-    from gameday.reports.audit import HttpBatchLookup
-
     batch = HttpBatchLookup(base_url, timeout=timeout)
     try:
         batch.lookup([])
