@@ -46,6 +46,10 @@ class Resources:
     secret_name: str
     table_name: str
     regions: Sequence[RegionResources]
+    #: AWS seconds per lab second (the lab's one clock, :mod:`gameday.lab.clock`).
+    speed: float
+    #: The service's data tier (``aurora`` or ``dynamodb``).
+    data_tier: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +192,8 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         secret_name=config.secret_name,
         table_name=config.table_name,
         regions=regions,
+        speed=config.speed,
+        data_tier=config.data_tier,
     )
 
 

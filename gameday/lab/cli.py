@@ -41,12 +41,28 @@ def lab() -> None:
 @click.option("--primary", help="Primary region name [us-east-1].")
 @click.option("--secondary", help="Secondary region name [us-west-2].")
 @click.option("--zone", help="Private hosted zone [lab.internal].")
-@click.option("--ttl", type=int, help="TTL in seconds of the service's failover records [1].")
 @click.option(
-    "--interval", type=float, help="Lab seconds per health-check interval (Route 53's 10 s) [1.0]."
+    "--ttl",
+    type=int,
+    help="TTL in AWS seconds of the service's records in Route 53 (served divided by --speed) [10].",
+)
+@click.option(
+    "--speed",
+    type=float,
+    help="AWS seconds per lab second for every AWS-side duration (health checks, TTLs, "
+    "failovers, FIS, replica status); 1 = real time [10].",
+)
+@click.option(
+    "--data-tier",
+    help="The service's data: an Aurora global database (one writer) or a DynamoDB global "
+    "table (every region writes) [aurora].",
 )
 @click.option("--threshold", type=int, help="Health-check failure threshold [2].")
-@click.option("--lag", type=float, help="Baseline replication lag in seconds [0.3].")
+@click.option(
+    "--lag",
+    type=float,
+    help="Lab-only: baseline delay of the lab's replication link, in lab seconds [0.3].",
+)
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
     "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."
@@ -113,7 +129,8 @@ def _build_config(
     mapping = {
         "zone": "zone",
         "ttl": "ttl",
-        "interval": "health_check_interval",
+        "speed": "speed",
+        "data_tier": "data_tier",
         "threshold": "failure_threshold",
         "lag": "replication_lag",
         "service_port": "service_port",
@@ -159,6 +176,10 @@ def _print_summary(handle: Lab) -> None:
         click.echo(
             f"  {region.name:<16} {region.address}  {region.role:<6}  health check {region.health_check_id}"
         )
+    click.echo(
+        f"  clock            speed {info.speed:g} (AWS seconds per lab second), "
+        f"data tier {info.data_tier}"
+    )
     click.echo(f"  try: dig @{info.dns_host} -p {info.dns_port} {info.record_name}")
 
 
@@ -221,6 +242,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
             "service_port": info.service_port,
             "global_cluster_id": info.global_cluster_id,
             "secret_name": info.secret_name,
+            "speed": info.speed,
+            "data_tier": info.data_tier,
             "supervisor": {"pid": info.supervisor_pid, "alive": liveness["supervisor"]},
             "regions": [
                 {

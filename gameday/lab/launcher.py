@@ -103,6 +103,8 @@ def lab_env(info: LabInfo) -> dict[str, str]:
         "GAMEDAY_GLOBAL_CLUSTER_ID": info.global_cluster_id,
         "GAMEDAY_SECRET_NAME": info.secret_name,
         "GAMEDAY_TABLE_NAME": info.table_name,
+        "GAMEDAY_LAB_SPEED": f"{info.speed:g}",
+        "GAMEDAY_DATA_TIER": info.data_tier,
     }
     for role, region in (("PRIMARY", info.primary), ("SECONDARY", info.secondary)):
         env.update(

@@ -171,7 +171,9 @@ class Supervisor:
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
-        self.dns = LabDNS("127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events)
+        self.dns = LabDNS(
+            "127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events, cfg.clock
+        )
         self.dns.start()
         self._wait_evaluated()
         self.control = ControlServer(self, self.ports["supervisor"])
