@@ -96,7 +96,7 @@ def test_down_cleans_up_after_a_killed_region_and_a_killed_supervisor(lab_dir: s
     [
         (["--primary", "us-mars-1"], "unknown AWS region 'us-mars-1'"),
         (["--ttl", "0"], "ttl must be a positive whole number"),
-        (["--interval", "-1"], "health_check_interval must be a positive number"),
+        (["--speed", "-1"], "speed must be a finite number > 0"),
         (["--threshold", "11"], "between 1 and 10"),
     ],
 )
