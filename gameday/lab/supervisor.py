@@ -32,7 +32,7 @@ from typing import Any
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
 from gameday.lab.controlplane import motoext
-from gameday.lab.controlplane.topology import Member, Topology
+from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.network.dns import LabDNS
 from gameday.lab.network.healthchecker import HealthChecker
@@ -161,6 +161,7 @@ class Supervisor:
             self.link,
             self.events,
             on_change=self._roles_changed,
+            timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
         )
         motoext.install_operation_overrides(
             self.checker.observations, self.reconciler.experiments, self.topology
