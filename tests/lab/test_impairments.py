@@ -370,7 +370,7 @@ def test_failover_with_data_loss_loses_exactly_the_unshipped_writes(
     )["GlobalCluster"]
     assert answer["FailoverState"]["IsDataLossAllowed"] is True
     assert answer["FailoverState"]["ToDbClusterArn"] == info.secondary.db_cluster_arn
-    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=3, since=started)
+    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=10, since=started)
     assert changed["region"] == info.secondary.name and changed["lost_on_old_writer"] == len(during)
     fis.stop_experiment(id=experiment["id"])
 
@@ -409,7 +409,7 @@ def test_switchover_and_back_loses_nothing(lab: Lab, lab_env: dict[str, str], wr
         TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
     )["GlobalCluster"]
     assert answer["FailoverState"]["IsDataLossAllowed"] is False
-    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=5, since=started)
+    changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=10, since=started)
     assert changed["how"] == "switchover"
     secondary = RegionClient(info.secondary.control_port)
     assert sorted(secondary.existing(written)) == sorted(written)
@@ -419,7 +419,7 @@ def test_switchover_and_back_loses_nothing(lab: Lab, lab_env: dict[str, str], wr
         TargetDbClusterIdentifier=info.primary.db_cluster_arn,
     )
     lab.wait_for_event(
-        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, timeout=5, since=back
+        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, timeout=10, since=back
     )
     assert sorted(RegionClient(info.primary.control_port).existing(written)) == sorted(written)
     assert RegionClient(info.primary.control_port).lost() == [] or all(
@@ -533,7 +533,7 @@ def test_a_hung_old_writer_is_fenced_when_it_comes_back(
             TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
             AllowDataLoss=True,
         )
-        changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=8, since=started)
+        changed = lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=12, since=started)
         assert changed["region"] == info.secondary.name and changed["lost_on_old_writer"] is None
         assert (
             request(
@@ -586,7 +586,7 @@ def test_the_whole_runbook_after_a_hard_outage(
         AllowDataLoss=True,
     )
     lab.wait_for_event(
-        lambda e: e["kind"] == "writer" and e["region"] == info.secondary.name, 5, since=started
+        lambda e: e["kind"] == "writer" and e["region"] == info.secondary.name, 10, since=started
     )
     fis.stop_experiment(id=experiment["id"])
     survivors = [f"survivor-{i}-{uuid.uuid4()}" for i in range(5)]
@@ -611,7 +611,7 @@ def test_the_whole_runbook_after_a_hard_outage(
         TargetDbClusterIdentifier=info.primary.db_cluster_arn,
     )
     lab.wait_for_event(
-        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, 5, since=failback
+        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name, 10, since=failback
     )
     assert lab.info.primary.role == "writer"
     assert primary.existing([unshipped]) == [] and unshipped in [o["id"] for o in primary.lost()]
