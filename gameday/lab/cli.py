@@ -347,3 +347,24 @@ def restart_region(region: str, lab_dir: str | None) -> None:
         _fail(str(exc))
         return
     click.echo(f"region {region} is back (pid {reply['pid']}, {reply['role']})")
+
+
+@lab.command("set-lag")
+@click.argument("seconds", type=float)
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def set_lag(seconds: float, lab_dir: str | None) -> None:
+    """LAB-ONLY: delay the lab's replication by SECONDS lab seconds.
+
+    Not an AWS fault (no AWS call delays Aurora's storage replication): a lab knob to
+    rehearse a lagging replica. Recorded in the lab's events as lab_only."""
+    if not 0 <= seconds < float("inf"):
+        _fail(f"lag must be a number of seconds >= 0, got {seconds:g}")
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.running():
+        _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
+    try:
+        handle.set_lag(seconds)
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"lab-only replication delay set to {seconds:g} lab s (not an AWS fault)")

@@ -31,7 +31,7 @@ from typing import Any
 
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import dynamodb, motoext
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.network.dns import LabDNS
@@ -39,6 +39,7 @@ from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
 from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
+from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, write_state
 
@@ -75,6 +76,8 @@ class Supervisor:
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
+        #: Every replication link by source region (two in the DynamoDB tier).
+        self.links: dict[str, ReplicationLink] = {}
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
         self.state_path = self.dir / "state.json"
@@ -122,7 +125,7 @@ class Supervisor:
         os.environ.update(self.region_env(endpoint))
         # Regions start first: their start-up overlaps the control plane's on the other core.
         for index, spec in enumerate(cfg.regions):
-            self.roles[spec.name] = "writer" if index == 0 else "reader"
+            self.roles[spec.name] = "writer" if index == 0 or self.multi_active else "reader"
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -130,6 +133,8 @@ class Supervisor:
         self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
+        dynamodb.install()
+        dynamodb.make_global(cfg.table_name, [r.name for r in cfg.regions])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
         self.reconciler = Reconciler(
             [
@@ -146,14 +151,13 @@ class Supervisor:
             cfg.table_name,
             cfg.secret_name,
             self.events,
+            data_tier=cfg.data_tier,
         )
         self.checker = HealthChecker(
             self.events, cfg.time_scale, labels.get, dropped=self.reconciler.address_dropped
         )
-        self.link = ReplicationLink(
-            self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked
-        )
-        self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
+        self._start_links()
+        assert self.link is not None
         self.topology = Topology(
             cfg.global_cluster,
             [Member(r.name, r.db_cluster_arn) for r in self.resources.regions],
@@ -164,9 +168,10 @@ class Supervisor:
             timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
         )
         motoext.install_operation_overrides(
-            self.checker.observations, self.reconciler.experiments, self.topology
+            self.checker.observations, self.reconciler.experiments, self.topology, cfg.clock
         )
-        self.link.start()
+        for link in self.links.values():
+            link.start()
         self.reconciler.start()
         self._watcher.start()
         self._wait_regions()
@@ -179,6 +184,46 @@ class Supervisor:
         self._wait_evaluated()
         self.control = ControlServer(self, self.ports["supervisor"])
         self.control.start()
+
+    @property
+    def multi_active(self) -> bool:
+        """True in the DynamoDB tier: every region takes writes."""
+        return self.config.data_tier == "dynamodb"
+
+    def _start_links(self) -> None:
+        """The Aurora tier's one link (writer -> reader), or one per direction."""
+        assert self.reconciler is not None and self.events is not None
+        cfg = self.config
+        pairs = [(cfg.primary.name, cfg.secondary.name)]
+        if self.multi_active:
+            pairs.append((cfg.secondary.name, cfg.primary.name))
+        for source, target in pairs:
+            link = ReplicationLink(
+                self.clients,
+                cfg.replication_lag,
+                self.events,
+                blocked=self.reconciler.link_blocked,
+                origin_only=self.multi_active,
+                merge="last-writer-wins" if self.multi_active else "first-writer",
+            )
+            link.point(source, target, from_seq=0)
+            self.links[source] = link
+        self.link = self.links[cfg.primary.name]
+        if self.multi_active:
+            FailoverWitness(
+                cfg.record_name,
+                {r.name: r.address for r in cfg.regions},
+                self.clients,
+                self.links,
+                self.events,
+                self.stop_requested.is_set,
+            )
+
+    def set_lag(self, seconds: float) -> dict[str, Any]:
+        """Lab-only: the replication links' delay, in lab seconds (not an AWS fault)."""
+        for link in self.links.values():
+            link.set_lag(seconds)
+        return {"lag": seconds, "lab_only": True}
 
     def region_env(self, endpoint: str) -> dict[str, str]:
         """Environment under which lab processes reach the control plane."""
@@ -295,7 +340,7 @@ class Supervisor:
                 raise RuntimeError(
                     f"region {name} is running: kill it first (gameday lab kill-region)"
                 )
-            role = self.topology.roles()[name]
+            role = "writer" if self.multi_active else self.topology.roles()[name]
             self.roles[name] = role
             # PR_SET_PDEATHSIG fires when the spawning *thread* ends, so a restarted region is
             # spawned by a long-lived thread, not by the short-lived request thread.
@@ -337,7 +382,7 @@ class Supervisor:
             self.control,
             self.topology,
             self.reconciler,
-            self.link,
+            *self.links.values(),
             self.dns,
             self.checker,
         ):
@@ -386,7 +431,22 @@ class ControlServer:
                     except RuntimeError as exc:
                         self._reply(409, {"error": str(exc)})
                     return
+                if parts == ["replication", "lag"]:
+                    try:
+                        seconds = float(self._body()["seconds"])
+                    except (KeyError, TypeError, ValueError):
+                        self._reply(400, {"error": 'send {"seconds": <number >= 0>}'})
+                        return
+                    if not 0 <= seconds < float("inf"):
+                        self._reply(400, {"error": f"lag must be >= 0 seconds, got {seconds}"})
+                        return
+                    self._reply(200, owner.set_lag(seconds))
+                    return
                 self._reply(404, {"error": f"no route POST {self.path}"})
+
+            def _body(self) -> Any:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Protocol
 
+from gameday.lab.clock import LabClock
+
 PINNED_MOTO_VERSION = "5.2.5"
 #: moto's default account: the only account the lab has.
 LAB_ACCOUNT_ID = "123456789012"
@@ -217,10 +219,11 @@ def install_operation_overrides(
     observations: ObservationSource,
     experiments: dict[str, Any],
     failover: GlobalFailover,
+    clock: LabClock | None = None,
 ) -> None:
     """Patch moto's operations where the lab needs AWS's behaviour (see each patch)."""
     _patch_route53(observations)
-    _patch_fis(experiments)
+    _patch_fis(experiments, clock or LabClock(1))
     _patch_rds(failover)
     _patch_ec2()
     _patch_secretsmanager()
@@ -287,7 +290,7 @@ def _patch_ec2() -> None:
     NetworkAclBackend.delete_network_acl_entry = delete_network_acl_entry
 
 
-def _patch_fis(experiments: dict[str, Any]) -> None:
+def _patch_fis(experiments: dict[str, Any], clock: LabClock) -> None:
     """FIS templates are validated, experiments run on the lab's clock with effects."""
     import time as _time
 
@@ -322,7 +325,12 @@ def _patch_fis(experiments: dict[str, Any]) -> None:
             self.region_name, experiment.targets, experiment.actions
         )
         run = fis.plan(
-            experiment.id, self.region_name, experiment.start_time, experiment.actions, resolved
+            experiment.id,
+            self.region_name,
+            experiment.start_time,
+            experiment.actions,
+            resolved,
+            clock,
         )
         if failure and experiment.experiment_options.get("emptyTargetResolutionMode") != "skip":
             run.failed_reason = failure

@@ -132,7 +132,8 @@ class Region:
             changes = [o.to_dict() for o in self.store.changes_after(after, limit)]
             return Response(200, {"changes": changes, "max_seq": self.store.max_seq})
         if path == "/_lab/apply" and method == "POST":
-            applied = self.store.apply(request.json()["changes"])
+            data = request.json()
+            applied = self.store.apply(data["changes"], data.get("merge", "first-writer"))
             return Response(200, {"applied": applied, "max_seq": self.store.max_seq})
         if path == "/_lab/role" and method == "POST":
             data = request.json()
@@ -154,16 +155,21 @@ class Region:
         if path == "/_lab/network" and method == "POST":
             data = request.json()
             rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None
+            # Traffic from another lab region's address crosses regions through the VPC: a
+            # route-table cut drops it (managed replication does not travel this way).
+            cut = frozenset(data.get("blocked_sources") or ())
             port = self.port
 
-            def acl_allows(client: str, client_port: int) -> bool:
-                assert rules is not None
-                return connection_allowed(
+            def allows(client: str, client_port: int) -> bool:
+                if client in cut:
+                    return False
+                return rules is None or connection_allowed(
                     rules, client=client, client_port=client_port, service_port=port
                 )
 
             self.gate.update(
-                blackholed=bool(data["blackholed"]), rule=acl_allows if rules is not None else None
+                blackholed=bool(data["blackholed"]),
+                rule=allows if rules is not None or cut else None,
             )
             self.acl_rules = [r.rule_number for r in rules] if rules is not None else None
             return Response(200, {"blackholed": self.gate.blackholed, "acl_rules": self.acl_rules})
