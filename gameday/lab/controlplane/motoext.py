@@ -227,6 +227,7 @@ def install_operation_overrides(
     _patch_rds(failover)
     _patch_ec2()
     _patch_secretsmanager()
+    _patch_secret_replication(clock or LabClock(1))
 
 
 def _patch_secretsmanager() -> None:
@@ -250,6 +251,67 @@ def _patch_secretsmanager() -> None:
         return original(self, secret_id, replica_regions)
 
     SecretsManagerBackend.remove_regions_from_replication = remove_regions_from_replication
+
+
+#: AWS seconds a new secret replica spends ``InProgress`` before it is ``InSync`` and
+#: readable in its region. AWS documents no figure (replication is asynchronous and usually
+#: quick); the lab assumes ten seconds, one lab second at the default speed.
+REPLICA_SYNC_SECONDS = 10.0
+
+
+def _patch_secret_replication(clock: LabClock) -> None:
+    """``ReplicateSecretToRegions`` as AWS answers it, on the lab's clock.
+
+    * Replicating to a region that already holds a replica is refused
+      (``InvalidParameterException``, the error AWS gives for a replica region it cannot
+      use) instead of adding a second, failed entry as moto does.
+    * A new replica is ``InProgress`` (and not readable in its region) for
+      :data:`REPLICA_SYNC_SECONDS` on the lab's clock, then ``InSync``.
+    """
+    from moto.secretsmanager.exceptions import InvalidParameterException
+    from moto.secretsmanager.models import (
+        ReplicaSecret,
+        SecretsManagerBackend,
+        secretsmanager_backends,
+    )
+
+    original = SecretsManagerBackend.replicate_secret_to_regions
+
+    def set_status(replica: Any, status: str, message: str) -> None:
+        replica.status, replica.message = status, message
+        replica.config["Status"], replica.config["StatusMessage"] = status, message
+
+    def in_sync(secret: Any, backend: Any, replica: Any) -> None:
+        if replica in secret.replicas:  # not removed while it was in progress
+            backend.secrets[replica.arn] = replica
+            set_status(replica, "InSync", "Replication succeeded")
+
+    def replicate_secret_to_regions(
+        self: Any, secret_id: str, replica_regions: list[dict[str, str]], force_overwrite: bool
+    ) -> Any:
+        secret = self.describe_secret(secret_id)
+        if not isinstance(secret, ReplicaSecret):
+            held = {r.region for r in secret.replicas}
+            again = [c["Region"] for c in replica_regions if c["Region"] in held]
+            if again:
+                raise InvalidParameterException(
+                    f"Invalid replica region: the secret {secret.name} is already replicated "
+                    f"to {', '.join(again)}."
+                )
+        before = list(getattr(secret, "replicas", []))
+        result = original(self, secret_id, replica_regions, force_overwrite)
+        for replica in [r for r in secret.replicas if r not in before and r.has_replica]:
+            backend = secretsmanager_backends[self.account_id][replica.region]
+            dict.pop(backend.secrets, replica.arn, None)
+            set_status(replica, "InProgress", "Replication in progress")
+            timer = threading.Timer(
+                clock.aws_to_lab(REPLICA_SYNC_SECONDS), in_sync, args=(secret, backend, replica)
+            )
+            timer.daemon = True
+            timer.start()
+        return result
+
+    SecretsManagerBackend.replicate_secret_to_regions = replicate_secret_to_regions
 
 
 def _patch_route53(observations: ObservationSource) -> None:
