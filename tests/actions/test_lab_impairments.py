@@ -372,7 +372,10 @@ def test_remove_secret_replica_fails_the_secondary_and_restore_heals_it(
         )
     assert restored["changed"] is True
     assert restored["reverted"] == [removed["fault_id"]]
-    assert secret_available(info.secret_name, region=info.secondary.name) is True
+    # A new replica is InProgress for a moment (as in AWS) before it is readable there.
+    wait_until(
+        lambda: secret_available(info.secret_name, region=info.secondary.name) is True, timeout=5
+    )
     fault_event(lab, restored_at, "reverted", fault="secret-missing", region=info.secondary.name)
     lab.wait_for_event(
         lambda e: e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is True,
