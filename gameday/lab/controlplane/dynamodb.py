@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from gameday.lab.controlplane.motoext import LAB_ACCOUNT_ID
+from gameday.aws import LAB_ACCOUNT_ID
 
 #: The version AWS reports for global tables created the current way.
 GLOBAL_TABLE_VERSION = "2019.11.21"
