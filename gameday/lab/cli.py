@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,7 +49,6 @@ def lab() -> None:
 )
 @click.option(
     "--speed",
-    type=float,
     help="AWS seconds per lab second for every AWS-side duration (health checks, TTLs, "
     "failovers, FIS, replica status); 1 = real time [10].",
 )
@@ -140,6 +140,9 @@ def _build_config(
     for option, key in mapping.items():
         if overrides.get(option) is not None:
             base[key] = overrides[option]
+    if isinstance(base.get("speed"), str):  # validated with the config's own message
+        with contextlib.suppress(ValueError):
+            base["speed"] = float(base["speed"])
     return LabConfig.from_dict(base).validate()
 
 
