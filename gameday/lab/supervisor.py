@@ -257,6 +257,7 @@ class Supervisor:
                 self.config.secret_name,
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
+                *(["--table-name", self.config.table_name] if self.multi_active else []),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -133,6 +133,29 @@ def test_the_dynamodb_tier_has_no_aurora_and_every_region_writes(dynamo_lab: Lab
         assert _post(info, index, {"id": f"local-{index}-{uuid.uuid4()}"}) == 201
 
 
+def _item(lab: Lab, region: str, order_id: str) -> dict | None:
+    table = lab.info.table_name
+    ddb = _aws(lab, "dynamodb", region)
+    return ddb.get_item(TableName=table, Key={"id": {"S": order_id}}).get("Item")
+
+
+def test_each_region_s_replica_of_the_table_holds_what_that_region_holds(dynamo_lab: Lab) -> None:
+    info = dynamo_lab.info
+    east, west = info.primary.name, info.secondary.name
+    order = f"item-{uuid.uuid4()}"
+    assert _post(info, 0, {"id": order, "qty": 2}) == 201
+    item = wait_until(lambda: _item(dynamo_lab, east, order), timeout=2)
+    assert item["origin"] == {"S": east} and '"qty": 2' in item["body"]["S"]
+    wait_until(lambda: _item(dynamo_lab, west, order), timeout=2)  # replicated, then mirrored
+    experiment = _pause_table(dynamo_lab)
+    _fault(dynamo_lab, experiment["startTime"].timestamp() - 0.01, "applied")
+    held = f"held-{uuid.uuid4()}"
+    assert _post(info, 1, {"id": held}) == 201
+    wait_until(lambda: _item(dynamo_lab, west, held), timeout=1)
+    assert _item(dynamo_lab, east, held) is None  # the pause holds it in us-west-2
+    wait_until(lambda: _item(dynamo_lab, east, held), timeout=5)  # and it arrives after
+
+
 # -- the FIS pause on each tier --------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, unquote
 from gameday.lab.network.netacl import Rule, connection_allowed
 from gameday.lab.region.httpserver import Gate, Request, Response, serve
 from gameday.lab.region.store import OrderStore
+from gameday.lab.region.tablemirror import TableMirror
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128
@@ -48,8 +49,17 @@ class SecretStatus:
 class Region:
     """The state and request handlers of one region."""
 
-    def __init__(self, name: str, store: OrderStore, role: str | None, port: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: OrderStore,
+        role: str | None,
+        port: int,
+        mirror: TableMirror | None = None,
+    ) -> None:
         self.name = name
+        #: The DynamoDB tier's replica of the global table this region mirrors its orders to.
+        self.mirror = mirror
         self.port = port
         self.store = store
         self.role = role
@@ -108,6 +118,8 @@ class Region:
                 400, {"error": f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters"}
             )
         order, created = self.store.put(order_id, data)
+        if created and self.mirror is not None:
+            self.mirror.put(order)
         body = {"id": order.id, "region": self.name, "acked_at": order.acked_at, "seq": order.seq}
         return Response(201 if created else 200, body)
 
@@ -134,6 +146,8 @@ class Region:
         if path == "/_lab/apply" and method == "POST":
             data = request.json()
             applied = self.store.apply(data["changes"], data.get("merge", "first-writer"))
+            if applied and self.mirror is not None:
+                self._mirror_applied(data["changes"])
             return Response(200, {"applied": applied, "max_seq": self.store.max_seq})
         if path == "/_lab/role" and method == "POST":
             data = request.json()
@@ -179,6 +193,17 @@ class Region:
             return Response(200, {"lost": self.store.lost()})
         return Response(404, {"error": f"no control route {method} {path}"})
 
+    def _mirror_applied(self, changes: list[dict[str, Any]]) -> None:
+        """Mirror the replicated versions this region now holds (last writer won here)."""
+        assert self.mirror is not None
+        for change in changes:
+            held = self.store.get(change["id"])
+            if held is not None and (held.origin, held.acked_at) == (
+                change["origin"],
+                change["acked_at"],
+            ):
+                self.mirror.put(held)
+
     def state(self) -> dict[str, Any]:
         return {
             "region": self.name,
@@ -216,7 +241,10 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
 
 async def _main(args: argparse.Namespace) -> None:
     store = OrderStore(args.db, args.name)
-    region = Region(args.name, store, args.role, args.port)
+    mirror = TableMirror(args.name, args.table_name) if args.table_name else None
+    region = Region(args.name, store, args.role, args.port, mirror)
+    if mirror is not None:
+        mirror.start()
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True
@@ -251,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=ROLES)
     parser.add_argument("--secret-name", required=True)
     parser.add_argument("--secret-refresh", type=float, default=0.25)
+    parser.add_argument(
+        "--table-name", help="DynamoDB tier: mirror the orders into this global table's replica"
+    )
     args = parser.parse_args(argv)
     if not args.address.startswith("127."):
         parser.error("a lab region binds to 127.0.0.0/8 only")
