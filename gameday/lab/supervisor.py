@@ -36,10 +36,12 @@ from typing import Any
 from gameday.children import die_with_parent as _die_with_parent
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import dynamodb, motoext
+from gameday.lab.controlplane import dynamodb
+from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
+from gameday.lab.network import synfilter
 from gameday.lab.network.dns import LabDNS
 from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
@@ -48,8 +50,11 @@ from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
+from gameday.lab.workers import Worker
 
 READY_TIMEOUT = 30.0
+#: Seconds the replication link waits for a region's control API per attempt.
+LINK_TIMEOUT = 1.0
 
 
 def client_health(address: str, port: int) -> int | None:
@@ -72,7 +77,7 @@ class Supervisor:
         self.dir = Path(config.lab_dir).resolve()
         self.stop_requested = threading.Event()
         self.events: EventLog | None = None
-        self.moto: motoext.ControlPlaneServer | None = None
+        self.moto: controlplane.ControlPlaneServer | None = None
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
@@ -84,20 +89,20 @@ class Supervisor:
         self._restart_lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
         self.control: ControlServer | None = None
+        self.network_mode: tuple[str, str] = (synfilter.USERLAND, "not started")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.clients: dict[str, RegionClient] = {}
         self.roles: dict[str, str] = {}
         self.resources: Resources | None = None
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
-        self._watcher = threading.Thread(
-            target=self._watch_processes, name="proc-watch", daemon=True
-        )
+        self._exited: set[int] = set()
+        self._watcher: Worker | None = None
 
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
-        motoext.check_moto_version()
+        controlplane.check_moto_version()
         cfg = self.config
         addresses = tuple(r.address for r in cfg.regions)
         taken: set[int] = set()
@@ -129,13 +134,17 @@ class Supervisor:
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
         self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
-        dynamodb.install()
         dynamodb.make_global(cfg.table_name, [r.name for r in cfg.regions])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
+        self.network_mode = synfilter.mode()
+        packet_filter = None
+        if self.network_mode[0] == synfilter.NFTABLES:
+            packet_filter = synfilter.PacketFilter(self.dir)
+            packet_filter.remove()  # whatever a crashed lab of this directory left
         self.reconciler = Reconciler(
             [
                 LabRegion(
@@ -152,10 +161,9 @@ class Supervisor:
             cfg.secret_name,
             self.events,
             data_tier=cfg.data_tier,
+            packet_filter=packet_filter,
         )
-        self.checker = HealthChecker(
-            self.events, cfg.time_scale, labels.get, dropped=self.reconciler.address_dropped
-        )
+        self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
         self._start_links()
         assert self.link is not None
         self.topology = Topology(
@@ -165,15 +173,17 @@ class Supervisor:
             self.link,
             self.events,
             on_change=self._roles_changed,
+            lease=cfg.writer_lease,
             timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
         )
-        motoext.install_operation_overrides(
-            self.checker.observations, self.reconciler.experiments, self.topology, cfg.clock
+        controlplane.install_operation_overrides(
+            Route53View(self), self.topology.requests, cfg.clock
         )
+        self.topology.start()
         for link in self.links.values():
             link.start()
         self.reconciler.start()
-        self._watcher.start()
+        self._watcher = Worker("process-watch", self._watch_processes, 0.05, self.events).start()
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
@@ -197,12 +207,19 @@ class Supervisor:
         pairs = [(cfg.primary.name, cfg.secondary.name)]
         if self.multi_active:
             pairs.append((cfg.secondary.name, cfg.primary.name))
+        # The links have their own clients with a shorter timeout: a re-point (a failover)
+        # waits for a delivery under way, and must not wait long on a frozen region.
+        link_clients = {
+            name: RegionClient(port, timeout=LINK_TIMEOUT)
+            for name, port in self.control_ports.items()
+        }
         for source, target in pairs:
             link = ReplicationLink(
-                self.clients,
+                link_clients,
                 cfg.replication_lag,
                 self.events,
                 blocked=self.reconciler.link_blocked,
+                impaired=self.reconciler.region_impaired,
                 origin_only=self.multi_active,
                 merge="last-writer-wins" if self.multi_active else "first-writer",
             )
@@ -257,6 +274,9 @@ class Supervisor:
                 self.config.secret_name,
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
+                "--writer-lease",
+                # every region of a global table writes: no lease bounds it (no fence either)
+                "inf" if self.multi_active else str(self.config.writer_lease),
                 *(["--table-name", self.config.table_name] if self.multi_active else []),
             ],
             stdin=subprocess.DEVNULL,
@@ -307,6 +327,8 @@ class Supervisor:
             "config": self.config.to_dict(),
             "events_path": str(self.dir / "events.jsonl"),
             "updated_at": time.time(),
+            "network_mode": self.network_mode[0],
+            "network_mode_detail": self.network_mode[1],
         }
         if self.ports:
             data.update(
@@ -365,20 +387,21 @@ class Supervisor:
         write_state(self.state_path, self.state("ready"))
 
     def _watch_processes(self) -> None:
-        reported: set[int] = set()
-        while not self.stop_requested.wait(0.05):
-            for name, proc in list(self.processes.items()):
-                code = proc.poll()
-                if code is not None and proc.pid not in reported:
-                    reported.add(proc.pid)
-                    assert self.events is not None
-                    self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
+        """Record each region process's exit once (a supervised worker)."""
+        for name, proc in list(self.processes.items()):
+            code = proc.poll()
+            if code is not None and proc.pid not in self._exited:
+                self._exited.add(proc.pid)
+                assert self.events is not None
+                self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
 
     # -- stop -------------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         for part in (
             self.control,
             self.topology,
@@ -413,6 +436,27 @@ class Supervisor:
         if self.events is not None:
             self.events.emit("lab-stopped", pid=os.getpid())
             self.events.close()
+
+
+class Route53View:
+    """What the data plane publishes for the Route 53 APIs (read-only, see controlplane.route53)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def observations(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.observations(health_check_id) if checker else []
+
+    def last_failures(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.last_failures(health_check_id) if checker else []
+
+    def dns_answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
+        dns = self._supervisor.dns
+        if dns is None:
+            raise RuntimeError("the lab's DNS server is not running yet")
+        return dns.answer(name, rtype)
 
 
 class ControlServer:

@@ -40,7 +40,7 @@ def replica_regions(table_name: str) -> tuple[str, ...]:
         return _GLOBAL.get(table_name, ())
 
 
-# -- moto internals (pinned: motoext.PINNED_MOTO_VERSION; checked by tests/lab/test_tiers.py)
+# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_tiers.py)
 
 
 def _table(region: str, name: str) -> Any:

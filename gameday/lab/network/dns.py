@@ -25,8 +25,9 @@ from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 from gameday.lab.clock import LabClock
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import route53
 from gameday.lab.events import EventLog
+from gameday.lab.workers import Worker
 
 HealthLookup = Callable[[str], bool]
 
@@ -55,13 +56,13 @@ class Answer:
         return sorted({v for values, _ in self.choices for v in values})
 
 
-def route(records: list[motoext.RecordSet], healthy: HealthLookup) -> Answer | None:
+def route(records: list[route53.RecordSet], healthy: HealthLookup) -> Answer | None:
     """Apply Route 53's routing to the record sets of one name and type."""
     if not records:
         return None
     first = records[0]
 
-    def ok(record: motoext.RecordSet) -> bool:
+    def ok(record: route53.RecordSet) -> bool:
         return record.health_check_id is None or healthy(record.health_check_id)
 
     failover = [r for r in records if r.failover]
@@ -89,7 +90,7 @@ def route(records: list[motoext.RecordSet], healthy: HealthLookup) -> Answer | N
 def lookup(name: str, qtype: str, healthy: HealthLookup) -> tuple[str, Answer | None]:
     """Resolve ``name``/``qtype`` against the control plane: (rcode, answer)."""
     name = name.lower() if name.endswith(".") else name.lower() + "."
-    zones = [z for z in motoext.zones() if name == z.name or name.endswith("." + z.name)]
+    zones = [z for z in route53.zones() if name == z.name or name.endswith("." + z.name)]
     if not zones:
         return "REFUSED", None
     zone = max(zones, key=lambda z: len(z.name))
@@ -154,10 +155,10 @@ class LabDNS:
         self._events = events
         self._udp = DNSServer(resolver, address=host, port=port, logger=_QuietLogger())
         self._tcp = DNSServer(resolver, address=host, port=port, tcp=True, logger=_QuietLogger())
-        self._stop = threading.Event()
         self._last: dict[tuple[str, str], list[str]] = {}
         self._changes_lock = threading.Lock()
-        self._watcher = threading.Thread(target=self._watch, name="dns-watch", daemon=True)
+        # DNS publication is a supervised worker: a failing pass is a lab-error and a retry.
+        self._watcher = Worker("dns-publication", self.check_changes, 0.05, events)
         # A health flip changes answers at once: log the DNS change in the same instant
         # (the watcher still catches record changes made through the API).
         events.subscribe(lambda event: self.check_changes() if event["kind"] == "health" else None)
@@ -169,15 +170,16 @@ class LabDNS:
         self._watcher.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._watcher.stop()
         for server in (self._udp, self._tcp):
             server.server.shutdown()
             server.server.server_close()
-        self._watcher.join(timeout=5)
+        self._watcher.join()
 
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            self.check_changes()
+    def answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
+        """(response code, record data) this server answers for ``name`` now (TestDNSAnswer)."""
+        rcode, answer = lookup(name, rtype, self._healthy)
+        return rcode, list(answer.pick()) if answer is not None else []
 
     def check_changes(self) -> None:
         """Log a ``dns`` event for every routed name whose eligible answer changed."""
@@ -185,7 +187,7 @@ class LabDNS:
             self._check_changes()
 
     def _check_changes(self) -> None:
-        for zone in motoext.zones():
+        for zone in route53.zones():
             keys = {(r.name, r.type) for r in zone.records if r.type in ("A", "AAAA", "CNAME")}
             for name, rtype in sorted(keys):
                 answer = route(

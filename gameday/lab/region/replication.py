@@ -13,6 +13,11 @@ loss, in-flight changes are dropped, exactly what AWS loses.
 The Aurora tier runs one link, re-pointed from the writer on a role change. The DynamoDB
 tier runs one link per direction; each ships only the writes its source region accepted
 (``origin_only``) and the target merges them last-writer-wins.
+
+The link runs as a supervised worker (:mod:`gameday.lab.workers`). A region that the lab
+itself impaired (killed, stopped) is simply retried; any other failure (a peer that dies
+mid-batch, an answer that is not what the protocol says) is a ``lab-error`` and a restart,
+with the batch still in flight, never a silently dead link.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import Any
 
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
+from gameday.lab.workers import Worker
 
 #: Returns why the link is blocked right now, or None when it flows.
 BlockReason = Callable[[], str | None]
@@ -62,6 +68,7 @@ class ReplicationLink:
         events: EventLog,
         blocked: BlockReason = lambda: None,
         period: float = 0.05,
+        impaired: Callable[[str], bool] = lambda region: False,
         *,
         origin_only: bool = False,
         merge: str = "first-writer",
@@ -80,8 +87,8 @@ class ReplicationLink:
         self._shipped = 0
         self._in_flight: deque[dict[str, Any]] = deque()
         self._was_blocked: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="replication", daemon=True)
+        self._impaired = impaired
+        self._worker = Worker("replication", self._tick, period, events)
 
     def point(self, source: str, target: str, from_seq: int | Callable[[], int]) -> Repoint:
         """Replicate from ``source`` (after ``from_seq``) to ``target`` from now on.
@@ -132,11 +139,11 @@ class ReplicationLink:
         )
 
     def start(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._worker.stop()
+        self._worker.join()
 
     def caught_up(self) -> bool:
         """True when everything the writer has is applied at the reader."""
@@ -158,24 +165,27 @@ class ReplicationLink:
             time.sleep(self._period)
         return False
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._period):
-            reason = self._blocked()
-            if reason != self._was_blocked:
-                self._events.emit(
-                    "replication",
-                    state="blocked" if reason else "flowing",
-                    reason=reason,
-                    source=self._source,
-                    target=self._target,
-                )
-                self._was_blocked = reason
-            if reason:
-                continue
-            try:
-                self._step()
-            except RegionControlError:
-                continue  # a region process is down or stopped: retry next period
+    def _tick(self) -> None:
+        reason = self._blocked()
+        if reason != self._was_blocked:
+            self._events.emit(
+                "replication",
+                state="blocked" if reason else "flowing",
+                reason=reason,
+                source=self._source,
+                target=self._target,
+            )
+            self._was_blocked = reason
+        if reason:
+            return
+        try:
+            self._step()
+        except RegionControlError:
+            with self._lock:
+                ends = (self._source, self._target)
+            if any(r is not None and self._impaired(r) for r in ends):
+                return  # the lab stopped or killed that region: retry next period
+            raise
 
     def _step(self) -> None:
         # One lock for the whole step: re-pointing the link (a failover) waits for a
