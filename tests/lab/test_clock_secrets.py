@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
-from gameday.lab.controlplane.motoext import REPLICA_SYNC_SECONDS
+from gameday.lab.controlplane.secretsmanager import REPLICA_SYNC_SECONDS
 from tests.lab.helpers import request, wait_until
 
 pytestmark = pytest.mark.lab
