@@ -9,7 +9,8 @@ Routing policies:
 * weighted: one healthy set drawn by weight (when none is healthy, all count as healthy);
 * a record set without a health check counts as healthy.
 
-Answers carry the record set's TTL. Names outside the lab's zones are REFUSED (the lab
+Answers carry the record set's TTL as the lab's clock serves it (Route 53's TTL divided
+by the lab's speed, :meth:`gameday.lab.clock.LabClock.ttl_served`). Names outside the lab's zones are REFUSED (the lab
 does not recurse); names in a zone without a record are NXDOMAIN.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import route53
 from gameday.lab.events import EventLog
 from gameday.lab.workers import Worker
@@ -100,8 +102,9 @@ def lookup(name: str, qtype: str, healthy: HealthLookup) -> tuple[str, Answer | 
 
 
 class _Resolver(BaseResolver):
-    def __init__(self, healthy: HealthLookup) -> None:
+    def __init__(self, healthy: HealthLookup, clock: LabClock) -> None:
         self._healthy = healthy
+        self._clock = clock
 
     def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
         reply = request.reply()
@@ -117,7 +120,9 @@ class _Resolver(BaseResolver):
         if answer is not None:
             for value in answer.pick():
                 reply.add_answer(
-                    *RR.fromZone(f"{answer.name} {answer.ttl} IN {answer.type} {value}")
+                    *RR.fromZone(
+                        f"{answer.name} {self._clock.ttl_served(answer.ttl)} IN {answer.type} {value}"
+                    )
                 )
         return reply
 
@@ -137,8 +142,15 @@ class _QuietLogger:
 class LabDNS:
     """UDP and TCP DNS servers on ``host:port`` plus a watcher logging answer changes."""
 
-    def __init__(self, host: str, port: int, healthy: HealthLookup, events: EventLog) -> None:
-        resolver = _Resolver(healthy)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        healthy: HealthLookup,
+        events: EventLog,
+        clock: LabClock | None = None,
+    ) -> None:
+        resolver = _Resolver(healthy, clock or LabClock())
         self._healthy = healthy
         self._events = events
         self._udp = DNSServer(resolver, address=host, port=port, logger=_QuietLogger())
