@@ -167,6 +167,9 @@ class Floors:
     lab_speed: float | None
     replication_lag_before_s: float | None  # last sample before t0
     replication_lag_max_before_s: float | None  # max in the steady window before t0
+    #: (seconds since t0, lag) for every lag sample taken after the fault, in time order:
+    #: what failing over at that moment would have lost.
+    replication_lag_after: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -374,16 +377,22 @@ def build_floors(run: RunInfo, samples: list[Sample], t0: float | None) -> Floor
     )
     floor = interval * threshold + ttl if None not in (interval, threshold, ttl) else None
     last = maximum = None
+    after: tuple[tuple[float, float], ...] = ()
     if t0 is not None:
-        lags = [
-            s
-            for s in samples
-            if s.probe == "replication_lag" and s.time < t0 and isinstance(s.value, int | float)
-        ]
-        if lags:
-            last = float(lags[-1].value)
-            maximum = max(float(s.value) for s in lags if s.time >= t0 - STEADY_SECONDS)
-    return Floors(interval, threshold, ttl, floor, f.get("lab_speed"), last, maximum)
+        lags = sorted(
+            (s for s in samples if s.probe == "replication_lag" and _is_number(s.value)),
+            key=lambda s: s.time,
+        )
+        before = [s for s in lags if s.time < t0]
+        if before:
+            last = float(before[-1].value)
+            maximum = max(float(s.value) for s in before if s.time >= t0 - STEADY_SECONDS)
+        after = tuple((s.time - t0, float(s.value)) for s in lags if s.time >= t0)
+    return Floors(interval, threshold, ttl, floor, f.get("lab_speed"), last, maximum, after)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def analyze(

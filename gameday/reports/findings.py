@@ -87,6 +87,28 @@ def findings(
             f"Replication lag before the fault already reached {lag:.2f} s, above the RPO objective ({rpo_obj:g} s).",
             {"replication_lag_s": lag, "rpo_objective_s": rpo_obj},
         )
+    crossed = next(
+        (
+            (at, lag)
+            for at, lag in floors.replication_lag_after
+            if rpo_obj is not None and lag > rpo_obj
+        ),
+        None,
+    )
+    if crossed is not None and rpo_obj is not None:
+        peak = max(lag for _, lag in floors.replication_lag_after)
+        add(
+            "lag-crossed-rpo",
+            "high",
+            f"Replication lag crossed the RPO objective ({rpo_obj:g} s) {crossed[0]:.2f} s after the fault and peaked at {peak:.2f} s: failing over from then on would have lost up to {peak:.2f} s of acknowledged writes, {peak - rpo_obj:.2f} s more than the objective allows.",
+            {
+                "crossed_after_t0_s": crossed[0],
+                "lag_at_crossing_s": crossed[1],
+                "peak_lag_s": peak,
+                "rpo_objective_s": rpo_obj,
+                "excess_s": peak - rpo_obj,
+            },
+        )
     if r.outcome == "not-recovered":
         add(
             "not-recovered",

@@ -154,6 +154,7 @@ def test_phases_come_from_samples_lab_events_and_the_ledger(tmp_path: Path) -> N
     assert codes["ttl-exceeds-rto"].numbers == {"ttl_s": 3.0, "rto_objective_s": 2}
     assert codes["dns-floor-exceeds-rto"].numbers["dns_floor_s"] == 5.0
     assert codes["lag-exceeds-rpo"].numbers["replication_lag_s"] == 7.5
+    assert "lag-crossed-rpo" not in codes  # no lag sample after the fault
     refused = codes["writes-refused-after-dns"].numbers
     assert refused["seconds"] == pytest.approx(
         13.5 - 12.2, abs=4 * INTERVAL + 1e-6
@@ -201,3 +202,27 @@ def test_the_ledger_pass_counts_outcomes_exactly_as_classify_defines_them() -> N
     assert [classify(r) for r in records] == [c[-1] for c in cases]
     facts = measure_ledger(records, None, Objectives())
     assert facts.outcomes == {o: sum(c[-1] == o for c in cases) for o in OUTCOMES}
+
+
+def test_lag_that_crosses_the_rpo_objective_after_the_fault_is_a_finding(tmp_path: Path) -> None:
+    """The replication-lag drill's decision: failing over now would exceed the RPO, by how much."""
+    lag = [(5.0, 0.3), (9.0, 0.4), (11.0, 2.0), (12.5, 5.5), (14.0, 8.0), (16.0, 0.5)]
+    samples = [
+        {"time": BASE + t, "probe": "replication_lag", "subject": "db", "value": v, "ok": True, "error": None}
+        for t, v in lag
+    ]  # fmt: skip
+    run = {"regions": {"primary": PRIMARY, "secondary": SECONDARY},
+           "objectives": {"rto_seconds": 30, "rpo_seconds": 5}}  # fmt: skip
+    m = measure(
+        write_run(
+            tmp_path / "r", journal(10.0), requests(RATE, 30), run_json=run, samples_jsonl=samples
+        )
+    )
+    codes = {f.code: f for f in m.findings}
+    assert "lag-exceeds-rpo" not in codes  # 0.4 s before the fault
+    crossed = codes["lag-crossed-rpo"].numbers
+    assert crossed["crossed_after_t0_s"] == pytest.approx(2.5)
+    assert crossed["lag_at_crossing_s"] == 5.5
+    assert crossed["peak_lag_s"] == 8.0
+    assert crossed["excess_s"] == pytest.approx(3.0)
+    assert m.floors.replication_lag_after[0] == (pytest.approx(1.0), 2.0)
