@@ -101,6 +101,17 @@ class HealthCheckConfig:
     search_string: str | None
     children: tuple[str, ...] = ()
     health_threshold: int | None = None
+    fqdn: str | None = None
+    enable_sni: bool = False
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where an alias record points: a load balancer's name or a record in the zone."""
+
+    dns_name: str
+    hosted_zone_id: str
+    evaluate_target_health: bool
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,8 @@ class RecordSet:
     failover: str | None = None
     weight: int | None = None
     health_check_id: str | None = None
+    region: str | None = None  # latency routing
+    alias: AliasTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +164,8 @@ def health_checks() -> list[HealthCheckConfig]:
                 search_string=hc.search_string,
                 children=tuple(hc.children or ()),
                 health_threshold=int(hc.health_threshold) if hc.health_threshold else None,
+                fqdn=hc.fqdn or None,
+                enable_sni=_truthy(hc.enable_sni),
             )
         )
     return found
@@ -177,6 +192,8 @@ def zones() -> list[Zone]:
                 failover=rr.failover,
                 weight=int(rr.weight) if rr.weight is not None else None,
                 health_check_id=rr.health_check_id,
+                region=rr.region,
+                alias=_alias(rr.alias_target),
             )
             for rr in list(zone.rrsets)
         )
@@ -189,6 +206,16 @@ def zones() -> list[Zone]:
             )
         )
     return found
+
+
+def _alias(target: dict[str, Any] | None) -> AliasTarget | None:
+    if not target:
+        return None
+    return AliasTarget(
+        dns_name=_absolute(str(target.get("DNSName", ""))),
+        hosted_zone_id=str(target.get("HostedZoneId", "")),
+        evaluate_target_health=_truthy(target.get("EvaluateTargetHealth")),
+    )
 
 
 def _absolute(name: str) -> str:
