@@ -25,6 +25,7 @@ from typing import Any
 
 from gameday.lab.controlplane import motoext
 from gameday.lab.events import EventLog
+from gameday.lab.network import endpointprobe
 
 #: The checker region named in observations (one real prober stands for Route 53's fleet).
 CHECKER_REGION = "us-east-1"
@@ -63,7 +64,9 @@ class HealthChecker:
         time_scale: float,
         label: Callable[[str], str | None],
         dropped: Callable[[str], bool] = lambda address: False,
+        resolve: endpointprobe.Resolve | None = None,
     ) -> None:
+        self._resolve = resolve
         self._events = events
         self._scale = time_scale
         self._label = label
@@ -106,8 +109,9 @@ class HealthChecker:
         outcome = "Success" if healthy else "Failure"
         detail = state.last.detail
         if state.config and state.config.disabled:
+            verdict = "unhealthy (inverted)" if state.config.inverted else "healthy"
             detail = (
-                f"Health checking is disabled; Route 53 considers the endpoint healthy ({detail})"
+                f"Health checking is disabled; Route 53 considers the endpoint {verdict} ({detail})"
             )
         elif state.config and state.config.inverted:
             detail = f"Inverted health check; the probe result was: {detail}"
@@ -137,7 +141,9 @@ class HealthChecker:
         if config is None:
             return True
         if config.disabled:
-            return True
+            # Disabled is healthy; inverted too, it is unhealthy: AWS's way to stop routing
+            # to a resource whose check is disabled.
+            return not config.inverted
         if config.type == "CALCULATED":
             healthy_children = sum(self.is_healthy(c) for c in config.children)
             raw = healthy_children >= (config.health_threshold or len(config.children))
@@ -183,7 +189,10 @@ class HealthChecker:
             state.config = config
             if config.type != "CALCULATED":
                 observation = probe(
-                    config, timeout=self._probe_timeout(config), dropped=self._dropped
+                    config,
+                    timeout=self._probe_timeout(config),
+                    dropped=self._dropped,
+                    resolve=self._resolve,
                 )
                 self._record(state, observation)
             else:
@@ -241,6 +250,7 @@ def probe(
     config: motoext.HealthCheckConfig,
     timeout: float,
     dropped: Callable[[str], bool] = lambda address: False,
+    resolve: endpointprobe.Resolve | None = None,
 ) -> Observation:
     """Probe a health check's endpoint once, as Route 53's checkers do.
 
@@ -249,6 +259,8 @@ def probe(
     answering), so a TCP check asks the lab, as a dropped SYN would have told a real checker.
     """
     now = time.time()
+    if config.type in ("HTTPS", "HTTPS_STR_MATCH") or (not config.ip_address and config.fqdn):
+        return Observation(*endpointprobe.probe_route53(config, timeout, resolve, dropped), now)
     if not config.ip_address:
         return Observation(
             False, "No IP address configured (the lab does not resolve FQDN checks)", now
