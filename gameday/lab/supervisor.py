@@ -29,14 +29,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import elbv2, healthcheckconfig, motoext
 from gameday.lab.controlplane.topology import Member, Topology
 from gameday.lab.events import EventLog
-from gameday.lab.network.dns import LabDNS
+from gameday.lab.network.dns import LabDNS, Router
+from gameday.lab.network.endpointprobe import dns_resolver
 from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
+from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
@@ -77,6 +80,9 @@ class Supervisor:
         self.link: ReplicationLink | None = None
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
+        self.target_health = elbv2.TargetHealthBoard()
+        self.prober: TargetHealthProber | None = None
+        self.certificate: tlscert.LabCertificate | None = None
         self.state_path = self.dir / "state.json"
         self._restart_lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
@@ -104,6 +110,7 @@ class Supervisor:
             ),
             "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True, taken=taken),
             "service": require_free(cfg.service_port, addresses, "region service", taken=taken),
+            "service_tls": require_free(0, addresses, "region HTTPS", taken=taken),
             "supervisor": require_free(0, ("127.0.0.1",), "supervisor control", taken=taken),
         }
         for spec in cfg.regions:
@@ -117,6 +124,7 @@ class Supervisor:
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
         self.events.emit("lab-starting", pid=os.getpid())
+        self.certificate = tlscert.generate(self.dir, list(addresses), [cfg.zone, f"*.{cfg.zone}"])
 
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
         os.environ.update(self.region_env(endpoint))
@@ -148,7 +156,11 @@ class Supervisor:
             self.events,
         )
         self.checker = HealthChecker(
-            self.events, cfg.time_scale, labels.get, dropped=self.reconciler.address_dropped
+            self.events,
+            cfg.time_scale,
+            labels.get,
+            dropped=self.reconciler.address_dropped,
+            resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
         )
         self.link = ReplicationLink(
             self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked
@@ -165,13 +177,39 @@ class Supervisor:
         motoext.install_operation_overrides(
             self.checker.observations, self.reconciler.experiments, self.topology
         )
+        healthcheckconfig.install()
+        elbv2.install_target_health(self.target_health)
+        by_address = {r.address: r.name for r in self.resources.regions}
+        self.prober = TargetHealthProber(
+            self.target_health,
+            self.events,
+            [r.name for r in cfg.regions],
+            cfg.time_scale,
+            by_address.get,
+        )
         self.link.start()
         self.reconciler.start()
         self._watcher.start()
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
-        self.dns = LabDNS("127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events)
+        self.prober.start()
+        self.dns = LabDNS(
+            "127.0.0.1",
+            self.ports["dns"],
+            self.checker.is_healthy,
+            self.events,
+            router=Router(
+                self.checker.is_healthy,
+                load_balancer=lambda name: elbv2.load_balancer(name, self.target_health),
+                # TODO(labclock): AWS serves 60 s for an ELB alias; once the lab clock
+                # scales served TTLs, pass ELB_ALIAS_TTL here. Until then the lab's TTL rule
+                # (the configured ttl, already compressed) applies.
+                elb_ttl=cfg.ttl,
+                regions=tuple(r.name for r in cfg.regions),
+            ),
+            client_region=self._client_region,
+        )
         self.dns.start()
         self._wait_evaluated()
         self.control = ControlServer(self, self.ports["supervisor"])
@@ -186,7 +224,7 @@ class Supervisor:
         }
 
     def _spawn_region(self, name: str, address: str, role: str) -> None:
-        assert self.events is not None
+        assert self.events is not None and self.certificate is not None
         log = (self.dir / f"region-{name}.log").open("ab")
         proc = subprocess.Popen(
             [
@@ -209,6 +247,12 @@ class Supervisor:
                 self.config.secret_name,
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
+                "--tls-port",
+                str(self.ports["service_tls"]),
+                "--tls-cert",
+                str(self.certificate.cert),
+                "--tls-key",
+                str(self.certificate.key),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -245,6 +289,16 @@ class Supervisor:
         for region in self.resources.regions:
             if not self.checker.wait_evaluated(region.health_check_id, READY_TIMEOUT):
                 raise RuntimeError(f"the health check of {region.name} was never evaluated")
+        if self.prober is not None and not self.prober.wait_checked(READY_TIMEOUT):
+            raise RuntimeError("the load balancers' targets were never health-checked")
+
+    def _client_region(self, address: str) -> str:
+        """The region a DNS query comes from: the region whose address shares the /24 of
+        the resolver's source address, else the primary (latency routing's client)."""
+        for spec in self.config.regions:
+            if address.rsplit(".", 1)[0] == spec.address.rsplit(".", 1)[0]:
+                return spec.name
+        return self.config.primary.name
 
     # -- running ----------------------------------------------------------------------
 
@@ -265,6 +319,7 @@ class Supervisor:
                 dns_host="127.0.0.1",
                 dns_port=self.ports["dns"],
                 service_port=self.ports["service"],
+                service_tls_port=self.ports["service_tls"],
                 supervisor_port=self.ports["supervisor"],
             )
         if self.resources is not None:
@@ -336,6 +391,7 @@ class Supervisor:
             self.reconciler,
             self.link,
             self.dns,
+            self.prober,
             self.checker,
         ):
             if part is not None:
