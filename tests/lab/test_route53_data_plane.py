@@ -111,15 +111,28 @@ def test_a_disabled_check_is_healthy_whatever_it_observes(
 
     since = time.time()
     try:
-        # Inverted alone would fail the check over; Disabled wins, as in AWS.
-        route53.update_health_check(HealthCheckId=hc, Disabled=True, Inverted=True)
-        wait_until(lambda: "disabled" in report(), timeout=3)
+        # The probes now get a 404; a disabled check is healthy all the same, as in AWS.
+        route53.update_health_check(HealthCheckId=hc, Disabled=True, ResourcePath="/nope")
+        wait_until(lambda: "disabled" in report() and "404" in report(), timeout=3)
         assert report().startswith("Success")
         assert resolve(lab)[0] == [info.primary.address]
         flips = [e for e in lab.events(since=since, kind="health") if e["health_check_id"] == hc]
         assert flips == []
     finally:
-        route53.update_health_check(HealthCheckId=hc, Disabled=False, Inverted=False)
+        # Re-enable only once two probes (the threshold) have passed again, so the check
+        # comes back healthy instead of flipping for an interval.
+        route53.update_health_check(HealthCheckId=hc, ResourcePath="/health")
+        seen: set[object] = set()
+
+        def passed_twice() -> bool:
+            status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+            report = status[0]["StatusReport"]
+            if "200" in report["Status"]:
+                seen.add(report["CheckedTime"])
+            return len(seen) >= 2
+
+        wait_until(passed_twice, timeout=5)
+        route53.update_health_check(HealthCheckId=hc, Disabled=False)
 
 
 def test_health_status_of_an_unknown_check_is_an_aws_error(
