@@ -3,15 +3,16 @@
 Why: measured RTO comes from the success ratio of real requests over time, and measured
 RPO from the writes that were acknowledged; both are read from this file.
 
-Two halves:
+This module is the record and its readers (:func:`read_ledger`, :func:`read_recent`,
+:func:`window_stats`, :func:`acknowledged_writes`, :func:`read_summary`): plain Python, safe
+in any process, never importing gevent or Locust. The recording half, which runs inside
+Locust, is :mod:`gameday.load.recorder` (:class:`LedgerRecorder`, :func:`install_ledger`;
+still importable from here, loaded on first use).
 
-* Reading (:func:`read_ledger`, :func:`read_recent`, :func:`window_stats`,
-  :func:`acknowledged_writes`, :func:`read_summary`): plain Python, safe in any process.
-* Recording (:class:`LedgerRecorder`, :func:`install_ledger`): runs inside Locust. The
-  request hook only appends a tuple to a list; a background greenlet encodes and writes
-  batches. On a Locust worker the batches go to the master through Locust's own messaging
-  (``runner.send_message``), and the master writes the one ledger. gevent and locust are
-  imported lazily, so importing this module never pulls gevent into the caller.
+Each record names its client **cohort**: ``"ttl"`` (a client that re-resolves when the DNS
+TTL expires) or ``"sticky"`` (a client that caches its first answer for ever, like a JVM
+with the default ``networkaddress.cache.ttl``). Ledgers written before the field existed
+read as ``"ttl"``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from locust.env import Environment
-
+COHORTS = ("ttl", "sticky")
 MESSAGE_TYPE = "gameday_ledger"
 DEFAULT_FLUSH_INTERVAL = 0.2
 WRITE_OPS = frozenset({"write"})
@@ -41,7 +39,8 @@ class LedgerRecord:
 
     ``region`` is the value of the serving-region response header (None when no response
     came back); ``address`` the address the name resolved to and the request went to;
-    ``error`` the exception's class name (None when the request succeeded).
+    ``error`` the exception's class name (None when the request succeeded); ``cohort``
+    the client's DNS behaviour, ``"ttl"`` or ``"sticky"`` (see the module docstring).
     """
 
     start: float
@@ -55,6 +54,7 @@ class LedgerRecord:
     address: str | None = None
     write_id: str | None = None
     error: str | None = None
+    cohort: str = "ttl"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LedgerRecord:
@@ -70,6 +70,7 @@ class LedgerRecord:
             address=data.get("address"),
             write_id=data.get("write_id"),
             error=data.get("error"),
+            cohort=data.get("cohort") or "ttl",
         )
 
     def to_json(self) -> str:
@@ -84,6 +85,16 @@ class LedgerRecord:
             and self.status in ACK_STATUSES
             and self.write_id is not None
         )
+
+
+def cohort_of(index: int, share: float, mode: str = "ttl") -> str:
+    """The cohort of a process's ``index``-th user (0-based) when a ``share`` of users is
+    sticky: user n is sticky when floor((n+1)*share) > floor(n*share), so the sticky users
+    are spread evenly and a 0.5 share of 4 users is exactly 2. With ``mode == "sticky"``
+    every user is sticky."""
+    if mode == "sticky" or math.floor((index + 1) * share) > math.floor(index * share):
+        return "sticky"
+    return "ttl"
 
 
 def summary_path(ledger: str | os.PathLike[str]) -> Path:
@@ -221,293 +232,11 @@ def read_summary(ledger: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
 
 
-# --------------------------------------------------------------------------- recording
-# Everything below runs inside the Locust process (gevent is imported lazily).
+def __getattr__(name: str) -> Any:
+    """Keep ``from gameday.load.ledger import install_ledger`` (the recorder's old home)
+    working without importing the recorder (and its Locust typing) into every reader."""
+    if name in ("LedgerRecorder", "install_ledger"):
+        from gameday.load import recorder
 
-Row = tuple[float, float, str, str, int, "str | None", "str | None", "str | None", "str | None"]
-
-
-# One reusable C-accelerated encoder: json.dumps(..., separators=...) would build a new
-# JSONEncoder per call, which doubles the cost of a record.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-
-
-def _encode(rows: list[Row]) -> str:
-    dumps = _ENCODE
-    out = []
-    for start, latency, op, method, status, region, address, write_id, error in rows:
-        out.append(
-            dumps(
-                {
-                    "start": start,
-                    "end": start + latency / 1000.0,
-                    "op": op,
-                    "method": method,
-                    "status": status,
-                    "ok": error is None,
-                    "latency_ms": round(latency, 3),
-                    "region": region,
-                    "address": address,
-                    "write_id": write_id,
-                    "error": error,
-                }
-            )
-        )
-    out.append("")
-    return "\n".join(out)
-
-
-def _error_name(exception: BaseException) -> str:
-    """The class name of what went wrong: the cause, for a client's "retries exceeded"."""
-    original = getattr(exception, "original", None)
-    return type(original if isinstance(original, BaseException) else exception).__name__
-
-
-class LedgerRecorder:
-    """Records every request of a Locust process.
-
-    ``role`` is ``"local"`` (single process: writes the file), ``"master"`` (writes what
-    workers send), or ``"worker"`` (sends batches to the master, writes nothing). The hook
-    does no I/O; the flush greenlet runs every ``flush_interval`` seconds. A final flush
-    and a summary (record count next to Locust's own request count) happen on Locust's
-    ``quit`` event, after its runner has stopped every user, so the ledger is complete on
-    ``--run-time``, SIGTERM and SIGINT alike.
-    """
-
-    def __init__(
-        self,
-        environment: Environment,
-        path: str | None,
-        *,
-        region_header: str = "X-Region",
-        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-    ) -> None:
-        from gevent.lock import Semaphore
-        from locust.runners import MasterRunner, WorkerRunner
-
-        self.environment = environment
-        self.region_header = region_header
-        self.flush_interval = flush_interval
-        self.path = Path(path) if path else None
-        runner = environment.runner
-        if isinstance(runner, WorkerRunner):
-            self.role = "worker"
-        elif isinstance(runner, MasterRunner):
-            self.role = "master"
-        else:
-            self.role = "local"
-        self.records = 0  # written (local/master) or sent (worker)
-        self._rows: list[Row] = []
-        self._lock = Semaphore()
-        self._file = None
-        self._greenlet: Any = None
-        self._closed = False
-        if self.role != "worker" and self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed on quit)
-
-    # -- the hook: keep it cheap -------------------------------------------------------
-    def on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float,
-        response: Any = None,
-        context: dict[str, Any] | None = None,
-        exception: BaseException | None = None,
-        start_time: float | None = None,
-        **_kw: Any,
-    ) -> None:
-        """``events.request`` listener: one tuple appended, nothing else."""
-        region = status = None
-        if response is not None:
-            status = getattr(response, "status_code", 0)
-            headers = getattr(response, "headers", None)
-            if headers:
-                region = headers.get(self.region_header)
-                if isinstance(region, list):
-                    region = region[0] if region else None
-        if context:
-            op = context.get("op") or name
-            address = context.get("address")
-            write_id = context.get("write_id")
-        else:
-            op, address, write_id = name, None, None
-        if start_time is None:
-            start_time = time.time() - (response_time or 0.0) / 1000.0
-        self._rows.append(
-            (
-                start_time,
-                response_time or 0.0,
-                op,
-                request_type,
-                status or 0,
-                region,
-                address,
-                write_id,
-                None if exception is None else _error_name(exception),
-            )
-        )
-
-    # -- batching ----------------------------------------------------------------------
-    def flush(self) -> int:
-        """Write (or send) what the hook collected; returns the number of records."""
-        with self._lock:
-            rows, self._rows = self._rows, []
-            if not rows:
-                return 0
-            text = _encode(rows)
-            if self.role == "worker":
-                runner = self.environment.runner
-                assert runner is not None
-                runner.send_message(MESSAGE_TYPE, {"lines": text, "n": len(rows)})
-            else:
-                self._write(text)
-            self.records += len(rows)
-            return len(rows)
-
-    def _write(self, text: str) -> None:
-        if self._file is not None:
-            self._file.write(text)
-            self._file.flush()
-
-    def on_worker_batch(self, environment: Environment, msg: Any, **_kw: Any) -> None:
-        """Master side of the messaging: a worker's batch, appended as it arrives."""
-        data = msg.data or {}
-        if self._closed:
-            return
-        self._write(data.get("lines", ""))
-        self.records += int(data.get("n", 0))
-
-    def _flush_loop(self) -> None:
-        import gevent
-
-        while True:
-            gevent.sleep(self.flush_interval)
-            try:
-                self.flush()
-            except Exception:  # keep recording; Locust logs the greenlet's errors otherwise
-                import logging
-
-                logging.getLogger(__name__).exception("ledger flush failed")
-
-    def start(self) -> None:
-        """Start the flush greenlet (local and worker roles; the master writes on arrival)."""
-        import gevent
-
-        if self.role != "master" and self._greenlet is None:
-            self._greenlet = gevent.spawn(self._flush_loop)
-
-    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
-        """Worker: flush right before the stats report leaves, so the master always holds
-        the records of every request its statistics count."""
-        self.flush()
-
-    def on_worker_quitting(self, environment: Environment, **_kw: Any) -> None:
-        """Worker shutting down by itself (a signal to the whole process group, e.g. Ctrl-C
-        on ``locust --processes``): stop the users, then send the last records *and* a final
-        stats report before the worker tells the master it quits. Without this, Locust's own
-        count on the master misses the worker's last seconds."""
-        runner = environment.runner
-        if runner is None or getattr(runner, "state", "stopped") in ("stopped", "ready"):
-            return  # the master's quit already stopped us and sent the final report
-        try:
-            runner.stop()
-            send_stats = getattr(runner, "_send_stats", None)  # Locust's own final report
-            if send_stats is not None:
-                send_stats()  # fires report_to_master: our flush goes out first
-            else:
-                self.flush()
-        except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("final worker report failed")
-
-    def close(self, **_kw: Any) -> None:
-        """Final flush, then the summary beside the ledger (``quit`` event)."""
-        if self._closed:
-            return
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-        try:
-            self.flush()
-        except Exception:  # a worker whose master has gone: nothing more to do
-            import logging
-
-            logging.getLogger(__name__).exception("final ledger flush failed")
-        self._closed = True
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self.role != "worker" and self.path is not None:
-            total = self.environment.stats.total
-            summary = {
-                "ledger": str(self.path),
-                "role": self.role,
-                "records": self.records,
-                "locust_requests": total.num_requests,
-                "locust_failures": total.num_failures,
-                "complete": self.records == total.num_requests,
-                "finished_at": time.time(),
-            }
-            target = summary_path(self.path)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
-            tmp.replace(target)
-
-
-def install_ledger(
-    environment: Environment,
-    path: str | None,
-    *,
-    region_header: str = "X-Region",
-    flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-) -> LedgerRecorder | None:
-    """Attach a :class:`LedgerRecorder` to ``environment`` (call from ``events.init``).
-
-    Returns None, and adds no hook at all, when there is no ledger (no path on a local
-    or master runner). A worker always records: its master decides where the file goes.
-    Calling it twice for one environment returns the first recorder.
-    """
-    existing = getattr(environment, "_gameday_ledger", None)
-    if existing is not None:
-        return existing
-    recorder = LedgerRecorder(
-        environment, path, region_header=region_header, flush_interval=flush_interval
-    )
-    if recorder.role != "worker" and recorder.path is None:
-        return None
-    events = environment.events
-    if recorder.role == "master":
-        assert environment.runner is not None
-        environment.runner.register_message(MESSAGE_TYPE, recorder.on_worker_batch)
-    else:
-        events.request.add_listener(recorder.on_request)
-    if recorder.role == "worker":
-        events.report_to_master.add_listener(recorder.on_report_to_master)
-        events.quitting.add_listener(recorder.on_worker_quitting)  # fires before Locust's own
-    events.quit.add_listener(recorder.close)
-    recorder.start()
-    _deliver_ctrl_c_to_the_main_greenlet()
-    environment._gameday_ledger = recorder  # type: ignore[attr-defined]
-    return recorder
-
-
-def _deliver_ctrl_c_to_the_main_greenlet() -> None:
-    """Make SIGINT reach Locust's main greenlet only, at a switch point.
-
-    Python raises KeyboardInterrupt in whatever greenlet happens to run when the signal
-    arrives: a user between Locust's stats listener and the ledger's, or the flush greenlet
-    between taking a batch and writing it. Either would leave the ledger short of Locust's
-    own count. A gevent signal watcher runs in the hub instead and throws the interrupt into
-    the main greenlet (where Locust waits for the run and handles Ctrl-C), so no greenlet is
-    cut off mid-record; Locust's shutdown then proceeds as on any Ctrl-C.
-    """
-    import gevent
-
-    hub = gevent.get_hub()
-
-    def interrupt() -> None:
-        hub.parent.throw(KeyboardInterrupt)
-
-    gevent.signal_handler(signal.SIGINT, interrupt)
+        return getattr(recorder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

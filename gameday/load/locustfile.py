@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 from locust import events, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from gameday.load.ledger import DEFAULT_FLUSH_INTERVAL, install_ledger
+from gameday.load.ledger import DEFAULT_FLUSH_INTERVAL, cohort_of
+from gameday.load.recorder import install_ledger
 from gameday.load.resolver import (
     MODES,
     DNSResolutionError,
@@ -47,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     "ledger_flush_interval": DEFAULT_FLUSH_INTERVAL,
     "region_header": "X-Region",
     "resolver_mode": "ttl",
+    "sticky_share": 0.0,
     "nameserver": "",
     "dns_timeout": 1.0,
     "lab_mode": False,
@@ -86,6 +88,12 @@ def add_arguments(parser: Any) -> None:
     arg("--ledger-flush-interval", "seconds between ledger batch flushes", type=float)
     arg("--region-header", "response header that names the serving region", type=str)
     arg("--resolver-mode", "ttl: re-resolve when the TTL expires; sticky: never", choices=MODES)
+    arg(
+        "--sticky-share",
+        "fraction of users that cache their first DNS answer for ever (the sticky cohort; "
+        "the others follow --resolver-mode)",
+        type=_share,
+    )
     arg("--nameserver", "HOST:PORT of the DNS server to ask (empty: the system's)", type=str)
     arg("--dns-timeout", "seconds to wait for a DNS answer", type=float)
     arg("--lab-mode", "refuse to send to any non-loopback address", action="store_true")
@@ -94,6 +102,31 @@ def add_arguments(parser: Any) -> None:
     arg("--think-max", "maximum think time between requests, seconds", type=float)
     arg("--connect-timeout", "TCP connect timeout, seconds", type=float)
     arg("--network-timeout", "timeout for each network read/write, seconds", type=float)
+
+
+def _share(text: str) -> float:
+    """argparse type of ``--sticky-share``: a fraction in [0, 1] (Locust exits with this
+    message on anything else, before any user starts)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number between 0 and 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1")
+    return value
+
+
+_users_created = 0
+
+
+def next_cohort(share: float, mode: str) -> str:
+    """The cohort of the next user of this process (see :func:`gameday.load.ledger.cohort_of`)."""
+    global _users_created
+    n = _users_created
+    _users_created += 1
+    return cohort_of(n, share, mode)
 
 
 def options(environment: Any) -> dict[str, Any]:
@@ -151,7 +184,9 @@ def shared_resolver(name: str, nameserver: str, mode: str, timeout: float) -> TT
 class GamedayUser(FastHttpUser):
     """FastHttpUser that resolves its host like a TTL-honouring client (abstract).
 
-    Timeouts come from ``--connect-timeout`` / ``--network-timeout``; no retries.
+    Timeouts come from ``--connect-timeout`` / ``--network-timeout``; no retries. Each
+    user belongs to one cohort (``self.cohort``, recorded with every request): ``sticky``
+    for a ``--sticky-share`` of the users, who cache their first DNS answer for ever.
     Use :meth:`call` for requests so the ledger gets the op, address and write id.
     """
 
@@ -173,10 +208,11 @@ class GamedayUser(FastHttpUser):
         self.target = parts.hostname
         self.port = parts.port or (443 if self.scheme == "https" else 80)
         self.lab_mode = bool(opts["lab_mode"])
+        self.cohort = next_cohort(float(opts["sticky_share"]), str(opts["resolver_mode"]))
         self.resolver = shared_resolver(
             self.target,
             str(opts["nameserver"]),
-            str(opts["resolver_mode"]),
+            self.cohort,  # the cohort is the resolver mode: "ttl" or "sticky"
             float(opts["dns_timeout"]),
         )
         host_header = self.target if ":" not in self.target else f"[{self.target}]"
@@ -227,7 +263,7 @@ class GamedayUser(FastHttpUser):
                 response_time=0.0,
                 response_length=0,
                 response=None,
-                context={"op": op, "write_id": write_id},
+                context={"op": op, "write_id": write_id, "cohort": self.cohort},
                 exception=exc,
                 start_time=time.time(),
                 url=path,
@@ -241,7 +277,7 @@ class GamedayUser(FastHttpUser):
             json=json,
             # a redirect could lead a lab-mode client off loopback: record it, never follow
             allow_redirects=not self.lab_mode,
-            context={"op": op, "address": address, "write_id": write_id},
+            context={"op": op, "address": address, "write_id": write_id, "cohort": self.cohort},
         )
 
 
