@@ -202,9 +202,9 @@ class Supervisor:
             router=Router(
                 self.checker.is_healthy,
                 load_balancer=lambda name: elbv2.load_balancer(name, self.target_health),
-                # TODO(labclock): AWS serves 60 s for an ELB alias; once the lab clock
-                # scales served TTLs, pass ELB_ALIAS_TTL here. Until then the lab's TTL rule
-                # (the configured ttl, already compressed) applies.
+                # AWS serves ELB_ALIAS_TTL (60 s) for a load-balancer alias. Until the lab's
+                # clock scales served TTLs, the lab's TTL rule applies: the configured
+                # (already compressed) ttl, as for every record the lab creates.
                 elb_ttl=cfg.ttl,
                 regions=tuple(r.name for r in cfg.regions),
             ),

@@ -37,6 +37,8 @@ from gameday.lab.events import EventLog
 HealthLookup = Callable[[str], bool]
 #: The control plane's view of a load balancer named by an alias target (None if unknown).
 LoadBalancerLookup = Callable[[str], elbv2.LoadBalancerView | None]
+#: The TTL Route 53 serves for an alias to an Elastic Load Balancing load balancer (AWS s).
+ELB_ALIAS_TTL = 60
 #: How many aliases a name may go through before the lab gives up (Route 53 refuses loops).
 MAX_ALIAS_DEPTH = 8
 
@@ -106,7 +108,7 @@ class Router:
         healthy: HealthLookup,
         *,
         load_balancer: LoadBalancerLookup = lambda name: None,
-        elb_ttl: int = 60,
+        elb_ttl: int = ELB_ALIAS_TTL,
         regions: tuple[str, ...] = (),
     ) -> None:
         self._healthy = healthy

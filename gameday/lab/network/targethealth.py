@@ -108,7 +108,12 @@ class TargetHealthProber:
 
     def _reconcile_loop(self) -> None:
         while not self._stop.wait(0.25):
-            self._reconcile()
+            try:
+                self._reconcile()
+            except Exception as exc:
+                self._events.emit(
+                    "lab-error", component="target-health", error=f"{type(exc).__name__}: {exc}"
+                )
 
     def _reconcile(self) -> None:
         specs = {s.key: s for s in elbv2.targets(self._regions) if s.in_use and s.enabled}
@@ -133,10 +138,17 @@ class TargetHealthProber:
             if target is None:
                 return  # deregistered or no longer in use
             spec = target.spec
-            ok, failure = self._check(spec)
-            health = target.record(ok, failure)
-            target.checks += 1
-            self._publish(target, health)
+            try:
+                ok, failure = self._check(spec)
+                health = target.record(ok, failure)
+                target.checks += 1
+                self._publish(target, health)
+            except Exception as exc:  # a bug must be seen, never a silently dead prober
+                self._events.emit(
+                    "lab-error",
+                    component=f"target-health {spec.target_id}:{spec.port}",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             next_due += spec.interval * self._scale
             delay = next_due - time.monotonic()
             if delay < 0:
