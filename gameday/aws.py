@@ -27,7 +27,6 @@ so a lab drill can never reach a real AWS account by accident.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import os
 import threading
 from collections.abc import Mapping
@@ -45,7 +44,10 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
+from gameday.netutil import is_loopback_host
+
 __all__ = [
+    "LAB_ACCOUNT_ID",
     "RETRY_CONFIG",
     "AwsSetupError",
     "clear_sessions",
@@ -56,6 +58,9 @@ __all__ = [
     "session",
     "validate_region",
 ]
+
+#: The account id the lab answers with (moto's default account; the lab has no other).
+LAB_ACCOUNT_ID = "123456789012"
 
 #: One retry policy for every client: standard mode, 3 attempts in all, for throttling and
 #: transient 500/502/503/504 errors; anything else (a client error, an operation the endpoint
@@ -71,8 +76,6 @@ _UNIMPLEMENTED_CODES = frozenset(
     {"NotImplemented", "NotImplementedException", "InvalidAction", "UnknownOperationException"}
 )
 _UNIMPLEMENTED_MARKERS = (b"has not been implemented", b"not yet implemented")
-
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 _sessions: dict[tuple[Any, ...], boto3.session.Session] = {}
 _sessions_lock = threading.Lock()
@@ -260,13 +263,7 @@ def clear_sessions() -> None:
 
 
 def _is_loopback(url: str | None) -> bool:
-    host = urlsplit(url or "").hostname or ""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url or "").hostname or "")
 
 
 def _refuse_outside_lab(made: BaseClient) -> None:

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from gameday import aws
+from gameday.aws import LAB_ACCOUNT_ID
+from gameday.procutil import pid_alive
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -52,8 +54,6 @@ __all__ = [
 logger = logging.getLogger("gameday.faults")
 
 DEFAULT_LEDGER = ".gameday/faults.jsonl"
-#: The account id moto (hence the lab) answers with.
-LAB_ACCOUNT_ID = "123456789012"
 
 PENDING, APPLIED, FAILED, REVERTED = "pending", "applied", "failed", "reverted"
 OPEN_STATES = frozenset({PENDING, APPLIED})
@@ -298,17 +298,7 @@ def live_writer(entry: Entry) -> bool:
     The current process never counts: a run may recover its own faults."""
     if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
         return False
-    try:
-        os.kill(entry.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited: its faults are orphans
-        stat = Path(f"/proc/{entry.pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return pid_alive(entry.pid)  # a zombie has exited: its faults are orphans
 
 
 def recover(

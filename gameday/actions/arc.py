@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 from gameday.faults import Undo
 
 __all__ = ["restore_routing_control_state", "set_routing_control_state"]

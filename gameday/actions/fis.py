@@ -13,14 +13,14 @@ FIS actions used: ``aws:dynamodb:global-table-pause-replication``,
 
 import hashlib
 import json
-import re
 import time
 import uuid
 from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
+from gameday.durations import DurationError, iso8601_seconds
 from gameday.faults import FAILED, Undo
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 _MODULE = __name__
-_DURATION = re.compile(r"^P(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+S)?)$")
 _FINISHED = frozenset({"completed", "stopped", "failed", "cancelled", "stopping"})
 _TEMPLATE_TAG = "gameday:template-key"
 _FAULT_TAG = "gameday:fault-id"
@@ -46,10 +45,10 @@ _HINTS = {
 
 
 def _check_duration(duration: str) -> str:
-    if not isinstance(duration, str) or not _DURATION.match(duration):
-        raise s.fail(
-            f"Bad `duration` {duration!r}: give an ISO 8601 duration such as 'PT5M' or 'PT90S'."
-        )
+    try:
+        iso8601_seconds(duration)
+    except DurationError as exc:
+        raise s.fail(f"Bad `duration`: {exc}.") from exc
     return duration
 
 

@@ -3,10 +3,21 @@
 Both move the writer of a global cluster to the member cluster in ``target_region`` and
 wait until ``describe_global_clusters`` shows the writer there and the operation over (no
 ``FailoverState`` left: until then the global cluster refuses the next failover or
-switchover), or the operation cancelled, or ``timeout`` seconds passed; both report the
-old and the new writer. An operation already in progress when they start is waited for
-first (up to ``timeout``; then they fail and change nothing), since until it ends the
-writer may still move. ``failover_database`` uses
+switchover), and report the old and the new writer. If the operation is cancelled, or has
+not finished after ``timeout`` seconds, they fail (:class:`ActivityFailed` saying where
+the writer is): a drill must never go on as if the writer had moved. What the fault
+ledger then holds keeps the rollback right:
+
+* cancelled with the writer where it was: the entry is ``failed`` (nothing was
+  injected; the rollback finds the writer home and has nothing to do);
+* not finished within ``timeout`` (Aurora may still complete it), or cancelled with the
+  writer in a third region: the entry stays ``applied`` with the error, so the rollback
+  (or ``gameday recover``) waits for the operation to end and moves the writer back.
+
+An operation already in progress when they start is waited for first (up to
+``timeout``; then they fail and change nothing), since until it ends the writer may
+still move. AWS takes about a minute for either operation, sometimes several: the
+default ``timeout`` (10 minutes) leaves room for that. ``failover_database`` uses
 ``failover_global_cluster(AllowDataLoss=True)`` (what you do when the primary region is
 down: writes not yet replicated are lost); ``switchover_database`` uses
 ``switchover_global_cluster`` (planned, no data loss) and is also the failback, hence
@@ -19,28 +30,23 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
-from gameday.faults import Undo
+from gameday import activity as s
+from gameday.faults import APPLIED, FAILED, Undo
+from gameday.probes.rds import HINTS as _READ_HINTS
+from gameday.probes.rds import arn_region, describe_global_cluster, writer_of
 
 __all__ = ["failover_database", "switchover_database"]
 
 _MODULE = __name__
 _ACTIVITIES = ("failover_database", "switchover_database")
 _HINTS = {
-    "GlobalClusterNotFoundFault": (
-        "check the id with `aws rds describe-global-clusters` in one of its regions"
-    ),
+    **_READ_HINTS,
     "DBClusterNotFoundFault": "check that the global cluster has a member in the target region",
     "InvalidGlobalClusterStateFault": (
         "wait until the global cluster is 'available' (no other failover in progress) and retry"
     ),
     "InvalidDBClusterStateFault": "wait until the member clusters are 'available' and retry",
 }
-
-
-def _arn_region(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
 
 
 def _seconds(value: Any, name: str, *, minimum: float) -> float:
@@ -54,41 +60,12 @@ def _seconds(value: Any, name: str, *, minimum: float) -> float:
     return number
 
 
-def _describe(rds: Any, global_cluster_id: str) -> dict[str, Any]:
-    clusters = s.call(
-        rds,
-        "describe_global_clusters",
-        f"Could not read global cluster {global_cluster_id!r}",
-        _HINTS,
-        GlobalClusterIdentifier=global_cluster_id,
-    )["GlobalClusters"]
-    clusters = [
-        c
-        for c in clusters
-        if global_cluster_id in (c.get("GlobalClusterIdentifier"), c.get("GlobalClusterArn"))
-    ]
-    if not clusters:
-        raise s.fail(
-            f"Found no global cluster {global_cluster_id!r}: check the id with "
-            "`aws rds describe-global-clusters`."
-        )
-    return clusters[0]
-
-
-def _writer(cluster: dict[str, Any]) -> dict[str, Any] | None:
-    for member in cluster.get("GlobalClusterMembers", []):
-        if member.get("IsWriter"):
-            arn = member["DBClusterArn"]
-            return {"region": _arn_region(arn), "cluster_arn": arn}
-    return None
-
-
 def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> str:
     members = [m["DBClusterArn"] for m in cluster.get("GlobalClusterMembers", [])]
     for arn in members:
-        if _arn_region(arn) == region:
+        if arn_region(arn) == region:
             return arn
-    regions = ", ".join(sorted({_arn_region(a) for a in members})) or "none"
+    regions = ", ".join(sorted({arn_region(a) for a in members})) or "none"
     raise s.fail(
         f"Global cluster {global_cluster_id!r} has no member in {region} (members in: "
         f"{regions}): choose one of those regions as `target_region`."
@@ -114,23 +91,23 @@ def _move_writer(
     poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
     rds = s.connect("rds", api_region, configuration, secrets)
     s.guard(api_region, configuration, secrets)
-    cluster = _describe(rds, global_cluster_id)
+    cluster = describe_global_cluster(rds, global_cluster_id)
     # an operation still running (a failover whose action timed out, say) must end before
     # the writer's place means anything: until then the global cluster refuses the next one
     # and the writer may still move
     busy_until = time.monotonic() + timeout
     while cluster.get("FailoverState") and time.monotonic() < busy_until:
         time.sleep(max(0.05, poll_interval))
-        cluster = _describe(rds, global_cluster_id)
+        cluster = describe_global_cluster(rds, global_cluster_id)
     if cluster.get("FailoverState"):
         state = cluster["FailoverState"]
         raise s.fail(
             f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
             f"progress ({state.get('Status', 'unknown')}, towards "
-            f"{_arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
+            f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
             f"{timeout:g} s: wait until it ends, then run the action again."
         )
-    old = _writer(cluster)
+    old = writer_of(cluster)
     target_arn = _member_in(cluster, target_region, global_cluster_id)
     outcome: dict[str, Any] = {
         "global_cluster_id": global_cluster_id,
@@ -197,8 +174,8 @@ def _move_writer(
     new = old
     seen_in_progress = cancelled = False
     while True:
-        cluster = _describe(rds, global_cluster_id)
-        new = _writer(cluster)
+        cluster = describe_global_cluster(rds, global_cluster_id)
+        new = writer_of(cluster)
         # FailoverState is set only while an operation is pending or in progress: the
         # writer flag may flip before it ends, and the next operation is refused until then
         in_progress = bool(cluster.get("FailoverState"))
@@ -219,13 +196,6 @@ def _move_writer(
         cancelled=cancelled,
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
-    if not outcome["completed"]:
-        s.logger.warning(
-            "writer of %s not in %s (%s)",
-            global_cluster_id,
-            target_region,
-            "operation cancelled" if cancelled else f"not finished after {timeout:g} s",
-        )
     if reverting:
         if not outcome["completed"]:
             # a rollback that did not bring the writer back fails: its fault stays open
@@ -239,7 +209,49 @@ def _move_writer(
             )
         book.mark_reverted(reverting, by=activity)
         outcome["reverted"] = [e.id for e in reverting]
+    elif not outcome["completed"]:
+        raise _not_moved(book, outcome, cluster, target_region, timeout)
     return outcome
+
+
+def _not_moved(
+    book: Any,
+    outcome: dict[str, Any],
+    cluster: dict[str, Any],
+    target_region: str,
+    timeout: float,
+) -> Exception:
+    """Record in the ledger why the writer is not in ``target_region``; the failure to raise.
+
+    Cancelled with the writer where it was: nothing was injected (``failed``). Otherwise
+    (unfinished, or the writer in a third region) the fault stays ``applied``: the
+    rollback must wait for the operation and bring the writer back.
+    """
+    gcid, old, new = outcome["global_cluster_id"], outcome["old_writer"], outcome["new_writer"]
+    where = f"the writer is in {new['region']}" if new else "the global cluster has no writer"
+    home = old["region"] if old else target_region
+    if outcome["cancelled"]:
+        why = "was cancelled"
+    else:
+        status = (cluster.get("FailoverState") or {}).get("Status")
+        still = f", its FailoverState still {status}" if status else ""
+        why = f"did not finish within {timeout:g} s{still}"
+    head = f"Moving the writer of global cluster {gcid!r} to {target_region} {why}: {where}"
+    if outcome["cancelled"] and new == old:
+        message = (
+            f"{head}; nothing changed, so the rollback has nothing to undo: see why in the "
+            "global cluster's events (`aws rds describe-events --source-type "
+            "db-cluster`), fix that (replication caught up, target reachable) and run it again."
+        )
+        book.mark(outcome["fault_id"], FAILED, error=message)
+    else:
+        message = (
+            f"{head}. The fault stays open: the rollback (or `gameday recover`) waits for "
+            f"the operation to end and moves the writer back to {home}. Aurora can take "
+            "minutes: give `timeout` room for that."
+        )
+        book.mark(outcome["fault_id"], APPLIED, error=message)
+    return s.fail(message)
 
 
 def failover_database(
@@ -255,15 +267,18 @@ def failover_database(
 
     Calls ``failover_global_cluster(AllowDataLoss=True)`` towards the member cluster in
     ``target_region`` (API calls go to ``region``, default ``target_region``), then waits
-    up to ``timeout`` seconds for the writer to be there. Idempotent: nothing is called
-    when the writer is already in ``target_region``. Recorded in the fault ledger with its
-    undo (a switchover back to the old writer's region). Roll back with
-    ``switchover_database`` towards the old writer's region.
+    up to ``timeout`` seconds for the writer to be there and the operation over.
+    Idempotent: nothing is called when the writer is already in ``target_region``.
+    Recorded in the fault ledger with its undo (a switchover back to the old writer's
+    region). Roll back with ``switchover_database`` towards the old writer's region.
+
+    Raises :class:`ActivityFailed`, naming the writer's region, when the failover is
+    cancelled or unfinished after ``timeout`` (see the module docstring for what the
+    ledger then holds).
 
     Returns ``global_cluster_id``, ``old_writer`` and ``new_writer`` (``region``,
-    ``cluster_arn``), ``changed``, ``completed`` (writer in ``target_region`` and the
-    operation over), ``cancelled`` (it ended with the writer elsewhere),
-    ``elapsed_seconds`` and ``fault_id``.
+    ``cluster_arn``), ``changed``, ``completed`` (always true once it returns),
+    ``cancelled`` (always false once it returns), ``elapsed_seconds`` and ``fault_id``.
     """
     return _move_writer(
         activity="failover_database",
@@ -294,7 +309,8 @@ def switchover_database(
     the rollback of ``failover_database``: moving the writer back to where an open fault
     found it closes that fault in the ledger instead of recording a new one, once the
     switchover has completed; if it is cancelled or unfinished after ``timeout``, the
-    rollback fails and the fault stays open for ``gameday recover``. Idempotent.
+    rollback fails and the fault stays open for ``gameday recover``. As a forward action
+    it fails the same way as ``failover_database``. Idempotent.
 
     Returns ``global_cluster_id``, ``old_writer``, ``new_writer``, ``changed``,
     ``completed``, ``cancelled``, ``elapsed_seconds``, ``fault_id`` and, for a failback,

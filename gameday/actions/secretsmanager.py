@@ -8,7 +8,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 from gameday.faults import Undo
 
 __all__ = ["remove_secret_replica", "restore_secret_replica"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.aws import known_regions
+from gameday.netutil import is_loopback
 
 #: The RequestInterval the lab writes into the control plane (AWS's fast interval).
 CONTROL_PLANE_REQUEST_INTERVAL = 10
@@ -92,7 +93,7 @@ class LabConfig:
                 raise LabConfigError(
                     f"region address {spec.address!r} is not an IP address"
                 ) from exc
-            if not (address.version == 4 and address.is_loopback):
+            if not (address.version == 4 and is_loopback(spec.address)):
                 raise LabConfigError(
                     f"region address {spec.address} is not on loopback: the lab only binds "
                     "127.0.0.0/8"

@@ -25,7 +25,8 @@ from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
 from gameday.lab.ports import listening
-from gameday.lab.state import LAB_CREDENTIALS, pid_alive, process_state, read_state, write_state
+from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
+from gameday.procutil import pid_alive, process_state
 
 START_TIMEOUT = 45.0
 

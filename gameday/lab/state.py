@@ -31,25 +31,3 @@ def read_state(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True if ``pid`` names a live (not zombie) process."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return process_state(pid) not in ("Z", "X", None)
-
-
-def process_state(pid: int) -> str | None:
-    """The kernel's one-letter state of ``pid`` (R, S, T for stopped, Z ...), or None."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]

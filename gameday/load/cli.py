@@ -9,26 +9,23 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import click
 
+from gameday.durations import DurationError, span_seconds
 from gameday.load.errors import LoadError
 from gameday.load.resolver import MODES
 from gameday.load.runner import LoadRun, LoadSettings
 
-_SPAN = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
 
 def parse_duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"`` -> seconds."""
-    match = _SPAN.match(text.strip())
-    if not text.strip() or match is None:
-        raise click.BadParameter(f"{text!r} is not a duration like 90, 90s, 2m or 1h30m")
-    hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1h30m"``, ``"PT2M"`` -> seconds."""
+    try:
+        return span_seconds(text)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _lab_default() -> bool:

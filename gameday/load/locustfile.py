@@ -40,8 +40,8 @@ from gameday.load.resolver import (
     DNSResolutionError,
     NonLoopbackAddress,
     TTLResolver,
-    is_loopback,
 )
+from gameday.netutil import is_loopback
 
 DEFAULTS: dict[str, Any] = {
     "ledger": "",

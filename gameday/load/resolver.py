@@ -24,6 +24,8 @@ from typing import Literal
 import dns.exception
 import dns.resolver
 
+from gameday.netutil import ip_literal
+
 Mode = Literal["ttl", "sticky"]
 MODES: tuple[str, ...] = ("ttl", "sticky")
 
@@ -75,22 +77,6 @@ def parse_nameserver(spec: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"nameserver port out of range: {port}")
     return host, port
-
-
-def ip_literal(text: str) -> str | None:
-    """The normalised address if ``text`` is an IP literal (brackets allowed), else None."""
-    try:
-        return str(ipaddress.ip_address(text.strip("[]")))
-    except ValueError:
-        return None
-
-
-def is_loopback(address: str) -> bool:
-    """True for 127.0.0.0/8 and ::1."""
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _is_localhost(name: str) -> bool:

@@ -46,10 +46,9 @@ from gameday.load.resolver import (
     MODES,
     DNSResolutionError,
     TTLResolver,
-    ip_literal,
-    is_loopback,
     parse_nameserver,
 )
+from gameday.netutil import ip_literal, is_loopback
 
 STOCK_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 Role = Literal["local", "master", "worker"]

@@ -7,7 +7,7 @@ import dns.rdatatype
 import dns.resolver
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 
 __all__ = ["dns_answer"]
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 
 __all__ = ["endpoint_available"]
 

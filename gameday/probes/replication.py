@@ -7,7 +7,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 from gameday.probes.http import _check_url, _request
 
 __all__ = ["replication_lag"]

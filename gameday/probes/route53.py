@@ -4,7 +4,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 
 __all__ = ["health_check_status"]
 

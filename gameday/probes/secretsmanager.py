@@ -3,7 +3,7 @@
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday.actions import _support as s
+from gameday import activity as s
 
 __all__ = ["secret_available"]
 

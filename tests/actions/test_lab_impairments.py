@@ -10,6 +10,8 @@ applied -> reverted). Every test puts the module's lab back in its steady state.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from chaoslib.exceptions import ActivityFailed
 
 from gameday import faults
 from gameday.actions import fis as fis_actions
@@ -330,6 +333,96 @@ def test_failover_database_then_switchover_back(lab: Lab, steady: LabInfo, isola
     # DNS never moved: both regions stayed healthy, only the writer role travelled
     answer = dns_answer(info.record_name, nameserver=info.dns_host, port=info.dns_port)
     assert answer["addresses"] == [info.primary.address]
+
+
+def test_a_failover_cancelled_by_the_lab_fails_and_leaves_nothing_to_undo(
+    lab: Lab, steady: LabInfo, isolated: Path
+) -> None:
+    """The target region is frozen, so the lab cancels the failover (as Aurora does when
+    the target cannot be promoted). The action fails naming the writer's region, the
+    ledger says nothing was injected, and the rollback and `gameday recover` change nothing."""
+    info = steady
+    gcid = info.global_cluster_id
+    assert info.secondary.pid is not None
+    since = time.time()
+    os.kill(info.secondary.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ActivityFailed) as failed:
+            rds_actions.failover_database(
+                global_cluster_id=gcid,
+                target_region=info.secondary.name,
+                region=info.primary.name,
+                timeout=60,
+                poll_interval=0.05,
+            )
+    finally:
+        os.kill(info.secondary.pid, signal.SIGCONT)
+    assert f"was cancelled: the writer is in {info.primary.name}; nothing changed" in str(
+        failed.value
+    )
+    unchanged = lab.wait_for_event(lambda e: e["kind"] == "writer-unchanged", 3, since=since)
+    assert unchanged["region"] == info.primary.name and unchanged["how"] == "failover"
+    assert not lab.events(since=since, kind="writer")  # the ground truth: it never moved
+    (entry,) = faults.Ledger(isolated).entries()
+    assert ledger_history(isolated, entry.id) == ["pending", "applied", "failed"]
+
+    back = rds_actions.switchover_database(
+        global_cluster_id=gcid, target_region=info.primary.name, timeout=60, poll_interval=0.05
+    )
+    assert back["changed"] is False and back["reverted"] == []
+    assert faults.recover(isolated) == []
+    assert writer_region(gcid, region=info.secondary.name) == info.primary.name
+    assert lab.info.primary.role == "writer"
+
+
+def test_an_unfinished_switchover_fails_and_its_rollback_waits_to_bring_the_writer_back(
+    lab: Lab, steady: LabInfo, isolated: Path
+) -> None:
+    """Replication is paused with a write not shipped, so the switchover cannot drain and
+    is still in progress when the action's ``timeout`` runs out: the action fails saying
+    where the writer is and keeps its fault open. Replication resumes, the switchover
+    completes late (the writer does move), and the rollback waits for it and moves the
+    writer home: the ledger entry it leaves is what makes that rollback right."""
+    info = steady
+    gcid = info.global_cluster_id
+    paused = fis_actions.pause_replication(
+        region=info.primary.name, duration="PT5M", table_arns=[table_arn(info)], role_arn=FIS_ROLE
+    )
+    try:
+        held = f"held-{uuid.uuid4()}"
+        assert write(info, 0, held)[0] == 201  # acknowledged, not shipped: nothing may lose it
+        with pytest.raises(ActivityFailed) as failed:
+            rds_actions.switchover_database(
+                global_cluster_id=gcid,
+                target_region=info.secondary.name,
+                timeout=1,
+                poll_interval=0.05,
+            )
+    finally:
+        since = time.time()
+        fis_actions.resume_replication(
+            region=info.primary.name, experiment_id=paused["experiment_id"]
+        )
+    message = str(failed.value)
+    assert "did not finish within 1 s, its FailoverState still" in message
+    assert f"the writer is in {info.primary.name}" in message
+    assert f"moves the writer back to {info.primary.name}" in message
+    (entry,) = faults.Ledger(isolated).open_entries(activity="switchover_database")
+    assert entry.state == "applied" and entry.error == message
+
+    # Aurora finishes what it was asked to do: the writer moves after the action gave up
+    moved = lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == info.secondary.name, 40, since=since
+    )
+    assert moved["how"] == "switchover"
+    back = rds_actions.switchover_database(
+        global_cluster_id=gcid, target_region=info.primary.name, timeout=60, poll_interval=0.05
+    )
+    assert back["completed"] and back["old_writer"]["region"] == info.secondary.name
+    assert back["reverted"] == [entry.id]
+    assert ledger_history(isolated, entry.id) == ["pending", "applied", "applied", "reverted"]
+    wait_until(lambda: lab.info.primary.role == "writer", timeout=5)
+    assert RegionClient(info.primary.control_port).existing([held]) == [held]
 
 
 # -- secret replica ---------------------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from gameday.actions import rds
+from gameday.faults import Ledger, recover
 from tests.actions.conftest import ACCOUNT, Stubs, ledger_states
 
 EAST = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:orders-east"
@@ -66,14 +68,32 @@ def test_failover_waits_for_the_new_writer_and_switchover_fails_back(
     assert ledger_states(isolated) == [("failover_database", "reverted")]
 
 
-def test_timeout_reports_the_writer_unchanged(stubs: Stubs) -> None:
+def error_of(path: Path) -> str | None:
+    (entry,) = Ledger(path).entries()
+    return entry.error
+
+
+def test_an_unfinished_switchover_fails_and_its_fault_stays_open(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """Not finished within ``timeout``: Aurora may still complete it, so the fault stays
+    open and the rollback, finding the writer home and nothing in progress, closes it."""
     stubs.identity()
     r = stubs.stub("rds")
     r.add_response("describe_global_clusters", cluster(EAST), GID)
     r.add_response("switchover_global_cluster", {}, {**GID, "TargetDbClusterIdentifier": WEST})
     r.add_response("describe_global_clusters", cluster(EAST), GID)
-    out = rds.switchover_database("orders-global", "us-west-2", timeout=0)
-    assert out["completed"] is False and out["new_writer"]["region"] == "us-east-1"
+    with pytest.raises(
+        ActivityFailed, match=r"did not finish within 0 s: the writer is in us-east-1\."
+    ):
+        rds.switchover_database("orders-global", "us-west-2", timeout=0)
+    assert ledger_states(isolated) == [("switchover_database", "applied")]
+    assert "waits for the operation to end" in (error_of(isolated) or "")
+
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    back = rds.switchover_database("orders-global", "us-east-1")
+    assert back["changed"] is False and back["completed"] is True
+    assert ledger_states(isolated) == [("switchover_database", "reverted")]
 
 
 def test_already_there_and_bad_input(stubs: Stubs, isolated: Path) -> None:
@@ -142,16 +162,77 @@ def test_a_cancelled_failback_fails_and_leaves_the_fault_open(stubs: Stubs, isol
     assert ledger_states(isolated) == [("failover_database", "applied")]
 
 
-def test_a_cancelled_switchover_is_reported_without_waiting(stubs: Stubs) -> None:
+def test_a_cancelled_switchover_fails_at_once_and_records_nothing_injected(
+    stubs: Stubs, isolated: Path
+) -> None:
     stubs.identity()
     r = stubs.stub("rds")
     r.add_response("describe_global_clusters", cluster(EAST), GID)
     r.add_response("switchover_global_cluster", {}, {**GID, "TargetDbClusterIdentifier": WEST})
     r.add_response("describe_global_clusters", cluster(EAST, "switching-over"), GID)
     r.add_response("describe_global_clusters", cluster(EAST), GID)
-    out = rds.switchover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
-    assert out["cancelled"] is True and out["completed"] is False
-    assert out["elapsed_seconds"] < 5
+    started = time.monotonic()
+    with pytest.raises(ActivityFailed, match="was cancelled: the writer is in us-east-1; nothing"):
+        rds.switchover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
+    assert time.monotonic() - started < 5
+    assert ledger_states(isolated) == [("switchover_database", "failed")]
+
+    # its rollback has nothing to undo: one read, no AWS change, the entry stays failed
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    assert rds.switchover_database("orders-global", "us-east-1")["reverted"] == []
+    r.assert_no_pending_responses()
+    assert ledger_states(isolated) == [("switchover_database", "failed")]
+    assert recover(isolated) == []
+
+
+def test_a_cancelled_failover_is_an_activity_failure_not_a_warning(
+    stubs: Stubs, isolated: Path
+) -> None:
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    r.add_response(
+        "failover_global_cluster",
+        {"GlobalCluster": {"GlobalClusterIdentifier": "orders-global"}},
+        {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
+    )
+    r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
+    r.add_response("describe_global_clusters", cluster(EAST), GID)
+    with pytest.raises(ActivityFailed) as failed:
+        rds.failover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
+    assert "to us-west-2 was cancelled: the writer is in us-east-1" in str(failed.value)
+    assert ledger_states(isolated) == [("failover_database", "failed")]
+    assert error_of(isolated) == str(failed.value)
+
+
+def test_a_failover_cancelled_with_the_writer_elsewhere_stays_open(
+    stubs: Stubs, isolated: Path
+) -> None:
+    """Three members: the operation ended with the writer neither home nor at the target.
+    The fault is in effect, so it stays open and its undo still names the old home."""
+    eu = f"arn:aws:rds:eu-west-1:{ACCOUNT}:cluster:orders-eu"
+
+    def three(writer: str, status: str | None = None) -> dict:
+        described = cluster(writer, status)
+        described["GlobalClusters"][0]["GlobalClusterMembers"].append(
+            {"DBClusterArn": eu, "IsWriter": writer == eu}
+        )
+        return described
+
+    stubs.identity()
+    r = stubs.stub("rds")
+    r.add_response("describe_global_clusters", three(EAST), GID)
+    r.add_response(
+        "failover_global_cluster",
+        {},
+        {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
+    )
+    r.add_response("describe_global_clusters", three(EAST, "failing-over"), GID)
+    r.add_response("describe_global_clusters", three(eu), GID)
+    with pytest.raises(ActivityFailed, match=r"the writer is in eu-west-1\. The fault stays open"):
+        rds.failover_database("orders-global", "us-west-2", poll_interval=0.01, timeout=60)
+    (entry,) = Ledger(isolated).open_entries()
+    assert entry.undo.kwargs["target_region"] == "us-east-1"
 
 
 def test_a_rollback_waits_for_a_failover_still_in_progress(stubs: Stubs, isolated: Path) -> None:
@@ -167,8 +248,9 @@ def test_a_rollback_waits_for_a_failover_still_in_progress(stubs: Stubs, isolate
         {**GID, "TargetDbClusterIdentifier": WEST, "AllowDataLoss": True},
     )
     r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
-    out = rds.failover_database("orders-global", "us-west-2", timeout=0)
-    assert out["completed"] is False
+    with pytest.raises(ActivityFailed, match="FailoverState still failing-over: the writer is in"):
+        rds.failover_database("orders-global", "us-west-2", timeout=0)
+    assert ledger_states(isolated) == [("failover_database", "applied")]
 
     r.add_response("describe_global_clusters", cluster(EAST, "failing-over"), GID)
     r.add_response("describe_global_clusters", cluster(WEST), GID)  # the failover ends

@@ -9,7 +9,7 @@ from moto.elbv2.models import FakeHealthStatus, FakeLoadBalancer, FakeTargetGrou
 from moto.route53.exceptions import InvalidInput
 from moto.route53.models import RecordSet, Route53Backend
 
-from gameday.lab.controlplane.motoext import LAB_ACCOUNT_ID
+from gameday.aws import LAB_ACCOUNT_ID
 
 
 def test_the_elbv2_internals_the_lab_reads_are_still_there() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from gameday.lab import Lab, LabConfig, LabConfigError, RegionSpec
 from gameday.lab.ports import listening
-from gameday.lab.state import pid_alive
+from gameday.procutil import pid_alive
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 

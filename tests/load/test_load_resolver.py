@@ -10,9 +10,9 @@ import pytest
 from gameday.load.resolver import (
     DNSResolutionError,
     TTLResolver,
-    is_loopback,
     parse_nameserver,
 )
+from gameday.netutil import is_loopback
 
 
 class Clock:

@@ -22,12 +22,12 @@ pinned with the rest of the lab to :data:`motoext.PINNED_MOTO_VERSION`.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.lab.controlplane.motoext import LAB_ACCOUNT_ID
+from gameday.aws import LAB_ACCOUNT_ID
+from gameday.netutil import ip_literal
 
 #: AWS's states and reason codes for target health (ELB's TargetHealth reference).
 INITIAL = "initial"
@@ -184,18 +184,10 @@ def load_balancer(dns_name: str, board: TargetHealthBoard) -> LoadBalancerView |
     healthy = bool(groups)
     for tg in groups:
         members = [_spec(tg, t, region) for t in list(tg.targets.values())]
-        addresses.extend(s.target_id for s in members if _is_ip(s.target_id))
+        addresses.extend(s.target_id for s in members if ip_literal(s.target_id))
         if not any(reported_health(s, board).state == HEALTHY for s in members):
             healthy = False
     return LoadBalancerView(lb.arn, lb.dns_name, tuple(dict.fromkeys(addresses)), healthy)
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def install_target_health(board: TargetHealthBoard) -> None:

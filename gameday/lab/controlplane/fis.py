@@ -22,9 +22,10 @@ Other real FIS actions are accepted and run their timeline with no effect in the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from gameday.durations import DurationError, iso8601_seconds
 
 #: Action id -> (target key -> resource type, required parameters, optional parameters).
 ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
@@ -90,8 +91,6 @@ PENDING_FOR = 0.1  # lab seconds in "pending"
 INITIATING_FOR = 0.1  # lab seconds in "initiating"
 STOPPING_FOR = 0.1  # lab seconds in "stopping"
 
-_DURATION = re.compile(r"^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
-
 
 class FisValidationError(ValueError):
     """A template FIS would reject (becomes a ValidationException)."""
@@ -99,13 +98,10 @@ class FisValidationError(ValueError):
 
 def parse_duration(value: str) -> float:
     """Seconds in an ISO 8601 duration such as ``PT5M`` or ``PT30S``."""
-    match = _DURATION.match(value or "")
-    if not match or not any(match.groups()):
-        raise FisValidationError(
-            f"duration {value!r} is not an ISO 8601 duration such as PT30S, PT5M or PT1H"
-        )
-    hours, minutes, seconds = match.groups()
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(seconds or 0)
+    try:
+        return iso8601_seconds(value)
+    except DurationError as exc:
+        raise FisValidationError(f"duration {exc}") from exc
 
 
 def validate_template(actions: dict[str, Any], targets: dict[str, Any]) -> None:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any, Protocol
 
+from gameday.aws import LAB_ACCOUNT_ID
+
 PINNED_MOTO_VERSION = "5.2.5"
-#: moto's default account: the only account the lab has.
-LAB_ACCOUNT_ID = "123456789012"
 
 
 class MotoVersionError(RuntimeError):

@@ -26,12 +26,13 @@ The lab never sends a probe off the machine: an endpoint outside 127.0.0.0/8 is 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from gameday.netutil import is_loopback
 
 #: Route 53 reads at most this much of a body for a string match.
 BODY_LIMIT = 5120
@@ -105,14 +106,6 @@ class _SniHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)  # type: ignore[attr-defined]
 
 
-def loopback(address: str) -> bool:
-    """True for an address in 127.0.0.0/8 (the only place the lab sends probes)."""
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
 def probe_route53(
     config: Any,
     timeout: float,
@@ -136,7 +129,7 @@ def probe_route53(
         if not addresses:
             return False, f"Failed to resolve {config.fqdn}: no address"
         address = addresses[0]
-    if not loopback(address):
+    if not is_loopback(address):
         return False, f"The lab only probes 127.0.0.0/8; {address} was not probed"
     if dropped(address) and config.type in ("TCP", "HTTPS", "HTTPS_STR_MATCH"):
         # A black-holed address accepts nothing in AWS; the lab's region still accepts TCP,

@@ -14,7 +14,6 @@ The observations feed ``route53.get_health_check_status`` and the DNS server.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any
 from gameday.lab.controlplane import motoext
 from gameday.lab.events import EventLog
 from gameday.lab.network import endpointprobe
+from gameday.netutil import is_loopback
 
 #: The checker region named in observations (one real prober stands for Route 53's fleet).
 CHECKER_REGION = "us-east-1"
@@ -265,7 +265,7 @@ def probe(
         return Observation(
             False, "No IP address configured (the lab does not resolve FQDN checks)", now
         )
-    if not _loopback(config.ip_address):
+    if not is_loopback(config.ip_address):
         # Network hygiene: the lab never sends a probe off this machine.
         return Observation(
             False, f"The lab only probes 127.0.0.0/8; {config.ip_address} was not probed", now
@@ -307,10 +307,3 @@ def probe(
     ):
         return Observation(False, f"{status}. Search string not found in the response body", now)
     return Observation(True, f"{status}", now)
-
-
-def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

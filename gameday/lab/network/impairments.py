@@ -26,7 +26,7 @@ from gameday.lab.controlplane.fis import ExperimentRun
 from gameday.lab.events import EventLog
 from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
 from gameday.lab.region.client import RegionClient, RegionControlError
-from gameday.lab.state import process_state
+from gameday.procutil import process_state
 
 #: A typical client of the lab: loopback, an ephemeral source port.
 PROBE_CLIENT = ("127.0.0.1", 50000)

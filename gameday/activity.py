@@ -1,4 +1,8 @@
-"""Plumbing shared by gameday's actions and probes (not activities themselves).
+"""The helpers every gameday activity uses, actions and probes alike (not activities themselves).
+
+Public so that probes, the control and a team's own activities build on it without
+reaching into the actions package; nothing here changes state unless an action asks
+(:func:`inject`).
 
 - :func:`connect`: a client from :func:`gameday.aws.client`, with bad settings (unknown
   region, refused endpoint) turned into :class:`ActivityFailed`;
@@ -21,7 +25,20 @@ from chaoslib.exceptions import ActivityFailed
 from gameday import aws
 from gameday.faults import APPLIED, FAILED, AccountNotAllowed, Ledger, Undo, ensure_account_allowed
 
-__all__: list[str] = []
+__all__ = [
+    "as_failure",
+    "call",
+    "caused_by",
+    "check_region",
+    "connect",
+    "error_code",
+    "fail",
+    "guard",
+    "inject",
+    "ledger",
+    "outcome_unknown",
+    "require",
+]
 
 logger = logging.getLogger("gameday.activities")
 
@@ -45,6 +62,7 @@ def fail(message: str) -> ActivityFailed:
 
 
 def error_code(error: ClientError) -> str:
+    """The AWS error code of ``error`` (``""`` when the answer carried none)."""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
@@ -151,6 +169,7 @@ def guard(
 
 
 def ledger(configuration: Mapping[str, Any] | None) -> Ledger:
+    """The fault ledger the experiment's configuration names (or the default one)."""
     return Ledger.from_configuration(configuration)
 
 
