@@ -194,6 +194,10 @@ class Supervisor:
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
         self.prober.start()
+        # The DNS starts once every target has its first verdict: an alias must not answer
+        # on targets still "initial" (that would log a failover that never happened).
+        if not self.prober.wait_checked(READY_TIMEOUT):
+            raise RuntimeError("the load balancers' targets were never health-checked")
         self.dns = LabDNS(
             "127.0.0.1",
             self.ports["dns"],
@@ -289,8 +293,6 @@ class Supervisor:
         for region in self.resources.regions:
             if not self.checker.wait_evaluated(region.health_check_id, READY_TIMEOUT):
                 raise RuntimeError(f"the health check of {region.name} was never evaluated")
-        if self.prober is not None and not self.prober.wait_checked(READY_TIMEOUT):
-            raise RuntimeError("the load balancers' targets were never health-checked")
 
     def _client_region(self, address: str) -> str:
         """The region a DNS query comes from: the region whose address shares the /24 of

@@ -51,16 +51,18 @@ def target_state(target_group_arn: str) -> str:
 
 
 @pytest.fixture
-def primary_targets_fail(lab: Lab, lab_env: dict[str, str]) -> Iterator[None]:
+def primary_targets_fail(lab: Lab, lab_env: dict[str, str]) -> Iterator[float]:
     """The primary ALB's health check asks for a page the region does not serve (404):
-    its targets turn unhealthy while the region itself, and its Route 53 check, stay well."""
+    its targets turn unhealthy while the region itself, and its Route 53 check, stay well.
+    Yields when it made the change."""
     info = lab.info
     elbv2 = boto3.client("elbv2", info.primary.name)
     arn = info.primary.target_group_arn
+    started = time.time()
     elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath="/not-here")
     try:
         wait_until(lambda: target_state(arn) == "unhealthy", timeout=5)
-        yield
+        yield started
     finally:
         elbv2.modify_target_group(TargetGroupArn=arn, HealthCheckPath="/health")
         wait_until(lambda: target_state(arn) == "healthy", timeout=5)
@@ -77,16 +79,25 @@ def test_each_region_has_a_load_balancer_with_its_address_as_a_healthy_target(
         (description,) = health["TargetHealthDescriptions"]
         assert description["Target"]["Id"] == region.address
         assert description["TargetHealth"]["State"] == "healthy"
+    # from its first answer on, the alias name answered the primary: no start-up flip
+    ready = next(e["time"] for e in lab.events(kind="lab-ready"))
+    early = [
+        e["answer"]
+        for e in lab.events(kind="dns")
+        if e["name"] == lab.info.alias_record_name and e["time"] <= ready
+    ]
+    assert early == [[lab.info.primary.address]]
     env = lab.env()
     assert env["GAMEDAY_ALIAS_SERVICE_NAME"] == lab.info.alias_record_name
     assert env["GAMEDAY_SECONDARY_TARGET_GROUP_ARN"] == lab.info.secondary.target_group_arn
 
 
 def test_alias_failover_follows_target_health(
-    lab: Lab, lab_env: dict[str, str], primary_targets_fail: None
+    lab: Lab, lab_env: dict[str, str], primary_targets_fail: float
 ) -> None:
     info = lab.info
     name = info.alias_record_name
+    since = primary_targets_fail
     elbv2 = boto3.client("elbv2", info.primary.name)
     (description,) = elbv2.describe_target_health(TargetGroupArn=info.primary.target_group_arn)[
         "TargetHealthDescriptions"
@@ -101,6 +112,7 @@ def test_alias_failover_follows_target_health(
             e["kind"] == "dns" and e["name"] == name and e["answer"] == [info.secondary.address]
         ),
         timeout=2,
+        since=since,
     )
     flip = lab.wait_for_event(
         lambda e: (
@@ -109,6 +121,7 @@ def test_alias_failover_follows_target_health(
             and e["state"] == "unhealthy"
         ),
         timeout=2,
+        since=since,
     )
     assert change["time"] >= flip["time"]
 
