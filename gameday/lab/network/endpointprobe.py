@@ -66,16 +66,21 @@ def http_get(
     host: str | None = None,
     sni: str | None = None,
     user_agent: str = USER_AGENT,
+    source: str | None = None,
 ) -> HttpResult:
-    """GET ``path`` from ``address:port`` (over TLS without certificate validation)."""
+    """GET ``path`` from ``address:port`` (over TLS without certificate validation), from
+    the local address ``source`` if given (a checker's own address)."""
     conn: http.client.HTTPConnection
+    bind = (source, 0) if source else None
     if tls:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        conn = _SniHTTPSConnection(address, port, timeout=timeout, context=context, sni=sni)
+        conn = _SniHTTPSConnection(
+            address, port, timeout=timeout, context=context, sni=sni, source_address=bind
+        )
     else:
-        conn = http.client.HTTPConnection(address, port, timeout=timeout)
+        conn = http.client.HTTPConnection(address, port, timeout=timeout, source_address=bind)
     headers = {"User-Agent": user_agent}
     if host:
         headers["Host"] = host
@@ -102,7 +107,9 @@ class _SniHTTPSConnection(http.client.HTTPSConnection):
         self._sni = sni
 
     def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
+        sock = socket.create_connection(
+            (self.host, self.port), self.timeout, source_address=self.source_address
+        )
         self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)  # type: ignore[attr-defined]
 
 
@@ -111,6 +118,7 @@ def probe_route53(
     timeout: float,
     resolve: Resolve | None,
     dropped: Callable[[str], bool] = lambda address: False,
+    source: str | None = None,
 ) -> tuple[bool, str]:
     """Probe an HTTPS check or a check named by FQDN once: (success, Route 53's detail).
 
@@ -137,7 +145,8 @@ def probe_route53(
         return False, TIMEOUT_DETAIL
     if config.type == "TCP":
         try:
-            with socket.create_connection((address, config.port), timeout=timeout):
+            bind = (source, 0) if source else None
+            with socket.create_connection((address, config.port), timeout, bind):
                 return True, "TCP connection established"
         except OSError as exc:
             return False, f"Failure to connect: {exc}"
@@ -152,6 +161,7 @@ def probe_route53(
         tls=tls,
         host=config.fqdn or None,
         sni=(config.fqdn or None) if tls and config.enable_sni else None,
+        source=source,
     )
     if result.status is None:
         return False, result.reason
