@@ -8,25 +8,29 @@ carrying the entry id, so a crash can at worst lose the line being written, neve
 earlier one. Appends are single ``write`` calls on an ``O_APPEND`` descriptor under an
 exclusive ``flock`` and are ``fsync``-ed, so several processes may share one ledger.
 
-:func:`recover` reverts every entry not yet reverted (``pending`` ones too: a process
-killed mid-call may or may not have injected), newest first. Rollbacks are idempotent, so
-recovering twice, or after the experiment's own rollbacks ran, changes nothing.
+Where it lives does not depend on the current directory: configuration
+``gameday_fault_ledger``, else ``$GAMEDAY_FAULT_LEDGER``, else the per-user state
+directory (``$XDG_STATE_HOME/gameday/faults.jsonl``, by default
+``~/.local/state/gameday/faults.jsonl``), so ``gameday recover`` finds a fault from any
+shell of the same user.
 
-The account guard lives here too: :func:`ensure_account_allowed` refuses any account
-not allowlisted (configuration ``gameday_allowed_accounts`` or env
-``GAMEDAY_ALLOWED_ACCOUNTS``; the lab's account in lab mode), asking STS once per
-process per identity.
+Each entry records what its undo needs to reach the same place from a fresh shell: the
+endpoint, region, profile and role in use and the account the allowlist verified (never
+credentials). A line that is not a valid record is reported with its number and
+skipped by :meth:`Ledger.scan`; it never hides the other entries. Reverting what is
+still open is :mod:`gameday.recovery` (``gameday recover``).
+
+The account guard (:func:`ensure_account_allowed`) lives in :mod:`gameday.allowlist`,
+next to the client factory; it is re-exported here for existing callers.
 """
 
 from __future__ import annotations
 
 import fcntl
-import importlib
 import json
 import logging
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -34,28 +38,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gameday import aws
-from gameday.aws import LAB_ACCOUNT_ID
-from gameday.procutil import pid_alive
+from gameday.allowlist import (
+    LAB_ACCOUNT_ID,
+    AccountNotAllowed,
+    allowed_accounts,
+    caller_account,
+    ensure_account_allowed,
+    forget_identities,
+    verified_account,
+)
 
 __all__ = [
-    "DEFAULT_LEDGER",
     "LAB_ACCOUNT_ID",
     "AccountNotAllowed",
     "Entry",
     "Ledger",
     "Undo",
     "allowed_accounts",
+    "caller_account",
+    "default_ledger_path",
     "ensure_account_allowed",
+    "forget_identities",
     "ledger_path",
-    "recover",
 ]
 
 logger = logging.getLogger("gameday.faults")
 
-DEFAULT_LEDGER = ".gameday/faults.jsonl"
-
 PENDING, APPLIED, FAILED, REVERTED = "pending", "applied", "failed", "reverted"
+STATES = frozenset({PENDING, APPLIED, FAILED, REVERTED})
 OPEN_STATES = frozenset({PENDING, APPLIED})
 
 #: Configuration keys copied into each entry so :func:`recover` talks to the same
@@ -69,22 +79,45 @@ _CARRIED_KEYS = (
     "gameday_allowed_accounts",
 )
 
-#: Only rollbacks from these modules may be called by recovery.
-_UNDO_PACKAGE = "gameday.actions."
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def default_ledger_path() -> Path:
+    """``$XDG_STATE_HOME/gameday/faults.jsonl`` (an absolute XDG_STATE_HOME only, as the
+    XDG spec says), else ``~/.local/state/gameday/faults.jsonl``: per user, never per cwd."""
+    state_home = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state_home) if os.path.isabs(state_home) else Path.home() / ".local" / "state"
+    return base / "gameday" / "faults.jsonl"
+
+
 def ledger_path(configuration: Mapping[str, Any] | None = None) -> Path:
     """The ledger file: configuration ``gameday_fault_ledger``, env
-    ``GAMEDAY_FAULT_LEDGER``, else ``.gameday/faults.jsonl`` (relative to the cwd)."""
+    ``GAMEDAY_FAULT_LEDGER``, else :func:`default_ledger_path`; always absolute."""
     configured = (configuration or {}).get("gameday_fault_ledger")
-    return Path(configured or os.environ.get("GAMEDAY_FAULT_LEDGER") or DEFAULT_LEDGER)
+    chosen = configured or os.environ.get("GAMEDAY_FAULT_LEDGER")
+    return Path(chosen).expanduser().absolute() if chosen else default_ledger_path()
 
 
-_configured_ledger_path = ledger_path
+def _where(configuration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What an undo needs to reach the same place later: the run's carried settings, the
+    endpoint, region and profile the environment gave it, and the account the allowlist
+    verified for it (no credentials, ever)."""
+    cfg = configuration or {}
+    carried = {k: cfg[k] for k in _CARRIED_KEYS if cfg.get(k)}
+    if "aws_endpoint_url" not in carried and os.environ.get("AWS_ENDPOINT_URL"):
+        carried["aws_endpoint_url"] = os.environ["AWS_ENDPOINT_URL"]
+    if "aws_region" not in carried:
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+        if region:
+            carried["aws_region"] = region
+    if "aws_profile_name" not in carried and os.environ.get("AWS_PROFILE"):
+        carried["aws_profile_name"] = os.environ["AWS_PROFILE"]
+    account = verified_account(configuration)
+    if account:
+        carried["gameday_account"] = account
+    return carried
 
 
 @dataclass(frozen=True)
@@ -117,6 +150,8 @@ class Entry:
     error: str | None = None
     pid: int | None = None
     host: str | None = None
+    #: the line number of the entry's first record (for messages)
+    line: int = 0
 
     @property
     def open(self) -> bool:
@@ -178,9 +213,7 @@ class Ledger:
     ) -> str:
         """Record a fault about to be injected (state ``pending``); return its id."""
         entry_id = uuid.uuid4().hex
-        carried = {
-            k: (configuration or {})[k] for k in _CARRIED_KEYS if (configuration or {}).get(k)
-        }
+        carried = _where(configuration)
         self._append(
             {
                 "id": entry_id,
@@ -207,53 +240,61 @@ class Ledger:
     # -- reading -------------------------------------------------------------------
     def entries(self) -> list[Entry]:
         """All entries, in the order they were begun, with their latest state."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[Entry], list[tuple[int, str]]]:
+        """``(entries, problems)``: the folded entries, and ``(line number, why)`` for each
+        complete line that is not a valid record (skipped). A torn last line is not a
+        problem: its write never finished, so the call it announced never started."""
         if not self.path.exists():
-            return []
+            return [], []
         folded: dict[str, Entry] = {}
+        problems: list[tuple[int, str]] = []
         with self.path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.endswith(b"\n"):
                     logger.warning("%s:%d: ignoring a torn last line", self.path, number)
                     continue
+                if not raw.strip():
+                    continue
                 try:
                     record = json.loads(raw)
                 except ValueError:
                     record = None
-                if not isinstance(record, dict):
-                    logger.warning("%s:%d: ignoring a line that is not a record", self.path, number)
+                why = _invalid(record, folded)
+                if why:
+                    logger.warning("%s:%d: skipping: %s", self.path, number, why)
+                    problems.append((number, why))
                     continue
-                self._fold(folded, record)
-        return list(folded.values())
+                self._fold(folded, record, number)
+        return list(folded.values()), problems
 
     @staticmethod
-    def _fold(folded: dict[str, Entry], record: dict[str, Any]) -> None:
-        entry_id = record.get("id")
-        if not entry_id:
-            return
+    def _fold(folded: dict[str, Entry], record: dict[str, Any], number: int) -> None:
+        entry_id = record["id"]
         current = folded.get(entry_id)
         if current is None:
-            if "activity" not in record:
-                return  # a state change for an entry whose first line was lost
-            undo = record.get("undo") or {}
+            undo = record["undo"]
             folded[entry_id] = Entry(
                 id=entry_id,
-                time=record.get("time", ""),
+                time=record.get("time") or "",
                 activity=record["activity"],
-                target=record.get("target", ""),
+                target=record.get("target") or "",
                 arguments=record.get("arguments") or {},
-                undo=Undo(undo.get("module", ""), undo.get("func", ""), undo.get("kwargs") or {}),
+                undo=Undo(undo["module"], undo["func"], undo.get("kwargs") or {}),
                 configuration=record.get("configuration") or {},
-                state=record.get("state", PENDING),
-                updated=record.get("time", ""),
+                state=record.get("state") or PENDING,
+                updated=record.get("time") or "",
                 pid=record.get("pid"),
                 host=record.get("host"),
+                line=number,
             )
             return
         state = record.get("state")
         # reverted is final: a late "applied" from a slow writer never reopens an entry
         if state and current.state != REVERTED:
             current.state = state
-        current.updated = record.get("time", current.updated)
+        current.updated = record.get("time") or current.updated
         if "result" in record:
             current.result = record["result"]
         if "error" in record:
@@ -280,162 +321,61 @@ class Ledger:
             self.mark(entry.id, REVERTED, **extra)
 
 
-# -- recovery ----------------------------------------------------------------------
+# -- validation of what is read ------------------------------------------------------
+
+_FIELD_TYPES: dict[str, type] = {
+    "time": str,
+    "activity": str,
+    "target": str,
+    "arguments": dict,
+    "configuration": dict,
+    "pid": int,
+    "host": str,
+    "error": str,
+}
 
 
-def _resolve_undo(undo: Undo) -> Any:
-    if not undo.module.startswith(_UNDO_PACKAGE):
-        raise ValueError(f"refusing to call {undo.module}.{undo.func}: not a gameday rollback")
-    module = importlib.import_module(undo.module)
-    if undo.func not in getattr(module, "__all__", ()):
-        raise ValueError(f"{undo.module} exports no rollback named {undo.func}")
-    return getattr(module, undo.func)
+def _invalid(record: Any, folded: Mapping[str, Entry]) -> str | None:
+    """Why ``record`` is not a valid ledger record, or None if it is."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    entry_id = record.get("id")
+    if not isinstance(entry_id, str) or not entry_id:
+        return "its id is not a non-empty string"
+    if "state" in record and record["state"] not in STATES:
+        return f"unknown state {record['state']!r}"
+    for key, kind in _FIELD_TYPES.items():
+        value = record.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{key} is not a {kind.__name__}"
+    undo = record.get("undo")
+    if undo is not None and not (
+        isinstance(undo, dict)
+        and isinstance(undo.get("module"), str)
+        and isinstance(undo.get("func"), str)
+        and isinstance(undo.get("kwargs") or {}, dict)
+    ):
+        return "undo is not {module, func, kwargs}"
+    if entry_id not in folded:
+        if not record.get("activity"):
+            return f"a change to entry {entry_id}, which no earlier line begins"
+        if undo is None:
+            return "it begins an entry without an undo"
+    return None
 
 
-def live_writer(entry: Entry) -> bool:
-    """True if the process that wrote ``entry`` still runs on this host (a drill under way).
+def __getattr__(name: str) -> Any:
+    """Recovery lives in :mod:`gameday.recovery` (it imports this module); its names are
+    still importable from here, as before the split."""
+    if name in (
+        "ROLLBACKS",
+        "LedgerNotFound",
+        "live_writer",
+        "recover",
+        "rollback_for",
+        "_resolve_undo",
+    ):
+        from gameday import recovery
 
-    The current process never counts: a run may recover its own faults."""
-    if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
-        return False
-    return pid_alive(entry.pid)  # a zombie has exited: its faults are orphans
-
-
-def recover(
-    ledger_path: str | os.PathLike[str] | None = None,
-    dry_run: bool = False,
-    *,
-    secrets: Mapping[str, Any] | None = None,
-    include_live: bool = False,
-) -> list[dict[str, Any]]:
-    """Revert every entry not yet reverted, newest first; return what was (or would be) done.
-
-    Each item: ``id``, ``activity``, ``target``, ``state`` (before), ``undo`` (a readable
-    call), ``outcome`` (``reverted``, ``would revert``, ``skipped`` or ``error``) and
-    ``error``. A failing undo is reported and left open so a later recover can retry it.
-    Entries written by a process that still runs on this host belong to a drill under way
-    and are skipped (its own rollbacks will run) unless ``include_live``.
-    """
-    path = Path(ledger_path) if ledger_path else _configured_ledger_path()
-    ledger = Ledger(path)
-    report: list[dict[str, Any]] = []
-    for entry in reversed(ledger.entries()):
-        if not entry.open:
-            continue
-        item: dict[str, Any] = {
-            "id": entry.id,
-            "time": entry.time,
-            "activity": entry.activity,
-            "target": entry.target,
-            "state": entry.state,
-            "undo": entry.undo.describe(),
-            "outcome": "would revert" if dry_run else "reverted",
-            "error": None,
-        }
-        report.append(item)
-        if not include_live and live_writer(entry):
-            item["outcome"] = "skipped"
-            item["error"] = (
-                f"the drill that injected it is still running (pid {entry.pid}); stop it, "
-                "or pass --include-live to revert it anyway"
-            )
-            continue
-        if dry_run:
-            continue
-        configuration = dict(entry.configuration)
-        configuration["gameday_fault_ledger"] = str(path)
-        try:
-            func = _resolve_undo(entry.undo)
-            func(**entry.undo.kwargs, configuration=configuration, secrets=dict(secrets or {}))
-        except Exception as exc:
-            logger.error("could not revert %s (%s): %s", entry.id, entry.activity, exc)
-            item["outcome"] = "error"
-            item["error"] = str(exc)
-            continue
-        ledger.mark(entry.id, REVERTED, by="recover")
-    return report
-
-
-# -- account guard -----------------------------------------------------------------
-
-
-class AccountNotAllowed(PermissionError):
-    """The AWS account the credentials belong to is not allowlisted."""
-
-
-_identities: dict[tuple[Any, ...], str] = {}
-_identities_lock = threading.Lock()
-
-
-def allowed_accounts(configuration: Mapping[str, Any] | None = None) -> set[str]:
-    """Allowlisted account ids: configuration, environment, and the lab's in lab mode."""
-    allowed: set[str] = set()
-    configured = (configuration or {}).get("gameday_allowed_accounts")
-    if isinstance(configured, str):
-        configured = configured.split(",")
-    for value in configured or ():
-        if str(value).strip():
-            allowed.add(str(value).strip())
-    for value in os.environ.get("GAMEDAY_ALLOWED_ACCOUNTS", "").split(","):
-        if value.strip():
-            allowed.add(value.strip())
-    if aws.is_lab_mode():
-        allowed.add(LAB_ACCOUNT_ID)
-    return allowed
-
-
-def caller_account(
-    region: str | None = None,
-    configuration: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-) -> str:
-    """The account id of the identity in use (``sts.get_caller_identity``, cached)."""
-    cfg = configuration or {}
-    creds = secrets or {}
-    key = (
-        cfg.get("aws_profile_name"),
-        cfg.get("aws_assume_role_arn"),
-        cfg.get("aws_endpoint_url"),
-        creds.get("aws_access_key_id"),
-        os.environ.get("AWS_ENDPOINT_URL"),
-        os.environ.get("AWS_ENDPOINT_URL_STS"),
-        os.environ.get("AWS_ACCESS_KEY_ID"),
-        os.environ.get("AWS_PROFILE"),
-    )
-    with _identities_lock:
-        if key in _identities:
-            return _identities[key]
-    sts = aws.client("sts", region, configuration=configuration, secrets=secrets)
-    account = str(sts.get_caller_identity()["Account"])
-    with _identities_lock:
-        _identities[key] = account
-    return account
-
-
-def ensure_account_allowed(
-    region: str | None = None,
-    configuration: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, Any] | None = None,
-) -> str:
-    """Return the account id if allowlisted, else raise :class:`AccountNotAllowed`."""
-    allowed = allowed_accounts(configuration)
-    if not allowed:
-        raise AccountNotAllowed(
-            "No AWS account is allowlisted for fault injection: set `gameday_allowed_accounts` "
-            "in the experiment configuration or GAMEDAY_ALLOWED_ACCOUNTS to your non-prod "
-            "account id."
-        )
-    account = caller_account(region, configuration, secrets)
-    if account not in allowed:
-        raise AccountNotAllowed(
-            f"AWS account {account} is not allowlisted for fault injection (allowed: "
-            f"{', '.join(sorted(allowed))}): use credentials for a non-prod account or add it "
-            "to `gameday_allowed_accounts` / GAMEDAY_ALLOWED_ACCOUNTS."
-        )
-    return account
-
-
-def forget_identities() -> None:
-    """Forget cached caller identities (tests)."""
-    with _identities_lock:
-        _identities.clear()
+        return getattr(recovery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

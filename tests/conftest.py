@@ -10,6 +10,14 @@ import pytest
 from gameday.lab import Lab, LabConfig
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never write to the user's own state directory: the default fault ledger
+    ($XDG_STATE_HOME/gameday/faults.jsonl) of each test is its own (GAMEDAY_FAULT_LEDGER,
+    when a test sets it, still wins)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab with the default configuration, for one test module."""

@@ -154,7 +154,7 @@ def test_recover_reports_a_failing_undo_and_keeps_it_open(env: Path) -> None:
     result = CliRunner().invoke(_cli(), ["recover", "--ledger", str(env), "--json"])
     assert result.exit_code == 1
     report = json.loads(result.output)["entries"]
-    assert report[0]["outcome"] == "error" and "not a gameday rollback" in report[0]["error"]
+    assert report[0]["outcome"] == "error" and "no registered rollback" in report[0]["error"]
     assert len(book.open_entries()) == 1
 
 

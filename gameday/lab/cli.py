@@ -14,7 +14,7 @@ import click
 
 from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
 from gameday.lab.events import active_faults, read_events
-from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env
+from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env, shell_exports
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 
@@ -40,13 +40,17 @@ def lab() -> None:
 )
 @click.option("--primary", help="Primary region name [us-east-1].")
 @click.option("--secondary", help="Secondary region name [us-west-2].")
-@click.option("--zone", help="Private hosted zone [lab.internal].")
-@click.option("--ttl", type=int, help="TTL in seconds of the service's failover records [1].")
+@click.option("--zone", help="Private hosted zone, a DNS name [lab.internal].")
 @click.option(
-    "--interval", type=float, help="Lab seconds per health-check interval (Route 53's 10 s) [1.0]."
+    "--ttl", type=int, help="TTL in seconds of the service's failover records, 1-86400 [1]."
 )
-@click.option("--threshold", type=int, help="Health-check failure threshold [2].")
-@click.option("--lag", type=float, help="Baseline replication lag in seconds [0.3].")
+@click.option(
+    "--interval",
+    type=float,
+    help="Lab seconds per health-check interval (Route 53's 10 s), 0.05-60 [1.0].",
+)
+@click.option("--threshold", type=int, help="Health-check failure threshold, 1-10 [2].")
+@click.option("--lag", type=float, help="Baseline replication lag in seconds, 0-60 [0.3].")
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
     "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."
@@ -66,7 +70,7 @@ def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: 
     try:
         handle = Lab.start(config)
     except LabAlreadyRunning as exc:
-        click.echo(f"gameday lab: {exc}")
+        _already_running(Lab(config.lab_dir), config, str(exc))
         return
     except LabError as exc:
         _fail(str(exc))
@@ -92,6 +96,27 @@ def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: 
             click.echo("stopping the lab ...")
             handle.stop()
             click.echo("lab stopped")
+
+
+def _already_running(handle: Lab, config: LabConfig, message: str) -> None:
+    """A second ``lab up`` in a directory: say what runs there; exit 1 if it was asked
+    for other settings (they were not applied), 0 if it is the lab asked for."""
+    if not handle.wait_until_ready():
+        _fail(message)
+    click.echo(f"gameday lab: {handle.describe_running()}")
+    running = (handle.state().get("config") or {}) | {"lab_dir": str(handle.dir)}
+    wanted = config.to_dict() | {"lab_dir": str(handle.dir)}
+    differ = sorted(k for k in wanted.keys() | running.keys() if wanted.get(k) != running.get(k))
+    if differ:
+        for key in differ:
+            click.echo(
+                f"  {key}: running with {running.get(key)!r}, asked for {wanted.get(key)!r}",
+                err=True,
+            )
+        _fail(
+            "those settings were NOT applied: stop the lab with 'gameday lab down' and start "
+            "it again to change them"
+        )
 
 
 def _interrupt(*_: object) -> None:
@@ -168,11 +193,11 @@ def _print_summary(handle: Lab) -> None:
 @lab.command("down")
 @click.option("--dir", "lab_dir", help=_DIR_HELP)
 def down(lab_dir: str | None) -> None:
-    """Stop the lab and every process it started; leaves no port open."""
+    """Stop the lab and every process it started; leaves no port open.
+
+    Finds the lab's processes even when its state.json was emptied or its directory was
+    deleted (their command lines name the directory)."""
     handle = Lab(_lab_dir(lab_dir))
-    if not handle.state_path.exists():
-        click.echo("no lab to stop")
-        return
     was_running = handle.running()
     try:
         forced = handle.stop()
@@ -181,7 +206,14 @@ def down(lab_dir: str | None) -> None:
         return
     for what in forced:
         click.echo(f"killed leftover {what}")
-    click.echo("lab stopped" if was_running else "no lab was running; cleaned up what was left")
+    if was_running:
+        click.echo("lab stopped")
+    elif handle.stopped:
+        click.echo(f"stopped {len(handle.stopped)} process(es) of a lab whose state was lost")
+    elif handle.state_path.exists():
+        click.echo("no lab was running; cleaned up what was left")
+    else:
+        click.echo(f"no lab to stop in {handle.dir}")
 
 
 @lab.command("status")
@@ -189,7 +221,7 @@ def down(lab_dir: str | None) -> None:
 @click.option(
     "--events",
     "n_events",
-    type=int,
+    type=click.IntRange(0, 10000),
     default=10,
     show_default=True,
     help="How many recent events to show.",
@@ -200,6 +232,11 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     and recent ground-truth events."""
     handle = Lab(_lab_dir(lab_dir))
     if not handle.state_path.exists() or not handle.running():
+        if handle.held():
+            _fail(
+                f"a lab holds {handle.dir} but its state is unreadable or not ready: "
+                "wait for it, or stop it with 'gameday lab down'"
+            )
         if as_json:
             click.echo(json.dumps({"running": False, "lab_dir": str(handle.dir)}))
         else:
@@ -262,12 +299,15 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
 @lab.command("env")
 @click.option("--dir", "lab_dir", help=_DIR_HELP)
 def env(lab_dir: str | None) -> None:
-    """Print 'export NAME=value' lines that point boto3, chaos and gameday at the lab."""
+    """Print 'export NAME=value' lines that point boto3, chaos and gameday at the lab.
+
+    Every value is quoted for the shell, so 'eval "$(gameday lab env)"' sets exactly
+    these variables (including GAMEDAY_FAULT_LEDGER, the fault ledger every shell shares)."""
     handle = Lab(_lab_dir(lab_dir))
     if not handle.running():
         _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
-    for name, value in lab_env(handle.info).items():
-        click.echo(f"export {name}={value}")
+    for line in shell_exports(lab_env(handle.info)):
+        click.echo(line)
 
 
 def _signal_region(lab_dir: str | None, region: str, sig: signal.Signals, verb: str) -> None:

@@ -5,6 +5,11 @@ in the control plane (10 s, the "fast" interval) and runs its health checker on 
 compressed clock: ``health_check_interval`` lab seconds per 10 control-plane seconds.
 With the defaults (1 s interval, threshold 2, TTL 1 s) a failover is seen in about
 three seconds instead of about a minute.
+
+Every setting is checked by :meth:`LabConfig.validate` before anything starts: numbers
+are finite and within :data:`NUMBER_RANGES` (a NaN interval would make the health
+checker spin, an infinite one never fail over, a TTL past 2^31 break every DNS answer),
+names are DNS names or the identifiers AWS accepts, and every key has its type.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -19,9 +25,53 @@ from typing import Any
 
 from gameday.aws import known_regions
 from gameday.netutil import is_loopback
+from gameday.numbers import number_problem
 
 #: The RequestInterval the lab writes into the control plane (AWS's fast interval).
 CONTROL_PLANE_REQUEST_INTERVAL = 10
+
+
+#: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
+NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
+    "ttl": (1, 86400, True, "seconds"),
+    "health_check_interval": (0.05, 60.0, False, "seconds"),
+    "failure_threshold": (1, 10, True, ""),
+    "replication_lag": (0.0, 60.0, False, "seconds"),
+    "service_port": (0, 65535, True, ""),
+    "dns_port": (0, 65535, True, ""),
+    "endpoint_port": (0, 65535, True, ""),
+}
+
+#: One DNS label (RFC 1035 letters-digits-hyphens, as Route 53 private zones take them).
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+#: key -> (pattern, what it must look like): AWS's own rules for these names.
+_NAMES: dict[str, tuple[re.Pattern[str], str]] = {
+    "secret_name": (
+        re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$"),
+        "1-512 letters, digits or /_+=.@- (a Secrets Manager name)",
+    ),
+    "global_cluster": (
+        re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)$"),
+        "1-63 letters, digits or hyphens starting with a letter (an RDS identifier)",
+    ),
+    "table_name": (
+        re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
+        "3-255 letters, digits or _.- (a DynamoDB table name)",
+    ),
+}
+
+
+def dns_name_problem(name: Any) -> str | None:
+    """Why ``name`` is not a DNS name (dot-separated labels, 253 characters at most)."""
+    if not isinstance(name, str) or not name:
+        return f"a DNS name such as lab.internal, got {name!r}"
+    labels = name.removesuffix(".").split(".")
+    if len(name) > 253 or not all(_LABEL.match(label) for label in labels):
+        return (
+            "a DNS name: dot-separated labels of letters, digits and inner hyphens, "
+            f"at most 63 characters each, got {name!r}"
+        )
+    return None
 
 
 class LabConfigError(ValueError):
@@ -78,10 +128,14 @@ class LabConfig:
 
     def validate(self) -> LabConfig:
         """Raise :class:`LabConfigError` with one actionable sentence if anything is off."""
-        if len(self.regions) != 2:
+        if not isinstance(self.regions, tuple | list) or len(self.regions) != 2:
             raise LabConfigError("the lab emulates exactly two regions: a primary and a secondary")
         known = known_regions()  # the one list gameday validates regions against
         for spec in self.regions:
+            if not isinstance(spec.name, str) or not isinstance(spec.address, str):
+                raise LabConfigError(
+                    f"each region needs a name and an address as strings, got {spec!r}"
+                )
             if spec.name not in known:
                 raise LabConfigError(
                     f"unknown AWS region {spec.name!r}: use a real region name such as "
@@ -102,25 +156,22 @@ class LabConfig:
             raise LabConfigError("the primary and secondary regions must differ")
         if self.regions[0].address == self.regions[1].address:
             raise LabConfigError("each region needs its own loopback address")
-        _positive("ttl", self.ttl, integer=True)
-        _positive("health_check_interval", self.health_check_interval)
-        _positive("failure_threshold", self.failure_threshold, integer=True)
-        if self.failure_threshold > 10:
-            raise LabConfigError("failure_threshold must be between 1 and 10, as in Route 53")
-        if not isinstance(self.replication_lag, int | float) or self.replication_lag < 0:
-            raise LabConfigError(
-                f"replication_lag must be a number of seconds >= 0, got {self.replication_lag!r}"
-            )
-        for name in ("service_port", "dns_port", "endpoint_port"):
-            port = getattr(self, name)
-            if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-                raise LabConfigError(
-                    f"{name} must be a port number (0 picks a free one), got {port!r}"
-                )
-        if not self.zone or " " in self.zone or not self.record:
-            raise LabConfigError(
-                "zone and record must be DNS names, e.g. zone=lab.internal record=api"
-            )
+        for key, (low, high, integer, unit) in NUMBER_RANGES.items():
+            problem = number_problem(getattr(self, key), low, high, integer=integer, unit=unit)
+            if problem:
+                raise LabConfigError(f"{key} must be {problem}")
+        for key in ("zone", "record"):
+            problem = dns_name_problem(getattr(self, key))
+            if problem:
+                raise LabConfigError(f"{key} must be {problem}")
+        if len(self.record_name) > 253:
+            raise LabConfigError(f"{self.record_name!r} is longer than a DNS name may be (253)")
+        for key, (pattern, wanted) in _NAMES.items():
+            value = getattr(self, key)
+            if not isinstance(value, str) or not pattern.match(value):
+                raise LabConfigError(f"{key} must be {wanted}, got {value!r}")
+        if not isinstance(self.lab_dir, str) or not self.lab_dir or "\0" in self.lab_dir:
+            raise LabConfigError(f"lab_dir must be a directory path, got {self.lab_dir!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,7 +181,14 @@ class LabConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabConfig:
-        """Build a config from a plain mapping (a config file or the supervisor's argument)."""
+        """Build a config from a plain mapping (a config file or the supervisor's argument).
+
+        Raises :class:`LabConfigError` for anything but a mapping of known keys; the
+        values' types and ranges are :meth:`validate`'s job."""
+        if not isinstance(data, dict):
+            raise LabConfigError(
+                f"a lab config must be a table of settings (e.g. ttl = 1), got {type(data).__name__}"
+            )
         allowed = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -139,8 +197,13 @@ class LabConfig:
             )
         values = dict(data)
         if "regions" in values:
+            regions = values["regions"]
+            if not isinstance(regions, list | tuple) or not all(
+                isinstance(r, dict) for r in regions
+            ):
+                raise LabConfigError("regions must be a list of {name, address} tables")
             try:
-                values["regions"] = tuple(RegionSpec(**r) for r in values["regions"])
+                values["regions"] = tuple(RegionSpec(**r) for r in regions)
             except TypeError as exc:
                 raise LabConfigError("regions must be a list of {name, address} tables") from exc
         return cls(**values)
@@ -150,9 +213,13 @@ class LabConfig:
         """Read a TOML or JSON lab config file."""
         p = Path(path)
         try:
-            text = p.read_text()
+            text = p.read_bytes().decode("utf-8")
         except OSError as exc:
             raise LabConfigError(f"cannot read lab config {p}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise LabConfigError(
+                f"lab config {p} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from exc
         try:
             data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
@@ -160,10 +227,3 @@ class LabConfig:
                 f"lab config {p} is not valid {p.suffix.lstrip('.') or 'TOML'}: {exc}"
             ) from exc
         return cls.from_dict(data)
-
-
-def _positive(name: str, value: Any, *, integer: bool = False) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        kind = "a positive whole number" if integer else "a positive number of seconds"
-        raise LabConfigError(f"{name} must be {kind}, got {value!r}")

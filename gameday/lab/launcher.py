@@ -1,7 +1,10 @@
 """Start, find, describe and stop a lab (used by the CLI, tests and benchmarks).
 
 A lab is a supervisor process (see :mod:`gameday.lab.supervisor`) that writes
-``<lab_dir>/state.json``. :class:`Lab` is the handle on it::
+``<lab_dir>/state.json`` and holds ``<lab_dir>/lab.lock`` (:mod:`gameday.lab.lock`): one
+lab per directory. :meth:`Lab.stop` finds what a directory started through the state, the
+pid file and the command lines of running processes, so it stops a lab whose state was
+lost or whose directory was deleted. :class:`Lab` is the handle on it::
 
     with Lab.start(LabConfig(lab_dir="/tmp/lab")) as lab:
         print(lab.info.record_name, lab.env())
@@ -9,9 +12,11 @@ A lab is a supervisor process (see :mod:`gameday.lab.supervisor`) that writes
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,9 +26,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from gameday.faults import ledger_path
 from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
+from gameday.lab.lock import PID_NAME, LabLock, lab_processes, locked
 from gameday.lab.ports import listening
 from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
 from gameday.procutil import pid_alive, process_state
@@ -90,7 +97,8 @@ def lab_env(info: LabInfo) -> dict[str, str]:
 
     Besides the endpoint and credentials it names the lab's resources with the
     ``GAMEDAY_*`` variables the experiment catalogue reads, so the same experiment runs
-    against real AWS once those are set to the real ids.
+    against real AWS once those are set to the real ids, and the fault ledger
+    (``GAMEDAY_FAULT_LEDGER``) so every shell that evaluates it shares one.
     """
     env = {
         "AWS_ENDPOINT_URL": info.endpoint_url,
@@ -98,6 +106,7 @@ def lab_env(info: LabInfo) -> dict[str, str]:
         **LAB_CREDENTIALS,
         "GAMEDAY_LAB": "1",
         "GAMEDAY_LAB_DIR": info.lab_dir,
+        "GAMEDAY_FAULT_LEDGER": str(ledger_path()),
         "GAMEDAY_NAMESERVER": f"{info.dns_host}:{info.dns_port}",
         "GAMEDAY_SERVICE_NAME": info.record_name,
         "GAMEDAY_ALIAS_SERVICE_NAME": info.alias_record_name,
@@ -125,6 +134,12 @@ def lab_env(info: LabInfo) -> dict[str, str]:
     return env
 
 
+def shell_exports(env: dict[str, str]) -> list[str]:
+    """``export NAME=value`` lines, every value quoted for POSIX shells, so that
+    ``eval "$(gameday lab env)"`` sets exactly these values and runs nothing else."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+
+
 class Lab:
     """A handle on the lab whose state lives in ``lab_dir``."""
 
@@ -132,6 +147,8 @@ class Lab:
         self.dir = Path(lab_dir).resolve()
         self.state_path = self.dir / "state.json"
         self._proc: subprocess.Popen[bytes] | None = None
+        #: pids the last :meth:`stop` found and stopped (tests check them)
+        self.stopped: list[int] = []
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -139,34 +156,67 @@ class Lab:
     def start(cls, config: LabConfig, timeout: float = START_TIMEOUT) -> Lab:
         """Validate ``config``, start a supervisor and wait until the lab is ready.
 
-        Raises :class:`LabAlreadyRunning` if one runs in that directory, :class:`LabError`
-        (with nothing left running) if it cannot start.
+        Raises :class:`LabAlreadyRunning` if a lab runs (or is starting) in that
+        directory: its lock is held. :class:`LabError` (with nothing left running) if it
+        cannot start.
         """
         config.validate()
         lab = cls(config.lab_dir)
-        if lab.running():
-            raise LabAlreadyRunning(
-                f"a lab is already running (supervisor pid {lab.state()['supervisor_pid']}, "
-                f"dir {lab.dir}): use it, or stop it with 'gameday lab down'"
+        try:
+            lock = LabLock.try_acquire(lab.dir)
+        except OSError as exc:
+            raise LabError(f"cannot use lab directory {lab.dir}: {exc.strerror}") from exc
+        if lock is None or lab.running():
+            if lock is not None:
+                lock.release()
+            raise LabAlreadyRunning(lab.describe_running())
+        try:
+            lab.state_path.unlink(missing_ok=True)
+            log = (lab.dir / "supervisor.log").open("wb")
+            config_json = json.dumps(config.to_dict() | {"lab_dir": str(lab.dir)})
+            lab._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gameday.lab.supervisor",
+                    "--config",
+                    config_json,
+                    "--lab-dir",
+                    str(lab.dir),
+                    "--lock-fd",
+                    str(lock.fd),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(lock.fd,),  # the supervisor holds the lock from here on
             )
-        lab.dir.mkdir(parents=True, exist_ok=True)
-        lab.state_path.unlink(missing_ok=True)
-        log = (lab.dir / "supervisor.log").open("wb")
-        config_json = json.dumps(config.to_dict() | {"lab_dir": str(lab.dir)})
-        lab._proc = subprocess.Popen(
-            [sys.executable, "-m", "gameday.lab.supervisor", "--config", config_json],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+            log.close()
+        finally:
+            lock.release()  # our copy only: the supervisor's keeps the directory locked
         try:
             lab._wait_ready(timeout)
         except BaseException:
             lab.stop()  # an interrupted or failed start leaves nothing running
             raise
         return lab
+
+    def describe_running(self) -> str:
+        """One sentence on the lab that holds this directory (for a refused ``lab up``)."""
+        state = read_state(self.state_path) or {}
+        pid = state.get("supervisor_pid") or self._pid_file()
+        status = state.get("status") or "starting"
+        return (
+            f"a lab is already {'running' if status == 'ready' else status} in {self.dir} "
+            f"(supervisor pid {pid}): use it, or stop it with 'gameday lab down'"
+        )
+
+    def _pid_file(self) -> int | None:
+        try:
+            return int((self.dir / PID_NAME).read_text().strip())
+        except (OSError, ValueError):
+            return None
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._proc is not None
@@ -197,6 +247,7 @@ class Lab:
         return state
 
     def running(self) -> bool:
+        """True if this directory's state names a live supervisor that is starting or ready."""
         state = read_state(self.state_path)
         return (
             bool(state)
@@ -204,45 +255,95 @@ class Lab:
             and pid_alive(state.get("supervisor_pid"))
         )
 
+    def held(self) -> bool:
+        """True if a lab holds this directory's lock (it runs or is starting), whatever
+        its state file says."""
+        return locked(self.dir)
+
+    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> bool:
+        """Wait for a lab another command is starting here; True once it is ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = read_state(self.state_path) or {}
+            if state.get("status") == "ready" and pid_alive(state.get("supervisor_pid")):
+                return True
+            if state.get("status") in ("failed", "stopped") or not self.held():
+                return False
+            time.sleep(0.05)
+        return False
+
     @property
     def info(self) -> LabInfo:
         state = self.state()
         if state.get("status") != "ready":
             raise LabError(f"the lab in {self.dir} is {state.get('status')}, not ready")
-        return LabInfo.from_state(state)
+        try:
+            return LabInfo.from_state(state)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LabError(
+                f"the state of the lab in {self.dir} is damaged ({exc!r}): stop it with "
+                "'gameday lab down' and start it again"
+            ) from exc
 
     def stop(self, timeout: float = 15.0) -> list[str]:
         """Stop the lab and everything it started; returns what had to be killed by force.
 
-        Works when the supervisor or a region process was already killed: every pid the
-        state names is checked, and ports are verified closed.
+        Finds its processes through the state file, the pid file, the supervisor it
+        started and the command lines of every running process that name this directory,
+        so it works when the supervisor or a region was killed, when ``state.json`` was
+        emptied, and when the directory was deleted. Ports the state names are verified
+        closed. The state is marked stopped only if it describes the lab stopped here.
         """
         state = read_state(self.state_path) or {}
         forced: list[str] = []
-        pid = state.get("supervisor_pid") or (self._proc.pid if self._proc else None)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while pid_alive(pid) and time.monotonic() < deadline:
-                if self._proc is not None:
-                    self._proc.poll()
-                time.sleep(0.02)
+        found = lab_processes(self.dir)
+        supervisors = {p.pid for p in found if p.kind == "supervisor"}
+        for pid in (state.get("supervisor_pid"), self._pid_file()):
+            if pid and _is_lab_process(pid, "gameday.lab.supervisor"):
+                supervisors.add(pid)
+        if self._proc is not None and self._proc.poll() is None:
+            supervisors.add(self._proc.pid)
+        regions = {p.pid for p in found if p.kind == "region"}
+        regions |= {
+            r["pid"]
+            for r in state.get("regions", [])
+            if r.get("pid") and _is_lab_process(r["pid"], "gameday.lab.region.server")
+        }
+        for pid in supervisors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGCONT)  # a stopped supervisor cannot act on it otherwise
+        deadline = time.monotonic() + timeout
+        while any(pid_alive(pid) for pid in supervisors) and time.monotonic() < deadline:
+            if self._proc is not None:
+                self._proc.poll()
+            time.sleep(0.02)
+        for pid in supervisors:
             if pid_alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)  # its session: its regions too
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # started by hand: not a group leader
                 forced.append(f"supervisor {pid}")
         if self._proc is not None:
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
-        for region in state.get("regions", []):
-            rpid = region.get("pid")
-            if pid_alive(rpid) and _is_region_process(rpid):
-                os.kill(rpid, signal.SIGCONT)
-                os.kill(rpid, signal.SIGKILL)
-                forced.append(f"region {region['name']} {rpid}")
+        names = {r.get("pid"): r.get("name") for r in state.get("regions", [])}
+        for pid in sorted(regions):
+            if pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
+                    os.kill(pid, signal.SIGKILL)
+                forced.append(f"region {names.get(pid) or '?'} {pid}")
+        _wait_gone(supervisors | regions)
         _wait_closed(state)
-        if state:
+        self.stopped = sorted(supervisors | regions)
+        ours = state.get("supervisor_pid") in supervisors or not pid_alive(
+            state.get("supervisor_pid")
+        )
+        if state and ours and self.dir.is_dir() and not self.held():
             final = read_state(self.state_path) or state
             if final.get("status") != "failed":
                 final["status"] = "stopped"
@@ -314,12 +415,23 @@ class Lab:
         return {"supervisor": pid_alive(state.get("supervisor_pid")), "regions": regions}
 
 
-def _is_region_process(pid: int) -> bool:
+def _is_lab_process(pid: int, module: str) -> bool:
+    """True if ``pid`` runs ``module`` (a pid from a file may have been reused since)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"gameday.lab.region.server" in cmdline
+    return module.encode() in args
+
+
+def _wait_gone(pids: set[int], timeout: float = 5.0) -> None:
+    """Wait until none of ``pids`` is alive (killed processes take a moment to go)."""
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            left = ", ".join(str(pid) for pid in sorted(pids) if pid_alive(pid))
+            raise LabError(f"lab processes still alive after stop: {left}")
+        time.sleep(0.02)
 
 
 def _wait_closed(state: dict[str, Any], timeout: float = 5.0) -> None:

@@ -6,14 +6,18 @@ replication link, and writes ``state.json`` so that other commands can find the 
 It stops everything it started on SIGTERM or SIGINT, and its region processes die with it
 even if it is killed (PR_SET_PDEATHSIG).
 
+It holds the lab directory's lock (:mod:`gameday.lab.lock`) for its whole life, and
+stops itself and its regions when the lock file at its path disappears or is replaced
+(the directory was deleted or taken over): a lab no command can find must not keep
+running.
+
 Run by :class:`gameday.lab.launcher.Lab`, not by hand:
-``python -m gameday.lab.supervisor --config '<json>'``.
+``python -m gameday.lab.supervisor --config '<json>' --lab-dir DIR --lock-fd N``.
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import http.client
 import json
 import logging
@@ -29,12 +33,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from gameday.children import die_with_parent as _die_with_parent
 from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
 from gameday.lab.controlplane import elbv2, healthcheckconfig, motoext
 from gameday.lab.controlplane.topology import Member, Topology
 from gameday.lab.events import EventLog
+from gameday.lab.lock import PID_NAME, LabLock
 from gameday.lab.network.dns import LabDNS, Router
 from gameday.lab.network.endpointprobe import dns_resolver
 from gameday.lab.network.healthchecker import HealthChecker
@@ -43,7 +49,7 @@ from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
-from gameday.lab.state import LAB_CREDENTIALS, write_state
+from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
 
 READY_TIMEOUT = 30.0
 
@@ -58,12 +64,6 @@ def client_health(address: str, port: int) -> int | None:
         return None
     finally:
         conn.close()
-
-
-def _die_with_parent() -> None:
-    """In a child: ask the kernel to SIGKILL us when the supervisor dies."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class Supervisor:
@@ -467,19 +467,49 @@ class ControlServer:
         self._server.server_close()
 
 
+def _watch_lock(lock: LabLock, supervisor: Supervisor) -> None:
+    """Stop the lab when its directory's lock file is no longer ours (deleted, replaced)."""
+    while not supervisor.stop_requested.wait(0.2):
+        if not lock.intact():
+            print(f"the lab directory {lock.dir} (or its lock) is gone: stopping", flush=True)
+            if supervisor.events is not None:
+                supervisor.events.emit("lab-dir-lost", pid=os.getpid(), lab_dir=str(lock.dir))
+            supervisor.stop_requested.set()
+
+
+def _claim(lab_dir: Path, lock_fd: int | None) -> LabLock | None:
+    """The directory lock: handed over by the launcher, or taken here (run by hand)."""
+    if lock_fd is not None:
+        return LabLock.adopt(lab_dir, lock_fd)
+    return LabLock.try_acquire(lab_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="gameday lab supervisor (started by 'gameday lab up')"
     )
     parser.add_argument("--config", required=True, help="the lab configuration as JSON")
+    parser.add_argument("--lab-dir", help="the lab directory (names it on the command line)")
+    parser.add_argument("--lock-fd", type=int, help="descriptor of the held lab.lock")
     args = parser.parse_args(argv)
-    # Validated by the launcher that started us (gameday.lab.launcher.Lab.start).
-    config = LabConfig.from_dict(json.loads(args.config))
+    # Validated by the launcher that started us (gameday.lab.launcher.Lab.start), and again
+    # here: a supervisor started by hand with a NaN interval would spin, not fail.
+    config = LabConfig.from_dict(json.loads(args.config)).validate()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     supervisor = Supervisor(config)
+    lock = _claim(supervisor.dir, args.lock_fd)
+    if lock is None:  # another lab holds the directory: touch nothing of it
+        print(f"another lab holds {supervisor.dir}: not starting", flush=True)
+        return 3
+    hold(lock)
+    pid_file = supervisor.dir / PID_NAME
+    pid_file.write_text(f"{os.getpid()}\n")
     state_path = supervisor.state_path
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: supervisor.stop_requested.set())
+    threading.Thread(
+        target=_watch_lock, args=(lock, supervisor), name="lock-watch", daemon=True
+    ).start()
     failure: str | None = None
     try:
         write_state(state_path, supervisor.state("starting"))
@@ -499,7 +529,9 @@ def main(argv: list[str] | None = None) -> int:
         supervisor.shutdown()
         # A failed start keeps saying why; a clean stop says "stopped".
         final = supervisor.state("failed" if failure else "stopped", error=failure)
-        write_state(state_path, final | {"supervisor_exited": True})
+        if write_state(state_path, final | {"supervisor_exited": True}):
+            pid_file.unlink(missing_ok=True)
+        lock.release()
 
 
 if __name__ == "__main__":

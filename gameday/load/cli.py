@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,13 @@ import click
 
 from gameday.durations import DurationError, span_seconds
 from gameday.load.errors import LoadError
+from gameday.load.ledger import read_recent, read_summary, window_stats
 from gameday.load.resolver import MODES
 from gameday.load.runner import LoadRun, LoadSettings
+from gameday.numbers import number_problem
+
+#: The longest window `load status` reads (a week).
+MAX_WINDOW = 7 * 24 * 3600.0
 
 
 def parse_duration(text: str) -> float:
@@ -85,10 +91,14 @@ def load() -> None:
     required=True,
     help="Service port [env GAMEDAY_SERVICE_PORT, which 'gameday lab env' exports].",
 )
-@click.option("--users", type=int, default=4, show_default=True, help="Concurrent users.")
-@click.option("--spawn-rate", type=float, default=None, help="Users started per second.")
+@click.option("--users", type=int, default=4, show_default=True, help="Concurrent users, 1-100000.")
+@click.option("--spawn-rate", type=float, default=None, help="Users started per second (> 0).")
 @click.option(
-    "--run-time", default="5m", show_default=True, help="Hard cap on the run (90, 90s, 2m, 1h30m)."
+    "--run-time",
+    default="5m",
+    show_default=True,
+    callback=lambda _ctx, _param, value: parse_duration(value),
+    help="Hard cap on the run (90, 90s, 2m, 1h30m; at most a week).",
 )
 @click.option(
     "--ledger",
@@ -103,7 +113,10 @@ def load() -> None:
     type=int,
     default=0,
     show_default=True,
-    help="Locust worker processes on this machine (0: one process).",
+    help=(
+        "Locust worker processes on this machine, 0-256 (0: one process); the master then "
+        "listens on 127.0.0.1 on a free port."
+    ),
 )
 @click.option(
     "--master",
@@ -115,12 +128,13 @@ def load() -> None:
 @click.option(
     "--master-host", default="127.0.0.1", show_default=True, help="Address the master binds to."
 )
-@click.option("--master-port", type=int, default=5557, show_default=True)
+@click.option(
+    "--master-port", type=int, default=5557, show_default=True, help="0 picks a free port."
+)
 @_shared_options
 def run_command(**opts: Any) -> None:
     """Run the load until --run-time (or Ctrl-C), then report the ledger's completeness."""
     as_master = opts.pop("as_master")
-    opts["run_time"] = parse_duration(opts["run_time"])
     settings = LoadSettings(role="master" if as_master else "local", **opts)
     _run(settings, produce=True)
 
@@ -169,9 +183,39 @@ def _run(settings: LoadSettings, *, produce: bool) -> None:
 
 @load.command("status")
 @click.option("--ledger", type=click.Path(path_type=Path, exists=True), required=True)
-@click.option("--window", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--window",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds, up to a week; the window ends now, or at the end of a finished run.",
+)
 def status_command(ledger: Path, window: float) -> None:
-    """What users experienced over the last --window seconds (JSON)."""
-    from gameday.probes.load import load_window
+    """What users experienced over the last --window seconds of the run (JSON).
 
-    click.echo(json.dumps(load_window(window_seconds=window, ledger_path=str(ledger)), indent=2))
+    While the run goes the window ends now; once it has finished (its summary is written)
+    the window ends when the run did, so a finished run reads as it ended, not as
+    silence (100% errors)."""
+    problem = number_problem(window, 0.0, MAX_WINDOW, unit="seconds", low_exclusive=True)
+    if problem:
+        raise click.BadParameter(f"must be {problem}", param_hint="'--window'")
+    summary = read_summary(ledger)
+    finished = summary is not None
+    until = time.time()
+    if summary is not None:
+        ended = summary.get("finished_at")
+        until = float(ended) if isinstance(ended, int | float) else ledger.stat().st_mtime
+    since = until - window
+    stats = window_stats(read_recent(ledger, since), since, until)
+    data = {
+        "window_seconds": window,
+        "since": stats.since,
+        "until": stats.until,
+        "finished": finished,
+        "requests": stats.requests,
+        "errors": stats.errors,
+        "error_rate": stats.error_rate,
+        "regions": dict(stats.regions),
+        "region_share": stats.region_share(),
+    }
+    click.echo(json.dumps(data, indent=2, allow_nan=False))

@@ -26,14 +26,18 @@ import contextlib
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
+from gameday.children import die_with_parent
 from gameday.load.errors import (
     InvalidLoadSettings,
     LoadStartFailed,
@@ -49,8 +53,22 @@ from gameday.load.resolver import (
     parse_nameserver,
 )
 from gameday.netutil import ip_literal, is_loopback
+from gameday.numbers import number_problem
 
 STOCK_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+#: The longest run gameday starts (a week): --run-time is a hard cap, never "for ever".
+MAX_RUN_TIME = 7 * 24 * 3600.0
+#: How Locust is started: a child that dies with the process that started it, and whose
+#: own forked workers (--processes) die with it, so a SIGKILL of the harness never leaves
+#: load running (see gameday.children). Run as ``python -c BOOT <locust arguments>``.
+_BOOT = (
+    "import os, sys\n"
+    "from gameday.children import die_with_parent\n"
+    "os.register_at_fork(after_in_child=die_with_parent)\n"
+    "sys.argv[0] = 'locust'\n"
+    "from locust.main import main\n"
+    "main()\n"
+)
 Role = Literal["local", "master", "worker"]
 
 
@@ -124,38 +142,62 @@ class LoadResult:
     duration: float
 
 
-def _positive(name: str, value: float, flag: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidLoadSettings(f"{name} must be greater than 0 (got {value!r}): pass {flag}.")
+#: field -> (low, high, whole number?, unit, flag): the documented range of each number.
+#: ``master_port`` 0 picks a free port; ``dns_timeout`` and ``flush_interval`` have no flag.
+NUMBER_RANGES: dict[str, tuple[float, float, bool, str, str]] = {
+    "port": (1, 65535, True, "", "--port"),
+    "users": (1, 100_000, True, "", "--users"),
+    "spawn_rate": (0.001, 100_000, False, "users per second", "--spawn-rate"),
+    "run_time": (0.001, MAX_RUN_TIME, False, "seconds", "--run-time"),
+    "write_ratio": (0.0, 1.0, False, "", "--write-ratio"),
+    "think_min": (0.0, 3600.0, False, "seconds", "--think-min"),
+    "think_max": (0.0, 3600.0, False, "seconds", "--think-max"),
+    "connect_timeout": (0.001, 600.0, False, "seconds", "--connect-timeout"),
+    "network_timeout": (0.001, 600.0, False, "seconds", "--network-timeout"),
+    "dns_timeout": (0.001, 600.0, False, "seconds", "the dns_timeout setting"),
+    "flush_interval": (0.001, 60.0, False, "seconds", "the flush_interval setting"),
+    "processes": (0, 256, True, "", "--processes"),
+    "expect_workers": (1, 10_000, True, "", "--expect-workers"),
+    "master_port": (0, 65535, True, "", "--master-port"),
+    "stop_timeout": (0.0, 3600.0, False, "seconds", "the stop_timeout setting"),
+}
+#: Settings a worker takes from its master, not from its own command line.
+_MASTER_ONLY = frozenset({"users", "spawn_rate", "run_time", "expect_workers", "port"})
+
+
+def _check_numbers(s: LoadSettings) -> None:
+    for name, (low, high, integer, unit, flag) in NUMBER_RANGES.items():
+        value = getattr(s, name)
+        if (name == "spawn_rate" and value is None) or (
+            s.role == "worker" and name in _MASTER_ONLY
+        ):
+            continue
+        problem = number_problem(value, low, high, integer=integer, unit=unit)
+        if problem:
+            raise InvalidLoadSettings(f"{name} must be {problem}: fix {flag}.")
 
 
 def validate(settings: LoadSettings) -> tuple[str, ...]:
     """Check every input; return the target's addresses. Raises a LoadError, starts nothing."""
     s = settings
-    if s.role != "worker":
-        if isinstance(s.users, bool) or not isinstance(s.users, int) or s.users < 1:
-            raise InvalidLoadSettings(
-                f"users must be a whole number of at least 1 (got {s.users!r}): "
-                "pass --users 1 or more."
-            )
-        _positive("run_time", s.run_time, "--run-time with a positive number of seconds")
-        if s.spawn_rate is not None:
-            _positive("spawn_rate", s.spawn_rate, "a positive --spawn-rate")
     if s.role not in ("local", "master", "worker"):
         raise InvalidLoadSettings(f"role must be local, master or worker (got {s.role!r}).")
-    if not isinstance(s.port, int) or not 0 < s.port < 65536:
-        raise InvalidLoadSettings(f"port must be between 1 and 65535 (got {s.port!r}): fix --port.")
-    if not 0.0 <= s.write_ratio <= 1.0:
-        raise InvalidLoadSettings(
-            f"write_ratio must be between 0 and 1 (got {s.write_ratio!r}): fix --write-ratio."
-        )
-    if not 0.0 <= s.think_min <= s.think_max:
+    _check_numbers(s)
+    if s.think_min > s.think_max:
         raise InvalidLoadSettings(
             f"think time must satisfy 0 <= min <= max (got {s.think_min!r}, {s.think_max!r}): "
             "fix --think-min/--think-max."
         )
-    for name in ("connect_timeout", "network_timeout", "dns_timeout", "flush_interval"):
-        _positive(name, getattr(s, name), f"a positive --{name.replace('_', '-')}")
+    if s.processes and s.role != "local":
+        raise InvalidLoadSettings("processes cannot be combined with master/worker roles: use one.")
+    if s.role == "worker" and s.master_port == 0:
+        raise InvalidLoadSettings("a worker needs the master's port: pass --master-port.")
+    if s.role in ("master", "worker") and s.lab and not is_loopback(s.master_host):
+        verb = "bind the master to" if s.role == "master" else "reach a master at"
+        raise NonLoopbackTarget(
+            f"lab mode refuses to {verb} {s.master_host}, which is outside loopback: "
+            "use --master-host 127.0.0.1 or drop --lab."
+        )
     if s.resolver_mode not in MODES:
         raise InvalidLoadSettings(
             f"resolver mode must be one of {', '.join(MODES)} (got {s.resolver_mode!r}): "
@@ -261,6 +303,35 @@ def check_locustfile(
     return users
 
 
+def _free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the master binds it a moment later)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, so a run started
+#: from a short-lived thread is spawned by this long-lived one instead.
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="locust-spawner")
+
+
+def _spawn(cmd: list[str], log: IO[bytes], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    def popen() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # its own process group: stop() can reap workers too
+            preexec_fn=die_with_parent,  # and a SIGKILL of this process takes it along
+        )
+
+    if threading.current_thread() is threading.main_thread():
+        return popen()
+    return _spawner.submit(popen).result()
+
+
 _live: weakref.WeakSet[LoadRun] = weakref.WeakSet()
 
 
@@ -286,13 +357,15 @@ class LoadRun:
         self.process: subprocess.Popen[bytes] | None = None
         self.result: LoadResult | None = None
         self._started_at = 0.0
+        #: the port Locust's master listens on (chosen at start when it is free to choose)
+        self.master_port: int | None = None
 
     # -- command ---------------------------------------------------------------------
     def command(self) -> list[str]:
         """The Locust command line this run uses."""
         s = self.settings
         locustfile = Path(s.locustfile) if s.locustfile else STOCK_LOCUSTFILE
-        cmd = [sys.executable, "-m", "locust", "-f", str(locustfile)]
+        cmd = [sys.executable, "-c", _BOOT, "-f", str(locustfile)]
         if s.role == "worker":
             cmd += ["--worker", "--master-host", s.master_host, "--master-port", str(s.master_port)]
         else:
@@ -312,13 +385,22 @@ class LoadRun:
                 "--ledger", str(self.ledger),
             ]  # fmt: skip
             if s.processes:
-                cmd += ["--processes", str(s.processes)]
+                # the master and its forked workers talk over loopback, on a port of this
+                # run's own: never on every interface, never on a fixed port two runs share
+                port = self.master_port or 0
+                cmd += [
+                    "--processes", str(s.processes),
+                    "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(port),
+                    "--master-host", "127.0.0.1",
+                    "--master-port", str(port),
+                ]  # fmt: skip
             if s.role == "master":
                 cmd += [
                     "--master",
                     "--expect-workers", str(s.expect_workers),
                     "--master-bind-host", s.master_host,
-                    "--master-bind-port", str(s.master_port),
+                    "--master-bind-port", str(self.master_port or s.master_port),
                 ]  # fmt: skip
         cmd += [
             "--region-header", s.region_header,
@@ -350,15 +432,12 @@ class LoadRun:
         if self.settings.role != "worker":
             for stale in (self.ledger, self.summary):
                 stale.unlink(missing_ok=True)
+        if self.settings.processes or (
+            self.settings.role == "master" and self.settings.master_port == 0
+        ):
+            self.master_port = _free_loopback_port()
         with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own process group: stop() can reap workers too
-            )
+            self.process = _spawn(self.command(), log, env)
         self._started_at = time.monotonic()
         _live.add(self)
         return self

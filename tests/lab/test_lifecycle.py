@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from gameday.lab import Lab, LabConfig, LabConfigError, RegionSpec
+from gameday.lab.lock import lab_processes
 from gameday.lab.ports import listening
+from gameday.lab.state import read_state
 from gameday.procutil import pid_alive
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
@@ -28,12 +30,28 @@ def gameday(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 
 @pytest.fixture
 def lab_dir(tmp_path: Path) -> Iterator[str]:
-    """A lab directory whose lab, if any, is stopped after the test whatever happened."""
+    """A lab directory whose lab, if any, is stopped after the test whatever happened;
+    then no process of it is left and none of the ports it ever named still listens."""
     path = str(tmp_path / "lab")
+    seen: list[dict] = []
+
+    def remember() -> None:
+        state = read_state(Path(path, "state.json"))
+        if state and state not in seen:
+            seen.append(state)
+
     try:
         yield path
     finally:
+        remember()
         Lab(path).stop()
+    assert lab_processes(Path(path).resolve()) == []
+    for state in seen:
+        pids = [state.get("supervisor_pid"), *(r.get("pid") for r in state.get("regions", []))]
+        assert not [pid for pid in pids if pid_alive(pid)]
+        ports = [("127.0.0.1", state.get("dns_port")), ("127.0.0.1", state.get("supervisor_port"))]
+        ports += [(r["address"], state.get("service_port")) for r in state.get("regions", [])]
+        assert not [f"{h}:{p}" for h, p in ports if p and listening(h, p)]
 
 
 @pytest.mark.lab
@@ -95,9 +113,9 @@ def test_down_cleans_up_after_a_killed_region_and_a_killed_supervisor(lab_dir: s
     ("args", "message"),
     [
         (["--primary", "us-mars-1"], "unknown AWS region 'us-mars-1'"),
-        (["--ttl", "0"], "ttl must be a positive whole number"),
-        (["--interval", "-1"], "health_check_interval must be a positive number"),
-        (["--threshold", "11"], "between 1 and 10"),
+        (["--ttl", "0"], "ttl must be a whole number of seconds from 1 to 86400"),
+        (["--interval", "-1"], "health_check_interval must be a number of seconds from 0.05"),
+        (["--threshold", "11"], "failure_threshold must be a whole number from 1 to 10"),
     ],
 )
 def test_bad_settings_are_refused_with_nothing_started(
@@ -114,7 +132,7 @@ def test_a_bad_config_file_is_refused(tmp_path: Path, lab_dir: str) -> None:
     config = tmp_path / "lab.toml"
     config.write_text('ttl = "soon"\n')
     result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
-    assert result.returncode != 0 and "ttl must be a positive whole number" in result.stderr
+    assert result.returncode != 0 and "ttl must be a whole number of seconds" in result.stderr
     config.write_text("colour = 'blue'\n")
     result = gameday("lab", "up", "--detach", "--dir", lab_dir, "--config", str(config))
     assert result.returncode != 0 and "unknown lab setting(s) colour" in result.stderr
