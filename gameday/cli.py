@@ -27,6 +27,9 @@ def _register() -> None:
     from gameday.load.cli import load
 
     main.add_command(load)
+    from gameday.reports.cli import report_command
+
+    main.add_command(report_command)
 
 
 _register()

@@ -5,6 +5,9 @@ Public listener (``address:port``), what users and health checks reach:
 * ``POST /orders``: body ``{"id": ..., ...}``; 201 when stored, 200 when that id already
   was (idempotent); 503 on a region that is not the writer.
 * ``GET /orders/{id}``: 200 with the order, or 404.
+* ``POST /orders/lookup``: body ``{"ids": [...]}`` (at most 1000); 200 with
+  ``{"found": {id: order}, "missing": [ids]}``: the batch read an RPO audit uses. Served by
+  the writer and the reader alike.
 * ``GET /health``: a deep check (store answers, the application secret is readable in
   this region, the role is known); 200 or 503 with the reasons.
 
@@ -35,6 +38,7 @@ from gameday.lab.region.store import OrderStore
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128
+MAX_LOOKUP_IDS = 1000
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Region:
                     405, {"error": "use POST /orders to write, GET /orders/{id} to read"}
                 )
             return self._create_order(request)
+        if path == "/orders/lookup" and request.method == "POST":
+            return self._lookup(request)
         if path.startswith("/orders/"):
             if request.method != "GET":
                 return Response(405, {"error": "use GET /orders/{id}"})
@@ -111,6 +117,25 @@ class Region:
         order, created = self.store.put(order_id, data)
         body = {"id": order.id, "region": self.name, "acked_at": order.acked_at, "seq": order.seq}
         return Response(201 if created else 200, body)
+
+    def _lookup(self, request: Request) -> Response:
+        try:
+            data = request.json()
+        except ValueError:
+            data = None
+        ids = data.get("ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            return Response(400, {"error": 'the body must be {"ids": ["id", ...]} (strings)'})
+        if len(ids) > MAX_LOOKUP_IDS:
+            return Response(
+                400,
+                {
+                    "error": f"at most {MAX_LOOKUP_IDS} ids per lookup, got {len(ids)}: split the batch"
+                },
+            )
+        found = {order.id: order.to_dict() for order in self.store.get_many(ids)}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        return Response(200, {"found": found, "missing": missing, "region": self.name})
 
     def _read_order(self, order_id: str) -> Response:
         order = self.store.get(order_id)

@@ -151,17 +151,23 @@ class OrderStore:
             raise
         return moved
 
-    def existing(self, ids: list[str]) -> list[str]:
-        """Which of ``ids`` are in the store."""
-        found: list[str] = []
+    def _select_in(self, columns: str, ids: list[str]) -> list[tuple[Any, ...]]:
+        """Rows of ``orders`` whose id is among ``ids`` (one query per 500 ids)."""
+        rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            found.extend(
-                r[0]
-                for r in self._db.execute(f"SELECT id FROM orders WHERE id IN ({marks})", chunk)
-            )
-        return found
+            query = f"SELECT {columns} FROM orders WHERE id IN ({marks})"
+            rows.extend(self._db.execute(query, chunk))
+        return rows
+
+    def get_many(self, ids: list[str]) -> list[Order]:
+        """The stored orders among ``ids``."""
+        return [_order(r) for r in self._select_in("id, body, acked_at, origin, seq", ids)]
+
+    def existing(self, ids: list[str]) -> list[str]:
+        """Which of ``ids`` are in the store."""
+        return [r[0] for r in self._select_in("id", ids)]
 
     def lost(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
