@@ -106,7 +106,7 @@ def runner(tmp_path: Path) -> Iterator[CliRunner]:
 
 def test_every_numeric_lab_option(runner: CliRunner, tmp_path: Path) -> None:
     options = numeric_options(lab_cli.up)
-    assert {"ttl", "interval", "threshold", "lag"} <= {o.name for o in options}
+    assert {"ttl", "threshold", "lag"} <= {o.name for o in options}
     lab_dir = tmp_path / "lab"
     fed = 0
     for option in options:

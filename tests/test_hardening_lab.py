@@ -215,3 +215,27 @@ def test_a_damaged_state_file_gets_a_message_not_a_traceback(
     down = gameday("lab", "down", "--dir", str(lab_dir))
     assert down.returncode == 0
     assert (lab_dir / "state.json").read_bytes() == content  # nothing of ours to rewrite
+
+
+@pytest.mark.lab
+def test_an_orphan_never_overwrites_the_newer_lab_of_its_directory(tmp_path: Path) -> None:
+    """Defect 2: a lab whose directory was deleted, stopping while a new lab started in the
+    same directory, wrote its final state.json over the new lab's."""
+    lab_dir = tmp_path / "reused"
+    first = gameday("lab", "up", "--detach", "--dir", str(lab_dir))
+    assert first.returncode == 0, first.stderr
+    old = json.loads((lab_dir / "state.json").read_text())
+    old_pids = [old["supervisor_pid"], *(r["pid"] for r in old["regions"])]
+    try:
+        shutil.rmtree(lab_dir)
+        second = gameday("lab", "up", "--detach", "--dir", str(lab_dir))  # at once, same dir
+        assert second.returncode == 0, second.stderr + second.stdout
+        wait_until(lambda: not any(pid_alive(p) for p in old_pids), 20)
+        new = json.loads((lab_dir / "state.json").read_text())
+        assert new["supervisor_pid"] != old["supervisor_pid"]
+        assert new["status"] == "ready" and pid_alive(new["supervisor_pid"])
+        new_pids = [new["supervisor_pid"], *(r["pid"] for r in new["regions"])]
+        assert gameday("lab", "down", "--dir", str(lab_dir)).returncode == 0
+    finally:
+        Lab(lab_dir).stop()
+    assert_nothing_left(lab_dir, old_pids + new_pids, lab_ports(old) + lab_ports(new))
