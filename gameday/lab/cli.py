@@ -15,6 +15,7 @@ import click
 from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
 from gameday.lab.events import active_faults, read_events
 from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env, shell_exports
+from gameday.lab.workers import lab_health
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 
@@ -249,6 +250,12 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
         return
     liveness = handle.liveness()
     events = read_events(Path(info.events_path))
+    health = lab_health(events)
+    raw_state = handle.state()
+    network = {
+        "mode": raw_state.get("network_mode", "userland"),
+        "detail": raw_state.get("network_mode_detail", ""),
+    }
     if as_json:
         data = {
             "running": True,
@@ -276,12 +283,19 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
                 }
                 for r in info.regions
             ],
+            "health": health,
+            "network": network,
             "active_faults": active_faults(events),
             "events": events[-n_events:] if n_events else [],
         }
         click.echo(json.dumps(data, indent=2))
         return
     click.echo(f"lab running (supervisor pid {info.supervisor_pid}, {info.lab_dir})")
+    if health["status"] == "degraded":
+        click.echo(f"lab health: DEGRADED: {health['reason']}")
+    else:
+        click.echo("lab health: ok (no lab component failed)")
+    click.echo(f"network faults: {network['mode']} ({network['detail']})")
     _print_summary(handle)
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")

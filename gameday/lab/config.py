@@ -37,6 +37,7 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "health_check_interval": (0.05, 60.0, False, "seconds"),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
+    "writer_lease": (0.05, 600.0, False, "seconds"),
     "service_port": (0, 65535, True, ""),
     "dns_port": (0, 65535, True, ""),
     "endpoint_port": (0, 65535, True, ""),
@@ -100,6 +101,9 @@ class LabConfig:
     health_check_interval: float = 1.0
     failure_threshold: int = 2
     replication_lag: float = 0.3
+    #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
+    #: (frozen, say) may still acknowledge writes after a failover (the fence window).
+    writer_lease: float = 1.0
     #: 0 means "pick a free port".
     service_port: int = 0
     dns_port: int = 0

@@ -113,8 +113,14 @@ def run_demo(echo: Any = click.echo) -> None:
             took = _wait_for_answer(resolver, name, info.secondary.address)
             report = route53.get_health_check_status(HealthCheckId=info.primary.health_check_id)
             echo(f"   DNS now answers {info.secondary.address} after {took:.1f} s")
+            observations = report["HealthCheckObservations"]
+            seen = observations[0]["StatusReport"]["Status"] if observations else "nothing yet"
             echo(
-                f"   Route 53 reports: {report['HealthCheckObservations'][0]['StatusReport']['Status']}"
+                f"   Route 53's {len(observations)} checkers still see the endpoint: {seen}"
+                " (raw, as in AWS);"
+            )
+            echo(
+                "   the inverted verdict is the CloudWatch metric AWS/Route53 HealthCheckStatus = 0"
             )
             status, region, body = _call(
                 info.secondary.address, info.service_port, "GET", f"/orders/{order}"

@@ -1,8 +1,13 @@
 """The lab's ground-truth event log: what really happened, with wall-clock times.
 
 The supervisor appends one JSON object per line (health flips, DNS answer changes, writer
-changes, region processes starting and exiting, faults taking effect and ending). Tests and
-`gameday lab status` read it back to compare the harness's measurements with reality.
+changes, region processes starting and exiting, faults taking effect and ending, and
+``lab-error`` when a part of the lab itself failed). Tests and `gameday lab status` read it
+back to compare the harness's measurements with reality.
+
+Listeners are called the way Locust's ``EventHook.fire`` calls them: each in its own
+``try``; one that raises is logged and recorded as a ``lab-error`` event, and neither the
+emitter nor the other listeners notice.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from gameday.lab.workers import report_error
 
 Event = dict[str, Any]
 
@@ -29,13 +36,22 @@ class EventLog:
 
     def emit(self, kind: str, **fields: Any) -> Event:
         """Record an event now; returns it."""
+        event = self.emit_quiet(kind, **fields)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:
+                name = getattr(listener, "__qualname__", repr(listener))
+                report_error(self, f"event listener {name} ({kind})", exc)
+        return event
+
+    def emit_quiet(self, kind: str, **fields: Any) -> Event:
+        """Record an event without calling listeners (how a listener's failure is recorded)."""
         event: Event = {"time": time.time(), "kind": kind, **fields}
-        line = json.dumps(event, sort_keys=True)
+        line = json.dumps(event, sort_keys=True, default=str)
         with self._lock:
             self._file.write(line + "\n")
             self._file.flush()
-        for listener in list(self._listeners):
-            listener(event)
         return event
 
     def subscribe(self, listener: Callable[[Event], None]) -> None:

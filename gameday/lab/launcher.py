@@ -31,6 +31,7 @@ from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
 from gameday.lab.events import Event, read_events
 from gameday.lab.lock import PID_NAME, LabLock, lab_processes, locked
+from gameday.lab.network import synfilter
 from gameday.lab.ports import listening
 from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
 from gameday.procutil import pid_alive, process_state
@@ -339,6 +340,9 @@ class Lab:
                 forced.append(f"region {names.get(pid) or '?'} {pid}")
         _wait_gone(supervisors | regions)
         _wait_closed(state)
+        # the supervisor removes its nftables table on a clean stop; after a crash, here
+        if synfilter.remove_table(self.dir):
+            forced.append(f"nftables table {synfilter.table_name(self.dir)}")
         self.stopped = sorted(supervisors | regions)
         ours = state.get("supervisor_pid") in supervisors or not pid_alive(
             state.get("supervisor_pid")

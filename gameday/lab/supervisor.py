@@ -37,10 +37,12 @@ from gameday.children import die_with_parent as _die_with_parent
 from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import elbv2, healthcheckconfig, motoext
+from gameday.lab.controlplane import elbv2, healthcheckconfig
+from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
+from gameday.lab.network import synfilter
 from gameday.lab.network.dns import LabDNS, Router
 from gameday.lab.network.endpointprobe import dns_resolver
 from gameday.lab.network.healthchecker import HealthChecker
@@ -50,8 +52,11 @@ from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
+from gameday.lab.workers import Worker
 
 READY_TIMEOUT = 30.0
+#: Seconds the replication link waits for a region's control API per attempt.
+LINK_TIMEOUT = 1.0
 
 
 def client_health(address: str, port: int) -> int | None:
@@ -74,7 +79,7 @@ class Supervisor:
         self.dir = Path(config.lab_dir).resolve()
         self.stop_requested = threading.Event()
         self.events: EventLog | None = None
-        self.moto: motoext.ControlPlaneServer | None = None
+        self.moto: controlplane.ControlPlaneServer | None = None
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
@@ -87,20 +92,20 @@ class Supervisor:
         self._restart_lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
         self.control: ControlServer | None = None
+        self.network_mode: tuple[str, str] = (synfilter.USERLAND, "not started")
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.clients: dict[str, RegionClient] = {}
         self.roles: dict[str, str] = {}
         self.resources: Resources | None = None
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
-        self._watcher = threading.Thread(
-            target=self._watch_processes, name="proc-watch", daemon=True
-        )
+        self._exited: set[int] = set()
+        self._watcher: Worker | None = None
 
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
-        motoext.check_moto_version()
+        controlplane.check_moto_version()
         cfg = self.config
         addresses = tuple(r.address for r in cfg.regions)
         taken: set[int] = set()
@@ -134,11 +139,16 @@ class Supervisor:
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        self.moto = motoext.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
         self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
+        self.network_mode = synfilter.mode()
+        packet_filter = None
+        if self.network_mode[0] == synfilter.NFTABLES:
+            packet_filter = synfilter.PacketFilter(self.dir)
+            packet_filter.remove()  # whatever a crashed lab of this directory left
         self.reconciler = Reconciler(
             [
                 LabRegion(
@@ -154,16 +164,26 @@ class Supervisor:
             cfg.table_name,
             cfg.secret_name,
             self.events,
+            packet_filter=packet_filter,
         )
         self.checker = HealthChecker(
             self.events,
             cfg.time_scale,
             labels.get,
-            dropped=self.reconciler.address_dropped,
             resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
         )
+        # The link has its own clients with a shorter timeout: a re-point (a failover) waits
+        # for a delivery under way, and must not wait long on a frozen region.
+        link_clients = {
+            name: RegionClient(port, timeout=LINK_TIMEOUT)
+            for name, port in self.control_ports.items()
+        }
         self.link = ReplicationLink(
-            self.clients, cfg.replication_lag, self.events, blocked=self.reconciler.link_blocked
+            link_clients,
+            cfg.replication_lag,
+            self.events,
+            blocked=self.reconciler.link_blocked,
+            impaired=self.reconciler.region_impaired,
         )
         self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
         self.topology = Topology(
@@ -173,10 +193,9 @@ class Supervisor:
             self.link,
             self.events,
             on_change=self._roles_changed,
+            lease=cfg.writer_lease,
         )
-        motoext.install_operation_overrides(
-            self.checker.observations, self.reconciler.experiments, self.topology
-        )
+        controlplane.install_operation_overrides(Route53View(self), self.topology.requests)
         healthcheckconfig.install()
         elbv2.install_target_health(self.target_health)
         by_address = {r.address: r.name for r in self.resources.regions}
@@ -187,9 +206,10 @@ class Supervisor:
             cfg.time_scale,
             by_address.get,
         )
+        self.topology.start()
         self.link.start()
         self.reconciler.start()
-        self._watcher.start()
+        self._watcher = Worker("process-watch", self._watch_processes, 0.05, self.events).start()
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
@@ -251,6 +271,8 @@ class Supervisor:
                 self.config.secret_name,
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
+                "--writer-lease",
+                str(self.config.writer_lease),
                 "--tls-port",
                 str(self.ports["service_tls"]),
                 "--tls-cert",
@@ -314,6 +336,8 @@ class Supervisor:
             "config": self.config.to_dict(),
             "events_path": str(self.dir / "events.jsonl"),
             "updated_at": time.time(),
+            "network_mode": self.network_mode[0],
+            "network_mode_detail": self.network_mode[1],
         }
         if self.ports:
             data.update(
@@ -373,20 +397,21 @@ class Supervisor:
         write_state(self.state_path, self.state("ready"))
 
     def _watch_processes(self) -> None:
-        reported: set[int] = set()
-        while not self.stop_requested.wait(0.05):
-            for name, proc in list(self.processes.items()):
-                code = proc.poll()
-                if code is not None and proc.pid not in reported:
-                    reported.add(proc.pid)
-                    assert self.events is not None
-                    self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
+        """Record each region process's exit once (a supervised worker)."""
+        for name, proc in list(self.processes.items()):
+            code = proc.poll()
+            if code is not None and proc.pid not in self._exited:
+                self._exited.add(proc.pid)
+                assert self.events is not None
+                self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
 
     # -- stop -------------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop everything this supervisor started (safe to call on a half-started lab)."""
         self.stop_requested.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         for part in (
             self.control,
             self.topology,
@@ -422,6 +447,27 @@ class Supervisor:
         if self.events is not None:
             self.events.emit("lab-stopped", pid=os.getpid())
             self.events.close()
+
+
+class Route53View:
+    """What the data plane publishes for the Route 53 APIs (read-only, see controlplane.route53)."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def observations(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.observations(health_check_id) if checker else []
+
+    def last_failures(self, health_check_id: str) -> list[dict[str, Any]]:
+        checker = self._supervisor.checker
+        return checker.last_failures(health_check_id) if checker else []
+
+    def dns_answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
+        dns = self._supervisor.dns
+        if dns is None:
+            raise RuntimeError("the lab's DNS server is not running yet")
+        return dns.answer(name, rtype)
 
 
 class ControlServer:

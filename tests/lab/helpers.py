@@ -49,3 +49,17 @@ def wait_until[T](check: Callable[[], T], timeout: float, interval: float = 0.02
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last value {value!r})")
         time.sleep(interval)
+
+
+def deny_all_inbound(
+    ec2: Any, network_acl_id: str, rule_number: int, cidr: str = "0.0.0.0/0"
+) -> None:
+    """The blocked-endpoint fault: a deny of all inbound traffic (from ``cidr``) on a NACL."""
+    ec2.create_network_acl_entry(
+        NetworkAclId=network_acl_id,
+        RuleNumber=rule_number,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        CidrBlock=cidr,
+    )

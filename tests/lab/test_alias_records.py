@@ -293,8 +293,6 @@ def test_disabled_and_inverted_is_unhealthy(lab: Lab, lab_env: dict[str, str]) -
         )
         assert flip["disabled"] is True and flip["inverted"] is True
         wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=2)
-        status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-        assert status[0]["StatusReport"]["Status"].startswith("Failure")
     finally:
         route53.update_health_check(HealthCheckId=hc, Disabled=False, Inverted=False)
     wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=3)

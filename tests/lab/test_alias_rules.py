@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from gameday.lab import tlscert
 from gameday.lab.controlplane import elbv2, healthcheckconfig
-from gameday.lab.controlplane.motoext import AliasTarget, RecordSet, Zone
+from gameday.lab.controlplane.route53 import AliasTarget, RecordSet, Zone
 from gameday.lab.network.dns import Router
 from gameday.lab.network.targethealth import _Target, matches
 

@@ -7,12 +7,14 @@ import shutil
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
+from gameday.probes.route53 import _metric_query as metric_query
 from tests.lab.helpers import resolve, wait_until
 
 pytestmark = pytest.mark.lab
@@ -59,20 +61,47 @@ def test_unknown_names_are_nxdomain_and_foreign_zones_refused(lab: Lab) -> None:
         resolve(lab, "example.com")
 
 
+def _metric(cloudwatch: object, hc: str, since: float) -> list[tuple[float, float]]:
+    """(time, value) of every ``AWS/Route53 HealthCheckStatus`` second since ``since``."""
+    answer = cloudwatch.get_metric_data(  # type: ignore[attr-defined]
+        MetricDataQueries=[metric_query(hc, period=1)],
+        StartTime=datetime.fromtimestamp(since, UTC),
+        EndTime=datetime.fromtimestamp(time.time() + 5, UTC),
+        ScanBy="TimestampAscending",
+    )["MetricDataResults"][0]
+    return [(t.timestamp(), v) for t, v in zip(answer["Timestamps"], answer["Values"], strict=True)]
+
+
+def _raw(route53: object, hc: str) -> list[str]:
+    observations = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]  # type: ignore[attr-defined]
+    return [o["StatusReport"]["Status"] for o in observations]
+
+
 def test_inverting_the_primary_check_fails_over_and_back(lab: Lab, lab_env: dict[str, str]) -> None:
+    """The metric goes 1 -> 0 within one interval of an inversion and back; the checkers'
+    raw observations stay what they saw (Success) throughout, as in AWS."""
     info = lab.info
     route53 = boto3.client("route53")
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     hc = info.primary.health_check_id
     interval, threshold = 1.0, 2  # the lab's defaults
     budget = interval * threshold + interval
+    before = time.time()
+    wait_until(lambda: _metric(cloudwatch, hc, before), timeout=interval + 1)
+    assert {v for _, v in _metric(cloudwatch, hc, before)} == {1.0}
     try:
         started = time.time()
         route53.update_health_check(HealthCheckId=hc, Inverted=True)
+        zero = wait_until(
+            lambda: [t for t, v in _metric(cloudwatch, hc, started) if v == 0.0],
+            timeout=interval + 1,
+        )
+        assert zero[0] - started <= interval + 1.0  # datapoints have 1 s resolution
         wait_until(lambda: resolve(lab)[0] == [info.secondary.address], timeout=budget + 1)
         switched = time.time() - started
         assert switched <= budget, f"failover took {switched:.2f} s, more than {budget} s"
-        status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-        assert status and status[0]["StatusReport"]["Status"].startswith("Failure")
+        raw = _raw(route53, hc)
+        assert len(raw) == 8 and all(s == "Success: HTTP Status Code 200, OK" for s in raw)
         flip = lab.wait_for_event(
             lambda e: (
                 e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is False
@@ -81,6 +110,7 @@ def test_inverting_the_primary_check_fails_over_and_back(lab: Lab, lab_env: dict
             since=started,
         )
         assert flip["inverted"] is True and flip["region"] == info.primary.name
+        assert flip["checkers_healthy"] == 8
         change = lab.wait_for_event(
             lambda e: (
                 e["kind"] == "dns"
@@ -92,10 +122,14 @@ def test_inverting_the_primary_check_fails_over_and_back(lab: Lab, lab_env: dict
         )
         assert change["time"] >= flip["time"]
     finally:
+        restored = time.time()
         route53.update_health_check(HealthCheckId=hc, Inverted=False)
+    wait_until(
+        lambda: [t for t, v in _metric(cloudwatch, hc, restored) if v == 1.0],
+        timeout=interval + 1,
+    )
     wait_until(lambda: resolve(lab)[0] == [info.primary.address], timeout=budget + 1)
-    status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-    assert status[0]["StatusReport"]["Status"].startswith("Success")
+    assert all(s.startswith("Success") for s in _raw(route53, hc))
 
 
 def test_a_disabled_check_is_healthy_whatever_it_observes(
@@ -103,35 +137,36 @@ def test_a_disabled_check_is_healthy_whatever_it_observes(
 ) -> None:
     info = lab.info
     route53 = boto3.client("route53")
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     hc = info.primary.health_check_id
-
-    def report() -> str:
-        observations = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-        return observations[0]["StatusReport"]["Status"]
-
     since = time.time()
     try:
-        # The probes now get a 404; a disabled check is healthy all the same, as in AWS.
+        # The checkers now get a 404; a disabled check is healthy all the same, as in AWS.
+        # (Disabled together with Inverted is unhealthy: tests/lab/test_alias_records.py.)
         route53.update_health_check(HealthCheckId=hc, Disabled=True, ResourcePath="/nope")
-        wait_until(lambda: "disabled" in report() and "404" in report(), timeout=3)
-        assert report().startswith("Success")
+        # two metric datapoints published after the change: evaluated with it at least once
+        wait_until(lambda: len(_metric(cloudwatch, hc, since + 1)) >= 2, timeout=4)
+        wait_until(lambda: all("404" in s for s in _raw(route53, hc)), timeout=4)
+        assert {v for _, v in _metric(cloudwatch, hc, since + 1)} == {1.0}
         assert resolve(lab)[0] == [info.primary.address]
         flips = [e for e in lab.events(since=since, kind="health") if e["health_check_id"] == hc]
         assert flips == []
     finally:
-        # Re-enable only once two probes (the threshold) have passed again, so the check
-        # comes back healthy instead of flipping for an interval.
+        # Re-enable only once every checker has passed twice again (the threshold), so the
+        # check comes back healthy instead of flipping for an interval: a success checked a
+        # whole interval (1 s) after the fix had a successful probe before it.
+        fixed = time.time()
         route53.update_health_check(HealthCheckId=hc, ResourcePath="/health")
-        seen: set[object] = set()
 
         def passed_twice() -> bool:
             status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
-            report = status[0]["StatusReport"]
-            if "200" in report["Status"]:
-                seen.add(report["CheckedTime"])
-            return len(seen) >= 2
+            return len(status) == 8 and all(
+                o["StatusReport"]["Status"].startswith("Success")
+                and o["StatusReport"]["CheckedTime"].timestamp() >= fixed + 1.0
+                for o in status
+            )
 
-        wait_until(passed_twice, timeout=5)
+        wait_until(passed_twice, timeout=6)
         route53.update_health_check(HealthCheckId=hc, Disabled=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gameday.lab.controlplane import fis
-from gameday.lab.controlplane.motoext import RecordSet
+from gameday.lab.controlplane.route53 import RecordSet
 from gameday.lab.network.dns import route
 from gameday.lab.network.netacl import Rule, allowed, connection_allowed
 

@@ -110,9 +110,11 @@ def test_aws_probes_against_moto() -> None:
         hc = create_http_health_check(r53)
         status = health_check_status(hc)
         assert status["healthy"] is True and status["total_observations"] == 1
+        assert status["metric"]["value"] is None and status["agrees_with_metric"] is None
         json.dumps(status)
         r53.update_health_check(HealthCheckId=hc, Inverted=True)
-        assert health_check_status(hc)["inverted"] is True  # moto's observations stay fixed
+        inverted = health_check_status(hc)  # moto's raw observation stays Success
+        assert inverted["inverted"] is True and inverted["healthy"] is False
         with pytest.raises(ActivityFailed, match="list-health-checks"):
             health_check_status("nope")
 

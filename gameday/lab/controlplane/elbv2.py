@@ -17,7 +17,8 @@ group with no registered target counts as unhealthy.
 The lab has no load-balancer nodes: a lab region process is both the node and the target,
 so a load balancer's name answers the addresses of the ``ip`` targets registered behind
 it (see :func:`load_balancer`). Every reach into moto's elbv2 internals is here and is
-pinned with the rest of the lab to :data:`motoext.PINNED_MOTO_VERSION`.
+pinned with the rest of the lab to :data:`server.PINNED_MOTO_VERSION` and checked by
+``tests/lab/test_alias_moto_internals.py``.
 """
 
 from __future__ import annotations

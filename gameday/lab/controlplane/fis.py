@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.durations import DurationError, iso8601_seconds
+from gameday.lab.controlplane import ec2
+from gameday.lab.controlplane.server import LAB_ACCOUNT_ID
 
 #: Action id -> (target key -> resource type, required parameters, optional parameters).
 ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
@@ -263,3 +265,153 @@ def plan(
             raise FisValidationError("the actions' startAfter form a cycle")
     run.actions = list(runs.values())
     return run
+
+
+# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
+
+
+def runs() -> list[ExperimentRun]:
+    """Every experiment the lab has started, in every region (what the data plane reads).
+
+    The run lives on moto's experiment object, so the control plane publishes it and the
+    fault reconciler only reads it; nothing else shares it.
+    """
+    from moto.fis.models import fis_backends
+
+    found = []
+    for backend in list(fis_backends[LAB_ACCOUNT_ID].values()):
+        for experiment in list(backend.experiments.values()):
+            run = getattr(experiment, "_lab_run", None)
+            if run is not None:
+                found.append(run)
+    return found
+
+
+def _table_arns(region: str) -> list[str]:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return [t.table_arn for t in list(dynamodb_backends[LAB_ACCOUNT_ID][region].tables.values())]
+
+
+def install() -> None:
+    """FIS templates are validated, experiments run on the lab's clock with effects."""
+    import time as _time
+
+    from moto.fis.exceptions import FISException
+    from moto.fis.models import Experiment, FISBackend
+
+    class ValidationException(FISException):
+        code = 400
+
+        def __init__(self, message: str) -> None:
+            super().__init__("ValidationException", message)
+
+    create_template = FISBackend.create_experiment_template
+    start = FISBackend.start_experiment
+    managed_status = Experiment.status
+
+    def create_experiment_template(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            validate_template(kwargs.get("actions") or {}, kwargs.get("targets") or {})
+        except FisValidationError as exc:
+            raise ValidationException(str(exc)) from exc
+        return create_template(self, *args, **kwargs)
+
+    def start_experiment(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = start(self, *args, **kwargs)
+        experiment = self.experiments[result["id"]]
+        if getattr(experiment, "_lab_run", None) is not None:
+            return result  # an idempotent retry with the same client token
+        resolved, failure = _resolve_targets(
+            self.region_name, experiment.targets, experiment.actions
+        )
+        run = plan(
+            experiment.id, self.region_name, experiment.start_time, experiment.actions, resolved
+        )
+        if failure and experiment.experiment_options.get("emptyTargetResolutionMode") != "skip":
+            run.failed_reason = failure
+            experiment.STATUS_REASONS = {**Experiment.STATUS_REASONS, "failed": failure}
+        experiment._lab_run = run
+        return experiment.to_dict(tags=self.tagger.get_tag_dict_for_resource(experiment.arn))
+
+    def status_get(self: Any) -> str | None:
+        run = getattr(self, "_lab_run", None)
+        if run is None:
+            return managed_status.fget(self)
+        return run.status(_time.time())
+
+    def status_set(self: Any, value: str) -> None:
+        run = getattr(self, "_lab_run", None)
+        if run is None:
+            managed_status.fset(self, value)
+        elif value == "stopping" and run.stopped_at is None:
+            run.stopped_at = _time.time()
+
+    def sync_state(self: Any) -> str:
+        run = getattr(self, "_lab_run", None)
+        if run is None:
+            return Experiment._moto_sync_state(self)
+        now = _time.time()
+        status = run.status(now)
+        self.end_time = run.end_time(now)
+        for action in run.actions:
+            state, started, ended = run.action_status(action, now)
+            entry = self.actions[action.name]
+            entry["state"] = {"status": state, "reason": f"Action is {state}"}
+            if started is not None:
+                entry["startTime"] = started
+            if ended is not None:
+                entry["endTime"] = ended
+        return status
+
+    Experiment._moto_sync_state = Experiment._sync_state
+    Experiment._sync_state = sync_state
+    Experiment.status = property(status_get, status_set)
+    FISBackend.create_experiment_template = create_experiment_template
+    FISBackend.start_experiment = start_experiment
+
+
+def _resolve_targets(
+    region: str, targets: dict[str, Any], actions: dict[str, Any]
+) -> tuple[dict[str, dict[str, list[str]]], str | None]:
+    """Resolve each action's targets to ARNs in the control plane; (resolved, failure)."""
+    subnet_list = ec2.subnets(region)
+    tables = _table_arns(region)
+    by_target: dict[str, list[str]] = {}
+    for name, target in targets.items():
+        kind = target.get("resourceType")
+        arns = list(target.get("resourceArns") or [])
+        tags = target.get("resourceTags") or {}
+        if kind == "aws:ec2:subnet":
+            if arns:
+                known = {arn for _, arn, _ in subnet_list}
+                arns = [a for a in arns if a in known]
+            elif tags:
+                arns = [
+                    arn for _, arn, t in subnet_list if all(t.get(k) == v for k, v in tags.items())
+                ]
+        elif kind == "aws:dynamodb:global-table":
+            arns = [a for a in arns if a in tables]
+        arns = _select(arns, target.get("selectionMode", "ALL"))
+        by_target[name] = arns
+    resolved: dict[str, dict[str, list[str]]] = {}
+    for action_name, action in actions.items():
+        resolved[action_name] = {
+            key: by_target.get(t, []) for key, t in (action.get("targets") or {}).items()
+        }
+        for key, target_name in (action.get("targets") or {}).items():
+            if not by_target.get(target_name):
+                return (
+                    resolved,
+                    f"Target resolution failed: target {target_name} ({key}) matched no resource in {region}",
+                )
+    return resolved, None
+
+
+def _select(arns: list[str], mode: str) -> list[str]:
+    if mode.startswith("COUNT(") and mode.endswith(")"):
+        return arns[: int(mode[6:-1])]
+    if mode.startswith("PERCENT(") and mode.endswith(")"):
+        keep = max(1, round(len(arns) * int(mode[8:-1]) / 100)) if arns else 0
+        return arns[:keep]
+    return arns

@@ -8,22 +8,38 @@
   without ``AllowDataLoss``): the old writer stops taking writes, the link drains, then the
   roles swap. Nothing is lost. If the link cannot drain in time the switchover is
   cancelled and the old writer keeps its role.
+
+The fence window (decided here, deterministic): the writer holds a *writer lease* of
+``LabConfig.writer_lease`` lab seconds (1 s: 10 AWS seconds on the default clock), renewed
+every eighth of a lease while the
+global database names it the writer. A writer that cannot be reached at a failover (frozen
+with ``stop-region``) is fenced only once its lease has ended (the fence carries
+``not_before``), and it acknowledges writes only while its lease lasts. So after resuming
+it acknowledges writes exactly until the end of the lease it held at the promotion, never
+after, whatever order its queued requests are read in; AWS promises no instant fence either.
+Each write an old writer acknowledged after the promotion is recorded when the fence lands,
+as a ``split-brain-write`` event (id, acked_at, promoted_at), so the RPO audit can report it.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import rds
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
 from gameday.lab.region.replication import ReplicationLink
+from gameday.lab.workers import Worker
 
 SWITCHOVER_TIMEOUT = 30.0
+#: How long a fence attempt waits for the old writer (a hung one answers never): a failover
+#: does not wait on it longer than this, the fence worker retries.
+FENCE_TIMEOUT = 0.3
 
 
 @dataclass(frozen=True)
@@ -45,35 +61,82 @@ class Topology:
         link: ReplicationLink,
         events: EventLog,
         on_change: Callable[[dict[str, str]], None],
+        lease: float = 1.0,
     ) -> None:
         self.global_cluster_id = global_cluster_id
         self.members = members
         self._clients = clients
+        self._fence_clients = {
+            name: RegionClient(c.port, host=c.host, timeout=FENCE_TIMEOUT)
+            for name, c in clients.items()
+        }
         self._link = link
         self._events = events
         self._on_change = on_change
         self._lock = threading.Lock()
         # region -> (shipped seq, fence request id) of a demotion not yet confirmed
         self._pending: dict[str, tuple[int, str]] = {}
+        self.lease = lease
+        # region -> the latest lease end sent to it; region -> when its successor was promoted
+        self._lease_sent: dict[str, float] = {}
+        self._promoted_at: dict[str, float] = {}
         self._pending_lock = threading.Lock()
-        self._enforcer: threading.Thread | None = None
-        self._stop = threading.Event()
         self.busy = False
+        #: Failover requests accepted by the control plane (rds.install puts them here).
+        self.requests: rds.Outbox = queue.Queue()
+        self._workers = [
+            Worker("failover-requests", self._take_request, 0.02, events),
+            Worker("writer-fence", self._enforce, 0.2, events),
+            Worker("writer-lease", self._renew_lease, lease / 8, events),
+        ]
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def _take_request(self) -> None:
+        """Carry out the next failover/switchover request, if any (one at a time)."""
+        try:
+            request = self.requests.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            self.begin(request.from_arn, request.to_arn, request.allow_data_loss)
+        except BaseException:
+            # never leave the global cluster stuck in FailoverState
+            self.busy = False
+            rds.set_failover_state(self.global_cluster_id, None)
+            raise
+
+    def _renew_lease(self) -> None:
+        """Extend the writer's lease, unless a failover is under way or it is being fenced."""
+        if self.busy:
+            return
+        writer = next((r for r, role in self.roles().items() if role == "writer"), None)
+        with self._pending_lock:
+            if writer is None or writer in self._pending:
+                return
+        until = time.time() + self.lease
+        self._lease_sent[writer] = max(self._lease_sent.get(writer, 0.0), until)
+        try:
+            self._clients[writer].renew_lease(until)
+        except RegionControlError:
+            return  # frozen or gone: its lease runs out, as it should
 
     def region_of(self, cluster_arn: str) -> str | None:
         return next((m.region for m in self.members if m.cluster_arn == cluster_arn), None)
 
     def roles(self) -> dict[str, str]:
-        writer = motoext.global_cluster_writer(self.global_cluster_id)
+        writer = rds.global_cluster_writer(self.global_cluster_id)
         return {m.region: "writer" if m.cluster_arn == writer else "reader" for m in self.members}
 
     def begin(self, from_arn: str, to_arn: str, allow_data_loss: bool) -> None:
-        """Start a failover (data loss allowed) or switchover in the background."""
+        """Carry out a failover (data loss allowed) or switchover."""
         self.busy = True
-        target = self._failover if allow_data_loss else self._switchover
-        threading.Thread(
-            target=target, args=(from_arn, to_arn), name="global-failover", daemon=True
-        ).start()
+        if allow_data_loss:
+            self._failover(from_arn, to_arn)
+        else:
+            self._switchover(from_arn, to_arn)
 
     def _failover(self, from_arn: str, to_arn: str) -> None:
         old, new = self.region_of(from_arn), self.region_of(to_arn)
@@ -90,7 +153,9 @@ class Topology:
             previous = self._link.point(new, old, from_seq=new_seq)
             shipped = previous.shipped_seq if previous.source == old else 0
             discarded = self._demote(old, shipped)
-            self._clients[new].set_role("writer")
+            promoted = time.time()
+            self._promoted_at[old] = promoted
+            self._clients[new].set_role("writer", lease_until=self._new_lease(new))
             self._finish(
                 old,
                 new,
@@ -98,7 +163,14 @@ class Topology:
                 "failover",
                 lost_on_old_writer=discarded,
                 in_flight_dropped=len(previous.dropped),
+                promoted_at=promoted,
+                fence_not_before=self._lease_sent.get(old) if discarded is None else None,
             )
+
+    def _new_lease(self, region: str) -> float:
+        until = time.time() + self.lease
+        self._lease_sent[region] = max(self._lease_sent.get(region, 0.0), until)
+        return until
 
     def _demote(self, region: str, shipped: int) -> int | None:
         """Fence the old writer: it becomes a reader and moves its unshipped writes aside.
@@ -110,45 +182,70 @@ class Topology:
         """
         fence = uuid.uuid4().hex
         try:
-            reply = self._clients[region].set_role(
+            reply = self._fence_clients[region].set_role(
                 "reader", discard_after_seq=shipped, request_id=fence
             )
             return int(reply["discarded"])
         except RegionControlError:
             with self._pending_lock:
                 self._pending[region] = (shipped, fence)
-            self._ensure_enforcer()
             return None
 
-    def _ensure_enforcer(self) -> None:
-        if self._enforcer is None or not self._enforcer.is_alive():
-            self._enforcer = threading.Thread(
-                target=self._enforce, name="topology-fence", daemon=True
-            )
-            self._enforcer.start()
-
     def _enforce(self) -> None:
-        """Retry pending demotions until they succeed (or the lab stops)."""
-        while not self._stop.wait(0.2):
-            with self._pending_lock:
-                pending = dict(self._pending)
-            if not pending:
-                return
-            for region, (shipped, fence) in pending.items():
-                try:
-                    reply = self._clients[region].set_role(
-                        "reader", discard_after_seq=shipped, request_id=fence
-                    )
-                except RegionControlError:
-                    continue
-                with self._pending_lock:
-                    self._pending.pop(region, None)
-                self._events.emit(
-                    "writer-fenced", region=region, lost_on_old_writer=reply["discarded"]
+        """Retry pending demotions (a supervised worker, every 0.2 s).
+
+        A fence sent before the old writer's lease ends is deferred by the region (it
+        answers ``deferred_until``) and retried here: the window stays the lease.
+        """
+        with self._pending_lock:
+            pending = dict(self._pending)
+        for region, (shipped, fence) in pending.items():
+            try:
+                reply = self._fence_clients[region].set_role(
+                    "reader",
+                    discard_after_seq=shipped,
+                    request_id=fence,
+                    not_before=self._lease_sent.get(region),
                 )
+            except RegionControlError:
+                continue
+            if "deferred_until" in reply:
+                continue
+            with self._pending_lock:
+                self._pending.pop(region, None)
+            split = self._split_brain_writes(region)
+            self._events.emit(
+                "writer-fenced",
+                region=region,
+                lost_on_old_writer=reply["discarded"],
+                split_brain_writes=len(split),
+            )
+
+    def _split_brain_writes(self, region: str) -> list[dict[str, object]]:
+        """Record every write ``region`` acknowledged after its successor's promotion."""
+        promoted = self._promoted_at.get(region)
+        if promoted is None:
+            return []
+        found = [
+            w
+            for w in self._clients[region].lost()
+            if w["origin"] == region and float(w["acked_at"]) > promoted
+        ]
+        for write in found:
+            self._events.emit(
+                "split-brain-write",
+                region=region,
+                id=write["id"],
+                acked_at=write["acked_at"],
+                promoted_at=promoted,
+            )
+        return found
 
     def stop(self) -> None:
-        self._stop.set()
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            worker.join()
 
     def _switchover(self, from_arn: str, to_arn: str) -> None:
         old, new = self.region_of(from_arn), self.region_of(to_arn)
@@ -163,7 +260,7 @@ class Topology:
                 )
                 return
             if not self._link.wait_caught_up(SWITCHOVER_TIMEOUT):
-                self._clients[old].set_role("writer")
+                self._clients[old].set_role("writer", lease_until=self._new_lease(old))
                 self._cancel(
                     old,
                     new,
@@ -174,9 +271,9 @@ class Topology:
                 return
             try:
                 new_seq = self._max_seq(new)
-                self._clients[new].set_role("writer")
+                self._clients[new].set_role("writer", lease_until=self._new_lease(new))
             except RegionControlError as exc:
-                self._clients[old].set_role("writer")
+                self._clients[old].set_role("writer", lease_until=self._new_lease(old))
                 self._cancel(
                     old, new, started, "switchover", f"the target {new} is unreachable: {exc}"
                 )
@@ -191,11 +288,11 @@ class Topology:
         # Order matters to observers: roles and the event first, then the lab is free for
         # the next operation, and clearing FailoverState (what AWS callers poll) comes last.
         new_arn = next(m.cluster_arn for m in self.members if m.region == new)
-        motoext.set_global_cluster_writer(self.global_cluster_id, new_arn)
+        rds.set_global_cluster_writer(self.global_cluster_id, new_arn)
         self._on_change(self.roles())
         self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
         self.busy = False
-        motoext.set_failover_state(self.global_cluster_id, None)
+        rds.set_failover_state(self.global_cluster_id, None)
 
     def _cancel(self, old: str, new: str, started: float, how: str, reason: str) -> None:
         self._on_change(self.roles())
@@ -208,4 +305,4 @@ class Topology:
             reason=reason,
         )
         self.busy = False
-        motoext.set_failover_state(self.global_cluster_id, None)
+        rds.set_failover_state(self.global_cluster_id, None)

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
-from gameday.lab.controlplane import elbv2, motoext
+from gameday.lab.controlplane import elbv2, route53
 from gameday.lab.events import EventLog
+from gameday.lab.workers import Worker
 
 HealthLookup = Callable[[str], bool]
 #: The control plane's view of a load balancer named by an alias target (None if unknown).
@@ -118,8 +119,8 @@ class Router:
 
     def route(
         self,
-        records: list[motoext.RecordSet],
-        zone: motoext.Zone | None = None,
+        records: list[route53.RecordSet],
+        zone: route53.Zone | None = None,
         client_region: str | None = None,
         depth: int = 0,
     ) -> Answer | None:
@@ -131,7 +132,7 @@ class Router:
         ok = {id(r): healthy for r, (_, healthy) in zip(records, candidates, strict=True)}
         choice = {id(r): c for r, (c, _) in zip(records, candidates, strict=True)}
 
-        def answer(chosen: list[motoext.RecordSet], policy: str, weighted: bool = False) -> Answer:
+        def answer(chosen: list[route53.RecordSet], policy: str, weighted: bool = False) -> Answer:
             picks = tuple(
                 Choice(
                     choice[id(r)].values,
@@ -170,8 +171,8 @@ class Router:
 
     def _candidate(
         self,
-        record: motoext.RecordSet,
-        zone: motoext.Zone | None,
+        record: route53.RecordSet,
+        zone: route53.Zone | None,
         client_region: str | None,
         depth: int,
     ) -> tuple[Choice, bool]:
@@ -196,7 +197,7 @@ class Router:
         self,
         name: str,
         rtype: str,
-        zone: motoext.Zone | None,
+        zone: route53.Zone | None,
         client_region: str | None,
         depth: int,
     ) -> tuple[Answer, bool] | None:
@@ -210,7 +211,7 @@ class Router:
         return answer, healthy
 
 
-def route(records: list[motoext.RecordSet], healthy: HealthLookup) -> Answer | None:
+def route(records: list[route53.RecordSet], healthy: HealthLookup) -> Answer | None:
     """Route 53's routing of plain (non-alias) record sets of one name and type."""
     return Router(healthy).route(records)
 
@@ -220,7 +221,7 @@ def lookup(
 ) -> tuple[str, Answer | None]:
     """Resolve ``name``/``qtype`` against the control plane: (rcode, answer)."""
     name = name.lower() if name.endswith(".") else name.lower() + "."
-    zones = [z for z in motoext.zones() if name == z.name or name.endswith("." + z.name)]
+    zones = [z for z in route53.zones() if name == z.name or name.endswith("." + z.name)]
     if not zones:
         return "REFUSED", None
     zone = max(zones, key=lambda z: len(z.name))
@@ -290,10 +291,10 @@ class LabDNS:
         self._events = events
         self._udp = DNSServer(resolver, address=host, port=port, logger=_QuietLogger())
         self._tcp = DNSServer(resolver, address=host, port=port, tcp=True, logger=_QuietLogger())
-        self._stop = threading.Event()
         self._last: dict[tuple[str, str], list[str]] = {}
         self._changes_lock = threading.Lock()
-        self._watcher = threading.Thread(target=self._watch, name="dns-watch", daemon=True)
+        # DNS publication is a supervised worker: a failing pass is a lab-error and a retry.
+        self._watcher = Worker("dns-publication", self.check_changes, 0.05, events)
         # A health flip changes answers at once: log the DNS change in the same instant
         # (the watcher still catches record changes made through the API).
         events.subscribe(
@@ -309,15 +310,16 @@ class LabDNS:
         self._watcher.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._watcher.stop()
         for server in (self._udp, self._tcp):
             server.server.shutdown()
             server.server.server_close()
-        self._watcher.join(timeout=5)
+        self._watcher.join()
 
-    def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            self.check_changes()
+    def answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
+        """(response code, record data) this server answers for ``name`` now (TestDNSAnswer)."""
+        rcode, answer = lookup(name, rtype, self._router)
+        return rcode, list(answer.pick()) if answer is not None else []
 
     def check_changes(self) -> None:
         """Log a ``dns`` event for every routed name whose eligible answer changed."""
@@ -325,7 +327,7 @@ class LabDNS:
             self._check_changes()
 
     def _check_changes(self) -> None:
-        for zone in motoext.zones():
+        for zone in route53.zones():
             keys = {(r.name, r.type) for r in zone.records if r.type in ("A", "AAAA", "CNAME")}
             for name, rtype in sorted(keys):
                 answer = self._router.route(

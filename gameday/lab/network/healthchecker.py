@@ -1,14 +1,28 @@
-"""The Route 53 health checker of the lab: real probes, Route 53's rules.
+"""The Route 53 health checker of the lab: real probes from several checker regions.
 
-For each health check in the control plane, a thread probes its target every
-``RequestInterval`` (on the lab's compressed clock) and keeps Route 53's state machine:
-a healthy check turns unhealthy after ``FailureThreshold`` consecutive failed probes and
-healthy again after as many consecutive successes. ``Inverted`` and ``Disabled`` are read
-from the control plane at every evaluation: inverted flips the result, disabled makes the
-check healthy whatever the probes say (exactly as in AWS, where a disabled check never
-triggers a failover). CALCULATED checks combine their children's status.
+Route 53 probes every endpoint from health checkers in several regions. The lab does the
+same with :data:`CHECKERS`: eight checker regions, each probing from its own loopback
+source address (127.0.3.x, so a network ACL can block the checkers' range and nothing
+else), each on its own supervised worker, their probes staggered across a fifth of an
+interval. For each health check:
 
-The observations feed ``route53.get_health_check_status`` and the DNS server.
+* every checker keeps its own view, as Route 53's do: healthy -> unhealthy after
+  ``FailureThreshold`` consecutive failed probes, and back after as many successes;
+* a probe fails when the TCP connection is not made within :data:`HTTP_CONNECT_LIMIT`
+  (HTTP) or :data:`TCP_CONNECT_LIMIT` (TCP), or no HTTP status arrives within
+  :data:`HTTP_STATUS_LIMIT`, or the status is not 2xx/3xx, or the answer is not HTTP at all
+  (garbage, a reset, half a response): each is a failed observation in AWS's wording,
+  never a crash. The limits are AWS's seconds on the lab's clock (:func:`lab_seconds`);
+* the *effective* status is healthy when more than :data:`HEALTHY_FRACTION` of the
+  checkers' views are healthy, then ``Inverted`` flips it and ``Disabled`` makes it
+  healthy, or unhealthy when also inverted (AWS's way to stop routing to a resource whose
+  check is disabled); both are read from the control plane at every evaluation. CALCULATED checks count
+  their healthy children against ``HealthThreshold`` (0: always healthy).
+
+What the checkers saw (raw, never inverted) feeds ``GetHealthCheckStatus`` and
+``GetHealthCheckLastFailureReason``; the effective status is what DNS routes on, what the
+ground-truth log records (``health`` events) and what the lab publishes as the CloudWatch
+metric ``AWS/Route53`` ``HealthCheckStatus``.
 """
 
 from __future__ import annotations
@@ -22,22 +36,97 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import cloudwatch, route53
 from gameday.lab.events import EventLog
 from gameday.lab.network import endpointprobe
+from gameday.lab.workers import Worker
 from gameday.netutil import is_loopback
 
-#: The checker region named in observations (one real prober stands for Route 53's fleet).
-CHECKER_REGION = "us-east-1"
+#: Route 53's checker regions the lab emulates, each with its own loopback source address.
+CHECKERS: tuple[tuple[str, str], ...] = (
+    ("us-east-1", "127.0.3.1"),
+    ("us-west-1", "127.0.3.2"),
+    ("us-west-2", "127.0.3.3"),
+    ("eu-west-1", "127.0.3.4"),
+    ("ap-southeast-1", "127.0.3.5"),
+    ("ap-southeast-2", "127.0.3.6"),
+    ("ap-northeast-1", "127.0.3.7"),
+    ("sa-east-1", "127.0.3.8"),
+)
+#: The source range of the lab's checkers (a NACL rule on it models "block Route 53").
+CHECKER_CIDR = "127.0.3.0/24"
+#: Route 53: healthy when more than 18% of its checkers report healthy.
+HEALTHY_FRACTION = 0.18
+#: AWS's time limits, in AWS seconds: an HTTP check must connect within 4 s and get a
+#: status within 2 s more; a TCP check must connect within 10 s.
+HTTP_CONNECT_LIMIT = 4.0
+HTTP_STATUS_LIMIT = 2.0
+TCP_CONNECT_LIMIT = 10.0
+#: The checkers' first probes are spread over this fraction of an interval.
+STAGGER = 0.2
+#: Route 53 reads at most this much of the body for a string match.
+BODY_LIMIT = 5120
+
+_FIREWALL = (
+    "The endpoint or the internet connection is down, or requests are being blocked by "
+    "your firewall. See https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/"
+    "dns-failover-router-firewall-rules.html"
+)
+
+
+def lab_seconds(aws_seconds: float, time_scale: float) -> float:
+    """AWS seconds on the lab's clock.
+
+    TODO(labclock): read the lab's single speed factor (``LabConfig.speed``) once it is on
+    main; until then the health-check interval compression ratio is the lab's clock.
+    """
+    return aws_seconds * time_scale
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One probe's outcome, worded as Route 53 reports it (``Success: ...``/``Failure: ...``)."""
+
+    success: bool
+    status: str
+    checked_at: float
 
 
 @dataclass
-class Observation:
-    """One probe's outcome."""
+class CheckerView:
+    """One checker region's view of one health check (FailureThreshold applied)."""
 
-    success: bool
-    detail: str
-    checked_at: float
+    region: str
+    address: str
+    healthy: bool = True  # a new check counts as healthy until proven otherwise
+    consecutive_failures: int = 0
+    consecutive_successes: int = 0
+    last: Observation | None = None
+    last_failure: Observation | None = None
+
+    def record(self, observation: Observation, threshold: int) -> None:
+        self.last = observation
+        if observation.success:
+            self.consecutive_successes += 1
+            self.consecutive_failures = 0
+            if not self.healthy and self.consecutive_successes >= threshold:
+                self.healthy = True
+        else:
+            self.last_failure = observation
+            self.consecutive_failures += 1
+            self.consecutive_successes = 0
+            if self.healthy and self.consecutive_failures >= threshold:
+                self.healthy = False
+
+    def report(self, observation: Observation) -> dict[str, Any]:
+        return {
+            "Region": self.region,
+            "IPAddress": self.address,
+            "StatusReport": {
+                "Status": observation.status,
+                "CheckedTime": datetime.fromtimestamp(observation.checked_at, UTC),
+            },
+        }
 
 
 @dataclass
@@ -45,265 +134,355 @@ class CheckState:
     """Route 53's view of one health check."""
 
     id: str
-    healthy: bool = True  # before its first evaluations a new check counts as healthy
-    consecutive_failures: int = 0
-    consecutive_successes: int = 0
-    last: Observation | None = None
-    reported: bool | None = None  # the last reported (inverted/disabled-adjusted) status
-    config: motoext.HealthCheckConfig | None = None
+    config: route53.HealthCheckConfig
+    views: list[CheckerView] = field(
+        default_factory=lambda: [CheckerView(r, a) for r, a in CHECKERS]
+    )
+    reported: bool | None = None  # the published effective status
     evaluations: int = 0
-    changed: threading.Condition = field(default_factory=threading.Condition)
+    workers: list[Worker] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class HealthChecker:
-    """Runs one probing thread per health check and answers their status."""
+    """Runs the checkers' workers for every health check and publishes their status."""
 
     def __init__(
         self,
         events: EventLog,
         time_scale: float,
         label: Callable[[str], str | None],
-        dropped: Callable[[str], bool] = lambda address: False,
+        *,
+        publish_metric: Callable[[str, bool, float], None] = cloudwatch.put_health_check_status,
         resolve: endpointprobe.Resolve | None = None,
     ) -> None:
-        self._resolve = resolve
+        self._resolve = resolve  # FQDN checks: names resolve through the lab's DNS
         self._events = events
         self._scale = time_scale
         self._label = label
-        self._dropped = dropped
+        self._publish_metric = publish_metric
         self._states: dict[str, CheckState] = {}
-        self._threads: dict[str, threading.Thread] = {}
-        self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._reconciler = threading.Thread(
-            target=self._reconcile_loop, name="hc-reconcile", daemon=True
-        )
+        self._reconciler = Worker("health-checks", self._reconcile, 0.25, events)
 
     def start(self) -> None:
         self._reconcile()
         self._reconciler.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in [self._reconciler, *self._threads.values()]:
-            if thread.is_alive():
-                thread.join(timeout=5)
+        workers = [self._reconciler]
+        for state in list(self._states.values()):
+            workers.extend(state.workers)
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.join()
 
     # -- status ------------------------------------------------------------------------
 
     def is_healthy(self, health_check_id: str) -> bool:
-        """The status Route 53 uses for routing (inverted/disabled applied)."""
+        """The effective status Route 53 routes on (as published, never ahead of the log)."""
         state = self._states.get(health_check_id)
         if state is None or state.reported is None:
             return True  # unknown or not yet evaluated: Route 53 treats as healthy
-        # The published status (what the ground-truth log says), changed only at an
-        # evaluation: DNS never routes on a status the event log has not recorded.
         return state.reported
 
     def observations(self, health_check_id: str) -> list[dict[str, Any]]:
-        """``HealthCheckObservations`` as GetHealthCheckStatus returns them."""
+        """``HealthCheckObservations``: each checker's latest raw observation."""
         state = self._states.get(health_check_id)
-        if state is None or state.last is None:
+        if state is None:
             return []
-        healthy = self.is_healthy(health_check_id)
-        outcome = "Success" if healthy else "Failure"
-        detail = state.last.detail
-        if state.config and state.config.disabled:
-            verdict = "unhealthy (inverted)" if state.config.inverted else "healthy"
-            detail = (
-                f"Health checking is disabled; Route 53 considers the endpoint {verdict} ({detail})"
-            )
-        elif state.config and state.config.inverted:
-            detail = f"Inverted health check; the probe result was: {detail}"
-        return [
-            {
-                "Region": CHECKER_REGION,
-                "IPAddress": state.config.ip_address if state.config else None,
-                "StatusReport": {
-                    "Status": f"{outcome}: {detail}",
-                    "CheckedTime": datetime.fromtimestamp(state.last.checked_at, UTC),
-                },
-            }
-        ]
+        return [v.report(v.last) for v in state.views if v.last is not None]
+
+    def last_failures(self, health_check_id: str) -> list[dict[str, Any]]:
+        """``HealthCheckObservations``: each checker's latest failed observation."""
+        state = self._states.get(health_check_id)
+        if state is None:
+            return []
+        return [v.report(v.last_failure) for v in state.views if v.last_failure is not None]
 
     def wait_evaluated(self, health_check_id: str, timeout: float) -> bool:
-        """Block until the check has been evaluated at least once (readiness)."""
+        """Block until every checker has evaluated the check at least once (readiness)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self._states.get(health_check_id)
-            if state is not None and state.evaluations > 0:
+            if (
+                state is not None
+                and state.reported is not None
+                and (state.config.type == "CALCULATED" or all(v.last for v in state.views))
+            ):
                 return True
             time.sleep(0.02)
         return False
 
-    def _reported(self, state: CheckState) -> bool:
+    def workers(self) -> list[Worker]:
+        """Every worker the checker runs now (for tests and status)."""
+        found = [self._reconciler]
+        for state in list(self._states.values()):
+            found.extend(state.workers)
+        return found
+
+    # -- evaluation ---------------------------------------------------------------------
+
+    def _effective(self, state: CheckState) -> bool:
         config = state.config
-        if config is None:
-            return True
         if config.disabled:
-            # Disabled is healthy; inverted too, it is unhealthy: AWS's way to stop routing
-            # to a resource whose check is disabled.
             return not config.inverted
         if config.type == "CALCULATED":
-            healthy_children = sum(self.is_healthy(c) for c in config.children)
-            raw = healthy_children >= (config.health_threshold or len(config.children))
+            threshold = config.health_threshold
+            if threshold is None:
+                threshold = len(config.children)
+            raw = sum(self.is_healthy(c) for c in config.children) >= threshold
         else:
-            raw = state.healthy
+            healthy = sum(1 for v in state.views if v.healthy)
+            raw = healthy / len(state.views) > HEALTHY_FRACTION
         return (not raw) if config.inverted else raw
 
-    # -- threads -----------------------------------------------------------------------
+    def _publish(self, state: CheckState, *, metric: bool) -> None:
+        """Evaluate the effective status; record a flip, publish the metric.
 
-    def _reconcile_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            self._reconcile()
+        Under the check's lock, so that flips seen by two checkers at once reach the log,
+        the metric and DNS in the order they happened.
+        """
+        with state.lock:
+            reported = self._effective(state)
+            state.evaluations += 1
+            changed = reported != state.reported
+            previous, state.reported = state.reported, reported
+            if changed or metric:
+                self._publish_metric(state.id, reported, time.time())
+            if changed:
+                config = state.config
+                self._events.emit(
+                    "health",
+                    health_check_id=state.id,
+                    region=self._label(state.id),
+                    healthy=reported,
+                    previous=previous,
+                    inverted=config.inverted,
+                    disabled=config.disabled,
+                    checkers_healthy=sum(1 for v in state.views if v.healthy),
+                    checkers=len(state.views),
+                    detail=_detail(state),
+                )
+
+    # -- workers -------------------------------------------------------------------------
 
     def _reconcile(self) -> None:
-        """Start a thread for each new health check; forget deleted ones."""
-        configs = {c.id: c for c in motoext.health_checks()}
+        """Start workers for each new health check; stop those of deleted ones."""
+        configs = {c.id: c for c in route53.health_checks()}
         with self._lock:
             for hc_id, config in configs.items():
-                if hc_id not in self._states:
-                    self._states[hc_id] = CheckState(hc_id, config=config)
-                    thread = threading.Thread(
-                        target=self._run, args=(hc_id,), name=f"hc-{hc_id[:8]}", daemon=True
-                    )
-                    self._threads[hc_id] = thread
-                    thread.start()
+                state = self._states.get(hc_id)
+                if state is None:
+                    state = CheckState(hc_id, config)
+                    self._states[hc_id] = state
+                    state.workers = self._workers_for(state)
+                    for worker in state.workers:
+                        worker.start()
+                else:
+                    state.config = config
             for gone in set(self._states) - set(configs):
-                self._states.pop(gone, None)
-                self._threads.pop(gone, None)
-
-    def _config(self, hc_id: str) -> motoext.HealthCheckConfig | None:
-        for config in motoext.health_checks():
-            if config.id == hc_id:
-                return config
+                for worker in self._states.pop(gone).workers:
+                    worker.stop()
         return None
 
-    def _run(self, hc_id: str) -> None:
-        next_due = time.monotonic()
-        while not self._stop.is_set():
-            config = self._config(hc_id)
-            state = self._states.get(hc_id)
-            if config is None or state is None:
-                return  # deleted
-            state.config = config
-            if config.type != "CALCULATED":
-                observation = probe(
-                    config,
-                    timeout=self._probe_timeout(config),
-                    dropped=self._dropped,
-                    resolve=self._resolve,
+    def _interval(self, state: CheckState) -> float:
+        return lab_seconds(state.config.request_interval, self._scale)
+
+    def _workers_for(self, state: CheckState) -> list[Worker]:
+        short = state.id[:8]
+        if state.config.type == "CALCULATED":
+            steps = [0]
+
+            def evaluate() -> None:
+                # as often as a checker probes, the metric once per interval
+                steps[0] += 1
+                state.config = route53.health_check(state.id) or state.config
+                self._publish(state, metric=steps[0] % len(CHECKERS) == 1)
+
+            return [
+                Worker(
+                    f"hc-{short}-calculated",
+                    evaluate,
+                    lambda: self._interval(state) / len(CHECKERS),
+                    self._events,
                 )
-                self._record(state, observation)
-            else:
-                state.last = Observation(True, "Calculated from child health checks", time.time())
-            state.evaluations += 1
-            self._publish(state)
-            next_due += config.request_interval * self._scale
-            delay = next_due - time.monotonic()
-            if delay < 0:
-                next_due = time.monotonic()
-                delay = 0
-            if self._stop.wait(delay):
-                return
-
-    def _probe_timeout(self, config: motoext.HealthCheckConfig) -> float:
-        # Route 53 allows 4 s to connect and 2 s to answer; the lab compresses like intervals
-        # but never below what a loopback round trip needs.
-        return max(0.2, min(2.0, 0.8 * config.request_interval * self._scale))
-
-    def _record(self, state: CheckState, observation: Observation) -> None:
-        state.last = observation
-        assert state.config is not None
-        threshold = state.config.failure_threshold
-        if observation.success:
-            state.consecutive_successes += 1
-            state.consecutive_failures = 0
-            if not state.healthy and state.consecutive_successes >= threshold:
-                state.healthy = True
-        else:
-            state.consecutive_failures += 1
-            state.consecutive_successes = 0
-            if state.healthy and state.consecutive_failures >= threshold:
-                state.healthy = False
-
-    def _publish(self, state: CheckState) -> None:
-        reported = self._reported(state)
-        if reported != state.reported:
-            previous, state.reported = state.reported, reported
-            config = state.config
-            self._events.emit(
-                "health",
-                health_check_id=state.id,
-                region=self._label(state.id),
-                healthy=reported,
-                previous=previous,
-                inverted=bool(config and config.inverted),
-                disabled=bool(config and config.disabled),
-                detail=state.last.detail if state.last else None,
+            ]
+        workers = []
+        for index, view in enumerate(state.views):
+            offset = self._interval(state) * STAGGER * index / len(CHECKERS)
+            workers.append(
+                Worker(
+                    f"hc-{short}-{view.region}",
+                    self._checker_step(state, view, first=index == 0),
+                    lambda: self._interval(state),
+                    self._events,
+                    first_delay=offset,
+                )
             )
-        with state.changed:
-            state.changed.notify_all()
+        return workers
+
+    def _checker_step(
+        self, state: CheckState, view: CheckerView, *, first: bool
+    ) -> Callable[[], float | None]:
+        next_due = [0.0]
+
+        def step() -> float | None:
+            started = time.monotonic()
+            if not next_due[0]:
+                next_due[0] = started
+            config = route53.health_check(state.id) or state.config  # read at every probe
+            state.config = config
+            observation = probe(
+                config, source=view.address, time_scale=self._scale, resolve=self._resolve
+            )
+            with state.lock:
+                view.record(observation, config.failure_threshold)
+            # the first checker publishes the metric once per interval, every checker
+            # publishes a flip the moment its observation causes one
+            self._publish(state, metric=first)
+            next_due[0] += self._interval(state)
+            now = time.monotonic()
+            if next_due[0] < now:
+                next_due[0] = now
+            return next_due[0] - now
+
+        return step
+
+
+def _detail(state: CheckState) -> str:
+    config = state.config
+    if config.type == "CALCULATED":
+        return "calculated from child health checks"
+    healthy = sum(1 for v in state.views if v.healthy)
+    latest = max((v.last for v in state.views if v.last), key=lambda o: o.checked_at, default=None)
+    text = f"{healthy} of {len(state.views)} checkers healthy"
+    if latest is not None:
+        text += f"; latest: {latest.status}"
+    if config.disabled:
+        text += "; disabled and inverted (unhealthy)" if config.inverted else "; disabled (healthy)"
+    elif config.inverted:
+        text += "; inverted"
+    return text
 
 
 def probe(
-    config: motoext.HealthCheckConfig,
-    timeout: float,
-    dropped: Callable[[str], bool] = lambda address: False,
+    config: route53.HealthCheckConfig,
+    *,
+    source: str,
+    time_scale: float,
     resolve: endpointprobe.Resolve | None = None,
 ) -> Observation:
-    """Probe a health check's endpoint once, as Route 53's checkers do.
+    """Probe a health check's endpoint once from ``source``, as a Route 53 checker does.
 
-    ``dropped`` tells whether the lab black-holes an address right now (a NACL deny, an FIS
-    disruption). A region process accepts TCP connections even then (it only stops
-    answering), so a TCP check asks the lab, as a dropped SYN would have told a real checker.
+    Never raises for anything the endpoint does: a refused, reset, dropped or timed-out
+    connection, a non-HTTP answer or half a response is a failed observation. A check
+    named by ``FullyQualifiedDomainName`` alone is resolved with ``resolve`` first.
     """
     now = time.time()
-    if config.type in ("HTTPS", "HTTPS_STR_MATCH") or (not config.ip_address and config.fqdn):
-        return Observation(*endpointprobe.probe_route53(config, timeout, resolve, dropped), now)
-    if not config.ip_address:
-        return Observation(
-            False, "No IP address configured (the lab does not resolve FQDN checks)", now
-        )
-    if not is_loopback(config.ip_address):
+    address, failure = endpointprobe.endpoint_address(config, resolve)
+    if address is None:
+        return Observation(False, f"Failure: {failure}", now)
+    if not is_loopback(address):
         # Network hygiene: the lab never sends a probe off this machine.
         return Observation(
-            False, f"The lab only probes 127.0.0.0/8; {config.ip_address} was not probed", now
-        )
-    if config.type == "TCP":
-        if dropped(config.ip_address):
-            return Observation(False, "Failure to connect: connection timed out", now)
-        try:
-            with socket.create_connection((config.ip_address, config.port), timeout=timeout):
-                return Observation(True, "TCP connection established", now)
-        except OSError as exc:
-            return Observation(False, f"Failure to connect: {exc}", now)
-    if config.type not in ("HTTP", "HTTP_STR_MATCH"):
-        return Observation(False, f"The lab does not probe {config.type} health checks", now)
-    conn = http.client.HTTPConnection(config.ip_address, config.port, timeout=timeout)
-    try:
-        conn.request(
-            "GET",
-            config.resource_path,
-            headers={"User-Agent": "Amazon-Route53-Health-Check-Service"},
-        )
-        response = conn.getresponse()
-        body = response.read(5120)
-    except TimeoutError:
-        return Observation(
             False,
-            "Connection timed out. The endpoint or the internet connection is down, or requests are being blocked by your firewall.",
+            f"Failure: The lab only probes 127.0.0.0/8; {address} was not probed",
             now,
         )
-    except OSError as exc:
-        return Observation(False, f"Failure to connect: {exc}", now)
+    if config.type == "TCP":
+        limit = lab_seconds(TCP_CONNECT_LIMIT, time_scale)
+        try:
+            sock = socket.create_connection(
+                (address, config.port), timeout=limit, source_address=(source, 0)
+            )
+        except OSError as exc:
+            return Observation(False, _connect_failure(exc), now)
+        sock.close()
+        return Observation(True, "Success: TCP connection established", now)
+    if config.type not in ("HTTP", "HTTP_STR_MATCH", "HTTPS", "HTTPS_STR_MATCH"):
+        return Observation(
+            False, f"Failure: The lab does not probe {config.type} health checks", now
+        )
+    return _probe_http(config, address, source, time_scale, now)
+
+
+def _probe_http(
+    config: route53.HealthCheckConfig, address: str, source: str, time_scale: float, now: float
+) -> Observation:
+    connect_limit = lab_seconds(HTTP_CONNECT_LIMIT, time_scale)
+    status_limit = lab_seconds(HTTP_STATUS_LIMIT, time_scale)
+    conn = endpointprobe.connection(
+        address,
+        config.port,
+        timeout=connect_limit,
+        source=source,
+        tls=config.type.startswith("HTTPS"),
+        sni=config.fqdn if config.enable_sni else None,
+    )
+    try:
+        try:
+            conn.connect()
+        except OSError as exc:
+            return Observation(False, _connect_failure(exc), now)
+        assert conn.sock is not None
+        conn.sock.settimeout(status_limit)
+        try:
+            conn.request(
+                "GET",
+                config.resource_path,
+                headers={
+                    "User-Agent": "Amazon-Route53-Health-Check-Service",
+                    **({"Host": config.fqdn} if config.fqdn else {}),
+                },
+            )
+            response = conn.getresponse()
+            body = response.read(BODY_LIMIT) if config.type.endswith("_STR_MATCH") else b""
+        except TimeoutError:
+            return Observation(
+                False,
+                f"Failure: Response timed out. The endpoint did not return an HTTP status "
+                f"within {HTTP_STATUS_LIMIT:.0f} seconds (lab: {status_limit:.2f} s).",
+                now,
+            )
+        except http.client.HTTPException as exc:
+            # garbage, a status line cut short, half a response, a peer gone mid-answer
+            return Observation(
+                False,
+                f"Failure: The endpoint did not return a valid HTTP response "
+                f"({type(exc).__name__}: {_printable(str(exc)) or 'empty'}).",
+                now,
+            )
+        except OSError as exc:
+            return Observation(False, _connect_failure(exc), now)
     finally:
         conn.close()
     status = f"HTTP Status Code {response.status}, {response.reason}"
     if not 200 <= response.status < 400:
-        return Observation(False, status, now)
-    if config.type == "HTTP_STR_MATCH" and (config.search_string or "") not in body.decode(
+        return Observation(False, f"Failure: {status}", now)
+    if config.type.endswith("_STR_MATCH") and (config.search_string or "") not in body.decode(
         "utf-8", "replace"
     ):
-        return Observation(False, f"{status}. Search string not found in the response body", now)
-    return Observation(True, f"{status}", now)
+        return Observation(
+            False,
+            f"Failure: {status}. The search string was not found in the first "
+            f"{BODY_LIMIT} bytes of the response body.",
+            now,
+        )
+    return Observation(True, f"Success: {status}", now)
+
+
+def _printable(text: str, limit: int = 60) -> str:
+    """What an endpoint sent, safe to show in an XML status (no control characters)."""
+    return "".join(c if c.isprintable() and c.isascii() else "?" for c in text.strip())[:limit]
+
+
+def _connect_failure(exc: OSError) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"Failure: Connection timed out. {_FIREWALL}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"Failure: Connection refused. {_FIREWALL}"
+    if isinstance(exc, ConnectionResetError):
+        return f"Failure: Connection reset by peer. {_FIREWALL}"
+    return f"Failure: Failure to connect: {exc.strerror or exc}. {_FIREWALL}"

@@ -4,28 +4,33 @@ Every ``period`` (50 ms) it reads what a drill may have changed through plain AW
 makes the regions behave accordingly:
 
 * the network ACL associated with each region's subnet is pushed to the region process,
-  which evaluates it per client connection (a matching deny black-holes the traffic);
+  which evaluates it per client connection (a matching deny black-holes the traffic), and,
+  where the lab can drop packets for real, mirrored into nftables rules
+  (:mod:`gameday.lab.network.synfilter`: a blocked region's SYNs are dropped);
 * running FIS actions black-hole a region (disrupt-connectivity) or block the replication
   link (paused global table, cross-region disruption);
 * a secret missing in a region is noticed by that region itself (its deep health fails);
   the reconciler only records it as ground truth;
 * a region process stopped with SIGSTOP or killed is recorded too.
 
-Each fault taking effect or ending is one ``fault`` event in the ground-truth log.
+Each fault taking effect or ending is one ``fault`` event in the ground-truth log. The
+reconciler reads the control plane only (FIS runs through :func:`gameday.lab.controlplane.fis.runs`)
+and runs as a supervised worker.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gameday.lab.controlplane import motoext
+from gameday.lab.controlplane import ec2, fis, secretsmanager
 from gameday.lab.controlplane.fis import ExperimentRun
 from gameday.lab.events import EventLog
 from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
+from gameday.lab.network.synfilter import PacketFilter, Target
 from gameday.lab.region.client import RegionClient, RegionControlError
+from gameday.lab.workers import Worker
 from gameday.procutil import process_state
 
 #: A typical client of the lab: loopback, an ephemeral source port.
@@ -54,6 +59,7 @@ class Reconciler:
         secret_name: str,
         events: EventLog,
         period: float = 0.05,
+        packet_filter: PacketFilter | None = None,
     ) -> None:
         self.regions = regions
         self.service_port = service_port
@@ -61,53 +67,47 @@ class Reconciler:
         self.secret_name = secret_name
         self.events = events
         self.period = period
-        self.experiments: dict[str, ExperimentRun] = {}
         self.link_block: str | None = None
-        self.dropped_addresses: frozenset[str] = frozenset()
+        self.impaired_regions: frozenset[str] = frozenset()
+        self._filter = packet_filter
+        self._filtered: list[Target] | None = None
         self._clients = {r.name: RegionClient(r.control_port, timeout=0.3) for r in regions}
         self._pushed: dict[str, Any] = {}
         self._active: dict[tuple[str, ...], dict[str, Any]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
+        self._worker = Worker("fault-reconciler", self.reconcile, period, events)
 
     def start(self) -> None:
         self.reconcile()
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._worker.stop()
+        self._worker.join()
+        if self._filter is not None:
+            self._filter.remove()
 
     def region_restarted(self, name: str, pid: int) -> None:
         """A region process was started again: watch the new pid, push its network again."""
         self.regions = [replace(r, pid=pid) if r.name == name else r for r in self.regions]
         self._pushed.pop(name, None)
 
-    def address_dropped(self, address: str) -> bool:
-        """True while the lab black-holes ``address`` (for probes that only connect)."""
-        return address in self.dropped_addresses
-
     def link_blocked(self) -> str | None:
         return self.link_block
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.reconcile()
-            except Exception as exc:  # the reconciler must outlive a surprise in moto's state
-                self.events.emit(
-                    "lab-error", component="reconciler", error=f"{type(exc).__name__}: {exc}"
-                )
+    def region_impaired(self, name: str) -> bool:
+        """True while the lab itself stopped or killed region ``name``'s process."""
+        return name in self.impaired_regions
 
     def reconcile(self) -> None:
         now = time.time()
         faults: dict[tuple[str, ...], dict[str, Any]] = {}
         blackholed: dict[str, str] = {}
         link_reasons: list[str] = []
+        acls: dict[str, list[Rule]] = {}
         by_subnet = {r.subnet_id: r.name for r in self.regions}
         names = {r.name for r in self.regions}
 
-        for run in list(self.experiments.values()):
+        for run in fis.runs():
             for action in run.active(now):
                 effect = self._effect(
                     run, action.action_id, action.parameters, action.resources, by_subnet, names
@@ -126,11 +126,12 @@ class Reconciler:
                     link_reasons.append(f"FIS experiment {run.experiment_id} ({action.action_id})")
 
         for region in self.regions:
-            acl_id, entries = motoext.subnet_acl(region.name, region.subnet_id)
+            acl_id, entries = ec2.subnet_acl(region.name, region.subnet_id)
             rules = [
                 Rule(e.rule_number, e.protocol, e.action, e.egress, e.cidr, e.port_from, e.port_to)
                 for e in entries
             ]
+            acls[region.name] = rules
             if not connection_allowed(
                 rules,
                 client=PROBE_CLIENT[0],
@@ -151,7 +152,7 @@ class Reconciler:
                     self._pushed[region.name] = desired
                 except RegionControlError:
                     pass  # stopped or dead: pushed again once it answers
-            if not motoext.secret_in_region(region.name, self.secret_name):
+            if not secretsmanager.secret_in_region(region.name, self.secret_name):
                 faults[("secret", region.name)] = {
                     "fault": "secret-missing",
                     "source": "secretsmanager",
@@ -173,9 +174,15 @@ class Reconciler:
                 }
 
         self.link_block = "; ".join(link_reasons) or None
-        self.dropped_addresses = frozenset(
-            r.address for r in self.regions if r.name in blackholed or ("nacl", r.name) in faults
-        )
+        self.impaired_regions = frozenset(key[1] for key in faults if key[0] == "process")
+        if self._filter is not None:
+            targets = [
+                Target(r.address, self.service_port, tuple(acls[r.name]), r.name in blackholed)
+                for r in self.regions
+            ]
+            if targets != self._filtered:
+                self._filter.apply(targets)
+                self._filtered = targets
         for key in faults.keys() - self._active.keys():
             self.events.emit("fault", state="applied", **faults[key])
         for key in self._active.keys() - faults.keys():

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from gameday.lab.controlplane import elbv2
 from gameday.lab.events import EventLog
 from gameday.lab.network.endpointprobe import http_get
+from gameday.lab.workers import Worker
 
 USER_AGENT = "ELB-HealthChecker/2.0"
 
@@ -66,7 +67,12 @@ class _Target:
 
 
 class TargetHealthProber:
-    """Probes every in-use target of the lab's target groups and publishes their health."""
+    """Probes every in-use target of the lab's target groups and publishes their health.
+
+    Each target is probed by its own supervised worker (:class:`gameday.lab.workers.Worker`),
+    and one more worker follows registrations: a failing step is a ``lab-error`` event and
+    a retry, never a dead prober.
+    """
 
     def __init__(
         self,
@@ -82,19 +88,20 @@ class TargetHealthProber:
         self._scale = time_scale
         self._label = label
         self._targets: dict[tuple[str, str, int], _Target] = {}
-        self._stop = threading.Event()
+        self._workers: dict[tuple[str, str, int], Worker] = {}
         self._lock = threading.Lock()
-        self._reconciler = threading.Thread(
-            target=self._reconcile_loop, name="tg-reconcile", daemon=True
-        )
+        self._reconciler = Worker("target-health", self._reconcile, 0.25, events)
 
     def start(self) -> None:
         self._reconcile()
         self._reconciler.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._reconciler.join(timeout=5)
+        workers = [self._reconciler, *self._workers.values()]
+        for worker in workers:
+            worker.stop()
+        for worker in workers:
+            worker.join()
 
     def wait_checked(self, timeout: float) -> bool:
         """Block until every known target has been checked once (readiness)."""
@@ -106,55 +113,41 @@ class TargetHealthProber:
             time.sleep(0.02)
         return False
 
-    def _reconcile_loop(self) -> None:
-        while not self._stop.wait(0.25):
-            try:
-                self._reconcile()
-            except Exception as exc:
-                self._events.emit(
-                    "lab-error", component="target-health", error=f"{type(exc).__name__}: {exc}"
-                )
-
     def _reconcile(self) -> None:
         specs = {s.key: s for s in elbv2.targets(self._regions) if s.in_use and s.enabled}
         with self._lock:
             for key, spec in specs.items():
-                if key not in self._targets:
-                    self._targets[key] = _Target(spec)
-                    threading.Thread(
-                        target=self._run, args=(key,), name=f"tg-{spec.target_id}", daemon=True
+                target = self._targets.get(key)
+                if target is None:
+                    target = self._targets[key] = _Target(spec)
+                    self._workers[key] = Worker(
+                        f"target-health-{spec.target_id}:{spec.port}",
+                        self._step(target),
+                        lambda target=target: target.spec.interval * self._scale,
+                        self._events,
                     ).start()
                 else:
-                    self._targets[key].spec = spec
+                    target.spec = spec
             for gone in set(self._targets) - set(specs):
-                self._targets.pop(gone, None)
+                self._targets.pop(gone)
+                self._workers.pop(gone).stop()
                 self._board.forget(gone)
 
-    def _run(self, key: tuple[str, str, int]) -> None:
-        next_due = time.monotonic()
-        while not self._stop.is_set():
-            with self._lock:
-                target = self._targets.get(key)
-            if target is None:
-                return  # deregistered or no longer in use
-            spec = target.spec
-            try:
-                ok, failure = self._check(spec)
-                health = target.record(ok, failure)
-                target.checks += 1
-                self._publish(target, health)
-            except Exception as exc:  # a bug must be seen, never a silently dead prober
-                self._events.emit(
-                    "lab-error",
-                    component=f"target-health {spec.target_id}:{spec.port}",
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-            next_due += spec.interval * self._scale
-            delay = next_due - time.monotonic()
-            if delay < 0:
-                next_due, delay = time.monotonic(), 0
-            if self._stop.wait(delay):
-                return
+    def _step(self, target: _Target) -> Callable[[], float | None]:
+        """One check of ``target`` per interval, counted from the previous check's start."""
+        next_due = [0.0]
+
+        def step() -> float | None:
+            started = time.monotonic()
+            next_due[0] = next_due[0] or started
+            ok, failure = self._check(target.spec)
+            health = target.record(ok, failure)
+            target.checks += 1
+            self._publish(target, health)
+            next_due[0] = max(next_due[0] + target.spec.interval * self._scale, time.monotonic())
+            return next_due[0] - time.monotonic()
+
+        return step
 
     def _check(self, spec: elbv2.TargetSpec) -> tuple[bool, elbv2.TargetHealth]:
         result = http_get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from typing import Any
 
 
@@ -52,11 +53,33 @@ class RegionClient:
         return self.call("GET", "/_lab/state")
 
     def set_role(
-        self, role: str, discard_after_seq: int | None = None, request_id: str | None = None
+        self,
+        role: str,
+        discard_after_seq: int | None = None,
+        request_id: str | None = None,
+        *,
+        not_before: float | None = None,
+        lease_until: float | None = None,
     ) -> dict[str, Any]:
-        """Set the region's role; with ``request_id`` a retry returns the first reply."""
-        body = {"role": role, "discard_after_seq": discard_after_seq, "request_id": request_id}
+        """Set the region's role; with ``request_id`` a retry returns the first reply.
+
+        ``not_before``: the change waits until then (the reply says ``deferred_until``);
+        ``lease_until``: the lease a new writer starts with.
+        """
+        body = {
+            "role": role,
+            "discard_after_seq": discard_after_seq,
+            "request_id": request_id,
+            "not_before": not_before,
+            "lease_until": lease_until,
+            # a request this client gave up on (timed out) is never applied late
+            "expires_at": time.time() + self.timeout,
+        }
         return self.call("POST", "/_lab/role", body)
+
+    def renew_lease(self, until: float) -> dict[str, Any]:
+        """Extend a writer's lease to ``until`` (wall clock); a reader ignores it."""
+        return self.call("POST", "/_lab/lease", {"until": until})
 
     def set_network(self, *, blackholed: bool, acl: list[dict[str, Any]] | None) -> dict[str, Any]:
         """Black-hole everything, and/or enforce a network ACL (rule dicts) per client."""

@@ -6,6 +6,11 @@ While the link is blocked (a paused global table, a cross-region disruption) not
 pulled or delivered; when it opens again it catches up from where it stopped. A change
 that was pulled but not yet applied is *in flight*: if the writer is failed over with data
 loss, in-flight changes are dropped, exactly what AWS loses.
+
+The link runs as a supervised worker (:mod:`gameday.lab.workers`). A region that the lab
+itself impaired (killed, stopped) is simply retried; any other failure (a peer that dies
+mid-batch, an answer that is not what the protocol says) is a ``lab-error`` and a restart,
+with the batch still in flight, never a silently dead link.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
+from gameday.lab.workers import Worker
 
 #: Returns why the link is blocked right now, or None when it flows.
 BlockReason = Callable[[], str | None]
@@ -55,6 +61,7 @@ class ReplicationLink:
         events: EventLog,
         blocked: BlockReason = lambda: None,
         period: float = 0.05,
+        impaired: Callable[[str], bool] = lambda region: False,
     ) -> None:
         self._clients = clients
         self._lag = lag
@@ -68,8 +75,8 @@ class ReplicationLink:
         self._shipped = 0
         self._in_flight: deque[dict[str, Any]] = deque()
         self._was_blocked: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="replication", daemon=True)
+        self._impaired = impaired
+        self._worker = Worker("replication", self._tick, period, events)
 
     def point(self, source: str, target: str, from_seq: int | Callable[[], int]) -> Repoint:
         """Replicate from ``source`` (after ``from_seq``) to ``target`` from now on.
@@ -97,11 +104,11 @@ class ReplicationLink:
             )
 
     def start(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._worker.stop()
+        self._worker.join()
 
     def caught_up(self) -> bool:
         """True when everything the writer has is applied at the reader."""
@@ -123,24 +130,27 @@ class ReplicationLink:
             time.sleep(self._period)
         return False
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._period):
-            reason = self._blocked()
-            if reason != self._was_blocked:
-                self._events.emit(
-                    "replication",
-                    state="blocked" if reason else "flowing",
-                    reason=reason,
-                    source=self._source,
-                    target=self._target,
-                )
-                self._was_blocked = reason
-            if reason:
-                continue
-            try:
-                self._step()
-            except RegionControlError:
-                continue  # a region process is down or stopped: retry next period
+    def _tick(self) -> None:
+        reason = self._blocked()
+        if reason != self._was_blocked:
+            self._events.emit(
+                "replication",
+                state="blocked" if reason else "flowing",
+                reason=reason,
+                source=self._source,
+                target=self._target,
+            )
+            self._was_blocked = reason
+        if reason:
+            return
+        try:
+            self._step()
+        except RegionControlError:
+            with self._lock:
+                ends = (self._source, self._target)
+            if any(r is not None and self._impaired(r) for r in ends):
+                return  # the lab stopped or killed that region: retry next period
+            raise
 
     def _step(self) -> None:
         # One lock for the whole step: re-pointing the link (a failover) waits for a

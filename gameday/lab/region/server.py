@@ -17,6 +17,15 @@ disruption in the control plane): connections are accepted and never answered.
 Control listener (``127.0.0.1:control_port``), for the lab supervisor only and never
 black-holed: role changes, network state, the change log the replication link ships, and
 ground-truth lookups.
+
+The fence window (what a writer cut off from the control plane does): a writer acknowledges
+a write only while it holds a *writer lease*, which the supervisor renews (``/_lab/lease``)
+as long as the global database names it the writer. A region frozen with ``stop-region``
+or otherwise cut off keeps acknowledging writes until its lease runs out, never after; a
+fence that reaches it earlier (``not_before``) waits for the lease to end. So the window
+in which an old writer can acknowledge writes after a promotion is exactly the rest of its
+lease: deterministic, and each such write is reported by the topology as a
+``split-brain-write`` event.
 """
 
 from __future__ import annotations
@@ -53,7 +62,14 @@ class SecretStatus:
 class Region:
     """The state and request handlers of one region."""
 
-    def __init__(self, name: str, store: OrderStore, role: str | None, port: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        store: OrderStore,
+        role: str | None,
+        port: int,
+        lease: float | None = None,
+    ) -> None:
         self.name = name
         self.port = port
         self.store = store
@@ -63,6 +79,12 @@ class Region:
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self._role_replies: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
+        #: wall-clock end of the writer lease (a writer starts with one lease; without a
+        #: lease length, as embedded in a benchmark, it never runs out)
+        if lease is None:
+            self.lease_until = float("inf")
+        else:
+            self.lease_until = self.started_at + lease if role == "writer" else 0.0
 
     # -- public API ------------------------------------------------------------------
 
@@ -101,6 +123,16 @@ class Region:
                 {
                     "error": f"region {self.name} is a read-only replica and refuses writes; "
                     "send writes to the writer region",
+                    "region": self.name,
+                    "role": self.role,
+                },
+            )
+        if time.time() >= self.lease_until:
+            return Response(
+                503,
+                {
+                    "error": f"region {self.name}'s writer lease expired: it acknowledges no "
+                    "write until the control plane renews or fences it",
                     "region": self.name,
                     "role": self.role,
                 },
@@ -169,14 +201,28 @@ class Region:
             request_id = data.get("request_id")
             if request_id is not None and request_id in self._role_replies:
                 return Response(200, self._role_replies[request_id])
+            expires_at = data.get("expires_at")
+            if expires_at is not None and time.time() > float(expires_at):
+                # read late (this process was frozen): its sender already gave up on it
+                return Response(409, {"error": "stale role change: its sender gave up"})
+            not_before = data.get("not_before")
+            if not_before is not None and time.time() < float(not_before):
+                # the fence waits for the lease it ends: the window stays deterministic
+                return Response(200, {"role": self.role, "deferred_until": float(not_before)})
             discarded = 0
             if data.get("discard_after_seq") is not None:
                 discarded = self.store.discard_after(int(data["discard_after_seq"]))
             self.role = data["role"]
+            if self.role == "writer":
+                self.lease_until = max(self.lease_until, float(data.get("lease_until") or 0))
             reply = {"role": self.role, "discarded": discarded}
             if request_id is not None:
                 self._role_replies[request_id] = reply
             return Response(200, reply)
+        if path == "/_lab/lease" and method == "POST":
+            if self.role == "writer":
+                self.lease_until = max(self.lease_until, float(request.json()["until"]))
+            return Response(200, {"role": self.role, "lease_until": self._lease_end()})
         if path == "/_lab/network" and method == "POST":
             data = request.json()
             rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None
@@ -210,7 +256,12 @@ class Region:
             "orders": self.store.count(),
             "max_seq": self.store.max_seq,
             "started_at": self.started_at,
+            "lease_until": self._lease_end(),
         }
+
+    def _lease_end(self) -> float | None:
+        """The lease's end for JSON (None: this region runs without a lease)."""
+        return None if self.lease_until == float("inf") else self.lease_until
 
 
 def watch_secret(region: Region, secret_name: str, period: float, stop: threading.Event) -> None:
@@ -231,12 +282,16 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
             )
         except BotoCoreError as exc:
             region.secret = SecretStatus(False, f"secrets manager unreachable: {exc}", time.time())
+        except Exception as exc:  # never a silently dead watcher: the deep health says why
+            region.secret = SecretStatus(
+                False, f"secret check failed: {type(exc).__name__}: {exc}", time.time()
+            )
         stop.wait(period)
 
 
 async def _main(args: argparse.Namespace) -> None:
     store = OrderStore(args.db, args.name)
-    region = Region(args.name, store, args.role, args.port)
+    region = Region(args.name, store, args.role, args.port, lease=args.writer_lease)
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True
@@ -288,6 +343,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here")
     parser.add_argument("--tls-cert", help="PEM certificate for --tls-port")
     parser.add_argument("--tls-key", help="PEM private key for --tls-port")
+    parser.add_argument(
+        "--writer-lease", type=float, default=1.0, help="seconds a writer's lease lasts"
+    )
     args = parser.parse_args(argv)
     if not args.address.startswith("127."):
         parser.error("a lab region binds to 127.0.0.0/8 only")
