@@ -4,27 +4,39 @@ Runs, against the same loopback orders service and for the same duration, with t
 users and no think time (so the client is as busy as it can be):
 
 * bare: a plain FastHttpUser doing the orders mix (POST /orders, GET /orders/{id}) straight
-  to the region's address;
+  to the region's address, with the same Locust reports (``--html``, ``--csv``) gameday's
+  runner asks for, so the comparison isolates what gameday adds;
 * gameday: the stock locustfile through :class:`gameday.load.runner.LoadRun`: the name is
   resolved through a DNS server with a 1 s TTL (re-resolved every second), every request is
   recorded in the JSONL ledger.
 
-Prints both request rates (Locust's own), their ratio (target >= 0.9), the Locust process's
-CPU per request for each, the service's CPU share (to tell whether the client or the service
-was the bottleneck) and the ledger's completeness. Rounds alternate bare/gameday.
+CPU per request is given two ways: over the whole run (start-up and shutdown included, as
+the process really spends it; a short run inflates it) and in the steady state only (from
+2 s after the first request to the last second, read off Locust's per-second stats history
+and a CPU sampler), which is what each request costs.
+
+Each round is a pair (bare, gameday; the order alternates from round to round, so a drift in
+the machine's load does not favour one side). Per pair it prints both request rates
+(Locust's own), the Locust process's CPU per request, the service's CPU share (to tell
+whether the client or the service was the bottleneck) and the pair's two ratios; at the end
+the median of the paired ratios with their min-max spread, against the targets: rate
+ratio gameday/bare >= 0.95 and CPU per request gameday/bare <= 1.05. The machine may be
+shared: the spread says how much to trust the median.
 
 The service is the lab's region server (gameday.lab.region.server.Region and the lab's asyncio
 HTTP server, with a SQLite store) in its own process; a tiny built-in asyncio server is used
 if the lab is not importable. Everything binds to loopback; every process is stopped.
 
-    .venv/bin/python benchmarks/load_overhead.py [--duration 10] [--users 8] [--rounds 2]
+    .venv/bin/python benchmarks/load_overhead.py [--duration 10] [--users 8] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
+import math
 import os
 import re
 import resource
@@ -37,10 +49,32 @@ import tempfile
 import textwrap
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ADDRESS = "127.0.31.1"
 NAME = "api.bench.internal"
+#: The targets of issue 10: gameday's load costs at most 5% more client CPU per request than
+#: bare Locust, and keeps at least 95% of its request rate.
+RATE_TARGET = 0.95
+CPU_TARGET = 1.05
+
+
+@dataclass(frozen=True)
+class Spread:
+    """The median of paired ratios and their range."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+    def __str__(self) -> str:
+        return f"{self.median:.3f} (min-max {self.low:.3f}-{self.high:.3f})"
+
 
 BARE_LOCUSTFILE = textwrap.dedent(
     """
@@ -184,6 +218,11 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def per_request(row: dict[str, float]) -> float:
+    """Client CPU seconds per request of one run (start-up and shutdown included)."""
+    return row["cpu"] / max(row["requests"], 1)
+
+
 def locust_summary(log_text: str) -> tuple[int, float]:
     """(request count, req/s) from the Aggregated row of Locust's summary table."""
     for line in log_text.splitlines():
@@ -194,19 +233,79 @@ def locust_summary(log_text: str) -> tuple[int, float]:
     raise RuntimeError("no Locust summary found in its output")
 
 
-def run_bare(workdir: Path, port: int, users: int, duration: int) -> dict[str, float]:
+class CpuSampler:
+    """Samples a process's CPU seconds (utime + stime) with wall-clock times, 4 times a second,
+    so the CPU spent between two instants of the run can be read off afterwards."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.time(), cpu_seconds(self.pid)))
+            except (OSError, IndexError):
+                return  # the process is gone
+            self._stop.wait(0.25)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, when: float) -> float:
+        """CPU seconds used by ``when`` (linear between the two samples around it)."""
+        before = max((s for s in self.samples if s[0] <= when), default=self.samples[0])
+        after = min((s for s in self.samples if s[0] >= when), default=self.samples[-1])
+        if after[0] == before[0]:
+            return before[1]
+        share = (when - before[0]) / (after[0] - before[0])
+        return before[1] + share * (after[1] - before[1])
+
+
+def steady_cpu_per_request(sampler: CpuSampler, csv_prefix: Path) -> float:
+    """Client CPU per request in the steady state: from 2 s after the first request to 1 s
+    before the last stats row, so start-up (imports) and shutdown (reports) are left out.
+
+    Request counts come from Locust's own per-second stats history (``--csv``), CPU from
+    the sampler at the same instants."""
+    rows = []
+    with open(f"{csv_prefix}_stats_history.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] == "Aggregated":
+                rows.append((float(row["Timestamp"]), int(row["Total Request Count"])))
+    started = [r for r in rows if r[1] > 0]
+    if len(started) < 5:
+        return math.nan
+    first, last = started[2], started[-2]
+    requests = last[1] - first[1]
+    return (sampler.at(last[0]) - sampler.at(first[0])) / requests if requests else math.nan
+
+
+def run_bare(workdir: Path, port: int, users: int, duration: int, index: int) -> dict[str, float]:
     locustfile = workdir / "bare_locustfile.py"
     locustfile.write_text(BARE_LOCUSTFILE)
+    prefix = workdir / f"bare{index}" / "bare.locust"
+    prefix.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
         "--host", f"http://{ADDRESS}:{port}", "--users", str(users), "--spawn-rate", str(users),
         "--run-time", f"{duration}s", "--only-summary", "--exit-code-on-error", "0",
+        # the same reports gameday's runner asks Locust for: compare like with like
+        "--html", f"{prefix}.html", "--csv", str(prefix),
     ]  # fmt: skip
     before = children_cpu()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = CpuSampler(proc.pid)
+    output, _ = proc.communicate(timeout=duration + 60)
+    sampler.stop()
     cpu = children_cpu() - before
-    count, rate = locust_summary(proc.stdout + proc.stderr)
-    return {"requests": count, "rate": rate, "cpu": cpu}
+    count, rate = locust_summary(output)
+    steady = steady_cpu_per_request(sampler, prefix)
+    return {"requests": count, "rate": rate, "cpu": cpu, "steady": steady}
 
 
 def run_gameday(
@@ -229,13 +328,17 @@ def run_gameday(
     )
     before = children_cpu()
     run = LoadRun(settings).start()
+    assert run.process is not None
+    sampler = CpuSampler(run.process.pid)
     result = run.wait(timeout=duration + 60)
+    sampler.stop()
     cpu = children_cpu() - before
     count, rate = locust_summary(result.log.read_text())
     return {
         "requests": count,
         "rate": rate,
         "cpu": cpu,
+        "steady": steady_cpu_per_request(sampler, run.csv_prefix),
         "records": result.records,
         "locust_requests": result.locust_requests or 0,
         "complete": result.complete,
@@ -246,7 +349,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument("--users", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/gameday pairs")
+    parser.add_argument("--rounds", type=int, default=5, help="paired bare/gameday rounds")
     parser.add_argument(
         "--serve", nargs=3, metavar=("ADDRESS", "PORT", "DB"), help=argparse.SUPPRESS
     )
@@ -271,10 +374,11 @@ def main() -> int:
             print(f"{args.users} users, no think time, {args.duration} s per run\n")
             rows: dict[str, list[dict[str, float]]] = {"bare": [], "gameday": []}
             for index in range(args.rounds):
-                for kind in ("bare", "gameday"):
+                order = ("bare", "gameday") if index % 2 == 0 else ("gameday", "bare")
+                for kind in order:
                     server_cpu = cpu_seconds(server.pid)
                     if kind == "bare":
-                        row = run_bare(workdir, port, args.users, args.duration)
+                        row = run_bare(workdir, port, args.users, args.duration, index)
                     else:
                         row = run_gameday(
                             workdir, port, nameserver, args.users, args.duration, index
@@ -288,9 +392,17 @@ def main() -> int:
                     )
                     print(
                         f"round {index + 1} {kind:8s} {row['rate']:8.1f} req/s  "
-                        f"client {1e6 * row['cpu'] / max(row['requests'], 1):6.1f} us CPU/req  "
+                        f"client {1e6 * per_request(row):6.1f} us CPU/req "
+                        f"({1e6 * row['steady']:5.1f} steady)  "
                         f"service CPU {row['server_cpu'] / args.duration:4.0%}{extra}"
                     )
+                bare, game = rows["bare"][-1], rows["gameday"][-1]
+                print(
+                    f"round {index + 1} gameday/bare: rate {game['rate'] / bare['rate']:.3f}, "
+                    f"CPU/req {per_request(game) / per_request(bare):.3f}, "
+                    f"steady CPU/req {game['steady'] / bare['steady']:.3f}",
+                    flush=True,
+                )
         finally:
             dns.server.shutdown()
             dns.server.server_close()
@@ -301,22 +413,26 @@ def main() -> int:
                 server.kill()
                 server.wait()
 
-    ratios = [g["rate"] / b["rate"] for b, g in zip(rows["bare"], rows["gameday"], strict=True)]
-    median_ratio = statistics.median(ratios)
-    bare_rate = sum(r["rate"] for r in rows["bare"]) / len(rows["bare"])
-    gameday_rate = sum(r["rate"] for r in rows["gameday"]) / len(rows["gameday"])
-    bare_cpu = sum(r["cpu"] for r in rows["bare"]) / sum(r["requests"] for r in rows["bare"])
-    gd_cpu = sum(r["cpu"] for r in rows["gameday"]) / sum(r["requests"] for r in rows["gameday"])
+    pairs = list(zip(rows["bare"], rows["gameday"], strict=True))
+    rate = Spread.of([g["rate"] / b["rate"] for b, g in pairs])
+    cpu = Spread.of([per_request(g) / per_request(b) for b, g in pairs])
+    steady = Spread.of([g["steady"] / b["steady"] for b, g in pairs])
+    bare_rate = statistics.median(r["rate"] for r in rows["bare"])
+    gameday_rate = statistics.median(r["rate"] for r in rows["gameday"])
+    bare_cpu = statistics.median(per_request(r) for r in rows["bare"])
+    gd_cpu = statistics.median(per_request(r) for r in rows["gameday"])
     records = sum(int(r["records"]) for r in rows["gameday"])
     counted = sum(int(r["locust_requests"]) for r in rows["gameday"])
     complete = all(r["complete"] for r in rows["gameday"])
     print(
-        f"\nbare Locust FastHttpUser : {bare_rate:8.1f} req/s  ({1e6 * bare_cpu:.1f} us CPU/req)\n"
+        f"\nbare Locust FastHttpUser : {bare_rate:8.1f} req/s  ({1e6 * bare_cpu:.1f} us CPU/req), "
+        f"medians of {len(pairs)} runs\n"
         f"gameday load             : {gameday_rate:8.1f} req/s  ({1e6 * gd_cpu:.1f} us CPU/req)\n"
-        f"ratio gameday/bare       : {gameday_rate / bare_rate:.3f} of the mean rates, "
-        f"{median_ratio:.3f} median of {len(ratios)} paired rounds "
-        f"(target >= 0.9: {'met' if median_ratio >= 0.9 else 'NOT met'})\n"
-        f"client CPU per request   : gameday/bare = {gd_cpu / bare_cpu:.2f}\n"
+        f"rate ratio gameday/bare  : {rate}, median of {len(pairs)} paired rounds "
+        f"(target >= {RATE_TARGET}: {'met' if rate.median >= RATE_TARGET else 'NOT met'})\n"
+        f"CPU/request gameday/bare : {cpu} "
+        f"(target <= {CPU_TARGET}: {'met' if cpu.median <= CPU_TARGET else 'NOT met'})\n"
+        f"  steady state only      : {steady} (start-up and shutdown left out)\n"
         f"ledger completeness      : {records} records / {counted} Locust requests "
         f"({'complete' if complete else 'INCOMPLETE'})\n"
         f"load average at the end  : {' '.join(f'{x:.2f}' for x in os.getloadavg())} "

@@ -11,6 +11,8 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
+from gameday.describe.ec2 import HINTS as _READ_HINTS
+from gameday.describe.ec2 import check_designation, find_network_acl
 from gameday.faults import Undo
 
 __all__ = ["block_endpoint", "unblock_endpoint"]
@@ -19,80 +21,11 @@ _MODULE = __name__
 _MAX_RULE = 32766  # 32767 is the implicit default rule
 _PROTOCOLS = {"all": "-1", "-1": "-1", "tcp": "6", "6": "6", "udp": "17", "17": "17"}
 _HINTS = {
-    "InvalidNetworkAclID.NotFound": (
-        "check the id with `aws ec2 describe-network-acls` in that region"
-    ),
-    # moto answers an unknown network ACL id with this code
-    "InvalidRouteTableID.NotFound": (
-        "check the network ACL id with `aws ec2 describe-network-acls` in that region"
-    ),
-    "InvalidSubnetID.NotFound": "check the id with `aws ec2 describe-subnets` in that region",
+    **_READ_HINTS,
     "NetworkAclEntryAlreadyExists": "another rule took that number meanwhile, run the action again",
     "NetworkAclEntryLimitExceeded": "remove unused entries from the network ACL first",
     "InvalidNetworkAclEntry.NotFound": "the entry is already gone",
 }
-
-
-def _tag_filter(tag: str | dict[str, str]) -> list[dict[str, Any]]:
-    if isinstance(tag, dict):
-        pairs = list(tag.items())
-    else:
-        key, sep, value = str(tag).partition("=")
-        if not sep or not key:
-            raise s.fail(f'Bad `tag` {tag!r}: write it as \'Key=Value\' or {{"Key": "Value"}}.')
-        pairs = [(key, value)]
-    return [{"Name": f"tag:{key}", "Values": [value]} for key, value in pairs]
-
-
-def _check_designation(
-    subnet_id: str | None, network_acl_id: str | None, tag: str | dict[str, str] | None
-) -> None:
-    given = [
-        name
-        for name, v in (("subnet_id", subnet_id), ("network_acl_id", network_acl_id), ("tag", tag))
-        if v
-    ]
-    if len(given) != 1:
-        raise s.fail(
-            "Designate the network ACL with exactly one of `subnet_id`, `network_acl_id` or "
-            f"`tag` (got {', '.join(given) or 'none'})."
-        )
-    if tag:
-        _tag_filter(tag)
-
-
-def _find_acl(
-    ec2: Any,
-    region: str,
-    subnet_id: str | None,
-    network_acl_id: str | None,
-    tag: str | dict[str, str] | None,
-) -> dict[str, Any]:
-    """The one network ACL designated by exactly one of subnet id, NACL id or tag."""
-    _check_designation(subnet_id, network_acl_id, tag)
-    if network_acl_id:
-        what = f"network ACL {network_acl_id!r} in {region}"
-        params: dict[str, Any] = {"NetworkAclIds": [network_acl_id]}
-    elif subnet_id:
-        what = f"the network ACL of subnet {subnet_id!r} in {region}"
-        params = {"Filters": [{"Name": "association.subnet-id", "Values": [subnet_id]}]}
-    else:
-        what = f"the network ACL tagged {tag!r} in {region}"
-        params = {"Filters": _tag_filter(tag)}  # type: ignore[arg-type]
-    acls = s.call(ec2, "describe_network_acls", f"Could not find {what}", _HINTS, **params)[
-        "NetworkAcls"
-    ]
-    if not acls:
-        hint = (
-            "check the subnet id with `aws ec2 describe-subnets`"
-            if subnet_id
-            else "check the tag on the network ACL with `aws ec2 describe-network-acls`"
-        )
-        raise s.fail(f"Found no {what.removeprefix('the ')}: {hint}.")
-    if len(acls) > 1:
-        ids = ", ".join(a["NetworkAclId"] for a in acls)
-        raise s.fail(f"{what} matches several network ACLs ({ids}): use `network_acl_id`.")
-    return acls[0]
 
 
 def _free_rule_number(acl: dict[str, Any], egress: bool) -> int:
@@ -199,10 +132,10 @@ def block_endpoint(
     port = _check_port(port)
     if port is not None and proto not in ("6", "17"):
         raise s.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
-    _check_designation(subnet_id, network_acl_id, tag)
+    check_designation(subnet_id, network_acl_id, tag)
     ec2 = s.connect("ec2", region, configuration, secrets)
     s.guard(region, configuration, secrets)
-    acl = _find_acl(ec2, region, subnet_id, network_acl_id, tag)
+    acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     acl_id = acl["NetworkAclId"]
     outcome: dict[str, Any] = {
         "region": region,
@@ -299,7 +232,7 @@ def unblock_endpoint(
     ``reverted`` (ledger entry ids closed).
     """
     region = s.check_region(region)
-    _check_designation(subnet_id, network_acl_id, tag)
+    check_designation(subnet_id, network_acl_id, tag)
     if cidr is not None:
         cidr = _check_cidr(cidr)
     ec2 = s.connect("ec2", region, configuration, secrets)
@@ -311,7 +244,7 @@ def unblock_endpoint(
             activity="block_endpoint", target_prefix=_target(region, network_acl_id)
         )
     try:
-        acl = _find_acl(ec2, region, subnet_id, network_acl_id, tag)
+        acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     except s.ActivityFailed as exc:
         if prefix_entries and s.caused_by(
             exc, "InvalidNetworkAclID.NotFound", "InvalidRouteTableID.NotFound"

@@ -31,9 +31,9 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
+from gameday.describe.rds import HINTS as _READ_HINTS
+from gameday.describe.rds import arn_region, describe_global_cluster, writer_of
 from gameday.faults import APPLIED, FAILED, Undo
-from gameday.probes.rds import HINTS as _READ_HINTS
-from gameday.probes.rds import arn_region, describe_global_cluster, writer_of
 
 __all__ = ["failover_database", "switchover_database"]
 

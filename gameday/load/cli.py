@@ -98,7 +98,7 @@ def load() -> None:
     default="5m",
     show_default=True,
     callback=lambda _ctx, _param, value: parse_duration(value),
-    help="Hard cap on the run (90, 90s, 2m, 1h30m; at most a week).",
+    help="Hard cap on the run (90, 90s, 2m, 1h30m or ISO 8601 PT2M; at most a week).",
 )
 @click.option(
     "--ledger",

@@ -199,15 +199,25 @@ class GamedayUser(FastHttpUser):
         self.connection_timeout = float(opts["connect_timeout"])
         self.network_timeout = float(opts["network_timeout"])
         self._think = (float(opts["think_min"]), float(opts["think_max"]))
-        super().__init__(environment)
-        assert self.host is not None
-        parts = urlsplit(self.host)
-        if not parts.hostname:
+        self.write_ratio = float(opts["write_ratio"])
+        parts = urlsplit(self.host or "")
+        if self.host is not None and not parts.hostname:
             raise ValueError(f"--host must be a URL like http://name:port, got {self.host!r}")
         self.scheme = parts.scheme or "http"
-        self.target = parts.hostname
+        self.target = parts.hostname or ""
         self.port = parts.port or (443 if self.scheme == "https" else 80)
+        host_header = self.target if ":" not in self.target else f"[{self.target}]"
+        if self.port not in (80, 443):
+            host_header += f":{self.port}"
+        # the name goes in every request's Host header while requests go to the resolved
+        # address: set once on the client, not copied into each request
+        self.default_headers = {**(self.default_headers or {}), "Host": host_header}
+        super().__init__(environment)  # (raises StopTest when there is no --host)
         self.lab_mode = bool(opts["lab_mode"])
+        if self.lab_mode:
+            # a redirect could lead a lab-mode client off loopback: record it, never follow
+            # it (set once on the client, so a custom task's own requests are covered too)
+            self.client.client.redirect_response_codes = frozenset()
         self.cohort = next_cohort(float(opts["sticky_share"]), str(opts["resolver_mode"]))
         self.resolver = shared_resolver(
             self.target,
@@ -215,10 +225,6 @@ class GamedayUser(FastHttpUser):
             self.cohort,  # the cohort is the resolver mode: "ttl" or "sticky"
             float(opts["dns_timeout"]),
         )
-        host_header = self.target if ":" not in self.target else f"[{self.target}]"
-        if self.port not in (80, 443):
-            host_header += f":{self.port}"
-        self._headers = {"Host": host_header}
         self.address: str | None = None
         self._base = ""
         self.connection_drops = 0
@@ -273,10 +279,7 @@ class GamedayUser(FastHttpUser):
             method,
             self._base + path,
             name=op,
-            headers=self._headers,
             json=json,
-            # a redirect could lead a lab-mode client off loopback: record it, never follow
-            allow_redirects=not self.lab_mode,
             context={"op": op, "address": address, "write_id": write_id, "cohort": self.cohort},
         )
 
@@ -303,7 +306,7 @@ class OrdersUser(GamedayUser):
 
     @task
     def step(self) -> None:
-        if not _acked or random.random() < float(self.gameday_options["write_ratio"]):
+        if not _acked or random.random() < self.write_ratio:
             self.write()
         else:
             self.read()

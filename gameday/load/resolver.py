@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,6 +112,10 @@ class TTLResolver:
         self.lookups = 0
         self._clock = clock
         self._answer: Answer | None = None
+        # one lookup at a time: under gevent (monkey-patched, this lock is cooperative) the
+        # users of a process share one resolver, and without it every user arriving while
+        # the refresh is in flight would send a query of its own (8 users: 8 per TTL)
+        self._refresh = threading.Lock()
         self._literal = ip_literal(self.name)
         self._dns = self._make_dns_resolver() if self._literal is None else None
 
@@ -140,9 +145,13 @@ class TTLResolver:
         answer = self._answer
         if answer is not None and (self.mode == "sticky" or self._clock() < answer.expires):
             return answer
-        answer = self._lookup()
-        self._answer = answer
-        return answer
+        with self._refresh:
+            answer = self._answer  # another caller may have refreshed it while we waited
+            if answer is not None and (self.mode == "sticky" or self._clock() < answer.expires):
+                return answer
+            answer = self._lookup()
+            self._answer = answer
+            return answer
 
     def _lookup(self) -> Answer:
         if self._literal is not None:

@@ -18,6 +18,7 @@ MODULES = [
     "gameday.probes.rds",
     "gameday.probes.secretsmanager",
     "gameday.probes.load",
+    "gameday.probes.ec2",
 ]
 
 

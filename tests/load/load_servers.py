@@ -165,11 +165,19 @@ class _Answer(BaseResolver):
         self.ttl = ttl
         self.queries = 0
         self.changed_at: float | None = None
+        #: While set, each query waits (up to ``hold_for`` s) for ``release`` before it is
+        #: answered: a slow nameserver, so tests can see who asks while a lookup is in flight.
+        self.hold_for = 0.0
+        self.release = threading.Event()
+        self._lock = threading.Lock()
 
     def resolve(self, request: Any, handler: Any) -> Any:
         reply = request.reply()
         qname = str(request.q.qname).rstrip(".").lower()
-        self.queries += 1
+        with self._lock:
+            self.queries += 1
+        if self.hold_for:
+            self.release.wait(self.hold_for)
         if qname != self.name:
             reply.header.rcode = RCODE.NXDOMAIN
         elif request.q.qtype == QTYPE.A:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import pytest
@@ -38,6 +39,32 @@ def test_answer_is_kept_exactly_for_its_ttl_then_re_resolved(dns, regions) -> No
     clock.now += 0.02
     assert resolver.resolve().address == regions[1].address  # expired: asked again
     assert resolver.lookups == 2 and dns.queries == 2
+
+
+def test_users_sharing_a_resolver_send_one_query_per_expiry(dns, regions) -> None:
+    """Eight users find the answer expired while the refresh is in flight: one query goes
+    out, the others wait for its answer (the nameserver holds every query for up to 0.5 s,
+    the window in which extra queries would show)."""
+    clock = Clock()
+    resolver = TTLResolver("api.lab.internal", nameserver=dns.nameserver, clock=clock)
+    resolver.resolve()
+    dns.point_to(regions[1].address)
+    clock.now += 2
+    dns.answer.hold_for = 0.5
+    start = threading.Barrier(8)
+    answers: list[str] = []
+
+    def user() -> None:
+        start.wait()
+        answers.append(resolver.resolve().address)
+
+    threads = [threading.Thread(target=user) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert answers == [regions[1].address] * 8
+    assert dns.queries == 2 and resolver.lookups == 2
 
 
 def test_sticky_mode_never_asks_again(dns, regions) -> None:
