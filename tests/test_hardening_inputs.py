@@ -49,7 +49,6 @@ BAD_VALUES: list[Any] = [
 ]
 #: lab option -> config key (the rest are named alike)
 LAB_KEYS = {
-    "interval": "health_check_interval",
     "threshold": "failure_threshold",
     "lag": "replication_lag",
 }
@@ -106,7 +105,7 @@ def runner(tmp_path: Path) -> Iterator[CliRunner]:
 
 def test_every_numeric_lab_option(runner: CliRunner, tmp_path: Path) -> None:
     options = numeric_options(lab_cli.up)
-    assert {"ttl", "threshold", "lag"} <= {o.name for o in options}
+    assert {"ttl", "speed", "threshold", "lag"} <= {o.name for o in options}
     lab_dir = tmp_path / "lab"
     fed = 0
     for option in options:
@@ -145,7 +144,7 @@ def test_every_numeric_lab_config_key(runner: CliRunner, tmp_path: Path) -> None
             )
             assert_refused(result, key)
     toml = tmp_path / "lab.toml"
-    for text in ("ttl = nan", "health_check_interval = inf", "replication_lag = -inf"):
+    for text in ("ttl = nan", "speed = inf", "replication_lag = -inf"):
         toml.write_text(text + "\n")
         result = runner.invoke(
             lab_cli.lab, ["up", "--detach", "--dir", str(lab_dir), "--config", str(toml)]

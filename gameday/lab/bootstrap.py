@@ -7,14 +7,15 @@ failover record for the service, a simple record per region, and the alias varia
 the service name (``<record>-alias.<zone>``: failover alias records to each region's load
 balancer with ``EvaluateTargetHealth``); an HTTP health check per region on its ``/health``; an Aurora-style
 global cluster (primary writer, secondary reader); the application secret in the primary
-replicated to the secondary; a DynamoDB table in both regions (the global table whose
-replication FIS can pause).
+replicated to the secondary; a DynamoDB global table in both regions (whose replication
+FIS can pause; it holds the orders in the ``dynamodb`` data tier). The Aurora global
+database exists in the ``aurora`` tier only.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,6 +54,10 @@ class Resources:
     secret_name: str
     table_name: str
     regions: Sequence[RegionResources]
+    #: AWS seconds per lab second (the lab's one clock, :mod:`gameday.lab.clock`).
+    speed: float
+    #: The service's data tier (``aurora`` or ``dynamodb``).
+    data_tier: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,25 +154,9 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         HostedZoneId=zone_id, ChangeBatch={"Comment": "gameday lab", "Changes": changes}
     )
 
-    rds = aws("rds", primary.name)
-    rds.create_global_cluster(
-        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
-    )
-    clusters: dict[str, tuple[str, str]] = {}
-    for index, spec in enumerate(config.regions):
-        cluster_id = f"orders-{spec.name}"
-        extra: dict[str, Any] = (
-            {"MasterUsername": "gameday", "MasterUserPassword": "lab-only-password"}
-            if index == 0
-            else {}
-        )
-        cluster = aws("rds", spec.name).create_db_cluster(
-            DBClusterIdentifier=cluster_id,
-            Engine="aurora-postgresql",
-            GlobalClusterIdentifier=config.global_cluster,
-            **extra,
-        )["DBCluster"]
-        clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
+    clusters: dict[str, tuple[str, str]] = {spec.name: ("", "") for spec in config.regions}
+    if config.data_tier == "aurora":  # the DynamoDB tier has no relational database
+        _global_database(config, aws, clusters)
 
     aws("secretsmanager", primary.name).create_secret(
         Name=config.secret_name,
@@ -191,7 +180,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             RegionResources(
                 name=spec.name,
                 address=spec.address,
-                role="writer" if spec is primary else "reader",
+                role="writer" if spec is primary or config.data_tier == "dynamodb" else "reader",
                 health_check_id=health_checks[spec.name],
                 vpc_id=vpc_id,
                 subnet_id=subnet_id,
@@ -209,11 +198,37 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         zone_name=config.zone,
         record_name=config.record_name,
         alias_record_name=alias_record_name(config),
-        global_cluster_id=config.global_cluster,
+        global_cluster_id=config.global_cluster if config.data_tier == "aurora" else "",
         secret_name=config.secret_name,
         table_name=config.table_name,
         regions=regions,
+        speed=config.speed,
+        data_tier=config.data_tier,
     )
+
+
+def _global_database(
+    config: LabConfig, aws: Callable[[str, str], Any], clusters: dict[str, tuple[str, str]]
+) -> None:
+    """An Aurora global database: the primary's cluster writes, the secondary's reads."""
+    rds = aws("rds", config.primary.name)
+    rds.create_global_cluster(
+        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
+    )
+    for index, spec in enumerate(config.regions):
+        cluster_id = f"orders-{spec.name}"
+        extra: dict[str, Any] = (
+            {"MasterUsername": "gameday", "MasterUserPassword": "lab-only-password"}
+            if index == 0
+            else {}
+        )
+        cluster = aws("rds", spec.name).create_db_cluster(
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            GlobalClusterIdentifier=config.global_cluster,
+            **extra,
+        )["DBCluster"]
+        clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
 
 
 def _upsert(name: str, ttl: int, address: str, **routing: Any) -> dict[str, Any]:

@@ -43,15 +43,28 @@ def lab() -> None:
 @click.option("--secondary", help="Secondary region name [us-west-2].")
 @click.option("--zone", help="Private hosted zone, a DNS name [lab.internal].")
 @click.option(
-    "--ttl", type=int, help="TTL in seconds of the service's failover records, 1-86400 [1]."
+    "--ttl",
+    type=int,
+    help="TTL in AWS seconds of the service's records in Route 53, 1-86400; served divided "
+    "by --speed [10].",
 )
 @click.option(
-    "--interval",
+    "--speed",
     type=float,
-    help="Lab seconds per health-check interval (Route 53's 10 s), 0.05-60 [1.0].",
+    help="AWS seconds per lab second for every AWS-side duration (health checks, TTLs, "
+    "failovers, FIS, replica status), 0.1-200; 1 = real time [10].",
+)
+@click.option(
+    "--data-tier",
+    help="The service's data: aurora (an Aurora global database, one writer) or dynamodb "
+    "(a DynamoDB global table, every region writes) [aurora].",
 )
 @click.option("--threshold", type=int, help="Health-check failure threshold, 1-10 [2].")
-@click.option("--lag", type=float, help="Baseline replication lag in seconds, 0-60 [0.3].")
+@click.option(
+    "--lag",
+    type=float,
+    help="Lab-only: baseline delay of the lab's replication link, in lab seconds, 0-60 [0.3].",
+)
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
     "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."
@@ -139,7 +152,8 @@ def _build_config(
     mapping = {
         "zone": "zone",
         "ttl": "ttl",
-        "interval": "health_check_interval",
+        "speed": "speed",
+        "data_tier": "data_tier",
         "threshold": "failure_threshold",
         "lag": "replication_lag",
         "service_port": "service_port",
@@ -188,6 +202,10 @@ def _print_summary(handle: Lab) -> None:
         click.echo(
             f"  {region.name:<16} {region.address}  {region.role:<6}  health check {region.health_check_id}"
         )
+    click.echo(
+        f"  clock            speed {info.speed:g} (AWS seconds per lab second), "
+        f"data tier {info.data_tier}"
+    )
     click.echo(f"  try: dig @{info.dns_host} -p {info.dns_port} {info.record_name}")
 
 
@@ -268,6 +286,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
             "service_port": info.service_port,
             "global_cluster_id": info.global_cluster_id,
             "secret_name": info.secret_name,
+            "speed": info.speed,
+            "data_tier": info.data_tier,
             "supervisor": {"pid": info.supervisor_pid, "alive": liveness["supervisor"]},
             "regions": [
                 {
@@ -381,3 +401,24 @@ def restart_region(region: str, lab_dir: str | None) -> None:
         _fail(str(exc))
         return
     click.echo(f"region {region} is back (pid {reply['pid']}, {reply['role']})")
+
+
+@lab.command("set-lag")
+@click.argument("seconds", type=float)
+@click.option("--dir", "lab_dir", help=_DIR_HELP)
+def set_lag(seconds: float, lab_dir: str | None) -> None:
+    """LAB-ONLY: delay the lab's replication by SECONDS lab seconds.
+
+    Not an AWS fault (no AWS call delays Aurora's storage replication): a lab knob to
+    rehearse a lagging replica. Recorded in the lab's events as lab_only."""
+    if not 0 <= seconds < float("inf"):
+        _fail(f"lag must be a number of seconds >= 0, got {seconds:g}")
+    handle = Lab(_lab_dir(lab_dir))
+    if not handle.running():
+        _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
+    try:
+        handle.set_lag(seconds)
+    except LabError as exc:
+        _fail(str(exc))
+        return
+    click.echo(f"lab-only replication delay set to {seconds:g} lab s (not an AWS fault)")

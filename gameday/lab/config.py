@@ -1,10 +1,11 @@
 """The lab's configuration: what it emulates, where, and how fast.
 
-Route 53 only accepts a RequestInterval of 10 or 30 seconds. The lab keeps the AWS value
-in the control plane (10 s, the "fast" interval) and runs its health checker on a
-compressed clock: ``health_check_interval`` lab seconds per 10 control-plane seconds.
-With the defaults (1 s interval, threshold 2, TTL 1 s) a failover is seen in about
-three seconds instead of about a minute.
+The control plane holds AWS's own values (a 10 s ``RequestInterval``, the records' TTL,
+the Aurora failover durations below, FIS durations as written in a template) and the lab
+runs every AWS-side duration ``speed`` times faster (:mod:`gameday.lab.clock`). With the
+defaults (speed 10, threshold 2, TTL 10 s) a health check probes every lab second, the
+DNS serves a 1 s TTL, and an outage is routed around in about three lab seconds, which
+stand for about thirty in AWS. ``speed = 1`` rehearses in real time.
 
 Every setting is checked by :meth:`LabConfig.validate` before anything starts: numbers
 are finite and within :data:`NUMBER_RANGES` (a NaN interval would make the health
@@ -24,17 +25,36 @@ from pathlib import Path
 from typing import Any
 
 from gameday.aws import known_regions
+from gameday.lab.clock import DEFAULT_SPEED, LabClock, LabClockError, check_speed
 from gameday.netutil import is_loopback
 from gameday.numbers import number_problem
 
 #: The RequestInterval the lab writes into the control plane (AWS's fast interval).
 CONTROL_PLANE_REQUEST_INTERVAL = 10
 
+#: The service's data tier: ``aurora`` (one writer, storage replication, global-database
+#: failover) or ``dynamodb`` (a global table: every region writes, replication both ways).
+DATA_TIERS = ("aurora", "dynamodb")
+
+#: Aurora global database, in AWS seconds. AWS presents Aurora Global Database's
+#: cross-Region recovery as taking about a minute (an RTO "typically under a minute" in the
+#: Aurora User Guide's overview and the product page), and documents FailoverGlobalCluster /
+#: SwitchoverGlobalCluster as operations that run for a while, reported through the global
+#: cluster's ``FailoverState`` (pending, then failing-over or switching-over) and member
+#: ``SynchronizationStatus`` (User Guide: "Using switchover or failover in an Amazon Aurora
+#: global database"; API reference: FailoverState). The lab uses one minute for both by
+#: default; set ``failover_seconds`` / ``switchover_seconds`` to what your own account shows.
+DEFAULT_FAILOVER_SECONDS = 60.0
+DEFAULT_SWITCHOVER_SECONDS = 60.0
+
 
 #: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
 NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "ttl": (1, 86400, True, "seconds"),
-    "health_check_interval": (0.05, 60.0, False, "seconds"),
+    # 0.1 runs AWS 10x slower; past 200 a 10 s interval would be shorter than 0.05 s
+    "speed": (0.1, 200.0, False, "AWS seconds per lab second"),
+    "failover_seconds": (1.0, 3600.0, False, "AWS seconds"),
+    "switchover_seconds": (1.0, 3600.0, False, "AWS seconds"),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
     "writer_lease": (0.05, 600.0, False, "seconds"),
@@ -97,10 +117,16 @@ class LabConfig:
     )
     zone: str = "lab.internal"
     record: str = "api"
-    ttl: int = 1
-    health_check_interval: float = 1.0
+    #: The service records' TTL in Route 53 (AWS seconds; served divided by ``speed``).
+    ttl: int = 10
+    #: AWS seconds per lab second for every AWS-side duration (1 = real time).
+    speed: float = DEFAULT_SPEED
     failure_threshold: int = 2
+    #: Lab-only: the baseline delay of the lab's replication link, in lab seconds.
     replication_lag: float = 0.3
+    data_tier: str = "aurora"
+    failover_seconds: float = DEFAULT_FAILOVER_SECONDS
+    switchover_seconds: float = DEFAULT_SWITCHOVER_SECONDS
     #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
     #: (frozen, say) may still acknowledge writes after a failover (the fence window).
     writer_lease: float = 1.0
@@ -126,9 +152,19 @@ class LabConfig:
         return f"{self.record}.{self.zone}"
 
     @property
+    def clock(self) -> LabClock:
+        """The lab's clock (every AWS-side duration goes through it)."""
+        return LabClock(self.speed)
+
+    @property
     def time_scale(self) -> float:
-        """Lab seconds per control-plane second for health-check intervals."""
-        return self.health_check_interval / CONTROL_PLANE_REQUEST_INTERVAL
+        """Lab seconds per AWS second (``1 / speed``)."""
+        return 1 / self.speed
+
+    @property
+    def health_check_interval(self) -> float:
+        """Lab seconds between two probes of a check with the control plane's interval."""
+        return self.clock.health_check_interval(CONTROL_PLANE_REQUEST_INTERVAL)
 
     def validate(self) -> LabConfig:
         """Raise :class:`LabConfigError` with one actionable sentence if anything is off."""
@@ -160,6 +196,14 @@ class LabConfig:
             raise LabConfigError("the primary and secondary regions must differ")
         if self.regions[0].address == self.regions[1].address:
             raise LabConfigError("each region needs its own loopback address")
+        try:
+            check_speed(self.speed)
+        except LabClockError as exc:
+            raise LabConfigError(str(exc)) from exc
+        if self.data_tier not in DATA_TIERS:
+            raise LabConfigError(
+                f"data_tier must be one of {', '.join(DATA_TIERS)}, got {self.data_tier!r}"
+            )
         for key, (low, high, integer, unit) in NUMBER_RANGES.items():
             problem = number_problem(getattr(self, key), low, high, integer=integer, unit=unit)
             if problem:
@@ -194,6 +238,11 @@ class LabConfig:
                 f"a lab config must be a table of settings (e.g. ttl = 1), got {type(data).__name__}"
             )
         allowed = {f.name for f in fields(cls)}
+        if "health_check_interval" in data:
+            raise LabConfigError(
+                "health_check_interval was replaced by speed (AWS seconds per lab second, "
+                "for every AWS duration): health_check_interval = 1 is speed = 10"
+            )
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise LabConfigError(

@@ -96,6 +96,7 @@ def run_demo(echo: Any = click.echo) -> None:
             echo(f"   POST /orders {order} -> {status}, served by {region}")
 
             interval = config.health_check_interval
+            ttl = config.clock.ttl_served(config.ttl)
             echo(
                 f"\n2. Impair the primary: route53.update_health_check(Inverted=True) on {info.primary.health_check_id}"
             )
@@ -103,11 +104,12 @@ def run_demo(echo: Any = click.echo) -> None:
                 f"   An inverted check flips at its next evaluation: expect at most one interval ({interval:g} s),"
             )
             echo(
-                f"   then clients follow once their cached answer expires (TTL {config.ttl} s). A real outage"
+                f"   then clients follow once their cached answer expires (TTL {ttl} s). A real outage"
             )
             echo(
                 f"   also waits for {config.failure_threshold} failed probes: interval x threshold + TTL = "
-                f"{interval * config.failure_threshold + config.ttl:g} s."
+                f"{interval * config.failure_threshold + ttl:g} lab s "
+                f"(x{config.speed:g} in AWS)."
             )
             route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=True)
             took = _wait_for_answer(resolver, name, info.secondary.address)

@@ -117,6 +117,8 @@ def lab_env(info: LabInfo) -> dict[str, str]:
         "GAMEDAY_GLOBAL_CLUSTER_ID": info.global_cluster_id,
         "GAMEDAY_SECRET_NAME": info.secret_name,
         "GAMEDAY_TABLE_NAME": info.table_name,
+        "GAMEDAY_LAB_SPEED": f"{info.speed:g}",
+        "GAMEDAY_DATA_TIER": info.data_tier,
     }
     for role, region in (("PRIMARY", info.primary), ("SECONDARY", info.secondary)):
         env.update(
@@ -387,13 +389,22 @@ class Lab:
 
     def restart_region(self, name: str) -> dict[str, Any]:
         """Start a killed region again (its store is durable); returns its pid and role."""
-        state = self.state()
         self.info.region(name)  # LabError for an unknown region
+        return self._supervisor("POST", f"/regions/{name}/restart")
+
+    def set_lag(self, seconds: float) -> dict[str, Any]:
+        """Lab-only: delay the lab's replication by ``seconds`` lab seconds (not an AWS fault)."""
+        return self._supervisor("POST", "/replication/lag", {"seconds": seconds})
+
+    def _supervisor(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """One call to the supervisor's control API; LabError with its message on failure."""
+        state = self.state()
         conn = http.client.HTTPConnection(
             "127.0.0.1", state["supervisor_port"], timeout=START_TIMEOUT
         )
         try:
-            conn.request("POST", f"/regions/{name}/restart")
+            payload = json.dumps(body).encode() if body is not None else None
+            conn.request(method, path, body=payload)
             response = conn.getresponse()
             body = json.loads(response.read() or b"{}")
         except OSError as exc:
@@ -401,7 +412,7 @@ class Lab:
         finally:
             conn.close()
         if response.status != 200:
-            raise LabError(body.get("error", f"restart failed with HTTP {response.status}"))
+            raise LabError(body.get("error", f"{path} failed with HTTP {response.status}"))
         return body
 
     def liveness(self) -> dict[str, Any]:

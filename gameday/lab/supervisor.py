@@ -37,9 +37,9 @@ from gameday.children import die_with_parent as _die_with_parent
 from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import elbv2, healthcheckconfig
+from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
 from gameday.lab.controlplane import server as controlplane
-from gameday.lab.controlplane.topology import Member, Topology
+from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
 from gameday.lab.network import synfilter
@@ -50,6 +50,7 @@ from gameday.lab.network.impairments import LabRegion, Reconciler
 from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
+from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
 from gameday.lab.workers import Worker
@@ -83,6 +84,8 @@ class Supervisor:
         self.dns: LabDNS | None = None
         self.checker: HealthChecker | None = None
         self.link: ReplicationLink | None = None
+        #: Every replication link by source region (two in the DynamoDB tier).
+        self.links: dict[str, ReplicationLink] = {}
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
         self.target_health = elbv2.TargetHealthBoard()
@@ -135,7 +138,7 @@ class Supervisor:
         os.environ.update(self.region_env(endpoint))
         # Regions start first: their start-up overlaps the control plane's on the other core.
         for index, spec in enumerate(cfg.regions):
-            self.roles[spec.name] = "writer" if index == 0 else "reader"
+            self.roles[spec.name] = "writer" if index == 0 or self.multi_active else "reader"
             self._spawn_region(spec.name, spec.address, self.roles[spec.name])
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
@@ -143,6 +146,7 @@ class Supervisor:
         self.moto.start()
 
         self.resources = bootstrap(cfg, endpoint, self.ports["service"])
+        dynamodb.make_global(cfg.table_name, [r.name for r in cfg.regions])
         labels = {r.health_check_id: r.name for r in self.resources.regions}
         self.network_mode = synfilter.mode()
         packet_filter = None
@@ -164,6 +168,7 @@ class Supervisor:
             cfg.table_name,
             cfg.secret_name,
             self.events,
+            data_tier=cfg.data_tier,
             packet_filter=packet_filter,
         )
         self.checker = HealthChecker(
@@ -172,20 +177,8 @@ class Supervisor:
             labels.get,
             resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
         )
-        # The link has its own clients with a shorter timeout: a re-point (a failover) waits
-        # for a delivery under way, and must not wait long on a frozen region.
-        link_clients = {
-            name: RegionClient(port, timeout=LINK_TIMEOUT)
-            for name, port in self.control_ports.items()
-        }
-        self.link = ReplicationLink(
-            link_clients,
-            cfg.replication_lag,
-            self.events,
-            blocked=self.reconciler.link_blocked,
-            impaired=self.reconciler.region_impaired,
-        )
-        self.link.point(cfg.primary.name, cfg.secondary.name, from_seq=0)
+        self._start_links()
+        assert self.link is not None
         self.topology = Topology(
             cfg.global_cluster,
             [Member(r.name, r.db_cluster_arn) for r in self.resources.regions],
@@ -194,8 +187,11 @@ class Supervisor:
             self.events,
             on_change=self._roles_changed,
             lease=cfg.writer_lease,
+            timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
         )
-        controlplane.install_operation_overrides(Route53View(self), self.topology.requests)
+        controlplane.install_operation_overrides(
+            Route53View(self), self.topology.requests, cfg.clock
+        )
         healthcheckconfig.install()
         elbv2.install_target_health(self.target_health)
         by_address = {r.address: r.name for r in self.resources.regions}
@@ -207,7 +203,8 @@ class Supervisor:
             by_address.get,
         )
         self.topology.start()
-        self.link.start()
+        for link in self.links.values():
+            link.start()
         self.reconciler.start()
         self._watcher = Worker("process-watch", self._watch_processes, 0.05, self.events).start()
         self._wait_regions()
@@ -223,13 +220,11 @@ class Supervisor:
             self.ports["dns"],
             self.checker.is_healthy,
             self.events,
+            cfg.clock,
             router=Router(
                 self.checker.is_healthy,
                 load_balancer=lambda name: elbv2.load_balancer(name, self.target_health),
-                # AWS serves ELB_ALIAS_TTL (60 s) for a load-balancer alias. Until the lab's
-                # clock scales served TTLs, the lab's TTL rule applies: the configured
-                # (already compressed) ttl, as for every record the lab creates.
-                elb_ttl=cfg.ttl,
+                # AWS's 60 s (ELB_ALIAS_TTL, the default), served on the lab's clock
                 regions=tuple(r.name for r in cfg.regions),
             ),
             client_region=self._client_region,
@@ -238,6 +233,53 @@ class Supervisor:
         self._wait_evaluated()
         self.control = ControlServer(self, self.ports["supervisor"])
         self.control.start()
+
+    @property
+    def multi_active(self) -> bool:
+        """True in the DynamoDB tier: every region takes writes."""
+        return self.config.data_tier == "dynamodb"
+
+    def _start_links(self) -> None:
+        """The Aurora tier's one link (writer -> reader), or one per direction."""
+        assert self.reconciler is not None and self.events is not None
+        cfg = self.config
+        pairs = [(cfg.primary.name, cfg.secondary.name)]
+        if self.multi_active:
+            pairs.append((cfg.secondary.name, cfg.primary.name))
+        # The links have their own clients with a shorter timeout: a re-point (a failover)
+        # waits for a delivery under way, and must not wait long on a frozen region.
+        link_clients = {
+            name: RegionClient(port, timeout=LINK_TIMEOUT)
+            for name, port in self.control_ports.items()
+        }
+        for source, target in pairs:
+            link = ReplicationLink(
+                link_clients,
+                cfg.replication_lag,
+                self.events,
+                blocked=self.reconciler.link_blocked,
+                impaired=self.reconciler.region_impaired,
+                origin_only=self.multi_active,
+                merge="last-writer-wins" if self.multi_active else "first-writer",
+            )
+            link.point(source, target, from_seq=0)
+            self.links[source] = link
+        self.link = self.links[cfg.primary.name]
+        if self.multi_active:
+            FailoverWitness(
+                cfg.record_name,
+                {r.name: r.address for r in cfg.regions},
+                self.clients,
+                self.links,
+                self.events,
+                self.stop_requested.is_set,
+            )
+
+    def set_lag(self, seconds: float) -> dict[str, Any]:
+        """Lab-only: the replication links' delay, in lab seconds (not an AWS fault)."""
+        for link in self.links.values():
+            link.set_lag(seconds)
+        return {"lag": seconds, "lab_only": True}
 
     def region_env(self, endpoint: str) -> dict[str, str]:
         """Environment under which lab processes reach the control plane."""
@@ -272,7 +314,9 @@ class Supervisor:
                 "--secret-refresh",
                 str(min(0.25, self.config.health_check_interval / 4)),
                 "--writer-lease",
-                str(self.config.writer_lease),
+                # every region of a global table writes: no lease bounds it (no fence either)
+                "inf" if self.multi_active else str(self.config.writer_lease),
+                *(["--table-name", self.config.table_name] if self.multi_active else []),
                 "--tls-port",
                 str(self.ports["service_tls"]),
                 "--tls-cert",
@@ -373,7 +417,7 @@ class Supervisor:
                 raise RuntimeError(
                     f"region {name} is running: kill it first (gameday lab kill-region)"
                 )
-            role = self.topology.roles()[name]
+            role = "writer" if self.multi_active else self.topology.roles()[name]
             self.roles[name] = role
             # PR_SET_PDEATHSIG fires when the spawning *thread* ends, so a restarted region is
             # spawned by a long-lived thread, not by the short-lived request thread.
@@ -416,7 +460,7 @@ class Supervisor:
             self.control,
             self.topology,
             self.reconciler,
-            self.link,
+            *self.links.values(),
             self.dns,
             self.prober,
             self.checker,
@@ -487,7 +531,22 @@ class ControlServer:
                     except RuntimeError as exc:
                         self._reply(409, {"error": str(exc)})
                     return
+                if parts == ["replication", "lag"]:
+                    try:
+                        seconds = float(self._body()["seconds"])
+                    except (KeyError, TypeError, ValueError):
+                        self._reply(400, {"error": 'send {"seconds": <number >= 0>}'})
+                        return
+                    if not 0 <= seconds < float("inf"):
+                        self._reply(400, {"error": f"lag must be >= 0 seconds, got {seconds}"})
+                        return
+                    self._reply(200, owner.set_lag(seconds))
+                    return
                 self._reply(404, {"error": f"no route POST {self.path}"})
+
+            def _body(self) -> Any:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
 
             def _reply(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()

@@ -40,10 +40,6 @@ pytestmark = pytest.mark.lab
 
 #: Any role ARN: the lab, like moto, does not assume it.
 FIS_ROLE = "arn:aws:iam::123456789012:role/gameday-fis"
-#: Proving that a write did *not* replicate needs an observation window. The lab ships
-#: changes after a 0.3 s baseline lag (polled every 20 ms), so 1 s is over three lags:
-#: long enough that a flowing link would have delivered, short enough to keep the run fast.
-ABSENCE_WINDOW = 1.0
 #: A flowing link delivers within the baseline lag; this bounds catch-up after a fault.
 CATCH_UP = 5.0
 
@@ -172,15 +168,16 @@ def test_pause_replication_holds_writes_back_until_resume(
         applied = fault_event(
             lab, since, "applied", source="fis", experiment_id=paused["experiment_id"]
         )
-        assert applied["effect"] == "replication paused"
+        # The lab's default tier keeps the orders in Aurora: as in AWS, pausing a DynamoDB
+        # global table does not touch Aurora's storage replication (tests/lab/test_tiers.py
+        # shows the pause holding replication in the dynamodb tier).
+        assert applied["effect"].startswith("no effect on the orders")
         assert applied["region"] == info.primary.name
         assert experiment_status(info.primary.name, paused["experiment_id"]) == "running"
 
-        during = lag(info, timeout=ABSENCE_WINDOW)
-        # the primary takes the write, the secondary never sees it within the window
+        during = lag(info, timeout=CATCH_UP)
         assert during["error"] is None and during["source_region"] == info.primary.name
-        assert during["replicated"] is False and during["lag_seconds"] is None
-        assert secondary.existing([during["canary_id"]]) == []
+        assert during["replicated"] is True
     finally:
         resumed_at = time.time()
         resumed = fis_actions.resume_replication(
@@ -192,7 +189,6 @@ def test_pause_replication_holds_writes_back_until_resume(
         lab, resumed_at, "reverted", source="fis", experiment_id=paused["experiment_id"]
     )
     assert reverted["time"] - resumed_at < 1.0  # stop_experiment ends the effect at once
-    # the write held back during the pause is delivered once replication flows again
     wait_until(
         lambda: secondary.existing([during["canary_id"]]) == [during["canary_id"]],
         timeout=CATCH_UP,
@@ -232,12 +228,13 @@ def test_disrupt_cross_region_connectivity_stops_replication_until_restored(
         applied = fault_event(
             lab, since, "applied", source="fis", experiment_id=cut["experiment_id"]
         )
-        assert applied["effect"] == "cross-region traffic stopped"
+        # The cut drops VPC traffic between the regions; managed replication does not
+        # travel that way in AWS and keeps flowing (tests/lab/test_tiers.py).
+        assert applied["effect"].endswith("(managed replication unaffected)")
         assert applied["region"] == info.primary.name
 
-        during = lag(info, timeout=ABSENCE_WINDOW)  # same window as for the pause, same reason
-        assert during["error"] is None and during["replicated"] is False
-        assert secondary.existing([during["canary_id"]]) == []
+        during = lag(info, timeout=CATCH_UP)
+        assert during["error"] is None and during["replicated"] is True
         # only cross-region traffic is cut: users still reach both regions
         for index in (0, 1):
             assert endpoint_available(f"{base_url(info, index)}/health", timeout=1.0)["available"]
@@ -468,7 +465,10 @@ def test_remove_secret_replica_fails_the_secondary_and_restore_heals_it(
         )
     assert restored["changed"] is True
     assert restored["reverted"] == [removed["fault_id"]]
-    assert secret_available(info.secret_name, region=info.secondary.name) is True
+    # A new replica is InProgress for a moment (as in AWS) before it is readable there.
+    wait_until(
+        lambda: secret_available(info.secret_name, region=info.secondary.name) is True, timeout=5
+    )
     fault_event(lab, restored_at, "reverted", fault="secret-missing", region=info.secondary.name)
     lab.wait_for_event(
         lambda e: e["kind"] == "health" and e["health_check_id"] == hc and e["healthy"] is True,

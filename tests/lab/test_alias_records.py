@@ -3,6 +3,7 @@ real DNS queries (dnspython and ``dig``), real health checks."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import time
@@ -160,7 +161,7 @@ def test_alias_ttl_is_the_targets(lab: Lab, lab_env: dict[str, str]) -> None:
                     "ResourceRecordSet": {
                         "Name": target,
                         "Type": "A",
-                        "TTL": 7,
+                        "TTL": 70,
                         "ResourceRecords": [{"Value": "127.0.9.7"}],
                     },
                 },
@@ -179,13 +180,14 @@ def test_alias_ttl_is_the_targets(lab: Lab, lab_env: dict[str, str]) -> None:
             ]
         },
     )
-    assert resolve(lab, alias) == (["127.0.9.7"], 7)
-    # an alias to a load balancer serves ELB's TTL (on the lab's clock: the lab's TTL)
-    assert resolve(lab, info.alias_record_name) == ([info.primary.address], info_ttl(lab))
+    assert resolve(lab, alias) == (["127.0.9.7"], served(lab, 70))
+    # an alias to a load balancer serves ELB's 60 s, on the lab's clock
+    assert resolve(lab, info.alias_record_name) == ([info.primary.address], served(lab, 60))
 
 
-def info_ttl(lab: Lab) -> int:
-    return int(lab.state()["config"]["ttl"])
+def served(lab: Lab, aws_ttl: int) -> int:
+    """The TTL the lab serves for ``aws_ttl`` (AWS seconds divided by the lab's speed)."""
+    return math.ceil(aws_ttl / float(lab.state()["config"]["speed"]))
 
 
 def _alias_to(region_dns_name: str, **routing: object) -> dict:
@@ -237,7 +239,9 @@ def test_weighted_latency_and_simple_aliases(
     # latency: a client in the secondary's range asks from us-west-2, anyone else from the primary
     assert ask_from(lab, f"latency-alias.{zone}", "127.0.0.1") == [east.address]
     assert ask_from(lab, f"latency-alias.{zone}", "127.0.2.77") == [west.address]
-    assert resolve(lab, f"simple-alias.{zone}") == ([east.address], info_ttl(lab))
+    # an alias to the service's record serves that record's TTL
+    service_ttl = int(lab.state()["config"]["ttl"])
+    assert resolve(lab, f"simple-alias.{zone}") == ([east.address], served(lab, service_ttl))
 
     request.getfixturevalue("primary_targets_fail")
     wait_until(lambda: resolve(lab, f"weighted-alias.{zone}")[0] == [west.address], timeout=2)

@@ -592,7 +592,8 @@ def test_an_old_writer_acknowledges_writes_until_its_lease_ends_and_never_after(
     """The fence window is the writer lease. Resumed within it, the old writer acknowledges
     writes until it ends, each one a split-brain-write event; frozen past it, nothing."""
     lease = 6.0
-    lab = lab_factory(writer_lease=lease)
+    # a 1 lab second failover (10 AWS s at speed 10): the promotion lands well inside the lease
+    lab = lab_factory(writer_lease=lease, failover_seconds=10)
     info = lab.info
     # 1. the primary freezes, the secondary is promoted, the primary resumes within its lease
     pid, _, changed = _freeze_and_fail_over(lab, 0)

@@ -114,7 +114,7 @@ def test_down_cleans_up_after_a_killed_region_and_a_killed_supervisor(lab_dir: s
     [
         (["--primary", "us-mars-1"], "unknown AWS region 'us-mars-1'"),
         (["--ttl", "0"], "ttl must be a whole number of seconds from 1 to 86400"),
-        (["--interval", "-1"], "health_check_interval must be a number of seconds from 0.05"),
+        (["--speed", "-1"], "speed must be a finite number > 0"),
         (["--threshold", "11"], "failure_threshold must be a whole number from 1 to 10"),
     ],
 )
@@ -171,11 +171,11 @@ def test_config_validation_in_python() -> None:
 def test_a_configurable_region_pair(lab_factory) -> None:  # type: ignore[no-untyped-def]
     lab = lab_factory(
         regions=(RegionSpec("eu-west-1", "127.0.3.1"), RegionSpec("eu-central-1", "127.0.4.1")),
-        ttl=5,
+        ttl=50,
     )
     from tests.lab.helpers import resolve
 
-    assert resolve(lab) == (["127.0.3.1"], 5)
+    assert resolve(lab) == (["127.0.3.1"], 5)  # 50 s in Route 53, served at speed 10
     assert [r.name for r in lab.info.regions] == ["eu-west-1", "eu-central-1"]
 
 

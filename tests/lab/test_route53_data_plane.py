@@ -259,10 +259,11 @@ def test_weighted_and_simple_records_created_with_boto3(lab: Lab, lab_env: dict[
             ]
         },
     )
-    assert resolve(lab, f"simple.{info.zone_name}") == (["127.0.9.10", "127.0.9.9"], 42)
+    # Route 53's 42 s, served on the lab clock (speed 10): ceil(4.2) = 5 s.
+    assert resolve(lab, f"simple.{info.zone_name}") == (["127.0.9.10", "127.0.9.9"], 5)
     seen = {resolve(lab, name)[0][0] for _ in range(60)}
     assert seen == {info.primary.address, info.secondary.address}
-    assert resolve(lab, name)[1] == 7
+    assert resolve(lab, name)[1] == 1  # Route 53 holds 7 s; served ceil(0.7) at speed 10
     try:
         route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=True)
         # once the primary's check fails, every weighted answer is the secondary's

@@ -1,23 +1,30 @@
-"""AWS Fault Injection Service, emulated on the real clock.
+"""AWS Fault Injection Service, emulated on the lab's clock.
 
 moto stores experiment templates and experiments but finishes every experiment at once and
 has no effects. The lab validates templates as FIS does (known action ids, their targets
 and parameters, ISO 8601 durations), resolves targets against the control plane when an
 experiment starts, and runs a timeline: pending -> initiating -> running -> completed, each
-action from its start (after the actions it ``startAfter``) for its ``duration``;
+action from its start (after the actions it ``startAfter``) for its ``duration`` divided by
+the lab's speed (``PT5M`` runs 30 lab seconds at speed 10, :mod:`gameday.lab.clock`);
 ``stop_experiment`` ends every effect at once (stopping -> stopped).
 
-The effects the lab's data plane honours:
+The effects the lab's data plane honours (:data:`EMULATED`):
 
-* ``aws:dynamodb:global-table-pause-replication`` on the lab's table: replication into and
-  out of the table's region pauses;
+* ``aws:dynamodb:global-table-pause-replication`` on the lab's table: in the ``dynamodb``
+  data tier the global table's replication pauses in both directions; in the ``aurora``
+  tier the orders are not in that table and nothing changes for them;
 * ``aws:network:route-table-disrupt-cross-region-connectivity`` on a region's subnet (with
-  ``region`` naming the other lab region): that region's cross-region traffic, replication
-  included, stops;
+  ``region`` naming the other lab region): traffic between the two regions' addresses
+  through the VPC is dropped; managed replication (Aurora storage, DynamoDB global tables)
+  does not travel that way and keeps flowing;
 * ``aws:network:disrupt-connectivity`` with ``scope`` ``all`` on a region's subnet: the
   region's address is black-holed.
 
-Other real FIS actions are accepted and run their timeline with no effect in the lab.
+Validation follows AWS's FIS actions reference for the actions whose parameters the lab
+knows (:data:`ACTIONS`: parameter names, required ones, duration limits). Other real FIS
+actions (:data:`NOT_EMULATED`, for example ``aws:ssm:start-automation-execution`` that AWS's
+published Aurora global failover template uses) are accepted as AWS accepts them and run
+their timeline with a "no effect in the lab" event, so real templates load unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.durations import DurationError, iso8601_seconds
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import ec2
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID
 
@@ -39,8 +47,8 @@ ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
     ),
     "aws:s3:bucket-pause-replication": (
         {"Buckets": "aws:s3:bucket"},
-        {"duration"},
-        {"region", "destinationRegion", "prefixes"},
+        {"duration", "region"},
+        {"destinationBuckets", "prefixes"},
     ),
     "aws:network:route-table-disrupt-cross-region-connectivity": (
         {"Subnets": "aws:ec2:subnet"},
@@ -87,11 +95,72 @@ ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
         set(),
     ),
     "aws:cloudwatch:assert-alarm-state": ({}, {"alarmArns", "alarmStates"}, set()),
+    "aws:ssm:start-automation-execution": (
+        {},
+        {"documentArn"},
+        {"documentParameters", "documentVersion", "maxDuration"},
+    ),
+}
+#: Actions whose effect the lab emulates; every other accepted action has no effect here.
+EMULATED = frozenset(
+    {
+        "aws:fis:wait",
+        "aws:dynamodb:global-table-pause-replication",
+        "aws:network:route-table-disrupt-cross-region-connectivity",
+        "aws:network:disrupt-connectivity",
+    }
+)
+#: Real FIS action ids the lab knows exist but has no parameter table for: accepted with any
+#: parameters and targets (a ``duration``, if given, must still be ISO 8601).
+NOT_EMULATED = frozenset(
+    {
+        "aws:arc:start-zonal-autoshift",
+        "aws:dsql:cluster-connection-failure",
+        "aws:ebs:pause-volume-io",
+        "aws:ec2:api-insufficient-instance-capacity-error",
+        "aws:ec2:asg-insufficient-instance-capacity-error",
+        "aws:ec2:send-spot-instance-interruptions",
+        "aws:ecs:drain-container-instances",
+        "aws:ecs:stop-task",
+        "aws:ecs:task-cpu-stress",
+        "aws:ecs:task-io-stress",
+        "aws:ecs:task-kill-process",
+        "aws:ecs:task-network-blackhole-port",
+        "aws:ecs:task-network-latency",
+        "aws:ecs:task-network-packet-loss",
+        "aws:eks:inject-kubernetes-custom-resource",
+        "aws:eks:pod-cpu-stress",
+        "aws:eks:pod-delete",
+        "aws:eks:pod-io-stress",
+        "aws:eks:pod-memory-stress",
+        "aws:eks:pod-network-blackhole-port",
+        "aws:eks:pod-network-latency",
+        "aws:eks:pod-network-packet-loss",
+        "aws:eks:terminate-nodegroup-instances",
+        "aws:elasticache:replicationgroup-interrupt-az-power",
+        "aws:lambda:invocation-add-delay",
+        "aws:lambda:invocation-error",
+        "aws:lambda:invocation-http-integration-response",
+        "aws:network:disrupt-vpc-endpoint",
+    }
+)
+#: Duration limits (AWS seconds) where the actions reference gives them; every other timed
+#: action is limited to 12 hours, FIS's longest action duration.
+MAX_DURATION = 12 * 3600.0
+MIN_DURATION = {
+    "aws:s3:bucket-pause-replication": 60.0,
+    "aws:network:disrupt-connectivity": 60.0,
+    "aws:fis:inject-api-internal-error": 60.0,
+    "aws:fis:inject-api-throttle-error": 60.0,
+    "aws:fis:inject-api-unavailable-error": 60.0,
 }
 DISRUPT_SCOPES = {"all", "availability-zone", "dynamodb", "prefix-list", "s3"}
 PENDING_FOR = 0.1  # lab seconds in "pending"
 INITIATING_FOR = 0.1  # lab seconds in "initiating"
 STOPPING_FOR = 0.1  # lab seconds in "stopping"
+
+#: FIS durations taken as lab seconds (for tests of the timeline itself).
+REAL_TIME = LabClock(1)
 
 
 class FisValidationError(ValueError):
@@ -112,10 +181,15 @@ def validate_template(actions: dict[str, Any], targets: dict[str, Any]) -> None:
         raise FisValidationError("an experiment template needs at least one action")
     for name, action in actions.items():
         action_id = action.get("actionId")
+        params = action.get("parameters") or {}
+        if action_id in NOT_EMULATED:
+            if "duration" in params:
+                _check_duration(name, action_id, params["duration"])
+            _check_start_after(name, action, actions)
+            continue
         if action_id not in ACTIONS:
             raise FisValidationError(f"action {name!r}: {action_id!r} is not a valid action id")
         target_keys, required, optional = ACTIONS[action_id]
-        params = action.get("parameters") or {}
         missing = required - set(params)
         if missing:
             raise FisValidationError(
@@ -127,7 +201,7 @@ def validate_template(actions: dict[str, Any], targets: dict[str, Any]) -> None:
                 f"action {name!r} ({action_id}) has unknown parameter(s) {', '.join(sorted(unknown))}"
             )
         if "duration" in params:
-            parse_duration(params["duration"])
+            _check_duration(name, action_id, params["duration"])
         if (
             action_id == "aws:network:disrupt-connectivity"
             and params.get("scope", "all") not in DISRUPT_SCOPES
@@ -150,9 +224,24 @@ def validate_template(actions: dict[str, Any], targets: dict[str, Any]) -> None:
         for key in target_keys:
             if key not in (action.get("targets") or {}):
                 raise FisValidationError(f"action {name!r} ({action_id}) needs a {key} target")
-        for after in action.get("startAfter") or []:
-            if after not in actions:
-                raise FisValidationError(f"action {name!r} starts after unknown action {after!r}")
+        _check_start_after(name, action, actions)
+
+
+def _check_duration(name: str, action_id: str, value: str) -> None:
+    seconds = parse_duration(value)
+    low = MIN_DURATION.get(action_id, 0.0)
+    if not low <= seconds <= MAX_DURATION or seconds <= 0:
+        shortest = "one minute" if low else "more than zero"
+        raise FisValidationError(
+            f"action {name!r} ({action_id}): duration {value} is out of range "
+            f"(from {shortest} to 12 hours)"
+        )
+
+
+def _check_start_after(name: str, action: dict[str, Any], actions: dict[str, Any]) -> None:
+    for after in action.get("startAfter") or []:
+        if after not in actions:
+            raise FisValidationError(f"action {name!r} starts after unknown action {after!r}")
 
 
 @dataclass
@@ -178,6 +267,8 @@ class ExperimentRun:
     failed_reason: str | None = None
     stopped_at: float | None = None
     finished: set[str] = field(default_factory=set)
+    #: Actions whose start the lab has announced (a "no effect in the lab" event, ...).
+    announced: set[str] = field(default_factory=set)
 
     @property
     def running_from(self) -> float:
@@ -228,6 +319,13 @@ class ExperimentRun:
             return "running", action.start, None
         return "completed", action.start, action.end
 
+    def begun(self, now: float) -> list[ActionRun]:
+        """Actions that have started by ``now`` (whether or not their effect still holds)."""
+        if self.failed_reason is not None:
+            return []
+        until = self.stopped_at if self.stopped_at is not None else float("inf")
+        return [a for a in self.actions if a.start <= now and a.start <= until]
+
     def active(self, now: float) -> list[ActionRun]:
         """Actions whose effect holds now."""
         if self.failed_reason is not None:
@@ -242,8 +340,9 @@ def plan(
     started: float,
     actions: dict[str, Any],
     resolved: dict[str, dict[str, list[str]]],
+    clock: LabClock = REAL_TIME,
 ) -> ExperimentRun:
-    """Lay out the actions on the clock, honouring ``startAfter``."""
+    """Lay out the actions on the lab's clock, honouring ``startAfter``."""
     runs: dict[str, ActionRun] = {}
     run = ExperimentRun(experiment_id, region, started, [])
     pending = dict(actions)
@@ -255,7 +354,8 @@ def plan(
                 continue
             start = max([run.running_from, *(runs[a].end for a in after)])
             params = action.get("parameters") or {}
-            duration = parse_duration(params["duration"]) if "duration" in params else 0.0
+            aws_seconds = parse_duration(params["duration"]) if "duration" in params else 0.0
+            duration = clock.aws_to_lab(aws_seconds)
             runs[name] = ActionRun(
                 name, action["actionId"], params, resolved.get(name, {}), start, start + duration
             )
@@ -293,7 +393,7 @@ def _table_arns(region: str) -> list[str]:
     return [t.table_arn for t in list(dynamodb_backends[LAB_ACCOUNT_ID][region].tables.values())]
 
 
-def install() -> None:
+def install(clock: LabClock = REAL_TIME) -> None:
     """FIS templates are validated, experiments run on the lab's clock with effects."""
     import time as _time
 
@@ -326,7 +426,12 @@ def install() -> None:
             self.region_name, experiment.targets, experiment.actions
         )
         run = plan(
-            experiment.id, self.region_name, experiment.start_time, experiment.actions, resolved
+            experiment.id,
+            self.region_name,
+            experiment.start_time,
+            experiment.actions,
+            resolved,
+            clock,
         )
         if failure and experiment.experiment_options.get("emptyTargetResolutionMode") != "skip":
             run.failed_reason = failure

@@ -69,6 +69,50 @@ def set_failover_state(identifier: str, state: dict[str, Any] | None) -> None:
         cluster.failover_state = state
 
 
+def update_failover_status(identifier: str, status: str) -> None:
+    """Move ``FailoverState.Status`` of an operation in progress (no-op when none is)."""
+    cluster = global_cluster(identifier)
+    state = getattr(cluster, "failover_state", None)
+    if cluster is not None and state:
+        cluster.failover_state = {**state, "Status": status}
+
+
+def set_global_cluster_status(identifier: str, status: str) -> None:
+    """The global cluster's ``Status`` (available, failing-over, switching-over)."""
+    cluster = global_cluster(identifier)
+    if cluster is not None:
+        cluster.status = status
+
+
+#: moto's GlobalCluster renders its members from a property; the lab adds
+#: ``SynchronizationStatus`` (connected / pending-resync) kept per member ARN.
+_SYNC_ATTR = "_lab_synchronization"
+
+
+def set_member_synchronization(identifier: str, member_arn: str, status: str) -> None:
+    """A member's ``SynchronizationStatus``: ``connected`` or ``pending-resync``."""
+    cluster = global_cluster(identifier)
+    if cluster is not None:
+        sync = dict(getattr(cluster, _SYNC_ATTR, {}))
+        sync[member_arn] = status
+        setattr(cluster, _SYNC_ATTR, sync)
+
+
+def _patch_global_cluster_members() -> None:
+    from moto.rds.models import GlobalCluster
+
+    members = GlobalCluster.global_cluster_members
+
+    def global_cluster_members(self: Any) -> list[dict[str, Any]]:
+        rendered = members.fget(self)
+        sync = getattr(self, _SYNC_ATTR, {})
+        for member in rendered:
+            member["SynchronizationStatus"] = sync.get(member["DBClusterArn"], "connected")
+        return rendered
+
+    GlobalCluster.global_cluster_members = property(global_cluster_members)
+
+
 def install(outbox: Outbox) -> None:
     """Adds ``failover_global_cluster`` and ``switchover_global_cluster`` (moto has neither)."""
     from moto.core.responses import ActionResult
@@ -109,7 +153,7 @@ def install(outbox: Outbox) -> None:
         set_failover_state(
             global_id,
             {
-                "Status": "failing-over" if allow_data_loss else "pending",
+                "Status": "pending",
                 "FromDbClusterArn": writer,
                 "ToDbClusterArn": member.db_cluster_arn,
                 "IsDataLossAllowed": allow_data_loss,
@@ -132,3 +176,4 @@ def install(outbox: Outbox) -> None:
 
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.switchover_global_cluster = switchover_global_cluster
+    _patch_global_cluster_members()

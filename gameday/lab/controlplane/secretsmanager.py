@@ -7,8 +7,10 @@ patched: removing a region that holds no replica is AWS's ``InvalidParameterExce
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID
 
 # -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
@@ -25,8 +27,16 @@ def secret_in_region(region: str, name: str) -> bool:
         return False
 
 
-def install() -> None:
-    """Removing a region that holds no replica is AWS's InvalidParameterException."""
+#: AWS seconds a new secret replica spends ``InProgress`` before it is ``InSync`` and
+#: readable in its region. AWS documents no figure (replication is asynchronous and usually
+#: quick); the lab assumes ten seconds, one lab second at the default speed.
+REPLICA_SYNC_SECONDS = 10.0
+
+
+def install(clock: LabClock | None = None) -> None:
+    """Removing a region that holds no replica is AWS's InvalidParameterException; adding
+    one is on the lab's clock (:func:`_install_replication`)."""
+    _install_replication(clock or LabClock(1))
     from moto.secretsmanager.exceptions import InvalidParameterException
     from moto.secretsmanager.models import ReplicaSecret, SecretsManagerBackend
 
@@ -46,3 +56,58 @@ def install() -> None:
         return original(self, secret_id, replica_regions)
 
     SecretsManagerBackend.remove_regions_from_replication = remove_regions_from_replication
+
+
+def _install_replication(clock: LabClock) -> None:
+    """``ReplicateSecretToRegions`` as AWS answers it, on the lab's clock.
+
+    * Replicating to a region that already holds a replica is refused
+      (``InvalidParameterException``, the error AWS gives for a replica region it cannot
+      use) instead of adding a second, failed entry as moto does.
+    * A new replica is ``InProgress`` (and not readable in its region) for
+      :data:`REPLICA_SYNC_SECONDS` on the lab's clock, then ``InSync``.
+    """
+    from moto.secretsmanager.exceptions import InvalidParameterException
+    from moto.secretsmanager.models import (
+        ReplicaSecret,
+        SecretsManagerBackend,
+        secretsmanager_backends,
+    )
+
+    original = SecretsManagerBackend.replicate_secret_to_regions
+
+    def set_status(replica: Any, status: str, message: str) -> None:
+        replica.status, replica.message = status, message
+        replica.config["Status"], replica.config["StatusMessage"] = status, message
+
+    def in_sync(secret: Any, backend: Any, replica: Any) -> None:
+        if replica in secret.replicas:  # not removed while it was in progress
+            backend.secrets[replica.arn] = replica
+            set_status(replica, "InSync", "Replication succeeded")
+
+    def replicate_secret_to_regions(
+        self: Any, secret_id: str, replica_regions: list[dict[str, str]], force_overwrite: bool
+    ) -> Any:
+        secret = self.describe_secret(secret_id)
+        if not isinstance(secret, ReplicaSecret):
+            held = {r.region for r in secret.replicas}
+            again = [c["Region"] for c in replica_regions if c["Region"] in held]
+            if again:
+                raise InvalidParameterException(
+                    f"Invalid replica region: the secret {secret.name} is already replicated "
+                    f"to {', '.join(again)}."
+                )
+        before = list(getattr(secret, "replicas", []))
+        result = original(self, secret_id, replica_regions, force_overwrite)
+        for replica in [r for r in secret.replicas if r not in before and r.has_replica]:
+            backend = secretsmanager_backends[self.account_id][replica.region]
+            dict.pop(backend.secrets, replica.arn, None)
+            set_status(replica, "InProgress", "Replication in progress")
+            timer = threading.Timer(
+                clock.aws_to_lab(REPLICA_SYNC_SECONDS), in_sync, args=(secret, backend, replica)
+            )
+            timer.daemon = True
+            timer.start()
+        return result
+
+    SecretsManagerBackend.replicate_secret_to_regions = replicate_secret_to_regions

@@ -27,6 +27,7 @@ from importlib.metadata import version
 from typing import Any
 
 from gameday.aws import LAB_ACCOUNT_ID
+from gameday.lab.clock import LabClock
 
 PINNED_MOTO_VERSION = "5.2.5"
 __all__ = ["LAB_ACCOUNT_ID", "PINNED_MOTO_VERSION", "ControlPlaneServer", "check_moto_version"]
@@ -94,17 +95,20 @@ def truthy(value: Any) -> bool:
     return bool(value)
 
 
-def install_operation_overrides(view: Any, failover_requests: Any) -> None:
+def install_operation_overrides(
+    view: Any, failover_requests: Any, clock: LabClock | None = None
+) -> None:
     """Patch moto's operations where the lab needs AWS's behaviour (see each service module).
 
     ``view`` is what the data plane publishes for the Route 53 APIs
     (:class:`gameday.lab.controlplane.route53.DataPlaneView`); ``failover_requests`` is the
     outbox accepted global-cluster failovers go to (:data:`gameday.lab.controlplane.rds.Outbox`).
     """
-    from gameday.lab.controlplane import ec2, fis, rds, route53, secretsmanager
+    from gameday.lab.controlplane import dynamodb, ec2, fis, rds, route53, secretsmanager
 
     route53.install(view)
-    fis.install()
+    fis.install(clock or LabClock(1))
     rds.install(failover_requests)
     ec2.install()
-    secretsmanager.install()
+    secretsmanager.install(clock)
+    dynamodb.install()

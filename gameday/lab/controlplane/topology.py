@@ -1,13 +1,27 @@
-"""The global database's topology: which region writes, and how that changes.
+"""The global database's topology: which region writes, and how that changes over time.
 
-* Unplanned failover (``failover_global_cluster`` with ``AllowDataLoss``): the old writer is
-  fenced at once (it becomes a reader and moves aside whatever it acknowledged but never
-  shipped), the target is promoted, and replication flows from the new writer. Changes in
-  flight on the link are dropped: that is the data loss AWS warns about.
+Both operations run on the lab's clock (:mod:`gameday.lab.clock`) for the durations the
+lab is configured with (AWS seconds, defaults and their source in
+:mod:`gameday.lab.config`), and report what AWS reports while they run:
+
+* ``FailoverState.Status``: ``pending`` (the request is verified: the target must answer)
+  for the first tenth of the duration, then ``failing-over`` or ``switching-over``, then
+  no ``FailoverState`` once the new writer takes writes; ``cancelling`` briefly when a
+  switchover cannot complete;
+* the global cluster's ``Status``: ``failing-over`` / ``switching-over``, then ``available``;
+* each member's ``SynchronizationStatus``: ``connected``, or ``pending-resync`` for an old
+  primary after a failover until it has caught up with the new writer.
+
+* Unplanned failover (``failover_global_cluster`` with ``AllowDataLoss``): the old writer
+  is fenced at once (it becomes a reader and moves aside whatever it acknowledged but never
+  shipped); changes in flight on the link are dropped (the data loss AWS warns about); no
+  region takes writes until the target is promoted at the end of the duration; then
+  replication flows from the new writer and the old primary resynchronises.
 * Planned switchover (``switchover_global_cluster``, or ``failover_global_cluster``
-  without ``AllowDataLoss``): the old writer stops taking writes, the link drains, then the
-  roles swap. Nothing is lost. If the link cannot drain in time the switchover is
-  cancelled and the old writer keeps its role.
+  without ``AllowDataLoss``): after ``pending`` the old writer stops taking writes, the
+  link drains, and the roles swap at the end of the duration (or once drained, if later).
+  Nothing is lost. If the link cannot drain within :data:`SWITCHOVER_TIMEOUT` lab seconds
+  the switchover is cancelled and the old writer keeps its role.
 
 The fence window (decided here, deterministic): the writer holds a *writer lease* of
 ``LabConfig.writer_lease`` lab seconds (1 s: 10 AWS seconds on the default clock), renewed
@@ -30,13 +44,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import rds
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.workers import Worker
 
+#: Lab seconds a switchover waits for the link to drain before it is cancelled.
 SWITCHOVER_TIMEOUT = 30.0
+#: The share of an operation's duration spent in ``pending`` (verifying the request).
+PENDING_SHARE = 0.1
+#: How often the topology's timers look (lab seconds).
+TICK = 0.02
 #: How long a fence attempt waits for the old writer (a hung one answers never): a failover
 #: does not wait on it longer than this, the fence worker retries.
 FENCE_TIMEOUT = 0.3
@@ -48,6 +68,19 @@ class Member:
 
     region: str
     cluster_arn: str
+
+
+@dataclass(frozen=True)
+class FailoverTiming:
+    """How long each operation takes, in lab seconds."""
+
+    failover: float = 0.0
+    switchover: float = 0.0
+
+    @classmethod
+    def from_aws(cls, clock: LabClock, failover: float, switchover: float) -> FailoverTiming:
+        """Durations given in AWS seconds, on the lab's clock."""
+        return cls(clock.aws_to_lab(failover), clock.aws_to_lab(switchover))
 
 
 class Topology:
@@ -62,6 +95,7 @@ class Topology:
         events: EventLog,
         on_change: Callable[[dict[str, str]], None],
         lease: float = 1.0,
+        timing: FailoverTiming = FailoverTiming(),
     ) -> None:
         self.global_cluster_id = global_cluster_id
         self.members = members
@@ -82,12 +116,18 @@ class Topology:
         self._promoted_at: dict[str, float] = {}
         self._pending_lock = threading.Lock()
         self.busy = False
+        self._timing = timing
+        self._stop = threading.Event()
+        # old primaries in pending-resync until they have caught up
+        self._resyncing: set[str] = set()
+        self._resync_lock = threading.Lock()
         #: Failover requests accepted by the control plane (rds.install puts them here).
         self.requests: rds.Outbox = queue.Queue()
         self._workers = [
             Worker("failover-requests", self._take_request, 0.02, events),
             Worker("writer-fence", self._enforce, 0.2, events),
             Worker("writer-lease", self._renew_lease, lease / 8, events),
+            Worker("writer-resync", self._resync, TICK * 5, events),
         ]
 
     def start(self) -> None:
@@ -130,6 +170,24 @@ class Topology:
         writer = rds.global_cluster_writer(self.global_cluster_id)
         return {m.region: "writer" if m.cluster_arn == writer else "reader" for m in self.members}
 
+    def arn_of(self, region: str) -> str:
+        return next(m.cluster_arn for m in self.members if m.region == region)
+
+    # -- the clock ----------------------------------------------------------------------
+
+    def _phase(self, status: str) -> None:
+        """Move ``FailoverState.Status`` on (the rest of the state stays as requested)."""
+        rds.update_failover_status(self.global_cluster_id, status)
+        self._events.emit("global-cluster", cluster=self.global_cluster_id, failover_state=status)
+
+    def _until(self, deadline: float) -> None:
+        """Wait until ``deadline`` (time.time()) on the lab's clock, or the lab stops."""
+        while not self._stop.is_set():
+            left = deadline - time.time()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, TICK))
+
     def begin(self, from_arn: str, to_arn: str, allow_data_loss: bool) -> None:
         """Carry out a failover (data loss allowed) or switchover."""
         self.busy = True
@@ -143,6 +201,7 @@ class Topology:
         assert old is not None and new is not None
         with self._lock:
             started = time.time()
+            rds.set_global_cluster_status(self.global_cluster_id, "failing-over")
             try:
                 new_seq = self._max_seq(new)
             except RegionControlError as exc:
@@ -153,6 +212,10 @@ class Topology:
             previous = self._link.point(new, old, from_seq=new_seq)
             shipped = previous.shipped_seq if previous.source == old else 0
             discarded = self._demote(old, shipped)
+            self._set_sync(old, "pending-resync")
+            self._until(started + PENDING_SHARE * self._timing.failover)
+            self._phase("failing-over")
+            self._until(started + self._timing.failover)
             promoted = time.time()
             self._promoted_at[old] = promoted
             self._clients[new].set_role("writer", lease_until=self._new_lease(new))
@@ -166,6 +229,8 @@ class Topology:
                 promoted_at=promoted,
                 fence_not_before=self._lease_sent.get(old) if discarded is None else None,
             )
+            with self._resync_lock:
+                self._resyncing.add(old)
 
     def _new_lease(self, region: str) -> float:
         until = time.time() + self.lease
@@ -241,7 +306,26 @@ class Topology:
             )
         return found
 
+    # -- resynchronisation of an old primary ----------------------------------------------
+
+    def _set_sync(self, region: str, status: str) -> None:
+        rds.set_member_synchronization(self.global_cluster_id, self.arn_of(region), status)
+
+    def _resync(self) -> None:
+        """Old primaries leave ``pending-resync`` once fenced and caught up (a worker)."""
+        with self._resync_lock:
+            waiting = set(self._resyncing)
+        for region in waiting:
+            with self._pending_lock:
+                fenced = region not in self._pending
+            if fenced and self._link.status().target == region and self._link.caught_up():
+                with self._resync_lock:
+                    self._resyncing.discard(region)
+                self._set_sync(region, "connected")
+                self._events.emit("resynchronised", region=region)
+
     def stop(self) -> None:
+        self._stop.set()
         for worker in self._workers:
             worker.stop()
         for worker in self._workers:
@@ -252,6 +336,16 @@ class Topology:
         assert old is not None and new is not None
         with self._lock:
             started = time.time()
+            rds.set_global_cluster_status(self.global_cluster_id, "switching-over")
+            try:
+                self._max_seq(new)
+            except RegionControlError as exc:
+                self._cancel(
+                    old, new, started, "switchover", f"the target {new} is unreachable: {exc}"
+                )
+                return
+            self._until(started + PENDING_SHARE * self._timing.switchover)
+            self._phase("switching-over")
             try:
                 self._clients[old].set_role("reader")
             except RegionControlError as exc:
@@ -269,6 +363,7 @@ class Topology:
                     f"replication to {new} did not catch up within {SWITCHOVER_TIMEOUT:.0f} s",
                 )
                 return
+            self._until(started + self._timing.switchover)
             try:
                 new_seq = self._max_seq(new)
                 self._clients[new].set_role("writer", lease_until=self._new_lease(new))
@@ -292,9 +387,11 @@ class Topology:
         self._on_change(self.roles())
         self._events.emit("writer", region=new, previous=old, how=how, started=started, **details)
         self.busy = False
+        rds.set_global_cluster_status(self.global_cluster_id, "available")
         rds.set_failover_state(self.global_cluster_id, None)
 
     def _cancel(self, old: str, new: str, started: float, how: str, reason: str) -> None:
+        self._phase("cancelling")
         self._on_change(self.roles())
         self._events.emit(
             "writer-unchanged",
@@ -305,4 +402,5 @@ class Topology:
             reason=reason,
         )
         self.busy = False
+        rds.set_global_cluster_status(self.global_cluster_id, "available")
         rds.set_failover_state(self.global_cluster_id, None)

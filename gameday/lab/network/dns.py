@@ -17,8 +17,9 @@ Alias records (any policy) answer their target: a load balancer's addresses or a
 record set of the zone, with the target's TTL, and inherit the target's health when
 ``EvaluateTargetHealth`` is set (see :class:`Router`).
 
-Answers carry the record set's TTL. Names outside the lab's zones are REFUSED (the lab
-does not recurse); names in a zone without a record are NXDOMAIN.
+Answers carry the record set's TTL as the lab's clock serves it (Route 53's TTL divided
+by the lab's speed, :meth:`gameday.lab.clock.LabClock.ttl_served`). Names outside the lab's
+zones are REFUSED (the lab does not recurse); names in a zone without a record are NXDOMAIN.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import elbv2, route53
 from gameday.lab.events import EventLog
 from gameday.lab.workers import Worker
@@ -237,9 +239,10 @@ ClientRegion = Callable[[str], str | None]
 
 
 class _Resolver(BaseResolver):
-    def __init__(self, router: Router, client_region: ClientRegion) -> None:
+    def __init__(self, router: Router, client_region: ClientRegion, clock: LabClock) -> None:
         self._router = router
         self._client_region = client_region
+        self._clock = clock
 
     def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
         reply = request.reply()
@@ -256,8 +259,9 @@ class _Resolver(BaseResolver):
             return reply
         if answer is not None:
             values, ttl = answer.draw()
+            served = self._clock.ttl_served(ttl)
             for value in values:
-                reply.add_answer(*RR.fromZone(f"{answer.name} {ttl} IN {answer.type} {value}"))
+                reply.add_answer(*RR.fromZone(f"{answer.name} {served} IN {answer.type} {value}"))
         return reply
 
 
@@ -282,12 +286,13 @@ class LabDNS:
         port: int,
         healthy: HealthLookup,
         events: EventLog,
+        clock: LabClock | None = None,
         *,
         router: Router | None = None,
         client_region: ClientRegion = lambda address: None,
     ) -> None:
         self._router = router or Router(healthy)
-        resolver = _Resolver(self._router, client_region)
+        resolver = _Resolver(self._router, client_region, clock or LabClock())
         self._events = events
         self._udp = DNSServer(resolver, address=host, port=port, logger=_QuietLogger())
         self._tcp = DNSServer(resolver, address=host, port=port, tcp=True, logger=_QuietLogger())

@@ -7,8 +7,11 @@ makes the regions behave accordingly:
   which evaluates it per client connection (a matching deny black-holes the traffic), and,
   where the lab can drop packets for real, mirrored into nftables rules
   (:mod:`gameday.lab.network.synfilter`: a blocked region's SYNs are dropped);
-* running FIS actions black-hole a region (disrupt-connectivity) or block the replication
-  link (paused global table, cross-region disruption);
+* running FIS actions black-hole a region (disrupt-connectivity), drop the traffic one
+  region's address sends to the other through the VPC (route-table cross-region cut; AWS's
+  managed replication does not travel that way, so it keeps flowing), or pause the
+  DynamoDB global table's replication (in the DynamoDB tier; in the Aurora tier the orders
+  are not in that table and the pause has no effect on them);
 * a secret missing in a region is noticed by that region itself (its deep health fails);
   the reconciler only records it as ground truth;
 * a region process stopped with SIGSTOP or killed is recorded too.
@@ -25,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gameday.lab.controlplane import ec2, fis, secretsmanager
-from gameday.lab.controlplane.fis import ExperimentRun
+from gameday.lab.controlplane.fis import EMULATED, ExperimentRun
 from gameday.lab.events import EventLog
 from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
 from gameday.lab.network.synfilter import PacketFilter, Target
@@ -60,8 +63,10 @@ class Reconciler:
         events: EventLog,
         period: float = 0.05,
         packet_filter: PacketFilter | None = None,
+        data_tier: str = "aurora",
     ) -> None:
         self.regions = regions
+        self.data_tier = data_tier
         self.service_port = service_port
         self.table_name = table_name
         self.secret_name = secret_name
@@ -104,10 +109,22 @@ class Reconciler:
         blackholed: dict[str, str] = {}
         link_reasons: list[str] = []
         acls: dict[str, list[Rule]] = {}
+        cut_from: dict[str, set[str]] = {}  # region -> addresses whose traffic it drops
+        address_of = {r.name: r.address for r in self.regions}
         by_subnet = {r.subnet_id: r.name for r in self.regions}
         names = {r.name for r in self.regions}
 
         for run in fis.runs():
+            for action in run.begun(now):
+                if action.name not in run.announced and action.action_id not in EMULATED:
+                    run.announced.add(action.name)
+                    self.events.emit(
+                        "fis-action",
+                        experiment_id=run.experiment_id,
+                        action=action.name,
+                        action_id=action.action_id,
+                        effect="no effect in the lab: this action is not emulated",
+                    )
             for action in run.active(now):
                 effect = self._effect(
                     run, action.action_id, action.parameters, action.resources, by_subnet, names
@@ -122,6 +139,9 @@ class Reconciler:
                 }
                 if effect.get("blackholes"):
                     blackholed[effect["blackholes"]] = f"FIS experiment {run.experiment_id}"
+                for here, there in effect.get("cuts", ()):
+                    cut_from.setdefault(here, set()).add(address_of[there])
+                    cut_from.setdefault(there, set()).add(address_of[here])
                 if effect.get("blocks_replication"):
                     link_reasons.append(f"FIS experiment {run.experiment_id} ({action.action_id})")
 
@@ -145,7 +165,11 @@ class Reconciler:
                     "network_acl_id": acl_id,
                     "deny_rules": [r.rule_number for r in deny_entries(rules)],
                 }
-            desired = {"blackholed": region.name in blackholed, "acl": [r.to_dict() for r in rules]}
+            desired = {
+                "blackholed": region.name in blackholed,
+                "acl": [r.to_dict() for r in rules],
+                "blocked_sources": sorted(cut_from.get(region.name, ())),
+            }
             if self._pushed.get(region.name) != desired:
                 try:
                     self._clients[region.name].set_network(**desired)
@@ -210,22 +234,30 @@ class Reconciler:
                 }
             return {"effect": f"scope {params.get('scope')} is not emulated by the lab"}
         if action_id == "aws:network:route-table-disrupt-cross-region-connectivity":
-            if regions and params.get("region") in names - set(regions):
+            other = params.get("region")
+            if regions and other in names - set(regions):
                 return {
                     "region": regions[0],
-                    "blocks_replication": True,
-                    "effect": "cross-region traffic stopped",
+                    "cuts": [(regions[0], other)],
+                    "effect": f"VPC traffic between {regions[0]} and {other} dropped "
+                    "(managed replication unaffected)",
                 }
-            return {"effect": "no lab region pair affected"}
+            return {"effect": "no effect in the lab: no lab region pair affected"}
         if action_id == "aws:dynamodb:global-table-pause-replication":
             tables = resources.get("Tables", [])
             paused = [arn for arn in tables if arn.endswith(f":table/{self.table_name}")]
-            if paused:
-                region = paused[0].split(":")[3]
+            if not paused:
+                return {"effect": "no effect in the lab: no lab table affected"}
+            region = paused[0].split(":")[3]
+            if self.data_tier != "dynamodb":
                 return {
                     "region": region,
-                    "blocks_replication": True,
-                    "effect": "replication paused",
+                    "effect": "no effect on the orders: the aurora tier keeps them in Aurora, "
+                    "whose storage replication no FIS action pauses",
                 }
-            return {"effect": "no lab table affected"}
-        return {"effect": "not emulated by the lab"}
+            return {
+                "region": region,
+                "blocks_replication": True,
+                "effect": "global table replication paused (both directions)",
+            }
+        return {"effect": "no effect in the lab: this action is not emulated"}

@@ -81,15 +81,23 @@ class RegionClient:
         """Extend a writer's lease to ``until`` (wall clock); a reader ignores it."""
         return self.call("POST", "/_lab/lease", {"until": until})
 
-    def set_network(self, *, blackholed: bool, acl: list[dict[str, Any]] | None) -> dict[str, Any]:
-        """Black-hole everything, and/or enforce a network ACL (rule dicts) per client."""
-        return self.call("POST", "/_lab/network", {"blackholed": blackholed, "acl": acl})
+    def set_network(
+        self,
+        *,
+        blackholed: bool,
+        acl: list[dict[str, Any]] | None,
+        blocked_sources: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Black-hole everything, and/or enforce a network ACL (rule dicts) per client, and
+        drop traffic from ``blocked_sources`` (other regions' addresses, a route-table cut)."""
+        body = {"blackholed": blackholed, "acl": acl, "blocked_sources": blocked_sources or []}
+        return self.call("POST", "/_lab/network", body)
 
     def changes(self, after: int, limit: int = 2000) -> dict[str, Any]:
         return self.call("GET", f"/_lab/changes?after={after}&limit={limit}")
 
-    def apply(self, changes: list[dict[str, Any]]) -> dict[str, Any]:
-        return self.call("POST", "/_lab/apply", {"changes": changes})
+    def apply(self, changes: list[dict[str, Any]], merge: str = "first-writer") -> dict[str, Any]:
+        return self.call("POST", "/_lab/apply", {"changes": changes, "merge": merge})
 
     def existing(self, ids: list[str]) -> list[str]:
         return list(self.call("POST", "/_lab/existing", {"ids": ids})["existing"])

@@ -1,11 +1,18 @@
-"""The inter-region replication link: asynchronous, writer -> reader, with a lag.
+"""The inter-region replication link: asynchronous, source -> target, with a lag.
 
-The link pulls the writer's change log, holds each change until ``acked_at + lag`` (the
-baseline lag of a cross-region storage replication) and then applies it to the reader.
-While the link is blocked (a paused global table, a cross-region disruption) nothing is
-pulled or delivered; when it opens again it catches up from where it stopped. A change
+The link pulls the source's change log, holds each change until ``acked_at + lag`` and
+then applies it to the target. The lag is a lab-only knob (``gameday lab set-lag``, lab
+seconds, not scaled by the lab's clock): AWS has no fault that delays Aurora's storage
+replication, so a drill that needs unshipped writes sets it explicitly and says so.
+
+While the link is blocked (a paused DynamoDB global table, in the DynamoDB tier) nothing
+is pulled or delivered; when it opens again it catches up from where it stopped. A change
 that was pulled but not yet applied is *in flight*: if the writer is failed over with data
 loss, in-flight changes are dropped, exactly what AWS loses.
+
+The Aurora tier runs one link, re-pointed from the writer on a role change. The DynamoDB
+tier runs one link per direction; each ships only the writes its source region accepted
+(``origin_only``) and the target merges them last-writer-wins.
 
 The link runs as a supervised worker (:mod:`gameday.lab.workers`). A region that the lab
 itself impaired (killed, stopped) is simply retried; any other failure (a peer that dies
@@ -62,9 +69,14 @@ class ReplicationLink:
         blocked: BlockReason = lambda: None,
         period: float = 0.05,
         impaired: Callable[[str], bool] = lambda region: False,
+        *,
+        origin_only: bool = False,
+        merge: str = "first-writer",
     ) -> None:
         self._clients = clients
         self._lag = lag
+        self._origin_only = origin_only
+        self._merge = merge
         self._events = events
         self._blocked = blocked
         self._period = period
@@ -102,6 +114,29 @@ class ReplicationLink:
                 in_flight=len(self._in_flight),
                 blocked=self._blocked(),
             )
+
+    def in_flight_ids(self) -> list[str]:
+        """Ids pulled from the source and not yet applied at the target."""
+        with self._lock:
+            return [c["id"] for c in self._in_flight]
+
+    @property
+    def lag(self) -> float:
+        """The lab-only replication delay, in lab seconds."""
+        return self._lag
+
+    def set_lag(self, seconds: float) -> None:
+        """Change the lab-only replication delay (applies to changes not yet delivered)."""
+        with self._lock:
+            previous, self._lag = self._lag, float(seconds)
+        self._events.emit(
+            "replication-lag",
+            lab_only=True,
+            lag=self._lag,
+            previous=previous,
+            source=self._source,
+            target=self._target,
+        )
 
     def start(self) -> None:
         self._worker.start()
@@ -169,8 +204,10 @@ class ReplicationLink:
                 due.append(self._in_flight.popleft())
             if not due:
                 return
+            ship = [c for c in due if not self._origin_only or c["origin"] == source]
             try:
-                self._clients[target].apply(due)
+                if ship:
+                    self._clients[target].apply(ship, self._merge)
             except RegionControlError:
                 self._in_flight.extendleft(reversed(due))
                 raise

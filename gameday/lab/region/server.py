@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote
 from gameday.lab.network.netacl import Rule, connection_allowed
 from gameday.lab.region.httpserver import Gate, Request, Response, serve
 from gameday.lab.region.store import OrderStore
+from gameday.lab.region.tablemirror import TableMirror
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128
@@ -69,8 +70,11 @@ class Region:
         role: str | None,
         port: int,
         lease: float | None = None,
+        mirror: TableMirror | None = None,
     ) -> None:
         self.name = name
+        #: The DynamoDB tier's replica of the global table this region mirrors its orders to.
+        self.mirror = mirror
         self.port = port
         self.store = store
         self.role = role
@@ -147,6 +151,8 @@ class Region:
                 400, {"error": f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters"}
             )
         order, created = self.store.put(order_id, data)
+        if created and self.mirror is not None:
+            self.mirror.put(order)
         body = {"id": order.id, "region": self.name, "acked_at": order.acked_at, "seq": order.seq}
         return Response(201 if created else 200, body)
 
@@ -190,7 +196,10 @@ class Region:
             changes = [o.to_dict() for o in self.store.changes_after(after, limit)]
             return Response(200, {"changes": changes, "max_seq": self.store.max_seq})
         if path == "/_lab/apply" and method == "POST":
-            applied = self.store.apply(request.json()["changes"])
+            data = request.json()
+            applied = self.store.apply(data["changes"], data.get("merge", "first-writer"))
+            if applied and self.mirror is not None:
+                self._mirror_applied(data["changes"])
             return Response(200, {"applied": applied, "max_seq": self.store.max_seq})
         if path == "/_lab/role" and method == "POST":
             data = request.json()
@@ -226,16 +235,21 @@ class Region:
         if path == "/_lab/network" and method == "POST":
             data = request.json()
             rules = [Rule(**r) for r in data["acl"]] if data.get("acl") is not None else None
+            # Traffic from another lab region's address crosses regions through the VPC: a
+            # route-table cut drops it (managed replication does not travel this way).
+            cut = frozenset(data.get("blocked_sources") or ())
             port = self.port
 
-            def acl_allows(client: str, client_port: int) -> bool:
-                assert rules is not None
-                return connection_allowed(
+            def allows(client: str, client_port: int) -> bool:
+                if client in cut:
+                    return False
+                return rules is None or connection_allowed(
                     rules, client=client, client_port=client_port, service_port=port
                 )
 
             self.gate.update(
-                blackholed=bool(data["blackholed"]), rule=acl_allows if rules is not None else None
+                blackholed=bool(data["blackholed"]),
+                rule=allows if rules is not None or cut else None,
             )
             self.acl_rules = [r.rule_number for r in rules] if rules is not None else None
             return Response(200, {"blackholed": self.gate.blackholed, "acl_rules": self.acl_rules})
@@ -244,6 +258,17 @@ class Region:
         if path == "/_lab/lost" and method == "GET":
             return Response(200, {"lost": self.store.lost()})
         return Response(404, {"error": f"no control route {method} {path}"})
+
+    def _mirror_applied(self, changes: list[dict[str, Any]]) -> None:
+        """Mirror the replicated versions this region now holds (last writer won here)."""
+        assert self.mirror is not None
+        for change in changes:
+            held = self.store.get(change["id"])
+            if held is not None and (held.origin, held.acked_at) == (
+                change["origin"],
+                change["acked_at"],
+            ):
+                self.mirror.put(held)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -291,7 +316,10 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
 
 async def _main(args: argparse.Namespace) -> None:
     store = OrderStore(args.db, args.name)
-    region = Region(args.name, store, args.role, args.port, lease=args.writer_lease)
+    mirror = TableMirror(args.name, args.table_name) if args.table_name else None
+    region = Region(args.name, store, args.role, args.port, lease=args.writer_lease, mirror=mirror)
+    if mirror is not None:
+        mirror.start()
     stop = threading.Event()
     watcher = threading.Thread(
         target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True
@@ -345,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tls-key", help="PEM private key for --tls-port")
     parser.add_argument(
         "--writer-lease", type=float, default=1.0, help="seconds a writer's lease lasts"
+    )
+    parser.add_argument(
+        "--table-name", help="DynamoDB tier: mirror the orders into this global table's replica"
     )
     args = parser.parse_args(argv)
     if not args.address.startswith("127."):

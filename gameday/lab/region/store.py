@@ -5,6 +5,11 @@ the replication link can ship "everything after seq N" from whichever region is 
 Rows a failed-over region had acknowledged but never shipped are moved aside into
 ``lost_orders`` when it is demoted (as Aurora keeps the old writer's divergent data out of
 the new topology), so ground truth can still name them.
+
+Replicated changes are applied in one of two ways: ``first-writer`` (the Aurora tier: one
+writer, so an id already here is the same row) or ``last-writer-wins`` (the DynamoDB tier:
+every region writes, and a replicated version of an id replaces the local one only if it
+was written later, as DynamoDB global tables reconcile concurrent writes to one item).
 """
 
 from __future__ import annotations
@@ -104,12 +109,25 @@ class OrderStore:
         ).fetchall()
         return [_order(r) for r in rows]
 
-    def apply(self, changes: list[dict[str, Any]]) -> int:
-        """Apply replicated orders (idempotent); returns how many were new here."""
+    def apply(self, changes: list[dict[str, Any]], merge: str = "first-writer") -> int:
+        """Apply replicated orders (idempotent); returns how many changed a row here.
+
+        ``merge="last-writer-wins"``: a change replaces an existing row of the same id only
+        if it is newer (acked later; ties go to the origin region's name, so every region
+        settles on the same version whatever order the changes arrive in).
+        """
         applied = 0
         self._db.execute("BEGIN")
         try:
             for change in changes:
+                if merge == "last-writer-wins":
+                    row = self._db.execute(
+                        "SELECT acked_at, origin FROM orders WHERE id = ?", (change["id"],)
+                    ).fetchone()
+                    if row is not None:
+                        if (change["acked_at"], change["origin"]) <= (float(row[0]), row[1]):
+                            continue
+                        self._db.execute("DELETE FROM orders WHERE id = ?", (change["id"],))
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO orders (id, body, acked_at, origin, seq) "
                     "VALUES (?, ?, ?, ?, ?)",
