@@ -4,19 +4,29 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast lint bench clean install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# $(call venv_install,REQUIREMENT): create .venv if needed, install into it, touch the target.
+define venv_install
 	@test -x $(PY) || { python=$$(tools/find-python) && "$$python" -m venv $(VENV); }
 	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) -m pip install --quiet -e '.[test]'
-	@touch $(STAMP)
+	@$(PY) -m pip install --quiet -e '$(1)'
+	@touch $@
+endef
 
-demo: $(STAMP)
+$(STAMP): pyproject.toml
+	$(call venv_install,.[test])
+
+# The demo needs gameday's runtime only (not the test tools): a fresh clone gets there faster.
+$(RUNTIME): pyproject.toml
+	$(call venv_install,.)
+
+demo: $(RUNTIME)
 	$(VENV)/bin/gameday demo
 
 # The whole suite, lab drills included (what CI runs).

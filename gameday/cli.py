@@ -10,19 +10,21 @@ from gameday import __version__
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gameday")
 def main() -> None:
-    """Game-day drills for multi-region AWS: region-impairment actions and probes for
-    Chaos Toolkit experiments (with a fault ledger and recovery), Locust load that records
-    every request, and a local two-region lab that answers the same AWS calls."""
+    """Game-day drills for multi-region AWS: run a Chaos Toolkit experiment under load
+    against the local two-region lab or a non-prod account, always roll back, and get a
+    report of the measured RTO and RPO against the objectives (run, validate, list, iam,
+    demo, step, note, report), plus the lab, the load generator and fault recovery."""
 
 
 def _register() -> None:
     """Attach the sub-commands; each lives beside the code it drives."""
+    from gameday.drill.commands import COMMANDS
     from gameday.faults_cli import recover_command
     from gameday.lab.cli import lab
-    from gameday.lab.demo import demo
 
+    for command in COMMANDS:
+        main.add_command(command)
     main.add_command(lab)
-    main.add_command(demo)
     main.add_command(recover_command)
     from gameday.load.cli import load
 

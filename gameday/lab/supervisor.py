@@ -53,6 +53,7 @@ from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
+from gameday.lab.varfile import write_varfile
 from gameday.lab.workers import Worker
 
 READY_TIMEOUT = 30.0
@@ -619,7 +620,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_state(state_path, supervisor.state("starting"))
         supervisor.start()
-        write_state(state_path, supervisor.state("ready"))
+        ready = supervisor.state("ready")
+        write_varfile(supervisor.dir, ready)  # before "ready": whoever waits finds it
+        write_state(state_path, ready)
         assert supervisor.events is not None
         supervisor.events.emit("lab-ready", pid=os.getpid())
         supervisor.stop_requested.wait()

@@ -1,0 +1,143 @@
+"""The run directory a drill leaves: ``reports/<drill>/<UTC stamp>/`` (the contract).
+
+The control writes ``run.json``, ``samples.jsonl``, ``faults.jsonl``, ``lab-events.jsonl``,
+``steps.jsonl`` and ``journal.json``; Locust writes ``requests.jsonl``; ``gameday note``
+writes ``notes.jsonl``; the report package reads them all and adds its outputs. Lines are
+appended with one ``write`` on an ``O_APPEND`` descriptor, so the sampler's threads, an
+operator's ``gameday note`` from another terminal and the control never interleave
+within a line.
+
+While a drill runs, ``current-run.json`` beside the fault ledger names its directory and
+process, so ``gameday note`` and ``gameday step done`` from any terminal find it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gameday.drill import DrillError
+from gameday.faults import ledger_path
+
+RUN_JSON = "run.json"
+SAMPLES = "samples.jsonl"
+FAULTS = "faults.jsonl"
+LAB_EVENTS = "lab-events.jsonl"
+STEPS = "steps.jsonl"
+NOTES = "notes.jsonl"
+REQUESTS = "requests.jsonl"
+JOURNAL = "journal.json"
+CONFIRMATIONS = "step-confirmations.jsonl"
+CURRENT = "current-run.json"
+
+
+def stamp(when: float) -> str:
+    """The UTC stamp naming a run directory, e.g. ``20261130T143000Z``."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def create_run_dir(base: Path, name: str, started: float) -> Path:
+    """A new ``base/name/<stamp>`` (a suffix when two runs start in the same second)."""
+    parent = Path(base) / name
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate = parent / stamp(started)
+    suffix = 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = parent / f"{stamp(started)}-{suffix}"
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line atomically with respect to other appenders."""
+    line = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Replace ``path`` with ``data`` as JSON (atomically: readers never see half)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON object line of ``path`` (a torn last line is skipped)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    items = []
+    for line in raw.split(b"\n"):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            items.append(item)
+    return items
+
+
+# -- the current run pointer --------------------------------------------------------
+
+
+def current_pointer() -> Path:
+    """Where the running drill is named (beside the fault ledger, ``.gameday/``)."""
+    return ledger_path().parent / CURRENT
+
+
+def publish_current(run_dir: Path) -> None:
+    pointer = current_pointer()
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    write_json(
+        pointer, {"run_dir": str(run_dir.resolve()), "pid": os.getpid(), "since": time.time()}
+    )
+
+
+def clear_current(run_dir: Path) -> None:
+    pointer = current_pointer()
+    try:
+        data = json.loads(pointer.read_text())
+    except (OSError, ValueError):
+        return
+    if data.get("run_dir") == str(run_dir.resolve()):
+        pointer.unlink(missing_ok=True)
+
+
+def find_current(run_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The running drill's directory (``run_dir`` if given); DrillError if none runs."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        if not (path / RUN_JSON).is_file():
+            raise DrillError(f"{path} is not a drill run directory (it has no {RUN_JSON}).")
+        return path
+    pointer = current_pointer()
+    try:
+        data = json.loads(pointer.read_text())
+    except (OSError, ValueError):
+        raise DrillError(
+            f"no drill is running here (no {pointer}): start one with 'gameday run', "
+            "or pass --run-dir."
+        ) from None
+    pid = data.get("pid")
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, TypeError, ValueError):
+        raise DrillError(
+            f"the drill named in {pointer} (pid {pid}) is not running any more; "
+            "pass --run-dir to annotate a finished run."
+        ) from None
+    except PermissionError:
+        pass
+    return Path(data["run_dir"])
