@@ -1,8 +1,11 @@
 """Create the lab's control-plane resources with real boto3 calls.
 
 What a drill expects to find in a two-region account: per region a VPC, a subnet and its
-network ACL; a private hosted zone with a failover record for the service and a simple
-record per region; an HTTP health check per region on its ``/health``; an Aurora-style
+network ACL; an internal Application Load Balancer per region whose target group holds
+the region's address (health-checked on ``/health``); a private hosted zone with a
+failover record for the service, a simple record per region, and the alias variant of
+the service name (``<record>-alias.<zone>``: failover alias records to each region's load
+balancer with ``EvaluateTargetHealth``); an HTTP health check per region on its ``/health``; an Aurora-style
 global cluster (primary writer, secondary reader); the application secret in the primary
 replicated to the secondary; a DynamoDB global table in both regions (whose replication
 FIS can pause; it holds the orders in the ``dynamodb`` data tier). The Aurora global
@@ -34,6 +37,9 @@ class RegionResources:
     db_cluster_id: str
     db_cluster_arn: str
     record_name: str
+    load_balancer_arn: str
+    load_balancer_dns_name: str
+    target_group_arn: str
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class Resources:
     zone_id: str
     zone_name: str
     record_name: str
+    alias_record_name: str
     global_cluster_id: str
     secret_name: str
     table_name: str
@@ -85,6 +92,12 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         acl_id = acls[0]["NetworkAclId"]
         ec2.create_tags(Resources=[acl_id], Tags=tags)
         networks[spec.name] = (vpc_id, subnet_id, acl_id)
+    balancers = {
+        spec.name: _load_balancer(
+            aws("elbv2", spec.name), spec.name, spec.address, service_port, *networks[spec.name][:2]
+        )
+        for spec in config.regions
+    }
 
     primary = config.primary
     route53 = aws("route53", primary.name)
@@ -129,6 +142,14 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             )
         )
         changes.append(_upsert(f"{spec.name}.{config.record_name}", config.ttl, spec.address))
+        changes.append(
+            _alias(
+                alias_record_name(config),
+                balancers[spec.name],
+                SetIdentifier=f"{spec.name}-{failover.lower()}",
+                Failover=failover,
+            )
+        )
     route53.change_resource_record_sets(
         HostedZoneId=zone_id, ChangeBatch={"Comment": "gameday lab", "Changes": changes}
     )
@@ -167,12 +188,16 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
                 db_cluster_id=clusters[spec.name][0],
                 db_cluster_arn=clusters[spec.name][1],
                 record_name=f"{spec.name}.{config.record_name}",
+                load_balancer_arn=balancers[spec.name].arn,
+                load_balancer_dns_name=balancers[spec.name].dns_name,
+                target_group_arn=balancers[spec.name].target_group_arn,
             )
         )
     return Resources(
         zone_id=zone_id,
         zone_name=config.zone,
         record_name=config.record_name,
+        alias_record_name=alias_record_name(config),
         global_cluster_id=config.global_cluster if config.data_tier == "aurora" else "",
         secret_name=config.secret_name,
         table_name=config.table_name,
@@ -212,6 +237,77 @@ def _upsert(name: str, ttl: int, address: str, **routing: Any) -> dict[str, Any]
         "Type": "A",
         "TTL": ttl,
         "ResourceRecords": [{"Value": address}],
+        **routing,
+    }
+    return {"Action": "UPSERT", "ResourceRecordSet": record}
+
+
+def alias_record_name(config: LabConfig) -> str:
+    """The alias variant of the service name: ``api-alias.lab.internal`` by default."""
+    return f"{config.record}-alias.{config.zone}"
+
+
+@dataclass(frozen=True)
+class _Balancer:
+    arn: str
+    dns_name: str
+    hosted_zone_id: str
+    target_group_arn: str
+
+
+def _load_balancer(
+    elbv2: Any, region: str, address: str, port: int, vpc_id: str, subnet_id: str
+) -> _Balancer:
+    """An internal ALB in front of the region: listener and target group on the service port.
+
+    The target group checks ``/health`` every 10 s (2 successes / 2 failures), the fastest
+    an ALB allows short of 5 s, so alias failover keeps pace with the Route 53 checks.
+    """
+    name = f"gameday-lab-{region}"
+    lb = elbv2.create_load_balancer(
+        Name=name,
+        Subnets=[subnet_id],
+        Scheme="internal",
+        Type="application",
+        Tags=[{"Key": "gameday:region", "Value": region}],
+    )["LoadBalancers"][0]
+    tg = elbv2.create_target_group(
+        Name=name,
+        Protocol="HTTP",
+        Port=port,
+        VpcId=vpc_id,
+        TargetType="ip",
+        HealthCheckProtocol="HTTP",
+        HealthCheckPath="/health",
+        HealthCheckIntervalSeconds=10,
+        HealthCheckTimeoutSeconds=5,
+        HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2,
+        Matcher={"HttpCode": "200"},
+    )["TargetGroups"][0]
+    elbv2.register_targets(
+        TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": address, "Port": port}]
+    )
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=port,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+    )
+    return _Balancer(
+        lb["LoadBalancerArn"], lb["DNSName"], lb["CanonicalHostedZoneId"], tg["TargetGroupArn"]
+    )
+
+
+def _alias(name: str, balancer: _Balancer, **routing: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "Name": name,
+        "Type": "A",
+        "AliasTarget": {
+            "HostedZoneId": balancer.hosted_zone_id,
+            "DNSName": balancer.dns_name,
+            "EvaluateTargetHealth": True,
+        },
         **routing,
     }
     return {"Action": "UPSERT", "ResourceRecordSet": record}

@@ -195,6 +195,9 @@ def _print_summary(handle: Lab) -> None:
     click.echo(
         f"  service name     {info.record_name} port {info.service_port} (zone {info.zone_id})"
     )
+    click.echo(
+        f"  alias name       {info.alias_record_name} (alias records to each region's load balancer)"
+    )
     for region in info.regions:
         click.echo(
             f"  {region.name:<16} {region.address}  {region.role:<6}  health check {region.health_check_id}"

@@ -64,6 +64,7 @@ class LabInfo(Resources):
     dns_host: str
     dns_port: int
     service_port: int
+    service_tls_port: int
     supervisor_pid: int
     events_path: str
     lab_dir: str
@@ -109,6 +110,8 @@ def lab_env(info: LabInfo) -> dict[str, str]:
         "GAMEDAY_FAULT_LEDGER": str(ledger_path()),
         "GAMEDAY_NAMESERVER": f"{info.dns_host}:{info.dns_port}",
         "GAMEDAY_SERVICE_NAME": info.record_name,
+        "GAMEDAY_ALIAS_SERVICE_NAME": info.alias_record_name,
+        "GAMEDAY_SERVICE_TLS_PORT": str(info.service_tls_port),
         "GAMEDAY_SERVICE_PORT": str(info.service_port),
         "GAMEDAY_HOSTED_ZONE_ID": info.zone_id,
         "GAMEDAY_GLOBAL_CLUSTER_ID": info.global_cluster_id,
@@ -126,6 +129,9 @@ def lab_env(info: LabInfo) -> dict[str, str]:
                 f"GAMEDAY_{role}_SUBNET_ID": region.subnet_id,
                 f"GAMEDAY_{role}_NETWORK_ACL_ID": region.network_acl_id,
                 f"GAMEDAY_{role}_DB_CLUSTER_ARN": region.db_cluster_arn,
+                f"GAMEDAY_{role}_LOAD_BALANCER_ARN": region.load_balancer_arn,
+                f"GAMEDAY_{role}_LOAD_BALANCER_DNS_NAME": region.load_balancer_dns_name,
+                f"GAMEDAY_{role}_TARGET_GROUP_ARN": region.target_group_arn,
             }
         )
     return env

@@ -34,17 +34,20 @@ from pathlib import Path
 from typing import Any
 
 from gameday.children import die_with_parent as _die_with_parent
+from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
-from gameday.lab.controlplane import dynamodb
+from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
 from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
 from gameday.lab.network import synfilter
-from gameday.lab.network.dns import LabDNS
+from gameday.lab.network.dns import LabDNS, Router
+from gameday.lab.network.endpointprobe import dns_resolver
 from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
+from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
@@ -86,6 +89,9 @@ class Supervisor:
         self.links: dict[str, ReplicationLink] = {}
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
+        self.target_health = elbv2.TargetHealthBoard()
+        self.prober: TargetHealthProber | None = None
+        self.certificate: tlscert.LabCertificate | None = None
         self.state_path = self.dir / "state.json"
         self._restart_lock = threading.Lock()
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
@@ -113,6 +119,7 @@ class Supervisor:
             ),
             "dns": require_free(cfg.dns_port, ("127.0.0.1",), "DNS", udp=True, taken=taken),
             "service": require_free(cfg.service_port, addresses, "region service", taken=taken),
+            "service_tls": require_free(0, addresses, "region HTTPS", taken=taken),
             "supervisor": require_free(0, ("127.0.0.1",), "supervisor control", taken=taken),
         }
         for spec in cfg.regions:
@@ -126,6 +133,7 @@ class Supervisor:
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
         self.events.emit("lab-starting", pid=os.getpid())
+        self.certificate = tlscert.generate(self.dir, list(addresses), [cfg.zone, f"*.{cfg.zone}"])
 
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
         os.environ.update(self.region_env(endpoint))
@@ -164,7 +172,12 @@ class Supervisor:
             data_tier=cfg.data_tier,
             packet_filter=packet_filter,
         )
-        self.checker = HealthChecker(self.events, cfg.time_scale, labels.get)
+        self.checker = HealthChecker(
+            self.events,
+            cfg.time_scale,
+            labels.get,
+            resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
+        )
         self._start_links()
         assert self.link is not None
         self.topology = Topology(
@@ -180,6 +193,16 @@ class Supervisor:
         controlplane.install_operation_overrides(
             Route53View(self), self.topology.requests, cfg.clock
         )
+        healthcheckconfig.install()
+        elbv2.install_target_health(self.target_health)
+        by_address = {r.address: r.name for r in self.resources.regions}
+        self.prober = TargetHealthProber(
+            self.target_health,
+            self.events,
+            [r.name for r in cfg.regions],
+            cfg.time_scale,
+            by_address.get,
+        )
         self.topology.start()
         for link in self.links.values():
             link.start()
@@ -188,8 +211,24 @@ class Supervisor:
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
+        self.prober.start()
+        # The DNS starts once every target has its first verdict: an alias must not answer
+        # on targets still "initial" (that would log a failover that never happened).
+        if not self.prober.wait_checked(READY_TIMEOUT):
+            raise RuntimeError("the load balancers' targets were never health-checked")
         self.dns = LabDNS(
-            "127.0.0.1", self.ports["dns"], self.checker.is_healthy, self.events, cfg.clock
+            "127.0.0.1",
+            self.ports["dns"],
+            self.checker.is_healthy,
+            self.events,
+            cfg.clock,
+            router=Router(
+                self.checker.is_healthy,
+                load_balancer=lambda name: elbv2.load_balancer(name, self.target_health),
+                # AWS's 60 s (ELB_ALIAS_TTL, the default), served on the lab's clock
+                regions=tuple(r.name for r in cfg.regions),
+            ),
+            client_region=self._client_region,
         )
         self.dns.start()
         self._wait_evaluated()
@@ -252,7 +291,7 @@ class Supervisor:
         }
 
     def _spawn_region(self, name: str, address: str, role: str) -> None:
-        assert self.events is not None
+        assert self.events is not None and self.certificate is not None
         log = (self.dir / f"region-{name}.log").open("ab")
         proc = subprocess.Popen(
             [
@@ -279,6 +318,12 @@ class Supervisor:
                 # every region of a global table writes: no lease bounds it (no fence either)
                 "inf" if self.multi_active else str(self.config.writer_lease),
                 *(["--table-name", self.config.table_name] if self.multi_active else []),
+                "--tls-port",
+                str(self.ports["service_tls"]),
+                "--tls-cert",
+                str(self.certificate.cert),
+                "--tls-key",
+                str(self.certificate.key),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -316,6 +361,14 @@ class Supervisor:
             if not self.checker.wait_evaluated(region.health_check_id, READY_TIMEOUT):
                 raise RuntimeError(f"the health check of {region.name} was never evaluated")
 
+    def _client_region(self, address: str) -> str:
+        """The region a DNS query comes from: the region whose address shares the /24 of
+        the resolver's source address, else the primary (latency routing's client)."""
+        for spec in self.config.regions:
+            if address.rsplit(".", 1)[0] == spec.address.rsplit(".", 1)[0]:
+                return spec.name
+        return self.config.primary.name
+
     # -- running ----------------------------------------------------------------------
 
     def state(self, status: str, error: str | None = None) -> dict[str, Any]:
@@ -337,6 +390,7 @@ class Supervisor:
                 dns_host="127.0.0.1",
                 dns_port=self.ports["dns"],
                 service_port=self.ports["service"],
+                service_tls_port=self.ports["service_tls"],
                 supervisor_port=self.ports["supervisor"],
             )
         if self.resources is not None:
@@ -409,6 +463,7 @@ class Supervisor:
             self.reconciler,
             *self.links.values(),
             self.dns,
+            self.prober,
             self.checker,
         ):
             if part is not None:

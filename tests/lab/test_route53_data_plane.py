@@ -141,17 +141,33 @@ def test_a_disabled_check_is_healthy_whatever_it_observes(
     hc = info.primary.health_check_id
     since = time.time()
     try:
-        # Inverted alone would fail the check over; Disabled wins, as in AWS.
-        route53.update_health_check(HealthCheckId=hc, Disabled=True, Inverted=True)
+        # The checkers now get a 404; a disabled check is healthy all the same, as in AWS.
+        # (Disabled together with Inverted is unhealthy: tests/lab/test_alias_records.py.)
+        route53.update_health_check(HealthCheckId=hc, Disabled=True, ResourcePath="/nope")
         # two metric datapoints published after the change: evaluated with it at least once
         wait_until(lambda: len(_metric(cloudwatch, hc, since + 1)) >= 2, timeout=4)
+        wait_until(lambda: all("404" in s for s in _raw(route53, hc)), timeout=4)
         assert {v for _, v in _metric(cloudwatch, hc, since + 1)} == {1.0}
-        assert all(s.startswith("Success") for s in _raw(route53, hc))
         assert resolve(lab)[0] == [info.primary.address]
         flips = [e for e in lab.events(since=since, kind="health") if e["health_check_id"] == hc]
         assert flips == []
     finally:
-        route53.update_health_check(HealthCheckId=hc, Disabled=False, Inverted=False)
+        # Re-enable only once every checker has passed twice again (the threshold), so the
+        # check comes back healthy instead of flipping for an interval: a success checked a
+        # whole interval (1 s) after the fix had a successful probe before it.
+        fixed = time.time()
+        route53.update_health_check(HealthCheckId=hc, ResourcePath="/health")
+
+        def passed_twice() -> bool:
+            status = route53.get_health_check_status(HealthCheckId=hc)["HealthCheckObservations"]
+            return len(status) == 8 and all(
+                o["StatusReport"]["Status"].startswith("Success")
+                and o["StatusReport"]["CheckedTime"].timestamp() >= fixed + 1.0
+                for o in status
+            )
+
+        wait_until(passed_twice, timeout=6)
+        route53.update_health_check(HealthCheckId=hc, Disabled=False)
 
 
 def test_health_status_of_an_unknown_check_is_an_aws_error(

@@ -42,6 +42,17 @@ class HealthCheckConfig:
     search_string: str | None
     children: tuple[str, ...] = ()
     health_threshold: int | None = None
+    fqdn: str | None = None
+    enable_sni: bool = False
+
+
+@dataclass(frozen=True)
+class AliasTarget:
+    """Where an alias record points: a load balancer's name or a record in the zone."""
+
+    dns_name: str
+    hosted_zone_id: str
+    evaluate_target_health: bool
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class RecordSet:
     failover: str | None = None
     weight: int | None = None
     health_check_id: str | None = None
+    region: str | None = None  # latency routing
+    alias: AliasTarget | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,8 @@ def _config(hc: Any) -> HealthCheckConfig:
         search_string=hc.search_string,
         children=tuple(hc.children or ()),
         health_threshold=int(threshold) if threshold not in (None, "") else None,
+        fqdn=hc.fqdn or None,
+        enable_sni=truthy(hc.enable_sni),
     )
 
 
@@ -131,6 +146,8 @@ def zones() -> list[Zone]:
                 failover=rr.failover,
                 weight=int(rr.weight) if rr.weight is not None else None,
                 health_check_id=rr.health_check_id,
+                region=rr.region,
+                alias=_alias(rr.alias_target),
             )
             for rr in list(zone.rrsets)
         )
@@ -143,6 +160,16 @@ def zones() -> list[Zone]:
             )
         )
     return found
+
+
+def _alias(target: dict[str, Any] | None) -> AliasTarget | None:
+    if not target:
+        return None
+    return AliasTarget(
+        dns_name=absolute(str(target.get("DNSName", ""))),
+        hosted_zone_id=str(target.get("HostedZoneId", "")),
+        evaluate_target_health=truthy(target.get("EvaluateTargetHealth")),
+    )
 
 
 def absolute(name: str) -> str:

@@ -15,7 +15,8 @@ interval. For each health check:
   never a crash. The limits are AWS's seconds on the lab's clock (:func:`lab_seconds`);
 * the *effective* status is healthy when more than :data:`HEALTHY_FRACTION` of the
   checkers' views are healthy, then ``Inverted`` flips it and ``Disabled`` makes it
-  healthy (both read from the control plane at every evaluation). CALCULATED checks count
+  healthy, or unhealthy when also inverted (AWS's way to stop routing to a resource whose
+  check is disabled); both are read from the control plane at every evaluation. CALCULATED checks count
   their healthy children against ``HealthThreshold`` (0: always healthy).
 
 What the checkers saw (raw, never inverted) feeds ``GetHealthCheckStatus`` and
@@ -37,6 +38,7 @@ from typing import Any
 
 from gameday.lab.controlplane import cloudwatch, route53
 from gameday.lab.events import EventLog
+from gameday.lab.network import endpointprobe
 from gameday.lab.workers import Worker
 from gameday.netutil import is_loopback
 
@@ -152,7 +154,9 @@ class HealthChecker:
         label: Callable[[str], str | None],
         *,
         publish_metric: Callable[[str, bool, float], None] = cloudwatch.put_health_check_status,
+        resolve: endpointprobe.Resolve | None = None,
     ) -> None:
+        self._resolve = resolve  # FQDN checks: names resolve through the lab's DNS
         self._events = events
         self._scale = time_scale
         self._label = label
@@ -223,7 +227,7 @@ class HealthChecker:
     def _effective(self, state: CheckState) -> bool:
         config = state.config
         if config.disabled:
-            return True
+            return not config.inverted
         if config.type == "CALCULATED":
             threshold = config.health_threshold
             if threshold is None:
@@ -330,7 +334,9 @@ class HealthChecker:
                 next_due[0] = started
             config = route53.health_check(state.id) or state.config  # read at every probe
             state.config = config
-            observation = probe(config, source=view.address, time_scale=self._scale)
+            observation = probe(
+                config, source=view.address, time_scale=self._scale, resolve=self._resolve
+            )
             with state.lock:
                 view.record(observation, config.failure_threshold)
             # the first checker publishes the metric once per interval, every checker
@@ -355,54 +361,65 @@ def _detail(state: CheckState) -> str:
     if latest is not None:
         text += f"; latest: {latest.status}"
     if config.disabled:
-        text += "; disabled (always healthy)"
+        text += "; disabled and inverted (unhealthy)" if config.inverted else "; disabled (healthy)"
     elif config.inverted:
         text += "; inverted"
     return text
 
 
-def probe(config: route53.HealthCheckConfig, *, source: str, time_scale: float) -> Observation:
+def probe(
+    config: route53.HealthCheckConfig,
+    *,
+    source: str,
+    time_scale: float,
+    resolve: endpointprobe.Resolve | None = None,
+) -> Observation:
     """Probe a health check's endpoint once from ``source``, as a Route 53 checker does.
 
     Never raises for anything the endpoint does: a refused, reset, dropped or timed-out
-    connection, a non-HTTP answer or half a response is a failed observation.
+    connection, a non-HTTP answer or half a response is a failed observation. A check
+    named by ``FullyQualifiedDomainName`` alone is resolved with ``resolve`` first.
     """
     now = time.time()
-    if not config.ip_address:
-        return Observation(
-            False, "Failure: No IP address configured (the lab does not resolve FQDN checks)", now
-        )
-    if not is_loopback(config.ip_address):
+    address, failure = endpointprobe.endpoint_address(config, resolve)
+    if address is None:
+        return Observation(False, f"Failure: {failure}", now)
+    if not is_loopback(address):
         # Network hygiene: the lab never sends a probe off this machine.
         return Observation(
             False,
-            f"Failure: The lab only probes 127.0.0.0/8; {config.ip_address} was not probed",
+            f"Failure: The lab only probes 127.0.0.0/8; {address} was not probed",
             now,
         )
     if config.type == "TCP":
         limit = lab_seconds(TCP_CONNECT_LIMIT, time_scale)
         try:
             sock = socket.create_connection(
-                (config.ip_address, config.port), timeout=limit, source_address=(source, 0)
+                (address, config.port), timeout=limit, source_address=(source, 0)
             )
         except OSError as exc:
             return Observation(False, _connect_failure(exc), now)
         sock.close()
         return Observation(True, "Success: TCP connection established", now)
-    if config.type not in ("HTTP", "HTTP_STR_MATCH"):
+    if config.type not in ("HTTP", "HTTP_STR_MATCH", "HTTPS", "HTTPS_STR_MATCH"):
         return Observation(
             False, f"Failure: The lab does not probe {config.type} health checks", now
         )
-    return _probe_http(config, source, time_scale, now)
+    return _probe_http(config, address, source, time_scale, now)
 
 
 def _probe_http(
-    config: route53.HealthCheckConfig, source: str, time_scale: float, now: float
+    config: route53.HealthCheckConfig, address: str, source: str, time_scale: float, now: float
 ) -> Observation:
     connect_limit = lab_seconds(HTTP_CONNECT_LIMIT, time_scale)
     status_limit = lab_seconds(HTTP_STATUS_LIMIT, time_scale)
-    conn = http.client.HTTPConnection(
-        config.ip_address, config.port, timeout=connect_limit, source_address=(source, 0)
+    conn = endpointprobe.connection(
+        address,
+        config.port,
+        timeout=connect_limit,
+        source=source,
+        tls=config.type.startswith("HTTPS"),
+        sni=config.fqdn if config.enable_sni else None,
     )
     try:
         try:
@@ -415,10 +432,13 @@ def _probe_http(
             conn.request(
                 "GET",
                 config.resource_path,
-                headers={"User-Agent": "Amazon-Route53-Health-Check-Service"},
+                headers={
+                    "User-Agent": "Amazon-Route53-Health-Check-Service",
+                    **({"Host": config.fqdn} if config.fqdn else {}),
+                },
             )
             response = conn.getresponse()
-            body = response.read(BODY_LIMIT) if config.type == "HTTP_STR_MATCH" else b""
+            body = response.read(BODY_LIMIT) if config.type.endswith("_STR_MATCH") else b""
         except TimeoutError:
             return Observation(
                 False,
@@ -441,7 +461,7 @@ def _probe_http(
     status = f"HTTP Status Code {response.status}, {response.reason}"
     if not 200 <= response.status < 400:
         return Observation(False, f"Failure: {status}", now)
-    if config.type == "HTTP_STR_MATCH" and (config.search_string or "") not in body.decode(
+    if config.type.endswith("_STR_MATCH") and (config.search_string or "") not in body.decode(
         "utf-8", "replace"
     ):
         return Observation(

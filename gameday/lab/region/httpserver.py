@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,10 +189,17 @@ async def serve(
     *,
     gate: Gate | None = None,
     headers: dict[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
-    """Start serving ``handler`` on ``host:port``; every response carries ``headers``."""
+    """Start serving ``handler`` on ``host:port`` (over TLS with ``tls``); every response
+    carries ``headers``."""
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()).encode()
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: HttpProtocol(handler, gate, extra), host, port, reuse_address=True, backlog=1024
+        lambda: HttpProtocol(handler, gate, extra),
+        host,
+        port,
+        reuse_address=True,
+        backlog=1024,
+        ssl=tls,
     )

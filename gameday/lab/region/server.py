@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -330,6 +331,18 @@ async def _main(args: argparse.Namespace) -> None:
     control = await serve(
         region.control, "127.0.0.1", args.control_port, headers={"X-Region": args.name}
     )
+    secure = None
+    if args.tls_port:  # the same API over TLS, for HTTPS health checks
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        secure = await serve(
+            region.handle,
+            args.address,
+            args.tls_port,
+            gate=region.gate,
+            headers={"X-Region": args.name},
+            tls=context,
+        )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -338,6 +351,8 @@ async def _main(args: argparse.Namespace) -> None:
     stop.set()
     public.close()
     control.close()
+    if secure is not None:
+        secure.close()
     store.close()
 
 
@@ -353,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=ROLES)
     parser.add_argument("--secret-name", required=True)
     parser.add_argument("--secret-refresh", type=float, default=0.25)
+    parser.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here")
+    parser.add_argument("--tls-cert", help="PEM certificate for --tls-port")
+    parser.add_argument("--tls-key", help="PEM private key for --tls-port")
     parser.add_argument(
         "--writer-lease", type=float, default=1.0, help="seconds a writer's lease lasts"
     )
@@ -362,6 +380,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.address.startswith("127."):
         parser.error("a lab region binds to 127.0.0.0/8 only")
+    if args.tls_port and not (args.tls_cert and args.tls_key):
+        parser.error("--tls-port needs --tls-cert and --tls-key")
     asyncio.run(_main(args))
 
 
