@@ -62,6 +62,16 @@ class EventLog:
             self._file.close()
 
 
+def _is_event(value: Any) -> bool:
+    """An object with a numeric ``time`` and a string ``kind``: the shape every event has."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("time"), int | float)
+        and not isinstance(value.get("time"), bool)
+        and isinstance(value.get("kind"), str)
+    )
+
+
 def read_events(
     path: str | Path, *, since: float | None = None, kind: str | None = None
 ) -> list[Event]:
@@ -70,7 +80,8 @@ def read_events(
     if not p.exists():
         return []
     events = []
-    with p.open(encoding="utf-8") as fh:
+    # errors="replace": a damaged byte spoils its own line, never the whole log.
+    with p.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip()
             if not line:
@@ -78,7 +89,9 @@ def read_events(
             try:
                 event = json.loads(line)
             except ValueError:
-                continue  # a line being written right now
+                continue  # a line being written right now, or a damaged one
+            if not _is_event(event):
+                continue  # well-formed JSON that is not an event (a damaged log)
             if since is not None and event["time"] < since:
                 continue
             if kind is not None and event["kind"] != kind:

@@ -36,3 +36,16 @@ def test_active_faults_are_those_applied_and_not_reverted() -> None:
         ("aws:fis:wait", None),
         ("network-acl-deny", "us-west-2"),
     ]
+
+
+def test_a_damaged_log_keeps_every_intact_event(tmp_path: Path) -> None:
+    """Lines of the wrong shape or bytes that are not UTF-8 are skipped, never a crash."""
+    log = EventLog(tmp_path / "events.jsonl")
+    log.emit("health", id="hc-1", healthy=False)
+    with (tmp_path / "events.jsonl").open("ab") as fh:
+        fh.write(b'[1]\n{}\n{"time": "soon", "kind": "x"}\n{"time": 1, "kind": 2}\n\xff\xfe\n')
+    log.emit("health", id="hc-1", healthy=True)
+    log.close()
+    events = read_events(tmp_path / "events.jsonl")
+    assert [e["healthy"] for e in events] == [False, True]
+    assert read_events(tmp_path / "events.jsonl", kind="health", since=0)[-1]["healthy"] is True
