@@ -22,6 +22,7 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.faults import ledger_path
+from gameday.procutil import pid_alive
 
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
@@ -131,13 +132,9 @@ def find_current(run_dir: str | os.PathLike[str] | None = None) -> Path:
             "or pass --run-dir."
         ) from None
     pid = data.get("pid")
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, TypeError, ValueError):
+    if not isinstance(pid, int) or isinstance(pid, bool) or not pid_alive(pid):
         raise DrillError(
             f"the drill named in {pointer} (pid {pid}) is not running any more; "
             "pass --run-dir to annotate a finished run."
-        ) from None
-    except PermissionError:
-        pass
+        )
     return Path(data["run_dir"])
