@@ -159,6 +159,11 @@ def install(outbox: Outbox) -> None:
                 "IsDataLossAllowed": allow_data_loss,
             },
         )
+        # The accepted operation is what callers poll from now on: the global cluster's
+        # Status says so at once, before the topology picks the request up.
+        set_global_cluster_status(
+            global_id, "failing-over" if allow_data_loss else "switching-over"
+        )
         outbox.put(FailoverRequest(global_id, writer, member.db_cluster_arn, allow_data_loss))
         return ActionResult({"GlobalCluster": cluster})
 
