@@ -62,6 +62,9 @@ def test_an_unplanned_failover_takes_its_configured_time_and_writes_fail_meanwhi
         AllowDataLoss=True,
     )["GlobalCluster"]
     assert answer["FailoverState"]["Status"] == "pending"
+    # The topology takes the accepted request up within a lab tick; from then on, until the
+    # configured duration has passed, no region takes a write.
+    wait_until(lambda: _write(timed_lab, info.primary.address) == 503, timeout=1)
 
     seen_states: list[str] = []
     refused = 0
