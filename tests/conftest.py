@@ -1,4 +1,16 @@
-"""Shared fixtures: a real lab, started for a test module and always stopped."""
+"""Shared fixtures: real labs, started once where tests can share them, and always stopped.
+
+Which lab fixture to use (see tests/README.md, "How to write a lab test that stays fast"):
+
+* ``shared_lab``: one default lab per pytest-xdist worker, for the whole session. A test
+  that uses it must leave it in its steady state (drills roll back; a test that injects a
+  fault reverts it): after the test, the lab is checked and, if it is not back within
+  :data:`STEADY_TIMEOUT`, that test fails and the lab is restarted for the next one.
+* ``lab``: a default lab for one test module (tests that count events or stores from the
+  lab's start, or change it in ways its steady state does not cover). Checked the same way.
+* ``lab_factory``: labs with custom settings for one test (the costliest: a start each).
+* ``fast_speed``: the lab speed for tests whose assertion does not depend on it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,29 @@ from pathlib import Path
 import pytest
 
 from gameday.lab import Lab, LabConfig
+from tests import scheduling
+from tests.lab.helpers import STEADY_TIMEOUT, wait_for_lab_steady, wait_for_steady_state
+
+#: Fixtures whose lab outlives one test, and so is checked for its steady state after each.
+SHARED_LAB_FIXTURES = ("shared_lab", "lab")
+#: A lab speed (AWS seconds per lab second) for tests whose assertion holds at any speed:
+#: twice the default. Not faster: the health checkers' connect limit (4 AWS s) shrinks with
+#: it, and on a loaded 2-core machine a probe must not miss it for want of CPU.
+FAST_SPEED = 20.0
+
+__all__ = ["FAST_SPEED", "STEADY_TIMEOUT", "wait_for_lab_steady", "wait_for_steady_state"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    scheduling.register(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the item (the steady-state check reads the call's)."""
+    report = yield
+    setattr(item, f"_report_{report.when}", report)
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -18,14 +53,68 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A lab with the default configuration, for one test module."""
-    handle = Lab.start(LabConfig(lab_dir=str(tmp_path_factory.mktemp("lab"))))
+def _start(lab_dir: Path, **settings: object) -> Lab:
+    return Lab.start(LabConfig(lab_dir=str(lab_dir), **settings))  # type: ignore[arg-type]
+
+
+def _restart(handle: Lab) -> None:
+    """Stop ``handle``'s lab and start a fresh default one in its directory, in place."""
+    handle.stop()
+    handle.__dict__.update(_start(handle.dir).__dict__)
+
+
+@pytest.fixture(scope="session")
+def shared_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A default lab shared by every test of this worker that leaves it in steady state."""
+    handle = _start(tmp_path_factory.mktemp("shared-lab"))
     try:
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A lab with the default configuration, for one test module."""
+    handle = _start(tmp_path_factory.mktemp("lab"))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def _shared_lab_left_steady(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used a shared lab: the lab must be back in its steady state.
+
+    If it is not within :data:`STEADY_TIMEOUT`, the test that left it so fails (unless it
+    failed already) and the lab is restarted, so its neighbours start from a clean lab.
+    """
+    yield
+    shared = [name for name in SHARED_LAB_FIXTURES if name in request.fixturenames]
+    if not shared:
+        return
+    handle: Lab = request.getfixturevalue(shared[0])
+    try:
+        wait_for_lab_steady(handle, default_lag=LabConfig().replication_lag)
+    except AssertionError as problem:
+        _restart(handle)
+        report = getattr(request.node, "_report_call", None)
+        if report is None or report.passed:
+            pytest.fail(f"this test left the shared lab dirty (restarted for the next): {problem}")
+
+
+@pytest.fixture
+def steady_lab(shared_lab: Lab) -> Lab:
+    """The worker's shared lab, checked to be in its steady state before the test too."""
+    wait_for_lab_steady(shared_lab)
+    return shared_lab
+
+
+@pytest.fixture
+def fast_speed() -> float:
+    """:data:`FAST_SPEED`, for ``lab_factory(speed=fast_speed)``."""
+    return FAST_SPEED
 
 
 @pytest.fixture
@@ -34,8 +123,7 @@ def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
     started: list[Lab] = []
 
     def start(**settings: object) -> Lab:
-        config = LabConfig(lab_dir=str(tmp_path / f"lab{len(started)}"), **settings)  # type: ignore[arg-type]
-        handle = Lab.start(config)
+        handle = _start(tmp_path / f"lab{len(started)}", **settings)
         started.append(handle)
         return handle
 
@@ -50,6 +138,15 @@ def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
 def lab_env(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point boto3 in this process at the module's lab (undone after the test)."""
     env = lab.env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def shared_lab_env(shared_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point boto3 in this process at the worker's shared lab (undone after the test)."""
+    env = shared_lab.env()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env

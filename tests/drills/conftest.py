@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
 from gameday.lab import Lab
-from gameday.lab.state import LAB_CREDENTIALS
 from gameday.lab.varfile import varfile_path
-from gameday.probes.dns import dns_answer
-from gameday.probes.rds import writer_region
-from gameday.probes.replication import replication_lag
-from gameday.probes.route53 import health_check_status
-from gameday.probes.secretsmanager import secret_available
 from gameday.reports.audit import acked_writes
+from tests.lab.helpers import LAB_SECRETS, wait_for_steady_state
 
-STEADY_TIMEOUT = 20.0
-#: The lab's fake credentials, passed as Chaos Toolkit secrets (the tests' own probes;
-#: the drills themselves get them from the control in lab mode).
-LAB_SECRETS = {k.lower(): v for k, v in LAB_CREDENTIALS.items()}
+__all__ = ["LAB_SECRETS", "lost_in_truth", "stored_ids", "wait_for_steady_state"]
 
 
-@pytest.fixture(scope="module")
-def drill_lab(lab: Lab) -> Lab:
-    """The module's lab (tests/conftest.py); each drill leaves it in its steady state."""
-    return lab
+@pytest.fixture(scope="session")
+def drill_lab(shared_lab: Lab) -> Lab:
+    """The worker's shared lab (tests/conftest.py): each drill leaves it in its steady
+    state (checked after every test), so drills spread over the workers freely."""
+    return shared_lab
 
 
 @pytest.fixture
@@ -63,40 +55,3 @@ def lost_in_truth(lab: Lab, run_dir: Path, writer: str) -> set[str]:
     """Acknowledged writes absent from the writer's store."""
     acked = {w.id for w in acked_writes(run_dir / "requests.jsonl")}
     return acked - stored_ids(lab, writer)
-
-
-def wait_for_steady_state(variables: dict, timeout: float = STEADY_TIMEOUT) -> None:
-    """DNS on the primary, both checks healthy, the original writer, the secret in the
-    recovery region, replication flowing; fails with what is still off."""
-    c = {k: v for k, v in variables.items()}
-    deadline = time.monotonic() + timeout
-    while True:
-        problems = []
-        for role in ("primary", "secondary"):
-            status = health_check_status(
-                c[f"{role}_health_check_id"], configuration=c, secrets=LAB_SECRETS
-            )
-            if not status["healthy"]:
-                problems.append(f"{role} health check unhealthy")
-        answer = dns_answer(c["service_name"], nameserver=c["nameserver"])
-        primary_address = c["primary_endpoint"].split("//")[1].split(":")[0]
-        if answer["addresses"] != [primary_address]:
-            problems.append(f"DNS answers {answer['addresses']}")
-        writer = writer_region(
-            c["global_cluster_id"], c["primary_region"], configuration=c, secrets=LAB_SECRETS
-        )
-        if writer != c["primary_region"]:
-            problems.append(f"writer is {writer}")
-        if not secret_available(
-            c["secret_name"], c["secondary_region"], configuration=c, secrets=LAB_SECRETS
-        ):
-            problems.append("secret missing in the recovery region")
-        if not problems:
-            lag = replication_lag(c["primary_endpoint"], c["secondary_endpoint"], timeout=3)
-            if not lag["replicated"]:
-                problems.append(f"replication not flowing: {lag}")
-        if not problems:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("the lab is not back in its steady state: " + "; ".join(problems))
-        time.sleep(0.2)
