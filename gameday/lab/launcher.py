@@ -37,6 +37,9 @@ from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
 from gameday.procutil import pid_alive, process_state
 
 START_TIMEOUT = 45.0
+#: Fresh starts after losing a port race: a free port the lab picked was bound by another
+#: process (another lab starting on the same machine) before the lab bound it.
+PORT_RACE_RETRIES = 2
 
 
 class LabError(RuntimeError):
@@ -161,8 +164,21 @@ class Lab:
 
         Raises :class:`LabAlreadyRunning` if a lab runs (or is starting) in that
         directory: its lock is held. :class:`LabError` (with nothing left running) if it
-        cannot start.
+        cannot start. A start that lost a race for a port the lab picked itself (every
+        port 0) is tried again with new ports, up to :data:`PORT_RACE_RETRIES` times.
         """
+        picked = not (config.service_port or config.dns_port or config.endpoint_port)
+        for attempt in range(PORT_RACE_RETRIES + 1):
+            try:
+                return cls._start_once(config, timeout)
+            except LabError as exc:
+                lost_race = picked and "Address already in use" in str(exc)
+                if not lost_race or attempt == PORT_RACE_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(cls, config: LabConfig, timeout: float) -> Lab:
         config.validate()
         lab = cls(config.lab_dir)
         try:

@@ -1,0 +1,60 @@
+"""Labs started side by side (pytest-xdist workers, two people on one machine) pick their
+free ports independently: a start whose picked port was bound by another process first is
+started again with new ports; a port the user chose, or any other failure, is not."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gameday.lab import LabConfig
+from gameday.lab.launcher import PORT_RACE_RETRIES, Lab, LabError
+
+LOST_RACE = "the lab did not start: region us-east-1 exited with 1: OSError: [Errno 98] Address already in use"
+
+
+def attempts(monkeypatch: pytest.MonkeyPatch, failures: list[str]) -> list[LabConfig]:
+    """Make each start attempt fail with the next of ``failures``, then succeed."""
+    seen: list[LabConfig] = []
+
+    def once(cls: type[Lab], config: LabConfig, timeout: float) -> Lab:
+        seen.append(config)
+        if len(seen) <= len(failures):
+            raise LabError(failures[len(seen) - 1])
+        return cls(config.lab_dir)
+
+    monkeypatch.setattr(Lab, "_start_once", classmethod(once))
+    return seen
+
+
+def test_a_lost_port_race_is_started_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = attempts(monkeypatch, [LOST_RACE] * PORT_RACE_RETRIES)
+    lab = Lab.start(LabConfig(lab_dir=str(tmp_path)))
+    assert lab.dir == tmp_path.resolve() and len(seen) == PORT_RACE_RETRIES + 1
+
+
+def test_a_port_race_lost_every_time_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = attempts(monkeypatch, [LOST_RACE] * (PORT_RACE_RETRIES + 1))
+    with pytest.raises(LabError, match="Address already in use"):
+        Lab.start(LabConfig(lab_dir=str(tmp_path)))
+    assert len(seen) == PORT_RACE_RETRIES + 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "failure"),
+    [
+        ({"service_port": 18080}, LOST_RACE),  # the user's own port: theirs to change
+        ({}, "the lab did not start: moto refused the template"),  # not a port race
+    ],
+)
+def test_other_failures_are_not_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: dict, failure: str
+) -> None:
+    seen = attempts(monkeypatch, [failure])
+    with pytest.raises(LabError, match=re.escape(failure)):
+        Lab.start(LabConfig(lab_dir=str(tmp_path), **settings))
+    assert len(seen) == 1
