@@ -6,6 +6,12 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 RUNTIME := $(VENV)/.installed-runtime
 PYTEST_ARGS ?=
+# The suite waits far more than it computes (lab intervals, failovers, drill pauses): it runs
+# on more pytest-xdist workers than cores. tests/scheduling.py keeps a module's lab on one
+# worker and hands out the costliest work first. WORKERS=0 runs everything in one process.
+WORKERS ?= 4
+XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
+COV     := --cov=gameday --cov-report=term:skip-covered
 
 .PHONY: demo test test-fast lint bench clean install
 
@@ -29,13 +35,13 @@ $(RUNTIME): pyproject.toml
 demo: $(RUNTIME)
 	$(VENV)/bin/gameday demo
 
-# The whole suite, lab drills included (what CI runs).
+# The whole suite, lab drills included (what CI runs), with the line coverage of gameday/.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(COV) $(PYTEST_ARGS)
 
 # Skip the slow lab drills when iterating locally.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m 'not slow' $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday tests benchmarks
