@@ -2,7 +2,8 @@
 
 Which lab fixture to use (see tests/README.md, "How to write a lab test that stays fast"):
 
-* ``shared_lab``: one default lab per pytest-xdist worker, for the whole session. A test
+* ``shared_lab``: one default lab per pytest-xdist worker, kept from one test to the next
+  test that uses it (stopped when the next test does not). A test
   that uses it must leave it in its steady state (drills roll back; a test that injects a
   fault reverts it): after the test, the lab is checked and, if it is not back within
   :data:`STEADY_TIMEOUT`, that test fails and the lab is restarted for the next one.
@@ -63,14 +64,46 @@ def _restart(handle: Lab) -> None:
     handle.__dict__.update(_start(handle.dir).__dict__)
 
 
-@pytest.fixture(scope="session")
-def shared_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A default lab shared by every test of this worker that leaves it in steady state."""
-    handle = _start(tmp_path_factory.mktemp("shared-lab"))
-    try:
-        yield handle
-    finally:
-        handle.stop()
+class SharedLab:
+    """This worker's shared default lab: started when a test asks for it, kept while the
+    tests that follow ask for it too, stopped before one that does not (an idle lab still
+    probes its regions every lab second: it must not eat the CPU the other tests need)."""
+
+    def __init__(self) -> None:
+        self.handle: Lab | None = None
+        self.starts = 0
+
+    def get(self, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+        if self.handle is None:
+            self.handle = _start(tmp_path_factory.mktemp("shared-lab"))
+            self.starts += 1
+        return self.handle
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            handle, self.handle = self.handle, None
+            handle.stop()
+
+
+_SHARED = SharedLab()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the shared lab once the next test of this worker does not use it."""
+    if nextitem is None or "shared_lab" not in getattr(nextitem, "fixturenames", ()):
+        _SHARED.stop()
+
+
+def pytest_sessionfinish() -> None:
+    _SHARED.stop()
+
+
+@pytest.fixture
+def shared_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """A default lab shared by consecutive tests of this worker that leave it in its steady
+    state (checked after each test): no lab start for a test that follows another one."""
+    return _SHARED.get(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from tests.lab.helpers import LAB_SECRETS, wait_for_steady_state
 __all__ = ["LAB_SECRETS", "lost_in_truth", "stored_ids", "wait_for_steady_state"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def drill_lab(shared_lab: Lab) -> Lab:
     """The worker's shared lab (tests/conftest.py): each drill leaves it in its steady
     state (checked after every test), so drills spread over the workers freely."""
