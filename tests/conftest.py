@@ -24,8 +24,6 @@ from gameday.lab import Lab, LabConfig
 from tests import scheduling
 from tests.lab.helpers import STEADY_TIMEOUT, wait_for_lab_steady, wait_for_steady_state
 
-#: Fixtures whose lab outlives one test, and so is checked for its steady state after each.
-SHARED_LAB_FIXTURES = ("shared_lab", "lab")
 #: A lab speed (AWS seconds per lab second) for tests whose assertion holds at any speed:
 #: twice the default. Not faster: the health checkers' connect limit (4 AWS s) shrinks with
 #: it, and on a loaded 2-core machine a probe must not miss it for want of CPU.
@@ -124,10 +122,14 @@ def _shared_lab_left_steady(request: pytest.FixtureRequest) -> Iterator[None]:
     failed already) and the lab is restarted, so its neighbours start from a clean lab.
     """
     yield
-    shared = [name for name in SHARED_LAB_FIXTURES if name in request.fixturenames]
-    if not shared:
+    if "shared_lab" in request.fixturenames:
+        handle = _SHARED.handle  # the function-scoped fixture is torn down already
+    elif "lab" in request.fixturenames:
+        handle = request.getfixturevalue("lab")  # module-scoped: still up
+    else:
         return
-    handle: Lab = request.getfixturevalue(shared[0])
+    if handle is None:
+        return
     try:
         wait_for_lab_steady(handle, default_lag=LabConfig().replication_lag)
     except AssertionError as problem:

@@ -16,6 +16,7 @@ import pytest
 
 from gameday.faults import Ledger
 from gameday.lab import Lab
+from tests.lab.helpers import lab_is_the_shared_lab  # noqa: F401  (lab: the worker's shared lab)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -21,7 +21,10 @@ from gameday.lab import Lab
 from gameday.probes.dns import dns_answer
 from gameday.probes.http import endpoint_available
 from gameday.probes.route53 import health_check_status
-from tests.lab.helpers import wait_until
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

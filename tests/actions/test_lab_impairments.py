@@ -34,7 +34,11 @@ from gameday.probes.rds import writer_region
 from gameday.probes.replication import replication_lag
 from gameday.probes.route53 import health_check_status
 from gameday.probes.secretsmanager import secret_available
-from tests.lab.helpers import request, wait_until
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    request,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from gameday.cli import main
 from gameday.faults import Ledger
 from gameday.lab import Lab
+from tests.lab.helpers import lab_is_the_shared_lab  # noqa: F401  (lab: the worker's shared lab)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -12,6 +12,7 @@ import pytest
 from gameday.lab import Lab
 from gameday.lab.state import LAB_CREDENTIALS
 from gameday.lab.varfile import KEYS, varfile_path
+from tests.lab.helpers import lab_is_the_shared_lab  # noqa: F401  (lab: the worker's shared lab)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dns.resolver
+import pytest
 
 from gameday.lab import Lab
 from gameday.lab.state import LAB_CREDENTIALS
@@ -191,3 +192,10 @@ def wait_for_lab_steady(lab: Lab, timeout: float = STEADY_TIMEOUT, **kwargs: Any
         if time.monotonic() > deadline:
             raise AssertionError("the lab is not back in its steady state: " + "; ".join(problems))
         time.sleep(0.1)
+
+
+@pytest.fixture(name="lab")
+def lab_is_the_shared_lab(shared_lab: Lab) -> Lab:
+    """``lab`` as the worker's shared lab, for a module whose tests all leave it in its
+    steady state: ``from tests.lab.helpers import lab_is_the_shared_lab  # noqa: F401``."""
+    return shared_lab

@@ -11,6 +11,7 @@ import pytest
 from gameday.lab import Lab
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import fis
+from tests.lab.helpers import lab_is_the_shared_lab  # noqa: F401  (lab: the worker's shared lab)
 
 BUCKETS = {"b": {"resourceType": "aws:s3:bucket", "resourceArns": ["arn:aws:s3:::orders"]}}
 

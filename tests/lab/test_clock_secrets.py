@@ -10,7 +10,11 @@ from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
 from gameday.lab.controlplane.secretsmanager import REPLICA_SYNC_SECONDS
-from tests.lab.helpers import request, wait_until
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    request,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

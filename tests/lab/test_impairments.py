@@ -15,7 +15,13 @@ from botocore.exceptions import ClientError
 
 from gameday.lab import Lab, LabConfig
 from gameday.lab.region.client import RegionClient
-from tests.lab.helpers import deny_all_inbound, request, resolve, wait_until
+from tests.lab.helpers import (
+    deny_all_inbound,
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    request,
+    resolve,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

@@ -9,7 +9,11 @@ import pytest
 
 from gameday.lab import Lab
 from gameday.lab.region.client import RegionClient
-from tests.lab.helpers import request, wait_until
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    request,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

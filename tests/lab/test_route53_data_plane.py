@@ -15,7 +15,11 @@ from botocore.exceptions import ClientError
 
 from gameday.lab import Lab
 from gameday.probes.route53 import _metric_query as metric_query
-from tests.lab.helpers import resolve, wait_until
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    resolve,
+    wait_until,
+)
 
 pytestmark = pytest.mark.lab
 

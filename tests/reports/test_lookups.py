@@ -13,7 +13,10 @@ from gameday import aws
 from gameday.lab import Lab
 from gameday.reports import ReportError
 from gameday.reports.audit import AckedWrite, DynamoDBLookup, HttpBatchLookup, audit_writes
-from tests.lab.helpers import request
+from tests.lab.helpers import (
+    lab_is_the_shared_lab,  # noqa: F401  (lab: the worker's shared lab)
+    request,
+)
 
 
 @pytest.mark.lab
