@@ -51,4 +51,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/lab.py
 
 clean:
-	rm -rf $(VENV) .gameday reports/*/ .pytest_cache
+	rm -rf $(VENV) .gameday reports/*/ .pytest_cache .coverage .coverage.*
