@@ -53,7 +53,14 @@ from gameday.drill.artefacts import (
     write_lab_events,
     write_run_json,
 )
-from gameday.drill.phases import NOT_FAULTS, audit, fault_time, observe, start_load, stop_load
+from gameday.drill.phases import (
+    audit,
+    fault_time,
+    is_fault_activity,
+    observe,
+    start_load,
+    stop_load,
+)
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
 from gameday.drill.state import DrillRun, apply_environment, restore_environment
@@ -190,11 +197,8 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any)
         return
     if context.get("type") != "action" or run.phase.startswith("rollback"):
         return
-    module = str((context.get("provider") or {}).get("module", ""))
     named = run.settings.fault_activity
-    if (named and context.get("name") == named) or (
-        not named and not module.startswith(NOT_FAULTS)
-    ):
+    if (named and context.get("name") == named) or (not named and is_fault_activity(context)):
         run.t0 = time.time()
 
 

@@ -15,11 +15,11 @@ from chaoslib.exceptions import ActivityFailed
 from click.testing import CliRunner
 
 from gameday import control
+from gameday.actions.runbook import operator_step
 from gameday.cli import main
 from gameday.drill import rundir as rd
 from gameday.drill.progress import snapshot, start_progress
 from gameday.drill.settings import parse_settings
-from gameday.runbook import operator_step
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,7 @@
-"""``gameday lab ...``: start, inspect and stop the local two-region lab."""
+"""``gameday lab ...``: start, inspect and stop the local two-region lab.
+
+A client of :mod:`gameday.lab.api` like the drill: the lab's CLI uses the same door.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,19 @@ from typing import Any
 
 import click
 
-from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
-from gameday.lab.events import active_faults, read_events
-from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env, shell_exports
-from gameday.lab.workers import lab_health
+from gameday.lab.api import (
+    Lab,
+    LabAlreadyRunning,
+    LabConfig,
+    LabConfigError,
+    LabError,
+    RegionSpec,
+    active_faults,
+    lab_env,
+    lab_health,
+    read_events,
+    shell_exports,
+)
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 

@@ -4,22 +4,18 @@ One module per service; every public function is an activity (listed in the modu
 ``__all__``).
 """
 
+import pkgutil
+
 from chaoslib.discovery.discover import discover_probes
 from chaoslib.types import DiscoveredActivities
 
 __all__ = ["MODULES", "load_exported_activities"]
 
-#: The modules whose ``__all__`` functions are Chaos Toolkit probes.
-MODULES = [
-    "gameday.probes.route53",
-    "gameday.probes.dns",
-    "gameday.probes.http",
-    "gameday.probes.replication",
-    "gameday.probes.rds",
-    "gameday.probes.secretsmanager",
-    "gameday.probes.load",
-    "gameday.probes.ec2",
-]
+#: The modules whose ``__all__`` functions are Chaos Toolkit probes: every module of this
+#: package (a new one is discovered, validated and given its IAM actions with no list to edit).
+MODULES = sorted(
+    info.name for info in pkgutil.iter_modules(__path__, f"{__name__}.") if not info.ispkg
+)
 
 
 def load_exported_activities() -> list[DiscoveredActivities]:

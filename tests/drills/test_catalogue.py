@@ -18,14 +18,9 @@ import botocore.session
 import pytest
 from click.testing import CliRunner
 
+from gameday import registry
 from gameday.cli import main
-from gameday.iam import (
-    ACTIVITY_ACTIONS,
-    CONTROL_ACTIONS,
-    PREFLIGHT_ACTIONS,
-    actions_for,
-    iam_prefix,
-)
+from gameday.iam import CONTROL_ACTIONS, PREFLIGHT_ACTIONS, actions_for, iam_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = [
@@ -98,8 +93,8 @@ def _service_models() -> dict[str, set[str]]:
 def test_every_iam_action_exists_in_botocore_service_models() -> None:
     models = _service_models()
     names = set(CONTROL_ACTIONS) | set(PREFLIGHT_ACTIONS.values())
-    for actions in ACTIVITY_ACTIONS.values():
-        names.update(actions)
+    for spec in registry.specs():
+        names.update(spec.iam)
     unknown = []
     for name in sorted(names):
         prefix, operation = name.split(":", 1)
