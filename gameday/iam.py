@@ -73,7 +73,9 @@ def actions_for(experiment: Mapping[str, Any]) -> list[str]:
     needed = set(CONTROL_ACTIONS)
     unknown = []
     for provider in activities(experiment):
-        spec = registry.lookup(str(provider.get("module")), str(provider.get("func")))
+        spec = registry.lookup(
+            str(provider.get("module")), str(provider.get("func")), import_any=True
+        )
         if spec is None:
             unknown.append(f"{provider.get('module')}.{provider.get('func')}")
             continue

@@ -193,14 +193,16 @@ def _ours(module: str) -> bool:
     return module.startswith(tuple(f"{p}." for p in ACTIVITY_PACKAGES))
 
 
-def lookup(module: str, func: str) -> Spec | None:
-    """The declaration of ``module.func`` (None if it has none); imports a gameday
-    activity module not imported yet, never any other."""
+def lookup(module: str, func: str, *, import_any: bool = False) -> Spec | None:
+    """The declaration of ``module.func`` (None if it has none). Imports a gameday activity
+    module not imported yet; any other module only with ``import_any`` (validation and
+    ``gameday iam``, which are about to run the experiment's code anyway), never for a
+    name read from a file such as a journal."""
     name = f"{module}.{func}"
-    if name not in _SPECS and _ours(module):
+    if name not in _SPECS and module and (import_any or _ours(module)):
         try:
             importlib.import_module(module)
-        except ImportError:
+        except Exception:  # a module that does not import: validation says so on its own
             return None
     return _SPECS.get(name) or _EXTERNAL.get(name)
 

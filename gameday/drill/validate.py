@@ -56,7 +56,7 @@ def _binds(where: str, provider: Mapping[str, Any]) -> list[str]:
         inspect.signature(func).bind(**arguments)
     except TypeError as exc:
         return [f"{where}: the arguments do not fit {module_name}.{func_name} ({exc})"]
-    spec = registry.lookup(str(module_name), str(func_name))
+    spec = registry.lookup(str(module_name), str(func_name), import_any=True)
     return [f"{where}: {problem}" for problem in spec.problems(arguments)] if spec else []
 
 
@@ -89,7 +89,7 @@ def _rollback_problem(name: str, declared: set[str]) -> str | None:
     declared fault needs the rollback it declares; a gameday rollback, step or probe none;
     anything else (chaostoolkit-aws's, a team's own) at least one rollback."""
     module, _, func = name.rpartition(".")
-    spec = registry.lookup(module, func)
+    spec = registry.lookup(module, func, import_any=True)
     if spec is None:
         return None if declared else ""
     if not spec.is_fault or spec.rollback in declared:
