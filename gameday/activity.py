@@ -149,7 +149,8 @@ def call(
 ) -> dict[str, Any]:
     """``client.<operation>(**params)``; any boto error becomes :class:`ActivityFailed`."""
     try:
-        return getattr(client, operation)(**params)
+        answer: dict[str, Any] = getattr(client, operation)(**params)
+        return answer
     except (ClientError, BotoCoreError) as exc:
         raise as_failure(exc, failure, hints) from exc
 

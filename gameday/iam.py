@@ -45,7 +45,7 @@ _IAM_PREFIXES = {"monitoring": "cloudwatch"}
 
 def iam_prefix(service_model: Any) -> str:
     """The IAM service prefix of a botocore service model (``monitoring`` is ``cloudwatch``)."""
-    name = service_model.signing_name or service_model.endpoint_prefix
+    name = str(service_model.signing_name or service_model.endpoint_prefix)
     return _IAM_PREFIXES.get(name, name)
 
 

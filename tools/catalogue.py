@@ -132,7 +132,9 @@ DELAY_REPLICATION = action(
     "delay-replication",
     py("gameday.actions.lag", "delay_replication", seconds=30, duration="PT2M"),
 )
-RESTORE_REPLICATION = action("restore-replication", py("gameday.actions.lag", "restore_replication"))
+RESTORE_REPLICATION = action(
+    "restore-replication", py("gameday.actions.lag", "restore_replication")
+)
 REMOVE_SECRET = action(
     "remove-secret-replica-from-secondary",
     py(
@@ -228,7 +230,12 @@ def step(name: str, instructions: str, delay: float = 1.0, automated: dict | Non
         args["automated"] = automated
     return action(
         f"operator: {name}",
-        {"type": "python", "module": "gameday.actions.runbook", "func": "operator_step", "arguments": args},
+        {
+            "type": "python",
+            "module": "gameday.actions.runbook",
+            "func": "operator_step",
+            "arguments": args,
+        },
     )
 
 

@@ -86,7 +86,7 @@ def _template_key(spec: dict[str, Any]) -> str:
 
 
 def _ensure_template(
-    fis: Any, region: str, spec: dict[str, Any], role_arn: str, description: str
+    fis: Any, region: str, spec: dict[str, Any], role_arn: str | None, description: str
 ) -> str:
     """Find the template gameday made for ``spec``, or create it; return its id."""
     key = _template_key({**spec, "roleArn": role_arn})

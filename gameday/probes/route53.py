@@ -185,7 +185,7 @@ def _observation(obs: dict[str, Any]) -> dict[str, Any]:
         "region": obs.get("Region"),
         "ip_address": obs.get("IPAddress"),
         "status": report.get("Status", ""),
-        "checked_time": checked.isoformat() if hasattr(checked, "isoformat") else checked,
+        "checked_time": checked.isoformat() if isinstance(checked, datetime) else checked,
     }
 
 

@@ -77,7 +77,9 @@ def test_every_action_has_its_rollback_and_probes_are_not_actions() -> None:
             assert spec.rollback in exported, spec
     rollbacks = {s.rollback for s in declared.values() if s.is_fault}
     undeclared = [
-        s.name for s in declared.values() if s.kind is registry.Kind.ROLLBACK and s.name not in rollbacks
+        s.name
+        for s in declared.values()
+        if s.kind is registry.Kind.ROLLBACK and s.name not in rollbacks
     ]
     assert undeclared == []  # every rollback undoes some fault
     assert gameday.__version__
