@@ -63,8 +63,11 @@ def test_unattended_step_continues_after_its_delay(
 
 
 def test_unattended_step_runs_its_automated_activity(drill: control.DrillRun) -> None:
-    automated = {"module": "gameday.probes.dns", "func": "dns_answer",
-                 "arguments": {"name": "localhost", "nameserver": "127.0.0.1:9", "timeout": 0.2}}  # fmt: skip
+    automated = {
+        "module": "gameday.probes.dns",
+        "func": "dns_answer",
+        "arguments": {"name": "localhost", "nameserver": "127.0.0.1:9", "timeout": 0.2},
+    }
     result = operator_step("look", automated=automated, configuration={"gameday_unattended": True})
     assert result["event"] == "automated" and result["result"]["name"] == "localhost"
     with pytest.raises(ActivityFailed, match="not an activity module"):
@@ -108,9 +111,19 @@ def _ledger_lines(run_dir: Path, now: float) -> None:
     for i in range(40):
         end = now - 4 + i * 0.1
         ok = i % 10 != 0
-        lines.append({"start": end - 0.01, "end": end, "op": "write", "method": "POST",
-                      "status": 201 if ok else 503, "ok": ok, "latency_ms": 10.0,
-                      "region": "us-west-2", "write_id": f"w{i}"})  # fmt: skip
+        lines.append(
+            {
+                "start": end - 0.01,
+                "end": end,
+                "op": "write",
+                "method": "POST",
+                "status": 201 if ok else 503,
+                "ok": ok,
+                "latency_ms": 10.0,
+                "region": "us-west-2",
+                "write_id": f"w{i}",
+            }
+        )
     (run_dir / rd.REQUESTS).write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 

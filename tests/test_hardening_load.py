@@ -124,10 +124,27 @@ def test_sigkill_of_load_run_takes_locust_and_its_workers_with_it(
     until its run time ended."""
     ledger = tmp_path / "ledger.jsonl"
     command = [
-        *GAMEDAY, "load", "run", "--target", region.address, "--port", str(region.port),
-        "--lab", "--users", "2", "--run-time", "5m", "--processes", "2",
-        "--think-min", "0.05", "--think-max", "0.1", "--ledger", str(ledger),
-    ]  # fmt: skip
+        *GAMEDAY,
+        "load",
+        "run",
+        "--target",
+        region.address,
+        "--port",
+        str(region.port),
+        "--lab",
+        "--users",
+        "2",
+        "--run-time",
+        "5m",
+        "--processes",
+        "2",
+        "--think-min",
+        "0.05",
+        "--think-max",
+        "0.1",
+        "--ledger",
+        str(ledger),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: count_records(ledger) > 0, 60)

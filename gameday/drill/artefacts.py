@@ -136,11 +136,25 @@ def revert_open_faults(run: DrillRun) -> None:
         if run.rollbacks_started and begun >= run.rollbacks_started:
             # closed, not undone: 'gameday recover' must not undo a rollback either
             ledger.mark(entry.id, REVERTED, by="gameday control: a rollback's own change")
-            run.cleanup.append({"id": entry.id, "activity": entry.activity, "target": entry.target,
-                                "undo": None, "outcome": "closed (made by a rollback)", "error": None})  # fmt: skip
+            run.cleanup.append(
+                {
+                    "id": entry.id,
+                    "activity": entry.activity,
+                    "target": entry.target,
+                    "undo": None,
+                    "outcome": "closed (made by a rollback)",
+                    "error": None,
+                }
+            )
             continue
-        item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
-                "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
+        item = {
+            "id": entry.id,
+            "activity": entry.activity,
+            "target": entry.target,
+            "undo": entry.undo.describe(),
+            "outcome": "reverted",
+            "error": None,
+        }
         try:
             func = rollback_for(entry)
             func(**entry.undo.kwargs, configuration=run.configuration, secrets=run.secrets)
@@ -208,6 +222,9 @@ def note_lag_over_rpo(run: DrillRun) -> None:
         run.run_dir / rd.NOTES, {"time": time.time(), "text": text, "author": "gameday"}
     )
     run.run_json["replication_lag_over_rpo"] = {
-        "rpo_seconds": rpo, "crossed_after_s": crossed, "peak_lag_s": peak, "exceeded_by_s": peak - rpo,
-    }  # fmt: skip
+        "rpo_seconds": rpo,
+        "crossed_after_s": crossed,
+        "peak_lag_s": peak,
+        "exceeded_by_s": peak - rpo,
+    }
     logger.warning("gameday: %s", text)

@@ -373,47 +373,74 @@ class LoadRun:
             spawn_rate = s.spawn_rate if s.spawn_rate is not None else s.users
             cmd += [
                 "--headless",
-                "--host", s.host_url,
-                "--users", str(s.users),
-                "--spawn-rate", str(spawn_rate),
-                "--run-time", f"{run_time}s",
-                "--stop-timeout", str(math.ceil(s.stop_timeout)),
+                "--host",
+                s.host_url,
+                "--users",
+                str(s.users),
+                "--spawn-rate",
+                str(spawn_rate),
+                "--run-time",
+                f"{run_time}s",
+                "--stop-timeout",
+                str(math.ceil(s.stop_timeout)),
                 "--only-summary",
-                "--exit-code-on-error", "0",
-                "--html", str(self.html),
-                "--csv", str(self.csv_prefix),
-                "--ledger", str(self.ledger),
-            ]  # fmt: skip
+                "--exit-code-on-error",
+                "0",
+                "--html",
+                str(self.html),
+                "--csv",
+                str(self.csv_prefix),
+                "--ledger",
+                str(self.ledger),
+            ]
             if s.processes:
                 # the master and its forked workers talk over loopback, on a port of this
                 # run's own: never on every interface, never on a fixed port two runs share
                 port = self.master_port or 0
                 cmd += [
-                    "--processes", str(s.processes),
-                    "--master-bind-host", "127.0.0.1",
-                    "--master-bind-port", str(port),
-                    "--master-host", "127.0.0.1",
-                    "--master-port", str(port),
-                ]  # fmt: skip
+                    "--processes",
+                    str(s.processes),
+                    "--master-bind-host",
+                    "127.0.0.1",
+                    "--master-bind-port",
+                    str(port),
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    str(port),
+                ]
             if s.role == "master":
                 cmd += [
                     "--master",
-                    "--expect-workers", str(s.expect_workers),
-                    "--master-bind-host", s.master_host,
-                    "--master-bind-port", str(self.master_port or s.master_port),
-                ]  # fmt: skip
+                    "--expect-workers",
+                    str(s.expect_workers),
+                    "--master-bind-host",
+                    s.master_host,
+                    "--master-bind-port",
+                    str(self.master_port or s.master_port),
+                ]
         cmd += [
-            "--region-header", s.region_header,
-            "--resolver-mode", s.resolver_mode,
-            "--nameserver", s.effective_nameserver or "",
-            "--dns-timeout", str(s.dns_timeout),
-            "--write-ratio", str(s.write_ratio),
-            "--think-min", str(s.think_min),
-            "--think-max", str(s.think_max),
-            "--connect-timeout", str(s.connect_timeout),
-            "--network-timeout", str(s.network_timeout),
-            "--ledger-flush-interval", str(s.flush_interval),
-        ]  # fmt: skip
+            "--region-header",
+            s.region_header,
+            "--resolver-mode",
+            s.resolver_mode,
+            "--nameserver",
+            s.effective_nameserver or "",
+            "--dns-timeout",
+            str(s.dns_timeout),
+            "--write-ratio",
+            str(s.write_ratio),
+            "--think-min",
+            str(s.think_min),
+            "--think-max",
+            str(s.think_max),
+            "--connect-timeout",
+            str(s.connect_timeout),
+            "--network-timeout",
+            str(s.network_timeout),
+            "--ledger-flush-interval",
+            str(s.flush_interval),
+        ]
         if s.lab:
             cmd.append("--lab-mode")
         cmd += list(s.extra_args)

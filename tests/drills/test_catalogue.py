@@ -49,8 +49,12 @@ def test_chaos_validate_accepts_every_catalogue_experiment(name: str, tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMEDAY_", "AWS_"))}
     done = subprocess.run(
         [str(CHAOS), "--no-log-file", "validate", str(experiment_path(name))],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "look valid" in done.stdout + done.stderr
 
