@@ -130,7 +130,7 @@ def _ledger_lines(run_dir: Path, now: float) -> None:
 def test_progress_reads_the_ledger_and_the_sampler(drill: control.DrillRun) -> None:
     now = time.time()
     _ledger_lines(drill.run_dir, now)
-    drill.phase, drill.t0 = "observation", now - 2
+    drill.phase, drill.t0 = control.Phase.OBSERVATION, now - 2
     shot = snapshot()
     assert shot is not None
     assert shot.rps == pytest.approx(40 / 5.0)
@@ -143,7 +143,7 @@ def test_progress_is_plain_lines_without_a_terminal_and_a_panel_with_one(
     drill: control.DrillRun,
 ) -> None:
     _ledger_lines(drill.run_dir, time.time())
-    drill.phase = "method: block-primary-endpoint"
+    drill.phase, drill.activity = control.Phase.METHOD, "block-primary-endpoint"
     plain = io.StringIO()
     stop = start_progress(plain, interval=0.05, tty=False)
     deadline = time.monotonic() + 5

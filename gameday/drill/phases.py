@@ -11,7 +11,7 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun, Phase, iso_epoch
 from gameday.registry import is_fault
 
 logger = logging.getLogger("chaostoolkit")
@@ -89,7 +89,7 @@ def observe(run: DrillRun) -> None:
     window = float(objectives.window_seconds)
     began = time.time()
     since = run.t0 or began
-    run.phase = "observation"
+    run.enter(Phase.OBSERVATION)
     while time.time() - began < run.settings.observation_max_seconds:
         if run.load is None or not run.load.running():
             return
