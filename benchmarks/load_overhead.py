@@ -328,7 +328,8 @@ def run_bare(workdir: Path, port: int, users: int, duration: int, index: int) ->
 def run_gameday(
     workdir: Path, port: int, nameserver: str, users: int, duration: int, index: int
 ) -> dict[str, float]:
-    from gameday.load.runner import LoadRun, LoadSettings
+    from gameday.load.runner import LoadRun
+    from gameday.load.settings import LoadSettings
 
     settings = LoadSettings(
         target=NAME,

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from gameday.lab.ports import listening
 from gameday.load.cli import load
 from gameday.load.ledger import LedgerRecord, count_records, summary_path
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from gameday.procutil import pid_alive
 from tests.lab.helpers import wait_until
 from tests.load.load_servers import OrdersRegion

@@ -20,7 +20,8 @@ logger = logging.getLogger("chaostoolkit")
 def start_load(run: DrillRun) -> None:
     """Start Locust into ``requests.jsonl`` and wait for its warm-up."""
     from gameday.load.ledger import recent_window
-    from gameday.load.runner import LoadRun, LoadSettings
+    from gameday.load.runner import LoadRun
+    from gameday.load.settings import LoadSettings
 
     assert run.settings is not None and run.run_dir is not None
     c, profile = run.configuration, run.settings.load

@@ -19,7 +19,8 @@ from gameday.durations import DurationError, span_seconds
 from gameday.load.errors import LoadError
 from gameday.load.ledger import read_recent, read_summary, window_stats
 from gameday.load.resolver import MODES
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from gameday.numbers import number_problem
 
 #: The longest window `load status` reads (a week).
