@@ -28,7 +28,6 @@ of gameday's (that is where its declaration runs).
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -185,8 +184,8 @@ def load() -> None:
     """Import every module of :data:`ACTIVITY_PACKAGES` (their declarations run)."""
     for package_name in ACTIVITY_PACKAGES:
         package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
-            importlib.import_module(info.name)
+        for name in package.MODULES:
+            importlib.import_module(name)
 
 
 def _ours(module: str) -> bool:

@@ -11,8 +11,6 @@ FIS actions used: ``aws:dynamodb:global-table-pause-replication``,
 ``aws:network:route-table-disrupt-cross-region-connectivity``.
 """
 
-import hashlib
-import json
 import time
 import uuid
 from typing import Any
@@ -21,6 +19,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from gameday import registry
+from gameday.actions._fistemplates import HINTS as _HINTS
+from gameday.actions._fistemplates import check_template as _check_template
+from gameday.actions._fistemplates import ensure_template as _ensure_template
 from gameday.activity import (
     as_failure,
     call,
@@ -58,16 +59,7 @@ STOP_IAM = ("fis:ListExperiments", "fis:GetExperiment", "fis:StopExperiment")
 
 _MODULE = __name__
 _FINISHED = frozenset({"completed", "stopped", "failed", "cancelled", "stopping"})
-_TEMPLATE_TAG = "gameday:template-key"
 _FAULT_TAG = "gameday:fault-id"
-_HINTS = {
-    "ResourceNotFoundException": (
-        "check the experiment template id with `aws fis list-experiment-templates` in that region"
-    ),
-    "ValidationException": "check the resource ARNs, the duration and the FIS role",
-    "ServiceQuotaExceededException": "stop other FIS experiments or raise the FIS quota",
-    "ConflictException": "an experiment is changing state, run the action again",
-}
 
 
 def _check_duration(duration: str) -> str:
@@ -79,51 +71,6 @@ def _check_duration(duration: str) -> str:
 
 
 _duration_check = registry.argument("duration", _check_duration)
-
-
-def _template_key(spec: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _ensure_template(
-    fis: Any, region: str, spec: dict[str, Any], role_arn: str | None, description: str
-) -> str:
-    """Find the template gameday made for ``spec``, or create it; return its id."""
-    key = _template_key({**spec, "roleArn": role_arn})
-    paginator = fis.get_paginator("list_experiment_templates")
-    try:
-        for page in paginator.paginate():
-            for summary in page.get("experimentTemplates", []):
-                if (summary.get("tags") or {}).get(_TEMPLATE_TAG) == key:
-                    return str(summary["id"])
-    except Exception as exc:
-        raise as_failure(
-            exc, f"Could not list FIS experiment templates in {region}", _HINTS
-        ) from exc
-    created = call(
-        fis,
-        "create_experiment_template",
-        f"Could not create an FIS experiment template in {region}",
-        _HINTS,
-        clientToken=key,
-        description=description,
-        stopConditions=[{"source": "none"}],
-        roleArn=role_arn,
-        tags={_TEMPLATE_TAG: key, "gameday:managed": "true"},
-        **spec,
-    )
-    return str(created["experimentTemplate"]["id"])
-
-
-def _check_template(fis: Any, region: str, template_id: str) -> str:
-    call(
-        fis,
-        "get_experiment_template",
-        f"Could not find FIS experiment template {template_id!r} in {region}",
-        _HINTS,
-        id=template_id,
-    )
-    return template_id
 
 
 def _role(role_arn: str | None, configuration: Configuration) -> str:

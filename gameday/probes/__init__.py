@@ -12,9 +12,12 @@ from chaoslib.types import DiscoveredActivities
 __all__ = ["MODULES", "load_exported_activities"]
 
 #: The modules whose ``__all__`` functions are Chaos Toolkit probes: every module of this
-#: package (a new one is discovered, validated and given its IAM actions with no list to edit).
+#: package but its private (``_name``) helpers: a new one is discovered, validated and given
+#: its IAM actions with no list to edit.
 MODULES = sorted(
-    info.name for info in pkgutil.iter_modules(__path__, f"{__name__}.") if not info.ispkg
+    info.name
+    for info in pkgutil.iter_modules(__path__, f"{__name__}.")
+    if not info.ispkg and not info.name.rpartition(".")[2].startswith("_")
 )
 
 
