@@ -28,6 +28,7 @@ of gameday's (that is where its declaration runs).
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,6 +39,7 @@ __all__ = [
     "Kind",
     "Spec",
     "action",
+    "activity_modules",
     "argument",
     "fault",
     "fault_named",
@@ -178,6 +180,16 @@ def action(*, iam: Iterable[str] = (), check: Check | None = None) -> Callable[[
 def probe(*, iam: Iterable[str] = (), check: Check | None = None) -> Callable[[F], F]:
     """Declare a read-only probe."""
     return _declare(Kind.PROBE, iam=tuple(iam), check=check)
+
+
+def activity_modules(package: str, path: Iterable[str]) -> list[str]:
+    """The activity modules of ``package`` (at ``path``): every module but its private
+    (``_name``) helpers, sorted. A new one needs no list to be edited."""
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(path, f"{package}.")
+        if not info.ispkg and not info.name.rpartition(".")[2].startswith("_")
+    )
 
 
 def load() -> None:

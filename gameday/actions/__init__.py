@@ -6,21 +6,17 @@ module's ``__all__``). Each action records what it injects in the fault ledger b
 calling AWS (see :mod:`gameday.faults`), so ``gameday recover`` can undo it.
 """
 
-import pkgutil
-
 from chaoslib.discovery.discover import discover_actions
 from chaoslib.types import DiscoveredActivities
+
+from gameday.registry import activity_modules
 
 __all__ = ["MODULES", "load_exported_activities"]
 
 #: The modules whose ``__all__`` functions are Chaos Toolkit actions: every module of this
 #: package but its private (``_name``) helpers: a new one is discovered, validated and given
 #: its IAM actions with no list to edit.
-MODULES = sorted(
-    info.name
-    for info in pkgutil.iter_modules(__path__, f"{__name__}.")
-    if not info.ispkg and not info.name.rpartition(".")[2].startswith("_")
-)
+MODULES = activity_modules(__name__, __path__)
 
 
 def load_exported_activities() -> list[DiscoveredActivities]:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.children import die_with_parent as _die_with_parent
@@ -41,28 +42,22 @@ def client_health(address: str, port: int) -> int | None:
         conn.close()
 
 
+@dataclass
 class RegionProcesses:
     """Every region process of one lab, by region name, and a control client for each."""
 
-    def __init__(
-        self,
-        lab_dir: Path,
-        config: LabConfig,
-        ports: dict[str, int],
-        control_ports: dict[str, int],
-        events: EventLog,
-        certificate: LabCertificate,
-    ) -> None:
-        self.dir = lab_dir
-        self.config = config
-        self.ports = ports
-        self.control_ports = control_ports
-        self.events = events
-        self.certificate = certificate
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.clients: dict[str, RegionClient] = {}
-        self._exited: set[int] = set()
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+    dir: Path
+    config: LabConfig
+    ports: dict[str, int]
+    control_ports: dict[str, int]
+    events: EventLog
+    certificate: LabCertificate
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    clients: dict[str, RegionClient] = field(default_factory=dict)
+    _exited: set[int] = field(default_factory=set)
+    _spawner: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
+    )
 
     @property
     def multi_active(self) -> bool:

@@ -4,21 +4,17 @@ One module per service; every public function is an activity (listed in the modu
 ``__all__``).
 """
 
-import pkgutil
-
 from chaoslib.discovery.discover import discover_probes
 from chaoslib.types import DiscoveredActivities
+
+from gameday.registry import activity_modules
 
 __all__ = ["MODULES", "load_exported_activities"]
 
 #: The modules whose ``__all__`` functions are Chaos Toolkit probes: every module of this
 #: package but its private (``_name``) helpers: a new one is discovered, validated and given
 #: its IAM actions with no list to edit.
-MODULES = sorted(
-    info.name
-    for info in pkgutil.iter_modules(__path__, f"{__name__}.")
-    if not info.ispkg and not info.name.rpartition(".")[2].startswith("_")
-)
+MODULES = activity_modules(__name__, __path__)
 
 
 def load_exported_activities() -> list[DiscoveredActivities]:
