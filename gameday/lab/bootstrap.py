@@ -9,18 +9,25 @@ balancer with ``EvaluateTargetHealth``); an HTTP health check per region on its 
 global cluster (primary writer, secondary reader); the application secret in the primary
 replicated to the secondary; a DynamoDB global table in both regions (whose replication
 FIS can pause; it holds the orders in the ``dynamodb`` data tier). The Aurora global
-database exists in the ``aurora`` tier only.
+database exists in the ``aurora`` tier only. The IAM role FIS experiments run under
+(``gameday-fis``) exists too, and the service's resources carry the tags
+``gameday discover`` reads (``gameday:service``, ``gameday:region``).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from gameday.aws import client
+from gameday.discover.model import TAG_SERVICE
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
+
+#: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
+FIS_ROLE_NAME = "gameday-fis"
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,12 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         networks[spec.name] = (vpc_id, subnet_id, acl_id)
     balancers = {
         spec.name: _load_balancer(
-            aws("elbv2", spec.name), spec.name, spec.address, service_port, *networks[spec.name][:2]
+            aws("elbv2", spec.name),
+            spec.name,
+            spec.address,
+            service_port,
+            *networks[spec.name][:2],
+            service=config.record_name,
         )
         for spec in config.regions
     }
@@ -128,6 +140,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             AddTags=[
                 {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
                 {"Key": "gameday:region", "Value": spec.name},
+                {"Key": TAG_SERVICE, "Value": config.record_name},
             ],
         )
         health_checks[spec.name] = hc_id
@@ -162,7 +175,9 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         Name=config.secret_name,
         SecretString='{"username": "gameday", "password": "lab-only-password"}',
         AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
+        Tags=_service_tags(config),
     )
+    _fis_role(aws("iam", primary.name), config)
 
     # A global table (version 2019.11.21 style): the same table in every region.
     for spec in config.regions:
@@ -172,6 +187,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            Tags=_service_tags(config),
         )
 
     for spec in config.regions:
@@ -213,7 +229,9 @@ def _global_database(
     """An Aurora global database: the primary's cluster writes, the secondary's reads."""
     rds = aws("rds", config.primary.name)
     rds.create_global_cluster(
-        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
+        GlobalClusterIdentifier=config.global_cluster,
+        Engine="aurora-postgresql",
+        Tags=_service_tags(config),
     )
     for index, spec in enumerate(config.regions):
         cluster_id = f"orders-{spec.name}"
@@ -229,6 +247,30 @@ def _global_database(
             **extra,
         )["DBCluster"]
         clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
+
+
+def _service_tags(config: LabConfig) -> list[dict[str, str]]:
+    """The ``gameday:service`` tag discovery reads (README "Your first game day on AWS")."""
+    return [{"Key": TAG_SERVICE, "Value": config.record_name}]
+
+
+def _fis_role(iam: Any, config: LabConfig) -> None:
+    """The role FIS experiments run under, which the var file's ``fis_role_arn`` names."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "fis.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(
+        RoleName=FIS_ROLE_NAME,
+        AssumeRolePolicyDocument=json.dumps(trust),
+        Tags=_service_tags(config),
+    )
 
 
 def _upsert(name: str, ttl: int, address: str, **routing: Any) -> dict[str, Any]:
@@ -256,7 +298,7 @@ class _Balancer:
 
 
 def _load_balancer(
-    elbv2: Any, region: str, address: str, port: int, vpc_id: str, subnet_id: str
+    elbv2: Any, region: str, address: str, port: int, vpc_id: str, subnet_id: str, *, service: str
 ) -> _Balancer:
     """An internal ALB in front of the region: listener and target group on the service port.
 
@@ -269,7 +311,7 @@ def _load_balancer(
         Subnets=[subnet_id],
         Scheme="internal",
         Type="application",
-        Tags=[{"Key": "gameday:region", "Value": region}],
+        Tags=[{"Key": "gameday:region", "Value": region}, {"Key": TAG_SERVICE, "Value": service}],
     )["LoadBalancers"][0]
     tg = elbv2.create_target_group(
         Name=name,
