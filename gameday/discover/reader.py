@@ -35,7 +35,6 @@ READ_CALLS: dict[str, tuple[str, ...]] = {
         "DescribeLoadBalancers",
         "DescribeTargetGroups",
         "DescribeTargetHealth",
-        "DescribeTags",
     ),
     "rds": ("DescribeGlobalClusters",),
     "dynamodb": ("ListTables", "DescribeTable", "ListTagsOfResource"),
