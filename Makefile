@@ -40,6 +40,8 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gameday tests benchmarks
 	$(VENV)/bin/ruff format --check gameday tests benchmarks
+	$(VENV)/bin/cfn-lint examples/reference-stack/*.yaml
+	$(VENV)/bin/actionlint examples/ci/*.yml
 
 bench: $(STAMP)
 	$(PY) benchmarks/lab.py
