@@ -43,7 +43,7 @@ def region_of(reader: Reader, record: RoutedRecord, service: str) -> str:
     """The AWS region ``record`` routes to; :class:`DiscoveryError` when nothing says."""
     if record.record.get("Region"):
         return str(record.record["Region"])
-    match = _ELB_REGION.search(record.address or "")
+    match = _ELB_REGION.search((record.address or "").lower())
     if match:
         return match.group(1)
     if record.tags.get(TAG_REGION):
@@ -80,7 +80,7 @@ def _load_balancer(reader: Reader, region: str, record: RoutedRecord) -> dict[st
     group holds the record's address."""
     balancers = list(reader.pages("elbv2", region, "DescribeLoadBalancers", "LoadBalancers"))
     if record.record.get("AliasTarget"):
-        target = (record.address or "").removeprefix("dualstack.")
+        target = normalise(record.address or "").removeprefix("dualstack.")
         return next((b for b in balancers if normalise(b["DNSName"]) == target), None)
     address = _target_address(record)
     arns = {
@@ -110,6 +110,15 @@ def network(
     subnet_ids = sorted(
         z["SubnetId"] for z in balancer.get("AvailabilityZones", []) if z.get("SubnetId")
     )
+    if not subnet_ids:
+        missing.append(
+            Missing(
+                keys,
+                f"the subnets of {balancer['LoadBalancerArn']} ({region})",
+                "the load balancer lists no subnet",
+            )
+        )
+        return RegionNetwork()
     subnet_id = _preferred_subnet(reader, region, subnet_ids, service)
     acls = reader.call(
         "ec2",

@@ -44,7 +44,7 @@ class RoutedRecord:
         """The record's first value (an IP or a name), or the alias target's DNS name."""
         alias = self.record.get("AliasTarget")
         if alias:
-            return normalise(alias["DNSName"])
+            return str(alias["DNSName"]).removesuffix(".")
         values = self.record.get("ResourceRecords") or []
         return values[0]["Value"] if values else None
 
