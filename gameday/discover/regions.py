@@ -62,7 +62,9 @@ def region_of(reader: Reader, record: RoutedRecord, service: str) -> str:
 
 def _enabled_regions(reader: Reader) -> list[str]:
     answer = reader.call("ec2", None, "DescribeRegions")
-    return sorted(r["RegionName"] for r in answer["Regions"])
+    return sorted(
+        r["RegionName"] for r in answer["Regions"] if r.get("OptInStatus") != "not-opted-in"
+    )
 
 
 def _groups_holding(reader: Reader, region: str, address: str) -> Iterator[dict[str, Any]]:

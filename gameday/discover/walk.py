@@ -85,7 +85,8 @@ def discover(
         "service_name": service.name,
         "hosted_zone_id": service.zone_id,
     }
-    values |= _endpoints(service, regions, missing)
+    notes: list[str] = []
+    values |= _endpoints(service, regions, missing, notes)
     for record in service.records:
         net = network(reader, regions[record.role], record, service.name, missing)
         values[f"{record.role}_subnet_id"] = net.subnet_id
@@ -93,19 +94,24 @@ def discover(
     span = datatier.Span(service.name, regions["primary"], regions["secondary"])
     for find in (datatier.global_database, datatier.table, datatier.secret, datatier.fis_role):
         find(reader, span, hints, values, missing)
-    found = Discovery({key: values[key] for key in KEYS}, missing)
+    found = Discovery({key: values[key] for key in KEYS}, missing, notes)
     found.ruled_out = ruled_out(key for m in missing for key in m.keys)
     return found
 
 
 def _endpoints(
-    service: ServiceRecords, regions: dict[str, str], missing: list[Missing]
+    service: ServiceRecords, regions: dict[str, str], missing: list[Missing], notes: list[str]
 ) -> dict[str, Any]:
     """Regions, health checks, endpoints, and the service's port and scheme."""
-    checks = [r.health_check for r in service.records if r.health_check is not None]
+    checks = [_probed(r) for r in service.records if _probed(r)]
     reference = checks[0] if checks else {}
     scheme = _SCHEMES.get(str(reference.get("Type", "")), "http")
     port = int(reference.get("Port") or _DEFAULT_PORTS[scheme])
+    if not checks:
+        notes.append(
+            f"neither health check probes an endpoint: service_scheme {scheme} and "
+            f"service_port {port} are assumed; correct them in the var file if they differ"
+        )
     values: dict[str, Any] = {"service_port": port, "service_scheme": scheme}
     for record in service.records:
         role = record.role
@@ -124,9 +130,15 @@ def _endpoints(
     return values
 
 
+def _probed(record: RoutedRecord) -> dict[str, Any]:
+    """The record's health check if it probes an endpoint (not a metric or calculated one)."""
+    config = record.health_check or {}
+    return config if config.get("Type") in (*_SCHEMES, "TCP") else {}
+
+
 def _endpoint(record: RoutedRecord, scheme: str, port: int) -> str:
     """``scheme://host[:port]`` of the region: the health check's target, else the record's."""
-    config = record.health_check or {}
+    config = _probed(record)
     if config:
         scheme = _SCHEMES.get(str(config.get("Type", "")), scheme)
         port = int(config.get("Port") or _DEFAULT_PORTS[scheme])
