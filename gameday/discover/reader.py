@@ -56,7 +56,7 @@ def iam_actions() -> list[str]:
     """The IAM actions discovery needs (``route53:GetHealthCheck`` ...), sorted."""
     from gameday.iam import iam_prefix
 
-    actions = set()
+    actions: set[str] = set()
     for service, operations in READ_CALLS.items():
         prefix = iam_prefix(_model(service))
         actions.update(f"{prefix}:{operation}" for operation in operations)

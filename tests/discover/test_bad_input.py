@@ -88,6 +88,12 @@ def test_two_zones_holding_the_name(account: Any, tmp_path: Path) -> None:
     assert f"{public} (example.com, public)" in output
     assert f"{private} (example.com, private)" in output
     assert "Pass --hosted-zone-id" in output
+    # with the zone named, the walk goes on, to the next thing it cannot know: the region
+    # behind 192.0.2.1 (no latency record, no load balancer alias, no tag, no target group)
+    code, output, out = _discover(tmp_path, "--hosted-zone-id", public)
+    assert code == 2 and not out.exists()
+    assert f"cannot tell which region the primary record of {NAME} ('primary') serves" in output
+    assert "no target group in an enabled region holds 192.0.2.1" in output
 
 
 def test_a_record_with_no_health_check(account: Any, tmp_path: Path) -> None:

@@ -105,3 +105,19 @@ def test_every_read_call_is_a_read_and_an_action_botocore_knows() -> None:
 def test_iam_wants_an_experiment_or_discover() -> None:
     result = CliRunner().invoke(main, ["iam"])
     assert result.exit_code == 2 and "give either EXPERIMENT or --discover" in result.output
+
+
+def test_discovery_does_not_import_the_lab() -> None:
+    """Product code: discovery reaches AWS (or the lab) only through gameday.aws.client."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gameday.discover, gameday.discover.cli\n"
+        "from gameday.discover.drills import ruled_out\n"
+        "ruled_out(['secret_name'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('gameday.lab')))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
