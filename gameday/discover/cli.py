@@ -60,7 +60,10 @@ def discover_command(
     except (DiscoveryError, AwsSetupError) as exc:
         _fail(f"discover {service_name}: {exc}")
     except (ClientError, BotoCoreError) as exc:
-        _fail(f"discover {service_name}: AWS refused a read-only call: {exc}")
+        _fail(
+            f"discover {service_name}: AWS refused a read-only call: {exc} (nothing written; "
+            "`gameday iam --discover` prints the policy discovery needs)"
+        )
     if not out.parent.is_dir():
         _fail(f"discover: {out.parent} is not a directory; nothing written.")
     path = write_varfile(out, found)
