@@ -229,9 +229,7 @@ def _global_database(
     """An Aurora global database: the primary's cluster writes, the secondary's reads."""
     rds = aws("rds", config.primary.name)
     rds.create_global_cluster(
-        GlobalClusterIdentifier=config.global_cluster,
-        Engine="aurora-postgresql",
-        Tags=_service_tags(config),
+        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
     )
     for index, spec in enumerate(config.regions):
         cluster_id = f"orders-{spec.name}"
