@@ -4,6 +4,7 @@ the reference stack's outputs against the var file's keys, the drill script's ex
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -93,3 +94,20 @@ def test_the_drill_script_exits_as_gameday_run_does(code: int, tmp_path: Path) -
         f"run dns-failover --var-file staging.json --unattended --out {tmp_path / 'reports'}",
         "recover",
     ]
+
+
+def test_the_timer_and_the_crontab_schedule_the_same_drill() -> None:
+    timer = (CI / "systemd" / "gameday-drill@.timer").read_text()
+    calendar = next(
+        line.split("=", 1)[1] for line in timer.splitlines() if line.startswith("OnCalendar=")
+    )
+    analyze = shutil.which("systemd-analyze")
+    if analyze:  # systemd's own parser, where the machine has it
+        run = subprocess.run([analyze, "calendar", calendar], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+    assert calendar == "Mon *-*-* 06:17:00 UTC"
+    cron = [line for line in (CI / "crontab").read_text().splitlines() if line[:1].isdigit()]
+    assert len(cron) == 1 and cron[0].split()[:5] == ["17", "6", "*", "*", "1"]
+    assert "gameday-drill.sh region-evacuation" in cron[0]
+    service = (CI / "systemd" / "gameday-drill@.service").read_text()
+    assert "ExecStart=/opt/gameday/examples/ci/gameday-drill.sh %i" in service
