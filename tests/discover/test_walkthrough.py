@@ -60,6 +60,7 @@ def test_the_walkthrough_goes_from_discover_to_the_report() -> None:
 
 @pytest.mark.lab
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # eight commands, one of them a whole drill under load
 def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -> None:
     _, steps = walkthrough()
     env = reach_env(lab) | {
