@@ -11,7 +11,7 @@ replicated to the secondary; a DynamoDB global table in both regions (whose repl
 FIS can pause; it holds the orders in the ``dynamodb`` data tier). The Aurora global
 database exists in the ``aurora`` tier only. The IAM role FIS experiments run under
 (``gameday-fis``) exists too, and the service's resources carry the tags
-``gameday discover`` reads (``gameday:service``, ``gameday:region``).
+``gameday discover`` reads (``gameday:service``, ``gameday:region``, ``gameday:role``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gameday.aws import client
-from gameday.discover.model import TAG_SERVICE
+from gameday.discover.model import TAG_ROLE, TAG_SERVICE
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
 
 #: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
@@ -141,6 +141,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
                 {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
                 {"Key": "gameday:region", "Value": spec.name},
                 {"Key": TAG_SERVICE, "Value": config.record_name},
+                {"Key": TAG_ROLE, "Value": failover.lower()},
             ],
         )
         health_checks[spec.name] = hc_id
