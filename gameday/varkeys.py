@@ -9,7 +9,7 @@ its own (:mod:`gameday.lab.varfile`), ``gameday discover`` writes one for a real
 
 from __future__ import annotations
 
-__all__ = ["ENVIRONMENT_KEYS", "KEYS"]
+__all__ = ["ENVIRONMENT_KEYS", "KEYS", "NULLABLE_KEYS"]
 
 #: Every configuration key of an environment var file, lab or AWS (what each means is in
 #: the README's "Pointing at real AWS").
@@ -47,3 +47,8 @@ KEYS = (
 #: find them, so discovery takes them from the environment it runs in (lab or not, the
 #: lab's directory, a non-default endpoint, the resolver to ask).
 ENVIRONMENT_KEYS = ("gameday_target", "gameday_lab_dir", "aws_endpoint_url", "nameserver")
+
+#: The keys whose null is a value, not a gap (``experiments/vars/aws.example.json``): no lab
+#: directory, boto3's own endpoints, the system's resolver. A drill using one is not
+#: refused for it.
+NULLABLE_KEYS = ("gameday_lab_dir", "aws_endpoint_url", "nameserver")

@@ -89,3 +89,15 @@ def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -
     assert summary["verdict"] == "met"
     history = next(out for command, out in ran if command.startswith("gameday report"))
     assert "region-evacuation" in history
+
+
+def test_an_aws_var_file_with_the_system_resolver_validates() -> None:
+    """On AWS discovery writes null for the keys that say how to reach the lab (no lab
+    directory, boto3's own endpoint, the system resolver): the walkthrough's `validate`
+    step must accept that, as `experiments/vars/aws.example.json` does."""
+    example = ROOT / "experiments" / "vars" / "aws.example.json"
+    assert json.loads(example.read_text())["configuration"]["nameserver"] is None
+    result = CliRunner().invoke(
+        main, ["validate", "region-evacuation", "dns-failover", "--var-file", str(example)]
+    )
+    assert result.exit_code == 0, result.output
