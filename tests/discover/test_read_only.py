@@ -121,3 +121,24 @@ def test_discovery_does_not_import_the_lab() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.lab
+def test_names_given_for_the_data_tier_are_used_not_guessed(
+    lab: Lab, reach: None, calls: list
+) -> None:
+    from gameday.discover import Hints
+
+    info = lab.info
+    found = discover(
+        info.record_name,
+        hints=Hints(global_cluster=info.global_cluster_id, table="nope", secret="nope/nope"),
+    )
+    assert found.values["global_cluster_id"] == info.global_cluster_id
+    assert [(m.what, m.keys) for m in found.missing] == [
+        ("DynamoDB global table nope", ("table_name", "table_arn")),
+        ("secret nope/nope", ("secret_name",)),
+    ]
+    # a table's name is looked up directly, never listed
+    assert ("dynamodb", "ListTables") not in calls
+    assert ("dynamodb", "DescribeTable") in calls
