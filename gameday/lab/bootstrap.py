@@ -101,12 +101,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         networks[spec.name] = (vpc_id, subnet_id, acl_id)
     balancers = {
         spec.name: _load_balancer(
-            aws("elbv2", spec.name),
-            spec.name,
-            spec.address,
-            service_port,
-            *networks[spec.name][:2],
-            service=config.record_name,
+            aws("elbv2", spec.name), spec.name, spec.address, service_port, *networks[spec.name][:2]
         )
         for spec in config.regions
     }
@@ -176,9 +171,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
         Name=config.secret_name,
         SecretString='{"username": "gameday", "password": "lab-only-password"}',
         AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
-        Tags=_service_tags(config),
     )
-    _fis_role(aws("iam", primary.name), config)
 
     # A global table (version 2019.11.21 style): the same table in every region.
     for spec in config.regions:
@@ -188,8 +181,8 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=_service_tags(config),
         )
+    _for_discovery(aws, config, balancers)
 
     for spec in config.regions:
         vpc_id, subnet_id, acl_id = networks[spec.name]
@@ -248,13 +241,20 @@ def _global_database(
         clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
 
 
-def _service_tags(config: LabConfig) -> list[dict[str, str]]:
-    """The ``gameday:service`` tag discovery reads (README "Your first game day on AWS")."""
-    return [{"Key": TAG_SERVICE, "Value": config.record_name}]
-
-
-def _fis_role(iam: Any, config: LabConfig) -> None:
-    """The role FIS experiments run under, which the var file's ``fis_role_arn`` names."""
+def _for_discovery(
+    aws: Callable[[str, str], Any], config: LabConfig, balancers: dict[str, _Balancer]
+) -> None:
+    """The ``gameday:service`` tag discovery reads (README "Your first game day on AWS") on
+    the load balancers, the secret and the table, and the role FIS experiments run under,
+    which the var file's ``fis_role_arn`` names."""
+    tags = [{"Key": TAG_SERVICE, "Value": config.record_name}]
+    primary = config.primary.name
+    for spec in config.regions:
+        aws("elbv2", spec.name).add_tags(ResourceArns=[balancers[spec.name].arn], Tags=tags)
+        dynamodb = aws("dynamodb", spec.name)
+        arn = dynamodb.describe_table(TableName=config.table_name)["Table"]["TableArn"]
+        dynamodb.tag_resource(ResourceArn=arn, Tags=tags)
+    aws("secretsmanager", primary).tag_resource(SecretId=config.secret_name, Tags=tags)
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -265,10 +265,8 @@ def _fis_role(iam: Any, config: LabConfig) -> None:
             }
         ],
     }
-    iam.create_role(
-        RoleName=FIS_ROLE_NAME,
-        AssumeRolePolicyDocument=json.dumps(trust),
-        Tags=_service_tags(config),
+    aws("iam", primary).create_role(
+        RoleName=FIS_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), Tags=tags
     )
 
 
@@ -297,7 +295,7 @@ class _Balancer:
 
 
 def _load_balancer(
-    elbv2: Any, region: str, address: str, port: int, vpc_id: str, subnet_id: str, *, service: str
+    elbv2: Any, region: str, address: str, port: int, vpc_id: str, subnet_id: str
 ) -> _Balancer:
     """An internal ALB in front of the region: listener and target group on the service port.
 
@@ -310,7 +308,7 @@ def _load_balancer(
         Subnets=[subnet_id],
         Scheme="internal",
         Type="application",
-        Tags=[{"Key": "gameday:region", "Value": region}, {"Key": TAG_SERVICE, "Value": service}],
+        Tags=[{"Key": "gameday:region", "Value": region}],
     )["LoadBalancers"][0]
     tg = elbv2.create_target_group(
         Name=name,
