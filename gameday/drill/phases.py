@@ -11,7 +11,8 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun
+from gameday.rundir import epoch
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -74,7 +75,7 @@ def fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None
             not named and not module.startswith(NOT_FAULTS)
         ):
             with contextlib.suppress(TypeError, ValueError):
-                return iso_epoch(str(item.get("end")))
+                return epoch(str(item.get("end")))
     return None
 
 

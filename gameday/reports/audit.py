@@ -35,7 +35,8 @@ from urllib.parse import urlsplit
 
 from gameday.load.ledger import read_ledger
 from gameday.reports.errors import ReportError, RunDirError
-from gameday.reports.runfiles import AUDIT, read_json
+from gameday.rundir import AUDIT
+from gameday.rundir.files import read_json, write_text
 
 SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZE = 500
@@ -345,12 +346,9 @@ def audit_writes(
 
 
 def write_audit(run_dir: Path, result: AuditResult) -> Path:
-    """Write ``audit.json`` into ``run_dir`` (atomically: a reader never sees half of it)."""
-    path = Path(run_dir) / AUDIT
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write ``audit.json`` into ``run_dir`` (atomically: a reader never sees half of it,
+    and never through a symbolic link)."""
+    return write_text(Path(run_dir) / AUDIT, json.dumps(result.to_json(), indent=1) + "\n")
 
 
 def read_audit(run_dir: Path) -> AuditResult | None:

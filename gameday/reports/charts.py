@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from gameday.reports.analysis import Phase
 from gameday.reports.evidence import HistoryLine
@@ -43,11 +44,20 @@ _RC = {
     "font.family": "sans-serif",
     "font.size": 9,
     "svg.hashsalt": "gameday",
+    "text.parse_math": False,  # labels carry names from the run directory: never mathtext
 }
+
+
+def _plain_text(fig: Figure) -> None:
+    """No mathtext in any label: a region or step named ``$\\frac{x$`` is shown as
+    written, never parsed (text made while drawing follows ``_RC``'s ``text.parse_math``)."""
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
 
 
 def _svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
+    _plain_text(fig)
     with matplotlib.rc_context(_RC):
         FigureCanvasSVG(fig).print_svg(buffer, metadata=_NO_METADATA)
     text = buffer.getvalue()

@@ -104,7 +104,7 @@ def test_a_truncated_ledger_says_so(tmp_path: Path) -> None:
     text = (run / "requests.jsonl").read_text()
     (run / "requests.jsonl").write_text(text[:-40])
     code, out = _report(run)
-    assert code == 1 and "requests.jsonl:300: the last line is cut off (truncated ledger)" in out
+    assert code == 1 and "requests.jsonl:300: the last line is cut off (truncated file)" in out
 
 
 def test_an_empty_ledger_and_a_record_without_fields(tmp_path: Path) -> None:
@@ -114,7 +114,9 @@ def test_an_empty_ledger_and_a_record_without_fields(tmp_path: Path) -> None:
     (run / "requests.jsonl").write_text('{"start": 1}\n')
     code, out = _report(run)
     assert (
-        code == 1 and "requests.jsonl:1: is not a ledger record (needs start, end, op, ok)" in out
+        code == 1
+        and "requests.jsonl:1: is not a ledger record: lacks 'end' (it needs start, end, op, ok)"
+        in out
     )
 
 
