@@ -54,6 +54,7 @@ from gameday.load.resolver import (
 )
 from gameday.netutil import ip_literal, is_loopback
 from gameday.numbers import number_problem
+from gameday.rundir.files import create
 
 STOCK_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 #: The longest run gameday starts (a week): --run-time is a hard cap, never "for ever".
@@ -436,7 +437,7 @@ class LoadRun:
             self.settings.role == "master" and self.settings.master_port == 0
         ):
             self.master_port = _free_loopback_port()
-        with open(self.log, "wb") as log:
+        with create(self.log) as log:
             self.process = _spawn(self.command(), log, env)
         self._started_at = time.monotonic()
         _live.add(self)

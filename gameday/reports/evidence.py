@@ -31,6 +31,7 @@ from gameday.rundir.files import (
     MAX_JSONL_BYTES,
     MAX_LEDGER_BYTES,
     iter_jsonl,
+    iter_lines,
     open_regular,
     write_atomic,
     write_text,
@@ -147,19 +148,35 @@ def _lock(path: Path) -> int:
 
 def append_history(run_dir: Path, line: HistoryLine) -> Path:
     """Add (or replace) this run's line, under an exclusive lock (drills may run in
-    parallel); the file is replaced whole, never written through a link. Lines that are
-    not history lines are dropped (with the warning :func:`read_history` gives)."""
+    parallel); the file is replaced whole, never written through a link. Every other line
+    is kept as it was, even one that is not a history line (evidence is not deleted)."""
     path = history_path(run_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = _lock(path)
     try:
-        kept = [h for h in read_history(path) if h.run_dir != line.run_dir]
-        kept.append(line)
-        body = "".join(json.dumps(h.to_json(), separators=(",", ":")) + "\n" for h in kept)
-        write_atomic(path, body.encode("utf-8"))
+        kept = [raw for raw in _raw_lines(path) if _run_dir(raw) != line.run_dir]
+        kept.append(json.dumps(line.to_json(), separators=(",", ":")).encode("utf-8"))
+        write_atomic(path, b"".join(raw + b"\n" for raw in kept))
     finally:
         os.close(fd)
     return path
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    handle = open_regular(path, MAX_JSONL_BYTES)
+    if handle is None:
+        return
+    with handle:
+        for block, _ in iter_lines(handle, path):
+            yield from (raw for raw in block if raw.strip())
+
+
+def _run_dir(raw: bytes) -> object:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data.get("run_dir") if isinstance(data, dict) else None
 
 
 def read_history(path: Path, experiment: str | None = None) -> list[HistoryLine]:

@@ -261,3 +261,20 @@ def append_line(path: Path, line: bytes) -> None:
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON object as a line (see :func:`append_line`)."""
     append_line(path, (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode())
+
+
+def create(path: Path) -> IO[bytes]:
+    """``path`` truncated and opened for binary writing, for a file written as it goes (the
+    ledger, a log): RunDirError when ``path`` is a symbolic link (never written through)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError:
+        _refuse_link(path)
+        raise
+    return os.fdopen(fd, "wb")
+
+
+def _refuse_link(path: Path) -> None:
+    if Path(path).is_symlink():
+        raise RunDirError(path, "is a symbolic link: gameday does not write through one")
