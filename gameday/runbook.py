@@ -35,6 +35,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from gameday.drill.rundir import CONFIRMATIONS, NOTES, STEPS, append_jsonl, find_current, read_jsonl
+from gameday.rundir.records import Note, StepEvent
 
 __all__ = ["operator_step"]
 
@@ -58,10 +59,7 @@ def _unattended(configuration: Configuration) -> bool:
 
 def _record(run_dir: Path | None, step: str, event: str, detail: str | None = None) -> None:
     if run_dir is not None:
-        append_jsonl(
-            run_dir / STEPS,
-            {"time": time.time(), "step": step, "event": event, "detail": detail},
-        )
+        append_jsonl(run_dir / STEPS, StepEvent(time.time(), step, event, detail).to_json())
 
 
 def _automate(automated: dict[str, Any], configuration: Configuration, secrets: Secrets) -> Any:
@@ -199,8 +197,6 @@ def add_note(
     if not text or not text.strip():
         raise DrillError('a note needs some text: gameday note "what happened".')
     path = find_current(run_dir)
-    append_jsonl(
-        path / NOTES,
-        {"time": time.time(), "text": text.strip(), "author": author or os.environ.get("USER")},
-    )
+    note = Note(time.time(), text.strip(), author or os.environ.get("USER"))
+    append_jsonl(path / NOTES, note.to_json())
     return path

@@ -17,7 +17,7 @@ from gameday import rundir as names
 from gameday.reports import runfiles as rf
 from gameday.reports.analysis import Measurement, analyze, clock_correction, promotion_time
 from gameday.reports.audit import read_audit
-from gameday.reports.errors import RunDirError
+from gameday.reports.errors import ObjectivesError, RunDirError
 from gameday.reports.evidence import (
     HistoryLine,
     append_history,
@@ -61,10 +61,13 @@ def read_run(run_dir: Path) -> RunData:
     journal = rf.parse_journal(read_json(journal_path, required=True), journal_path)
     if not (run_dir / names.REQUESTS).exists():
         raise RunDirError(run_dir / names.REQUESTS, "missing: the request ledger is required")
-    if run.objectives is not None:
-        objectives = parse_objectives(run.objectives)
-    else:
-        objectives = parse_objectives(journal.extension or None)
+    source = run_dir / (names.RUN_JSON if run.objectives is not None else names.JOURNAL)
+    try:
+        objectives = parse_objectives(
+            run.objectives if run.objectives is not None else journal.extension or None
+        )
+    except ObjectivesError as exc:
+        raise RunDirError(source, str(exc)) from None
     missing = [
         name
         for name in (names.RUN_JSON, names.SAMPLES, names.FAULTS, names.AUDIT, names.NOTES)
