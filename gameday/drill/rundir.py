@@ -15,7 +15,6 @@ process, so ``gameday note`` and ``gameday step done`` from any terminal find it
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -37,7 +36,8 @@ from gameday.rundir import (
     SAMPLES,
     STEPS,
 )
-from gameday.rundir.files import append_jsonl, iter_jsonl, write_json
+from gameday.rundir.errors import RunDirError
+from gameday.rundir.files import append_jsonl, iter_jsonl, read_json, write_json
 
 __all__ = [
     "CONFIRMATIONS", "CURRENT", "FAULTS", "JOURNAL", "LAB_EVENTS", "NOTES", "REQUESTS",
@@ -76,6 +76,15 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 # -- the current run pointer --------------------------------------------------------
 
 
+def _pointer(pointer: Path) -> dict[str, Any] | None:
+    """The pointer's content; None when absent or unreadable (bounded, never a FIFO)."""
+    try:
+        data = read_json(pointer, required=False, max_bytes=1 << 16)
+    except RunDirError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def current_pointer() -> Path:
     """Where the running drill is named (beside the fault ledger, ``.gameday/``)."""
     return ledger_path().parent / CURRENT
@@ -91,11 +100,8 @@ def publish_current(run_dir: Path) -> None:
 
 def clear_current(run_dir: Path) -> None:
     pointer = current_pointer()
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
-        return
-    if data.get("run_dir") == str(run_dir.resolve()):
+    data = _pointer(pointer)
+    if data is not None and data.get("run_dir") == str(run_dir.resolve()):
         pointer.unlink(missing_ok=True)
 
 
@@ -107,15 +113,19 @@ def find_current(run_dir: str | os.PathLike[str] | None = None) -> Path:
             raise DrillError(f"{path} is not a drill run directory (it has no {RUN_JSON}).")
         return path
     pointer = current_pointer()
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
+    data = _pointer(pointer)
+    if data is None:
         raise DrillError(
             f"no drill is running here (no {pointer}): start one with 'gameday run', "
             "or pass --run-dir."
-        ) from None
+        )
     pid = data.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or not pid_alive(pid):
+    if (
+        not isinstance(pid, int)
+        or isinstance(pid, bool)
+        or not isinstance(data.get("run_dir"), str)
+        or not pid_alive(pid)
+    ):
         raise DrillError(
             f"the drill named in {pointer} (pid {pid}) is not running any more; "
             "pass --run-dir to annotate a finished run."

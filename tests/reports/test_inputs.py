@@ -199,6 +199,10 @@ def test_a_ledger_value_of_the_wrong_type_names_file_line_and_field(
         ("run.json", '{"regions": ["us-east-1"]}', "run.json: 'regions' is ['us-east-1'], not a JSON object"),
         ("run.json", '{"started": "soon"}', "run.json: 'started': 'soon' is not a time"),
         ("run.json", '{"floors": {"ttl_s": -Infinity}}', "run.json: 'ttl_s' is -inf, not a finite number"),
+        ("audit.json", '{"checked": 2, "found": 1, "lost": [{"id": "w1", "acked_at": "x"}]}',
+         "audit.json: is not an audit result: 'acked_at': 'x' is not a time"),
+        ("audit.json", '{"checked": 2, "found": 1, "lost": [], "clock_offset": {"median_s": NaN}}',
+         "audit.json: is not an audit result: 'median_s' is nan, not a finite number"),
     ],
 )  # fmt: skip
 def test_a_malformed_small_artifact_names_file_and_line(

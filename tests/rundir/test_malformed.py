@@ -43,6 +43,14 @@ RUN_JSON = {
 RUN_PATHS = [("experiment",), ("experiment", "name"), ("target",), ("regions",),
              ("regions", "primary"), ("floors",), ("floors", "ttl_s"), ("started",), ("ended",),
              ("load",), ("load", "users"), ("objectives",)]  # fmt: skip
+AUDIT = {
+    "schema": 1, "writer_region": "us-west-2", "lookup": "POST x", "checked": 3, "found": 2,
+    "lost": [{"id": "w0000001", "acked_at": BASE + 9.9, "region": "us-east-1"}], "duplicates": [],
+    "recovery_only": [], "batches": 1, "duration_s": 0.1, "audited_at": BASE + 40,
+    "clock_offset": {"median_s": 0.0, "samples": 2, "spread_s": 0.0, "max_uncertainty_s": 0.01},
+}  # fmt: skip
+AUDIT_PATHS = [("checked",), ("lost",), ("lost", 0), ("lost", 0, "acked_at"), ("lost", 0, "id"),
+               ("clock_offset",), ("clock_offset", "median_s"), ("duplicates",), ("audited_at",)]  # fmt: skip
 JOURNAL_PATHS = [("experiment",), ("run",), ("run", 0), ("run", 0, "start"), ("run", 0, "end"),
                  ("run", 0, "activity"), ("run", 0, "activity", "provider"), ("rollbacks",),
                  ("steady_states",), ("steady_states", "before"), ("start",), ("status",)]  # fmt: skip
@@ -60,7 +68,7 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
 def _case(rng: random.Random) -> tuple[str, Callable[[Path], None]]:
     """One malformed artifact: its description and how to plant it in a run directory."""
     value = rng.choice([*MALFORMED, DELETE])
-    kind = rng.choice(["requests.jsonl", *LINES, "run.json", "journal.json"])
+    kind = rng.choice(["requests.jsonl", *LINES, "run.json", "journal.json", "audit.json"])
     if kind == "requests.jsonl":
         field, line = rng.choice(LEDGER_FIELDS), rng.randrange(1, 101)
 
