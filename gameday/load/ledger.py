@@ -29,7 +29,7 @@ from typing import Any
 
 from gameday.rundir import REQUESTS
 from gameday.rundir.errors import RunDirError
-from gameday.rundir.files import MAX_LEDGER_BYTES, iter_jsonl
+from gameday.rundir.files import MAX_LEDGER_BYTES, iter_jsonl, open_regular, read_json
 from gameday.rundir.records import (
     ACK_STATUSES,
     COHORTS,
@@ -89,11 +89,11 @@ def read_ledger(path: str | os.PathLike[str]) -> Iterator[LedgerRecord]:
 
 def count_records(path: str | os.PathLike[str]) -> int:
     """Number of complete lines, without parsing them (cheap enough to poll)."""
-    try:
-        with open(path, "rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    except FileNotFoundError:
+    handle = open_regular(Path(path), MAX_LEDGER_BYTES)
+    if handle is None:
         return 0
+    with handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def read_recent(
@@ -106,9 +106,8 @@ def read_recent(
     proportional to the window, not to the ledger's length. Returned in file order.
     """
     found: list[LedgerRecord] = []
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by the with block below)
-    except FileNotFoundError:
+    handle = open_regular(Path(path), MAX_LEDGER_BYTES)
+    if handle is None:
         return found
     with handle:
         handle.seek(0, os.SEEK_END)
@@ -192,7 +191,5 @@ def recent_window(path: str | os.PathLike[str], window_seconds: float) -> Window
 
 def read_summary(ledger: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The end-of-run summary written beside the ledger (None while the run is going)."""
-    try:
-        return json.loads(summary_path(ledger).read_text())
-    except FileNotFoundError:
-        return None
+    data = read_json(summary_path(ledger), required=False)
+    return data if isinstance(data, dict) else None
