@@ -35,8 +35,11 @@ def _summary(run_dir: Path) -> dict[str, Any]:
         from gameday.reports import build_report
 
         return build_report(run_dir).to_json()
-    if not isinstance(data, dict):
-        raise RunDirError(run_dir / SUMMARY, "must be a JSON object")
+    needed = ("verdict", "rto_seconds", "rpo_seconds", "lost_write_count")
+    if not isinstance(data, dict) or not all(key in data for key in needed):
+        raise RunDirError(
+            run_dir / SUMMARY, f"is not a gameday summary (needs {', '.join(needed)})"
+        )
     return data
 
 

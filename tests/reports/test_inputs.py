@@ -270,3 +270,14 @@ def test_a_region_or_step_named_like_mathtext_is_drawn_as_written(tmp_path: Path
     code, out = _report(run)
     assert code == 0, out
     assert "$\\frac{x$" in (run / "report.html").read_text()
+
+
+def test_compare_refuses_a_summary_that_is_not_one(tmp_path: Path) -> None:
+    a = write_run(tmp_path / "a", journal(10.0), requests(10, 30))
+    b = write_run(tmp_path / "b", journal(10.0), requests(10, 30))
+    (a / "summary.json").write_text("[1, 2]")
+    os.mkfifo(b / "summary.json")
+    result = CliRunner().invoke(main, ["report", "--compare", str(a), str(b)])
+    assert result.exit_code == 1 and "summary.json: is not a gameday summary" in result.output
+    result = CliRunner().invoke(main, ["report", "--compare", str(b), str(a)])
+    assert result.exit_code == 1 and f"{b / 'summary.json'}: is not a regular file" in result.output
