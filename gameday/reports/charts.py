@@ -17,7 +17,7 @@ from typing import Any
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.text import Text
+from matplotlib.ticker import FixedFormatter, FuncFormatter
 
 from gameday.reports.analysis import Phase
 from gameday.reports.evidence import HistoryLine
@@ -44,15 +44,24 @@ _RC = {
     "font.family": "sans-serif",
     "font.size": 9,
     "svg.hashsalt": "gameday",
-    "text.parse_math": False,  # labels carry names from the run directory: never mathtext
 }
 
 
 def _plain_text(fig: Figure) -> None:
-    """No mathtext in any label: a region or step named ``$\\frac{x$`` is shown as
-    written, never parsed (text made while drawing follows ``_RC``'s ``text.parse_math``)."""
-    for text in fig.findobj(Text):
-        text.set_parse_math(False)
+    """Labels made of names from the run directory (legend entries, annotations, tick
+    labels given as strings, such as the phase rows) are never mathtext: a region or step named
+    ``$\\frac{x$`` is shown as written. matplotlib's own tick labels (a log axis writes
+    10^1 in mathtext) keep it."""
+    for ax in fig.axes:
+        texts = list(ax.texts)
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += legend.get_texts()
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_formatter(), FixedFormatter | FuncFormatter):
+                texts += [t for tick in axis.get_major_ticks() for t in (tick.label1, tick.label2)]
+        for text in texts:
+            text.set_parse_math(False)
 
 
 def _svg(fig: Figure, title: str) -> str:
