@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from gameday.registry import is_fault_target
 from gameday.rundir import values
 from gameday.rundir.errors import RunDirError
 from gameday.rundir.files import (
@@ -57,11 +58,6 @@ Request = LedgerRecord
 
 #: How far out of start-time order a ledger record may arrive and still be sorted.
 REORDER_SECONDS = 30.0
-
-#: Modules whose actions are never the impairment (load and probes are not faults).
-_NOT_IMPAIRMENTS = ("gameday.load", "gameday.probes", "gameday.reports", "chaosaddons")
-
-T = TypeVar("T")
 
 
 def read_records[T](path: Path, parse: Callable[[dict[str, Any]], T], what: str) -> list[T]:
@@ -206,7 +202,8 @@ def _activities(data: dict[str, Any], steady: dict[str, Any], path: Path) -> lis
 
 def parse_journal(data: Any, path: Path) -> Journal:
     """Journal -> :class:`Journal`; the impairment is ``extensions[gameday].fault_activity``
-    when named, else the first *action* of ``run`` that is not load, probe or report work."""
+    when named, else the first *action* of ``run`` that may be a fault
+    (:func:`gameday.registry.is_fault`: the one rule the drill control applies too)."""
     if not isinstance(data, dict) or not isinstance(data.get("run"), list):
         raise RunDirError(path, "is not a Chaos Toolkit journal (no 'run' list)")
     experiment = _object(data.get("experiment"), "experiment", path)
@@ -230,9 +227,7 @@ def parse_journal(data: Any, path: Path) -> Journal:
                 f"extensions.gameday.fault_activity names {named!r}, which is not an action of this run",
             )
     else:
-        fault = next(
-            (a for a in candidates if not (a.target or "").startswith(_NOT_IMPAIRMENTS)), None
-        )
+        fault = next((a for a in candidates if is_fault_target(a.target)), None)
 
     def met(key: str) -> bool | None:
         value = _object(steady.get(key), f"steady_states.{key}", path).get("steady_state_met")

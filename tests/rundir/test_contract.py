@@ -74,11 +74,11 @@ def _validate(name: str, data: object) -> None:
 def test_what_the_real_writers_write_is_valid_against_the_schemas(tmp_path: Path) -> None:
     """Lines written by the drill's own code (the sampler, ``gameday note``, the runbook's
     step log, run.json) and by the load's recorder, read back and validated."""
+    from gameday.actions.runbook import _record
     from gameday.cli import main
     from gameday.drill.artefacts import write_run_json
     from gameday.drill.sampler import Sampler
     from gameday.drill.state import DrillRun
-    from gameday.runbook import _record
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
