@@ -49,6 +49,7 @@ from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
 from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
+from gameday.lab.region import restore as pitr_restore
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
@@ -89,6 +90,7 @@ class Supervisor:
         self.links: dict[str, ReplicationLink] = {}
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
+        self.restorer: pitr_restore.Restorer | None = None
         self.target_health = elbv2.TargetHealthBoard()
         self.prober: TargetHealthProber | None = None
         self.certificate: tlscert.LabCertificate | None = None
@@ -137,6 +139,7 @@ class Supervisor:
 
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
         os.environ.update(self.region_env(endpoint))
+        pitr_restore.prepare(self.dir, cfg.global_cluster)
         # Regions start first: their start-up overlaps the control plane's on the other core.
         for index, spec in enumerate(cfg.regions):
             self.roles[spec.name] = "writer" if index == 0 or self.multi_active else "reader"
@@ -194,6 +197,9 @@ class Supervisor:
             Route53View(self), self.topology.requests, cfg.clock
         )
         healthcheckconfig.install()
+        self.restorer = pitr_restore.install(
+            self.dir, self.resources, self.clients, self.events, cfg.clock
+        )
         elbv2.install_target_health(self.target_health)
         by_address = {r.address: r.name for r in self.resources.regions}
         self.prober = TargetHealthProber(
@@ -204,6 +210,7 @@ class Supervisor:
             by_address.get,
         )
         self.topology.start()
+        self.restorer.start()
         for link in self.links.values():
             link.start()
         self.reconciler.start()
@@ -459,6 +466,7 @@ class Supervisor:
             self._watcher.stop()
         for part in (
             self.control,
+            self.restorer,
             self.topology,
             self.reconciler,
             *self.links.values(),
