@@ -83,6 +83,28 @@ ACTIVITY_ACTIONS: dict[str, tuple[str, ...]] = {
     "gameday.drill.lag.delay_replication": _FIS_START,
     "gameday.drill.lag.restore_replication": _FIS_STOP,
     "gameday.drill.replay.replay_acknowledged_writes": (),
+    "gameday.actions.baddata.inject_bad_data": (),  # the service's own API, not AWS
+    "gameday.actions.baddata.purge_bad_data": (),
+    "gameday.actions.restore.restore_database_to_point_in_time": (
+        "rds:DescribeDBClusters",
+        "rds:RestoreDBClusterToPointInTime",
+        "rds:AddTagsToResource",
+    ),
+    "gameday.actions.restore.wait_for_restore": ("rds:DescribeDBClusters",),
+    "gameday.actions.restore.cut_over_database": (
+        "rds:DescribeDBClusters",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ),
+    "gameday.actions.restore.roll_back_cut_over": (
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ),
+    "gameday.actions.restore.delete_restored_cluster": (
+        "rds:DescribeDBClusters",
+        "rds:DeleteDBCluster",
+    ),
+    "gameday.probes.data.corrupted_records": (),
     "chaosaws.route53.probes.get_health_check_status": ("route53:GetHealthCheckStatus",),
     "chaosaws.fis.probes.get_experiment": ("fis:GetExperiment",),
 }

@@ -44,6 +44,9 @@ ROLLBACKS: dict[str, tuple[str, str]] = {
     "switchover_database": ("gameday.actions.rds", "switchover_database"),
     "remove_secret_replica": ("gameday.actions.secretsmanager", "restore_secret_replica"),
     "set_routing_control_state": ("gameday.actions.arc", "restore_routing_control_state"),
+    "inject_bad_data": ("gameday.actions.baddata", "purge_bad_data"),
+    "restore_database_to_point_in_time": ("gameday.actions.restore", "delete_restored_cluster"),
+    "cut_over_database": ("gameday.actions.restore", "roll_back_cut_over"),
 }
 
 #: Placeholder credentials for recovering a fault injected into a loopback endpoint (the

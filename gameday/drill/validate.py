@@ -41,6 +41,13 @@ ROLLBACK_OF = {
     "gameday.actions.ec2.unblock_endpoint": None,
     "gameday.actions.fis.resume_replication": None,
     "gameday.actions.secretsmanager.restore_secret_replica": None,
+    "gameday.actions.baddata.inject_bad_data": "gameday.actions.baddata.purge_bad_data",
+    "gameday.actions.baddata.purge_bad_data": None,
+    "gameday.actions.restore.restore_database_to_point_in_time": "gameday.actions.restore.delete_restored_cluster",
+    "gameday.actions.restore.wait_for_restore": None,
+    "gameday.actions.restore.cut_over_database": "gameday.actions.restore.roll_back_cut_over",
+    "gameday.actions.restore.roll_back_cut_over": None,
+    "gameday.actions.restore.delete_restored_cluster": None,
 }
 #: Actions that change no infrastructure (nothing to roll back).
 NO_ROLLBACK_NEEDED = ("gameday.runbook.", "gameday.drill.replay.")

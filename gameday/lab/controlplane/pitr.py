@@ -157,6 +157,7 @@ def _install_rds(outbox: Outbox) -> None:
             global_cluster_identifier=None,
             is_writer=False,
             replication_source_identifier=None,
+            tags=params.get("Tags") or [],
             # a global member keeps no password of its own in moto; the restored cluster
             # is standalone and moto insists on one (AWS copies the source's credentials)
             master_user_password=getattr(source, "_master_user_password", None)

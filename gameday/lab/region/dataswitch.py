@@ -81,6 +81,12 @@ class DataSource:
             if store is not None and store is not self.own:
                 store.max_seq = store.current_max_seq()
 
+    def connected_to(self) -> str | None:
+        """The cluster the application is connected to (its home: the global cluster)."""
+        if self.store is None:
+            return None
+        return self.cluster or self._home
+
     def ping(self) -> bool:
         store = self.store
         return store is not None and store.ping()

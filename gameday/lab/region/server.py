@@ -126,7 +126,13 @@ class Region:
             "role": self.role or "unknown",
         }
         healthy = checks["store"] == "ok" and self.secret.readable and self.role in ROLES
-        body = {"status": "ok" if healthy else "unhealthy", "region": self.name, "checks": checks}
+        body = {
+            "status": "ok" if healthy else "unhealthy",
+            "region": self.name,
+            "checks": checks,
+            # the database the application is connected to (what a cut-over changes)
+            "database": self.data.connected_to(),
+        }
         return Response(200 if healthy else 503, body)
 
     def _refusal(self) -> Response | None:
