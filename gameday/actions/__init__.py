@@ -18,6 +18,8 @@ MODULES = [
     "gameday.actions.rds",
     "gameday.actions.secretsmanager",
     "gameday.actions.arc",
+    "gameday.actions.baddata",
+    "gameday.actions.restore",
 ]
 
 

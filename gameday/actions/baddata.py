@@ -61,7 +61,7 @@ def _allowed_hosts(configuration: Mapping[str, Any] | None) -> set[str]:
     return {str(h).strip().lower() for h in [*configured, *env] if str(h).strip()}
 
 
-def ensure_non_production(url: str, configuration: Mapping[str, Any] | None) -> str:
+def _ensure_non_production(url: str, configuration: Mapping[str, Any] | None) -> str:
     """The URL's host, or :class:`ActivityFailed` when bad data may not be written there."""
     host = (urlsplit(_check_url(url)).hostname or "").lower()
     if _PRODUCTION.search(host):
@@ -144,7 +144,7 @@ def inject_bad_data(
     """
     batch = batch or uuid.uuid4().hex[:12]
     count = _check(batch, count)
-    host = ensure_non_production(writer_url, configuration)
+    host = _ensure_non_production(writer_url, configuration)
     if float(timeout) <= 0:
         raise s.fail("Bad `timeout`: give a number of seconds above 0.")
     arguments = {"writer_url": writer_url, "batch": batch, "count": count}
@@ -178,7 +178,7 @@ def purge_bad_data(
     Returns ``batch``, ``deleted``, ``already_gone``, ``failed`` and ``reverted``.
     """
     count = _check(batch, count)
-    host = ensure_non_production(writer_url, configuration)
+    host = _ensure_non_production(writer_url, configuration)
     deleted = gone = 0
     failed: list[str] = []
     for order_id in batch_ids(batch, count):

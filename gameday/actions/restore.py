@@ -98,7 +98,7 @@ def _exists(rds: Any, cluster_id: str) -> bool:
     return True
 
 
-def first_bad_ack(writer_url: str, batch: str, count: int, timeout: float = 5.0) -> float:
+def _first_bad_ack(writer_url: str, batch: str, count: int, timeout: float = 5.0) -> float:
     """When the first order of a bad-data batch was acknowledged, read through the service."""
     answer = _request(
         _check_url(writer_url).rstrip("/") + "/orders/lookup", method="POST",
@@ -180,7 +180,7 @@ def restore_database_to_point_in_time(
         when = _epoch(restore_time, "restore_time")
     else:
         s.require(writer_url, "writer_url", "the service endpoint holding the bad data")
-        when = first_bad_ack(str(writer_url), str(bad_data_batch), int(bad_data_count)) - 0.001
+        when = _first_bad_ack(str(writer_url), str(bad_data_batch), int(bad_data_count)) - 0.001
     rds = s.connect("rds", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     if _exists(rds, target_cluster_id):

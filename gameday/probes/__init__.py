@@ -19,6 +19,7 @@ MODULES = [
     "gameday.probes.secretsmanager",
     "gameday.probes.load",
     "gameday.probes.ec2",
+    "gameday.probes.data",
 ]
 
 
