@@ -90,7 +90,7 @@ ACTIVITY_ACTIONS: dict[str, tuple[str, ...]] = {
         "rds:RestoreDBClusterToPointInTime",
         "rds:AddTagsToResource",
     ),
-    "gameday.actions.restore.wait_for_restore": ("rds:DescribeDBClusters",),
+    "gameday.probes.restore.wait_for_restore": ("rds:DescribeDBClusters",),
     "gameday.actions.restore.cut_over_database": (
         "rds:DescribeDBClusters",
         "secretsmanager:GetSecretValue",

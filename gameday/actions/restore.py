@@ -6,7 +6,7 @@ back is a restore to a time before the corruption. Aurora restores into a *new* 
 
 1. :func:`restore_database_to_point_in_time`: start the restore (to a given time, or to
    just before the first record of a bad-data batch, found through the service's API);
-2. :func:`wait_for_restore`: wait until the new cluster is ``available``, logging progress;
+2. :func:`gameday.probes.restore.wait_for_restore` (a probe: it only reads): wait until the new cluster is ``available``, logging progress;
 3. :func:`cut_over_database`: point the application at it by changing the connection in
    its secret (``dbClusterIdentifier``), and wait until every region's deep health says it
    is connected there;
@@ -17,7 +17,6 @@ Rollback and IAM facts, beside each function for the impairment registry:
 
 * ``restore_database_to_point_in_time``: rollback ``delete_restored_cluster``; IAM
   ``rds:DescribeDBClusters``, ``rds:RestoreDBClusterToPointInTime``, ``rds:AddTagsToResource``;
-* ``wait_for_restore``: no rollback; ``rds:DescribeDBClusters``;
 * ``cut_over_database``: rollback ``roll_back_cut_over``; ``rds:DescribeDBClusters``,
   ``secretsmanager:GetSecretValue``, ``secretsmanager:PutSecretValue``;
 * ``roll_back_cut_over``: ``secretsmanager:GetSecretValue``, ``secretsmanager:PutSecretValue``;
@@ -31,7 +30,6 @@ message before any state-changing call.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +38,7 @@ from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
 from gameday.baddata import batch_ids
+from gameday.describe.restore import HINTS, cluster_exists, describe_db_cluster
 from gameday.faults import Undo
 from gameday.probes.http import _check_url, _request
 
@@ -48,19 +47,12 @@ __all__ = [
     "delete_restored_cluster",
     "restore_database_to_point_in_time",
     "roll_back_cut_over",
-    "wait_for_restore",
 ]
 
-logger = logging.getLogger("gameday.activities")
 _MODULE = __name__
 #: The tag a restored cluster carries: only such a cluster is ever deleted by gameday.
 RESTORED_TAG = "gameday:restored-from"
-_HINTS = {
-    "DBClusterNotFoundFault": "check the cluster id with `aws rds describe-db-clusters`",
-    "DBClusterAlreadyExistsFault": "choose another `target_cluster_id` (that name is in use)",
-    "InvalidRestoreFault": "choose a restore time inside the cluster's restorable window",
-    "InvalidDBClusterStateFault": "wait until the cluster is 'available' and retry",
-}
+_HINTS = HINTS
 
 
 def _epoch(value: Any, name: str) -> float:
@@ -79,23 +71,6 @@ def _epoch(value: Any, name: str) -> float:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
-
-
-def _describe(rds: Any, cluster_id: str) -> dict[str, Any]:
-    return s.call(
-        rds, "describe_db_clusters", f"Could not read DB cluster {cluster_id!r}", _HINTS,
-        DBClusterIdentifier=cluster_id,
-    )["DBClusters"][0]  # fmt: skip
-
-
-def _exists(rds: Any, cluster_id: str) -> bool:
-    try:
-        _describe(rds, cluster_id)
-    except Exception as exc:
-        if s.caused_by(exc, "DBClusterNotFoundFault"):
-            return False
-        raise
-    return True
 
 
 def _first_bad_ack(writer_url: str, batch: str, count: int, timeout: float = 5.0) -> float:
@@ -123,7 +98,7 @@ def _await_window(rds: Any, source: str, when: float, timeout: float, poll: floa
     """Wait until ``when`` is restorable; fail (nothing changed) if it never can be."""
     deadline = time.monotonic() + timeout
     while True:
-        cluster = _describe(rds, source)
+        cluster = describe_db_cluster(rds, source)
         earliest = cluster.get("EarliestRestorableTime")
         latest = cluster.get("LatestRestorableTime")
         if earliest is not None and when < earliest.timestamp():
@@ -164,7 +139,7 @@ def restore_database_to_point_in_time(
     ``window_timeout`` seconds; before ``EarliestRestorableTime``, in the future, or a
     target name already in use fails at once, nothing changed. Recorded in the fault
     ledger with its rollback :func:`delete_restored_cluster`. Does not wait for the
-    restore: :func:`wait_for_restore` does.
+    restore: the probe :func:`gameday.probes.restore.wait_for_restore` does.
 
     Returns ``cluster_id``, ``source_cluster_id``, ``restore_time`` (epoch), ``restore_time_iso``,
     ``requested_at``, ``status`` and ``fault_id``.
@@ -183,7 +158,7 @@ def restore_database_to_point_in_time(
         when = _first_bad_ack(str(writer_url), str(bad_data_batch), int(bad_data_count)) - 0.001
     rds = s.connect("rds", region, configuration, secrets)
     s.guard(region, configuration, secrets)
-    if _exists(rds, target_cluster_id):
+    if cluster_exists(rds, target_cluster_id):
         raise s.fail(
             f"DB cluster {target_cluster_id!r} already exists in {region}: choose another "
             "`target_cluster_id`; nothing was restored."
@@ -215,41 +190,6 @@ def restore_database_to_point_in_time(
         "status": answer["DBCluster"].get("Status"),
         "fault_id": fault_id,
     }
-
-
-def wait_for_restore(
-    cluster_id: str,
-    region: str,
-    timeout: float = 3600.0,
-    poll_interval: float = 10.0,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-) -> dict[str, Any]:
-    """Wait until restored cluster ``cluster_id`` is ``available``, logging its progress.
-
-    Logs the status and the time waited at every change and every poll. Fails when the
-    cluster is not available after ``timeout`` seconds (the restore goes on: wait again).
-
-    Returns ``cluster_id``, ``status``, ``elapsed_seconds``, ``available_at`` and ``polls``.
-    """
-    s.require(cluster_id, "cluster_id", "the restored cluster")
-    region = s.check_region(region)
-    rds = s.connect("rds", region, configuration, secrets)
-    started, polls, status = time.monotonic(), 0, None
-    while True:
-        status = _describe(rds, cluster_id).get("Status")
-        polls += 1
-        elapsed = time.monotonic() - started
-        logger.info("restore of %s: %s after %.1f s", cluster_id, status, elapsed)
-        if status == "available":
-            return {"cluster_id": cluster_id, "status": status, "polls": polls,
-                    "elapsed_seconds": round(elapsed, 3), "available_at": time.time()}  # fmt: skip
-        if elapsed >= float(timeout):
-            raise s.fail(
-                f"DB cluster {cluster_id!r} is still {status!r} after {float(timeout):g} s: the "
-                "restore goes on; run wait_for_restore again (restores grow with the data)."
-            )
-        time.sleep(float(poll_interval))
 
 
 def _secret_json(sm: Any, secret_id: str) -> dict[str, Any]:
@@ -323,11 +263,11 @@ def cut_over_database(
     rds = s.connect("rds", region, configuration, secrets)
     sm = s.connect("secretsmanager", region, configuration, secrets)
     s.guard(region, configuration, secrets)
-    status = _describe(rds, cluster_id).get("Status")
+    status = describe_db_cluster(rds, cluster_id).get("Status")
     if status != "available":
         raise s.fail(
             f"DB cluster {cluster_id!r} is {status!r}, not 'available': wait for the restore "
-            "(wait_for_restore) before cutting over; nothing was changed."
+            "(the wait_for_restore probe) before cutting over; nothing was changed."
         )
     data = _secret_json(sm, secret_id)
     previous = data.get(key)
@@ -416,8 +356,8 @@ def delete_restored_cluster(
     rds = s.connect("rds", region, configuration, secrets)
     s.guard(region, configuration, secrets)
     deleted = False
-    if _exists(rds, cluster_id):
-        tags = {t.get("Key") for t in _describe(rds, cluster_id).get("TagList") or []}
+    if cluster_exists(rds, cluster_id):
+        tags = {t.get("Key") for t in describe_db_cluster(rds, cluster_id).get("TagList") or []}
         if RESTORED_TAG not in tags:
             raise s.fail(
                 f"Refusing to delete DB cluster {cluster_id!r}: it has no {RESTORED_TAG!r} tag, "

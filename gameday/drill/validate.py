@@ -44,7 +44,6 @@ ROLLBACK_OF = {
     "gameday.actions.baddata.inject_bad_data": "gameday.actions.baddata.purge_bad_data",
     "gameday.actions.baddata.purge_bad_data": None,
     "gameday.actions.restore.restore_database_to_point_in_time": "gameday.actions.restore.delete_restored_cluster",
-    "gameday.actions.restore.wait_for_restore": None,
     "gameday.actions.restore.cut_over_database": "gameday.actions.restore.roll_back_cut_over",
     "gameday.actions.restore.roll_back_cut_over": None,
     "gameday.actions.restore.delete_restored_cluster": None,

@@ -15,6 +15,7 @@ import click
 from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
 from gameday.lab.events import active_faults, read_events
 from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env, shell_exports
+from gameday.lab.region.restore import served_data
 from gameday.lab.workers import lab_health
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
@@ -270,6 +271,9 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     events = read_events(Path(info.events_path))
     health = lab_health(events)
     raw_state = handle.state()
+    data_served = served_data(
+        events, [r.name for r in info.regions], info.global_cluster_id or "own store"
+    )
     network = {
         "mode": raw_state.get("network_mode", "userland"),
         "detail": raw_state.get("network_mode_detail", ""),
@@ -306,6 +310,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
             "health": health,
             "network": network,
             "active_faults": active_faults(events),
+            "data_served": data_served,
             "events": events[-n_events:] if n_events else [],
         }
         click.echo(json.dumps(data, indent=2))
@@ -320,6 +325,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
         click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")
+    for name, cluster in data_served.items():
+        click.echo(f"  data {name:<12}  serves {cluster}")
     faults = active_faults(events)
     click.echo(f"active faults: {len(faults) or 'none'}")
     for fault in faults:

@@ -20,6 +20,7 @@ MODULES = [
     "gameday.probes.load",
     "gameday.probes.ec2",
     "gameday.probes.data",
+    "gameday.probes.restore",
 ]
 
 

@@ -37,7 +37,7 @@ _MODULES = {
     "inject": "gameday.actions.baddata.inject_bad_data",
     "probe": "gameday.probes.data.corrupted_records",
     "restore": "gameday.actions.restore.restore_database_to_point_in_time",
-    "wait": "gameday.actions.restore.wait_for_restore",
+    "wait": "gameday.probes.restore.wait_for_restore",
     "cut_over": "gameday.actions.restore.cut_over_database",
 }
 

@@ -75,6 +75,9 @@ def test_every_action_has_its_rollback_and_probes_are_not_actions() -> None:
         "failover_database": "switchover_database",
         "remove_secret_replica": "restore_secret_replica",
         "set_routing_control_state": "restore_routing_control_state",
+        "inject_bad_data": "purge_bad_data",
+        "restore_database_to_point_in_time": "delete_restored_cluster",
+        "cut_over_database": "roll_back_cut_over",
     }
     exported = {n for m in actions.MODULES for n in public_functions(m)}
     assert set(rollbacks) | set(rollbacks.values()) == exported

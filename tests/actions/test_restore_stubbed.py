@@ -17,6 +17,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from gameday.actions import restore
+from gameday.probes.restore import wait_for_restore
 from tests.actions.conftest import ACCOUNT, Stubs, ledger_states
 
 SOURCE = "orders-us-east-1"
@@ -100,7 +101,7 @@ def test_wait_for_restore_polls_until_available(stubs: Stubs) -> None:
         r.add_response(
             "describe_db_clusters", described(TARGET, status), {"DBClusterIdentifier": TARGET}
         )
-    out = restore.wait_for_restore(TARGET, "us-east-1", timeout=10, poll_interval=0.01)
+    out = wait_for_restore(TARGET, "us-east-1", timeout=10, poll_interval=0.01)
     assert out["status"] == "available" and out["polls"] == 3
 
 

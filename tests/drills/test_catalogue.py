@@ -37,6 +37,7 @@ CATALOGUE = [
     "failback",
     "duplicate-replay",
     "runbook-failover",
+    "corrupted-data-replicated",
 ]
 CHAOS = Path(sys.executable).with_name("chaos")
 

@@ -242,7 +242,7 @@ def _install_dynamodb() -> None:
                 prefix + "PointInTimeRecoveryUnavailableException",
                 f"Point in time recovery is not enabled for table '{source_table_name}'",
             )
-        at = window[1] if when.get("latest") else float(when.get("at") or window[1])
+        at = window[1] if when.get("latest") or not when.get("at") else _epoch(when["at"])
         if not window[0] <= at <= window[1]:
             raise DynamodbException(
                 prefix + "InvalidRestoreTimeException",
