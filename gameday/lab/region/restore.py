@@ -25,6 +25,7 @@ Ground truth, in the event log:
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import time
 from collections.abc import Callable
@@ -92,7 +93,7 @@ class Restorer:
         self._serving: dict[str, str] = {}
         self._workers = [
             Worker("pitr-restores", self._tick, 0.05, events),
-            Worker("cut-over-watch", self._watch, 0.05, events),
+            Worker("cut-over-watch", self._watch, 0.1, events),
         ]
 
     def start(self) -> None:
@@ -116,7 +117,7 @@ class Restorer:
         while True:
             try:
                 request = self.requests.get_nowait()
-            except Exception:
+            except queue.Empty:
                 break
             self._begin(request)
         now = time.time()
