@@ -12,15 +12,17 @@ steady state, serving its own data with no bad record and no restored cluster le
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import boto3
+import jsonschema
 import pytest
 from botocore.exceptions import ClientError
 
 from gameday.iam import actions_for
 from gameday.lab import Lab
+from gameday.lab.region.restore import served_data
 from gameday.probes.data import corrupted_records
+from gameday.reports.summary import schema
 from tests.drills.conftest import wait_for_steady_state
 from tests.drills.test_drills_lab import ROOT, aws_calls, run  # noqa: F401 (fixture)
 
@@ -48,6 +50,7 @@ def test_restore_removes_replicated_bad_data_and_reports_what_it_discarded(
     assert outcome.run_dir is not None, outcome.message
     summary = json.loads((outcome.run_dir / "summary.json").read_text())
     assert outcome.verdict == "met", summary["verdict_text"]
+    jsonschema.validate(summary, schema())  # the shipped schema knows the restore's keys
 
     journal = json.loads((outcome.run_dir / "journal.json").read_text())
     before, after = outputs(journal, "corrupted_records")
@@ -85,11 +88,9 @@ def test_restore_removes_replicated_bad_data_and_reports_what_it_discarded(
     urls = [c["primary_endpoint"], c["secondary_endpoint"]]
     gone = corrupted_records(urls, "corrupted-drill", wait_for="none", timeout=10)
     assert gone["settled"] and gone["total"] == 0
-    regions = {
-        r["name"]: r
-        for r in json.loads((Path(drill_lab.dir) / "state.json").read_text())["regions"]
-    }
-    assert set(regions)  # the lab still describes its regions
+    home = c["global_cluster_id"]  # what `lab status` shows each region serving
+    regions = [c["primary_region"], c["secondary_region"]]
+    assert served_data(drill_lab.events(), regions, home) == dict.fromkeys(regions, home)
     rds = boto3.client("rds", region_name=primary, endpoint_url=c["aws_endpoint_url"],
                        aws_access_key_id="lab", aws_secret_access_key="lab")  # fmt: skip
     with pytest.raises(ClientError, match="DBClusterNotFound"):
