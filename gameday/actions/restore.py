@@ -6,7 +6,8 @@ back is a restore to a time before the corruption. Aurora restores into a *new* 
 
 1. :func:`restore_database_to_point_in_time`: start the restore (to a given time, or to
    just before the first record of a bad-data batch, found through the service's API);
-2. :func:`gameday.probes.restore.wait_for_restore` (a probe: it only reads): wait until the new cluster is ``available``, logging progress;
+2. :func:`gameday.probes.restore.wait_for_restore` (a probe: it only reads): wait until
+   the new cluster is ``available``, logging progress;
 3. :func:`cut_over_database`: point the application at it by changing the connection in
    its secret (``dbClusterIdentifier``), and wait until every region's deep health says it
    is connected there;
