@@ -16,7 +16,9 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from click.testing import CliRunner
 
+from gameday.cli import main as gameday_cli
 from gameday.lab import Lab
 from gameday.lab.controlplane.pitr import LATEST_RESTORABLE_LAG_SECONDS
 from gameday.lab.region.restore import RESTORE_BASE_SECONDS
@@ -168,12 +170,21 @@ def test_a_cut_over_to_a_cluster_that_does_not_exist_fails_the_deep_health(
             == 503 and a, timeout=10,
         )  # fmt: skip
         assert "cannot connect to DB cluster no-such" in body["checks"]["store"]
+        assert wait_until(lambda: _served(lab).get(info.primary.name) == "no-such", timeout=5)
     finally:
         secrets.put_secret_value(SecretId=info.secret_name, SecretString=original)
     wait_until(
         lambda: request(info.primary.address, info.service_port, "GET", "/health")[0] == 200,
         timeout=10,
     )
+    home = info.global_cluster_id
+    assert wait_until(lambda: set(_served(lab).values()) == {home}, timeout=5)
+
+
+def _served(lab: Lab) -> dict[str, str]:
+    """What `gameday lab status --json` says each region serves."""
+    out = CliRunner().invoke(gameday_cli, ["lab", "status", "--json", "--dir", str(lab.dir)])
+    return dict(json.loads(out.output)["data_served"])
 
 
 def test_a_delete_replicates_as_a_tombstone(lab: Lab) -> None:
