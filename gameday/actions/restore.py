@@ -209,9 +209,11 @@ def _secret_json(sm: Any, secret_id: str) -> dict[str, Any]:
 
 
 def _await_database(urls: list[str], database: str | None, timeout: float) -> float:
-    """Wait until every ``{url}/health`` reports ``database``; the seconds it took."""
+    """Wait until every ``{url}/health`` reports ``database``; the seconds it took.
+
+    Nothing to wait for when ``database`` is None (the secret named no cluster before)."""
     started = time.monotonic()
-    pending = list(urls)
+    pending = list(urls) if database is not None else []
     while pending:
         pending = [u for u in pending if _health_database(u) != database]
         if pending and time.monotonic() - started >= timeout:
