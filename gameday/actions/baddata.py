@@ -14,8 +14,8 @@ It refuses anything that looks like production, before writing anything:
 * even then, a host with a label such as ``prod``, ``production``, ``prd`` or ``live`` is
   refused, whatever the allowlist says.
 
-Fault facts (for the impairment registry): is a fault; rollback
-:func:`purge_bad_data`; IAM actions: none (it calls the service, not AWS).
+Declared in :mod:`gameday.registry`: a fault undone by :func:`purge_bad_data`; no IAM
+action (it calls the service, not AWS).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from urllib.parse import quote, urlsplit
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
-from gameday import aws
+from gameday import aws, registry
 from gameday.baddata import INVALID_TOTAL, MARKER, batch_ids
 from gameday.faults import Undo
 from gameday.probes.http import _check_url, _request
@@ -123,6 +123,12 @@ def _write_batch(url: str, batch: str, count: int, timeout: float) -> dict[str, 
     }
 
 
+@registry.fault(
+    rollback="purge_bad_data",
+    iam=(),
+    note="a marked batch of invalid orders through the service's own API; refuses "
+    "production-looking or non-allowlisted hosts",
+)
 def inject_bad_data(
     writer_url: str,
     batch: str | None = None,
@@ -161,6 +167,7 @@ def inject_bad_data(
     return {**result, "fault_id": fault_id}
 
 
+@registry.rollback(iam=())
 def purge_bad_data(
     writer_url: str,
     batch: str,

@@ -14,14 +14,10 @@ back is a restore to a time before the corruption. Aurora restores into a *new* 
 4. :func:`roll_back_cut_over` (the cut-over's rollback) points it back, and
    :func:`delete_restored_cluster` (the restore's rollback) removes the restored cluster.
 
-Rollback and IAM facts, beside each function for the impairment registry:
-
-* ``restore_database_to_point_in_time``: rollback ``delete_restored_cluster``; IAM
-  ``rds:DescribeDBClusters``, ``rds:RestoreDBClusterToPointInTime``, ``rds:AddTagsToResource``;
-* ``cut_over_database``: rollback ``roll_back_cut_over``; ``rds:DescribeDBClusters``,
-  ``secretsmanager:GetSecretValue``, ``secretsmanager:PutSecretValue``;
-* ``roll_back_cut_over``: ``secretsmanager:GetSecretValue``, ``secretsmanager:PutSecretValue``;
-* ``delete_restored_cluster``: ``rds:DescribeDBClusters``, ``rds:DeleteDBCluster``.
+The restore and the cut-over are recovery steps, not impairments, but they change
+infrastructure: each is declared a fault in :mod:`gameday.registry` (recorded in the
+fault ledger before it is made, with its rollback and IAM actions beside it), so neither
+outlives the run.
 
 Bad input changes nothing: a restore time outside the restorable window, a target name
 already in use, a cut-over to a cluster that is not ``available``: each fails with one
@@ -38,6 +34,7 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
+from gameday import registry
 from gameday.baddata import batch_ids
 from gameday.describe.restore import HINTS, cluster_exists, describe_db_cluster
 from gameday.faults import Undo
@@ -118,6 +115,11 @@ def _await_window(rds: Any, source: str, when: float, timeout: float, poll: floa
         time.sleep(poll)
 
 
+@registry.fault(
+    rollback="delete_restored_cluster",
+    iam=("rds:DescribeDBClusters", "rds:RestoreDBClusterToPointInTime", "rds:AddTagsToResource"),
+    note="a recovery step: Aurora point-in-time restore into a new cluster",
+)
 def restore_database_to_point_in_time(
     source_cluster_id: str,
     target_cluster_id: str,
@@ -239,6 +241,15 @@ def _put_connection(sm: Any, secret_id: str, data: dict[str, Any]) -> Any:
                   SecretId=secret_id, SecretString=json.dumps(data))  # fmt: skip
 
 
+@registry.fault(
+    rollback="roll_back_cut_over",
+    iam=(
+        "rds:DescribeDBClusters",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    ),
+    note="a recovery step: the application's connection secret names the restored cluster",
+)
 def cut_over_database(
     secret_id: str,
     region: str,
@@ -294,6 +305,7 @@ def cut_over_database(
             "fault_id": fault_id}  # fmt: skip
 
 
+@registry.rollback(iam=("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"))
 def roll_back_cut_over(
     secret_id: str,
     region: str,
@@ -340,6 +352,7 @@ def roll_back_cut_over(
             "followed_after_s": followed, "reverted": [e.id for e in entries]}  # fmt: skip
 
 
+@registry.rollback(iam=("rds:DescribeDBClusters", "rds:DeleteDBCluster"))
 def delete_restored_cluster(
     cluster_id: str,
     region: str,

@@ -14,6 +14,7 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
+from gameday import registry
 from gameday.baddata import batch_ids
 from gameday.probes.http import _check_url, _request
 
@@ -33,6 +34,7 @@ def _count(url: str, ids: list[str], timeout: float) -> dict[str, Any]:
     return {"url": url, "region": answer["region"], "corrupted": len(found), "error": None}
 
 
+@registry.probe()
 def corrupted_records(
     urls: list[str],
     batch: str,

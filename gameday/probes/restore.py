@@ -1,7 +1,4 @@
-"""Restore probes: is a point-in-time restored cluster available yet (read-only).
-
-IAM: ``rds:DescribeDBClusters``.
-"""
+"""Restore probes: is a point-in-time restored cluster available yet (read-only)."""
 
 from __future__ import annotations
 
@@ -12,6 +9,7 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
+from gameday import registry
 from gameday.describe.restore import describe_db_cluster
 
 __all__ = ["wait_for_restore"]
@@ -19,6 +17,7 @@ __all__ = ["wait_for_restore"]
 logger = logging.getLogger("gameday.activities")
 
 
+@registry.probe(iam=("rds:DescribeDBClusters",))
 def wait_for_restore(
     cluster_id: str,
     region: str,

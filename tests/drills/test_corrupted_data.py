@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from gameday.iam import actions_for
 from gameday.lab import Lab
-from gameday.lab.region.restore import served_data
+from gameday.lab.api import served_data
 from gameday.probes.data import corrupted_records
 from gameday.reports.summary import schema
 from tests.drills.conftest import wait_for_steady_state

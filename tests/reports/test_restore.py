@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gameday.lab.region.restore import served_data
+from gameday.lab.api import served_data
 from gameday.reports.findings import ObjectiveResult
 from gameday.reports.objectives import parse_objectives
 from gameday.reports.restore import (

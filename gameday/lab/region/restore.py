@@ -227,14 +227,3 @@ def install(
     restorer = Restorer(Path(lab_dir), stores, clients, events, clock)
     pitr.install(restorer.requests, clock)
     return restorer
-
-
-def served_data(events: list[dict[str, Any]], regions: list[str], home: str) -> dict[str, str]:
-    """The data each region's application serves, from the event log's cut-overs: its own
-    member of the global database (``home``) or a restored cluster."""
-    serving = dict.fromkeys(regions, home)
-    for event in events:
-        if event.get("kind") == "cut-over" and event.get("region") in serving:
-            cluster = str(event.get("cluster"))
-            serving[str(event["region"])] = home if cluster == "home" else cluster
-    return serving
