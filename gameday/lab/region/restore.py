@@ -56,17 +56,21 @@ class _Pending:
     ready_at: float
 
 
-def read_orders(path: Path, *, after: float | None = None, until: float | None = None) -> list[
-    tuple[str, str, float, str]
-]:  # fmt: skip
+#: One stored order as the restorer reads it: (id, body JSON, acked_at, origin).
+Row = tuple[str, str, float, str]
+
+
+def read_orders(path: Path, *, after: float | None = None, until: float | None = None) -> list[Row]:
     """(id, body, acked_at, origin) of the orders in a store file, read-only, by seq."""
-    query, args = "SELECT id, body, acked_at, origin FROM orders WHERE 1=1", []
+    query = "SELECT id, body, acked_at, origin FROM orders WHERE 1=1"
+    args: list[float] = []
     if after is not None:
         query, args = query + " AND acked_at > ?", [*args, after]
     if until is not None:
         query, args = query + " AND acked_at <= ?", [*args, until]
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        return [tuple(r) for r in db.execute(query + " ORDER BY seq", args)]  # type: ignore[misc]
+        return [(str(i), str(b), float(a), str(o))
+                for i, b, a, o in db.execute(query + " ORDER BY seq", args)]  # fmt: skip
 
 
 class Restorer:
