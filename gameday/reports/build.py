@@ -27,6 +27,7 @@ from gameday.reports.evidence import (
 )
 from gameday.reports.measure import LedgerPass, WriteMark
 from gameday.reports.objectives import Objectives, parse_objectives
+from gameday.reports.restore import restore_run, with_restore
 from gameday.reports.summary import Summary, junit_xml, summarize, write_summary
 from gameday.rundir.files import read_json, write_text
 
@@ -136,9 +137,11 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
     run_dir = Path(run_dir)
     data = read_run(run_dir)
     m, _stats = measure_run(data)
+    m, restored = restore_run(run_dir, m, data.objectives)  # the corrupted-data drill's numbers
     summary = summarize(
         m, data.objectives, experiment=data.experiment, run_dir=str(run_dir), target=data.run.target
     )
+    summary = with_restore(summary, restored)
     line = HistoryLine(
         experiment=str(data.experiment["name"]), run=run_dir.resolve().name, run_dir=str(run_dir.resolve()),
         started=data.run.started or data.journal.start, verdict=m.verdict, rto_seconds=summary.rto_seconds,
