@@ -25,10 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
+from gameday import rundir
 from gameday.reports.findings import ObjectiveResult, verdict
 from gameday.reports.objectives import Objectives
+from gameday.rundir.files import read_json
 
 __all__ = ["Discarded", "RestoreFacts", "RestoreMeasurement", "judge_restore", "measure_restore",
            "restore_from_journal", "restore_run", "with_restore"]  # fmt: skip
@@ -225,12 +228,9 @@ def restore_run(
     run_dir: Any, m: Any, objectives: Objectives
 ) -> tuple[Any, RestoreMeasurement | None]:
     """Read a run directory's journal and audit; ``m`` judged on the restore when it had one."""
-    from pathlib import Path
-
-    from gameday.reports import runfiles as rf
     from gameday.reports.audit import read_audit
 
-    facts = restore_from_journal(rf.read_json(Path(run_dir) / rf.JOURNAL, required=True))
+    facts = restore_from_journal(read_json(Path(run_dir) / rundir.JOURNAL, required=True))
     if facts is None:
         return m, None
     audit = read_audit(Path(run_dir))
