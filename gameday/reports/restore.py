@@ -25,13 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from gameday import rundir
 from gameday.reports.findings import ObjectiveResult, verdict
 from gameday.reports.objectives import Objectives
-from gameday.rundir.files import read_json
 
 __all__ = ["Discarded", "RestoreFacts", "RestoreMeasurement", "judge_restore", "measure_restore",
            "restore_from_journal", "restore_run", "with_restore"]  # fmt: skip
@@ -228,9 +225,13 @@ def restore_run(
     run_dir: Any, m: Any, objectives: Objectives
 ) -> tuple[Any, RestoreMeasurement | None]:
     """Read a run directory's journal and audit; ``m`` judged on the restore when it had one."""
-    from gameday.reports.audit import read_audit
+    from pathlib import Path
 
-    facts = restore_from_journal(read_json(Path(run_dir) / rundir.JOURNAL, required=True))
+    from gameday import rundir as names
+    from gameday.reports.audit import read_audit
+    from gameday.rundir.files import read_json
+
+    facts = restore_from_journal(read_json(Path(run_dir) / names.JOURNAL, required=True))
     if facts is None:
         return m, None
     audit = read_audit(Path(run_dir))
