@@ -21,13 +21,14 @@ def iso(t: float) -> str:
 def journal(t0: float | None, *, end: float = 60.0, rollback_at: float | None = None,
             fault_name: str = "fail-over-database", steady: bool | None = True,
             extension: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    """A Chaos Toolkit journal: the impairment action ends at BASE + t0."""
+    """A Chaos Toolkit journal: the impairment action starts at BASE + t0 (t0) and ends
+    ``action_s`` later (``action_s`` is keyword-only: see :func:`journal_with_action`)."""
     run = []
     if t0 is not None:
         run.append({
             "activity": {"type": "action", "name": fault_name,
                          "provider": {"type": "python", "module": "gameday.actions.rds", "func": "failover_global_cluster"}},
-            "status": "succeeded", "start": iso(BASE + t0 - 0.2), "end": iso(BASE + t0), "output": None,
+            "status": "succeeded", "start": iso(BASE + t0), "end": iso(BASE + t0 + 0.2), "output": None,
         })  # fmt: skip
     rollbacks = []
     if rollback_at is not None:
