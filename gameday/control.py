@@ -47,16 +47,16 @@ from gameday.drill import DrillError
 from gameday.drill import rundir as rd
 from gameday.drill.artefacts import (
     floors,
-    note_lag_over_rpo,
     revert_open_faults,
     write_faults_slice,
     write_lab_events,
     write_run_json,
 )
-from gameday.drill.phases import NOT_FAULTS, audit, fault_time, observe, start_load, stop_load
+from gameday.drill.phases import audit, fault_time, observe, start_load, stop_load
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
 from gameday.drill.state import DrillRun, apply_environment, restore_environment
+from gameday.reports.faultrule import is_fault_activity
 
 __all__ = [
     "after_activity_control",
@@ -176,26 +176,18 @@ def before_experiment_control(
 
 
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
-    """Live progress: the activity under way is the phase."""
+    """Live progress: the activity under way is the phase; t0 when the fault starts."""
     run = _current
     if run is not None and run.phase.startswith(("method", "rollback")):
         stage = "rollback" if run.phase.startswith("rollback") else "method"
         run.phase = f"{stage}: {context.get('name')}"
+        named = run.settings.fault_activity if run.settings else None
+        if stage == "method" and run.t0 is None and is_fault_activity(context, named):
+            run.t0 = time.time()  # the journal's start of it replaces this after the method
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any) -> None:
-    """Live progress: note the fault time as soon as the impairment completed."""
-    run = _current
-    if run is None or run.t0 is not None or run.settings is None:
-        return
-    if context.get("type") != "action" or run.phase.startswith("rollback"):
-        return
-    module = str((context.get("provider") or {}).get("module", ""))
-    named = run.settings.fault_activity
-    if (named and context.get("name") == named) or (
-        not named and not module.startswith(NOT_FAULTS)
-    ):
-        run.t0 = time.time()
+    """Nothing to note: t0 is the impairment's start (:func:`before_activity_control`)."""
 
 
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
@@ -220,7 +212,6 @@ def after_method_control(
         observe(run)
     finally:
         stop_load(run)
-    note_lag_over_rpo(run)
     run.phase = "audit"
     try:
         audit(run)

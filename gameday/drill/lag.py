@@ -73,6 +73,17 @@ def _baseline(lab_dir: Path) -> float:
         return 0.3
 
 
+def _speed(lab_dir: Path) -> float:
+    """The lab's speed (AWS seconds per lab second): the drill's durations run at 1/speed."""
+    from gameday.reports.clock import Timescale
+
+    try:
+        config = json.loads((lab_dir / "state.json").read_text()).get("config") or {}
+    except (OSError, ValueError):
+        config = {}
+    return Timescale.of(config.get("speed")).speed
+
+
 def delay_replication(
     seconds: float = 30.0,
     duration: str = "PT5M",
@@ -81,7 +92,8 @@ def delay_replication(
 ) -> dict[str, Any]:
     """Make cross-region replication fall behind.
 
-    Lab: replication is delayed by ``seconds`` (lab seconds) until restored. AWS: the
+    Lab: replication is delayed by ``seconds`` (AWS seconds, like every duration a drill
+    declares: ``seconds / speed`` lab seconds) until restored. AWS: the
     global table's replication is paused with FIS for ``duration`` (ISO 8601).
     Roll back with :func:`restore_replication`.
 
@@ -92,7 +104,9 @@ def delay_replication(
         if float(seconds) < 0:
             raise ActivityFailed(f"`seconds` must be >= 0, got {seconds}.")
         try:
-            return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
+            lab_seconds = float(seconds) / _speed(lab_dir)
+            return {"target": "lab", "aws_seconds": float(seconds),
+                    **_set_lab_lag(lab_dir, lab_seconds)}  # fmt: skip
         except _NoKnob:
             pass  # a lab from before the lag knob paused its orders with FIS: below
     from gameday.actions.fis import pause_replication

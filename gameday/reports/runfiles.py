@@ -34,6 +34,7 @@ try:  # optional: about three times faster than json per ledger line
 except ImportError:  # pragma: no cover (orjson is a dependency; json is the fallback)
     _orjson = None
 from gameday.reports.errors import RunDirError
+from gameday.reports.faultrule import is_fault_module
 
 JOURNAL = "journal.json"
 LEDGER = "requests.jsonl"
@@ -53,7 +54,6 @@ MANIFEST = "manifest.sha256"
 REORDER_SECONDS = 30.0
 
 #: Modules whose actions are never the impairment (load and probes are not faults).
-_NOT_IMPAIRMENTS = ("gameday.load", "gameday.probes", "gameday.reports", "chaosaddons")
 
 
 def epoch(value: Any) -> float | None:
@@ -136,14 +136,17 @@ class Journal:
     start: float | None
     end: float | None
     activities: tuple[Activity, ...]
-    fault: Activity | None  # the impairment; its end is t0
+    fault: Activity | None  # the impairment; its start is t0 (gameday.reports.timeline)
     steady_before: bool | None
     steady_after: bool | None
     extension: dict[str, Any] = field(default_factory=dict)  # extensions[name=gameday]
 
     @property
     def t0(self) -> float | None:
-        return self.fault.end if self.fault else None
+        """When the impairment started (DESIGN.md; gameday.reports.timeline.fault_start)."""
+        if self.fault is None:
+            return None
+        return self.fault.start if self.fault.start is not None else self.fault.end
 
     @property
     def rollbacks(self) -> tuple[Activity, ...]:
@@ -201,9 +204,7 @@ def parse_journal(data: Any, path: Path) -> Journal:
                 f"extensions.gameday.fault_activity names {named!r}, which is not an action of this run",
             )
     else:
-        fault = next(
-            (a for a in candidates if not (a.target or "").startswith(_NOT_IMPAIRMENTS)), None
-        )
+        fault = next((a for a in candidates if is_fault_module(a.target)), None)
 
     def met(key: str) -> bool | None:
         value = (steady.get(key) or {}).get("steady_state_met")

@@ -34,10 +34,7 @@ ROLE_LOOKBACK_S = 2.0
 # ------------------------------------------------------------------------- the fault
 def fault_start(journal: Journal) -> float | None:
     """t0: when the impairment action started (its end when a journal lacks the start)."""
-    fault = journal.fault
-    if fault is None:
-        return None
-    return fault.start if fault.start is not None else fault.end
+    return journal.t0
 
 
 def fault_window(journal: Journal) -> tuple[float | None, float | None]:
