@@ -52,7 +52,15 @@ from gameday.drill.artefacts import (
     write_lab_events,
     write_run_json,
 )
-from gameday.drill.phases import audit, fault_time, observe, start_load, stop_load
+from gameday.drill.phases import (
+    audit,
+    fault_time,
+    observe,
+    scale_pauses,
+    start_load,
+    stop_load,
+    timescale,
+)
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
 from gameday.drill.state import DrillRun, apply_environment, restore_environment
@@ -162,6 +170,7 @@ def before_experiment_control(
 
         run.account = preflight(context, run.configuration, run.secrets, steady, targets)
         run.run_json["floors"] = floors(run)
+        scale_pauses(context, timescale(run))
         write_run_json(run)
         run.phase = "warm-up"
         start_load(run)

@@ -42,6 +42,21 @@ def timescale(run: DrillRun) -> Timescale:
     return Timescale.of((run.run_json.get("floors") or {}).get("lab_speed"))
 
 
+def scale_pauses(experiment: dict[str, Any], ts: Timescale) -> None:
+    """Chaos Toolkit pauses are durations the drill declares (AWS seconds): on the lab they
+    run at 1/speed. Scaled once, in place, before the method runs (chaoslib reads an
+    activity's pauses when it executes it, so the journal shows what actually ran)."""
+    if not ts.compressed:
+        return
+    for activity in [*(experiment.get("method") or []), *(experiment.get("rollbacks") or [])]:
+        pauses = activity.get("pauses") if isinstance(activity, dict) else None
+        if not isinstance(pauses, dict):
+            continue
+        for key, value in pauses.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                pauses[key] = ts.lab(float(value))
+
+
 def start_load(run: DrillRun) -> None:
     """Start Locust into ``requests.jsonl`` and wait for its warm-up."""
     from gameday.load.ledger import recent_window

@@ -17,7 +17,7 @@ from typing import Any
 #: What a drill does not scale, said once in the report and in the README.
 NOT_SCALED = (
     "request latencies and requests-per-second rates (per lab second)",
-    "Chaos Toolkit pauses between activities",
+    "the time gameday's own calls take (an action's API calls and polls, the probes)",
     "the load's warm-up and the audit",
 )
 
@@ -61,6 +61,7 @@ class Timescale:
             f"This lab run compresses time {s}x: one lab second stands for {s} AWS seconds. "
             f"Every duration shown is in AWS seconds (lab seconds x {s}, the lab seconds "
             f"beside them); the drill ran its objectives' recovery window, the observation "
-            f"window, the load's think time, timeouts and DNS caching at 1/{s}, as the lab "
+            f"window, Chaos Toolkit pauses, the load's think time, timeouts and DNS caching "
+            f"at 1/{s}, as the lab "
             f"runs Route 53, Aurora and FIS. Not scaled: {'; '.join(NOT_SCALED)}."
         )
