@@ -300,3 +300,42 @@ def test_an_interrupted_drill_is_reported_as_interrupted_everywhere(tmp_path: Pa
     outcome = outcome_of(ext)
     assert outcome.exit_code == EXIT_INTERRUPTED and "interrupted" in outcome.message
     assert "Interrupted" in (run_dir / "report.html").read_text()
+
+
+# ------------------------------------------------------------ one owner for each rule
+def test_the_control_stops_on_the_reports_own_recovery_rule(tmp_path: Path) -> None:
+    """The drill control's stop rule is the report's scanner: same records, same t_r."""
+    from gameday.reports.objectives import parse_objectives
+    from gameday.reports.recovery import recovered_in
+
+    recs = list(requests(RATE, 40, failing=lambda t: 10.0 <= t < 13.5))
+    m = measure(
+        write_run(tmp_path / "r", journal(10.0, rollback_at=39, extension=OBJ), recs, run_json=RUN)
+    )
+    seen = recovered_in(recs, BASE + 10.0, parse_objectives(OBJ))
+    assert seen.recovered_at == m.recovery.recovered_at is not None
+    # judged on what had reached the ledger by the time the window closed: the same answer
+    early = [
+        r for r in recs if r.end <= m.recovery.recovered_at + 2.1
+    ]  # the window and one more request
+    assert (
+        recovered_in(early, BASE + 10.0, parse_objectives(OBJ)).recovered_at
+        == m.recovery.recovered_at
+    )
+
+
+def test_declared_pauses_run_at_one_over_speed() -> None:
+    from gameday.drill.phases import scale_pauses
+    from gameday.reports.clock import Timescale
+
+    experiment = {"method": [{"type": "action", "pauses": {"before": 2, "after": "${x}"}}],
+                  "rollbacks": [{"type": "action", "pauses": {"after": 10}}]}  # fmt: skip
+    scale_pauses(experiment, Timescale(10.0))
+    assert experiment["method"][0]["pauses"] == {"before": 0.2, "after": "${x}"}
+    assert experiment["rollbacks"][0]["pauses"] == {"after": 1.0}
+    scale_pauses(experiment, Timescale(1.0))  # against AWS nothing changes
+    assert experiment["rollbacks"][0]["pauses"] == {"after": 1.0}
+    assert (
+        "Chaos Toolkit pauses" in Timescale(10.0).sentence()
+        and "1/10" in Timescale(10.0).sentence()
+    )
