@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/speed_invariance.py [--runs 3] [--speeds 2 10]
         [--drills region-evacuation database-failover]
 
-For each speed, starts a lab (``gameday lab up --speed S --detach`` in a temporary
-directory, free ports), runs each drill ``--runs`` times with ``gameday run --lab``, reads
+For each speed, starts a lab (``gameday lab up --speed S --lag 3/S --detach`` in a
+temporary directory, free ports: the baseline replication delay is a lab-only knob in lab
+seconds, so it is set to the same 3 AWS seconds at both speeds), runs each drill ``--runs`` times with ``gameday run --lab``, reads
 ``summary.json`` and prints, per drill and speed, the median and the spread (min..max) of
 the AWS-seconds RTO and RPO, then whether the two speeds' medians agree within 15 %
 (``|a - b| <= 0.15 x max(a, b)``; two zeros agree). Exit 0 when every pair agrees, 1 when
@@ -25,6 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 TOLERANCE = 0.15
+#: The lab's baseline replication delay in AWS seconds (its default, 0.3 lab s at speed 10).
+#: ``lab up --lag`` takes lab seconds, so each lab gets BASELINE_LAG_AWS / speed: the same
+#: system at both speeds.
+BASELINE_LAG_AWS = 3.0
 
 
 def _gameday(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> int:
@@ -40,7 +45,7 @@ def _gameday(*args: str, env: dict[str, str] | None = None, timeout: float = 900
 def run_at(speed: float, drills: list[str], runs: int, work: Path) -> dict[str, list[dict]]:
     """Every run's summary, per drill, on one lab at ``speed``."""
     lab = work / f"lab-{speed:g}"
-    up = ["lab", "up", "--dir", str(lab), "--speed", str(speed), "--detach",
+    up = ["lab", "up", "--dir", str(lab), "--speed", str(speed), "--detach", "--lag", str(BASELINE_LAG_AWS / speed),
           "--service-port", "0", "--dns-port", "0", "--endpoint-port", "0"]  # fmt: skip
     if _gameday(*up, timeout=120) != 0 and _gameday(*up, timeout=120) != 0:
         raise SystemExit(f"the lab at speed {speed:g} did not start (see {lab})")

@@ -42,17 +42,10 @@ CATALOGUE = sorted(
     if any(e.get("name") == "gameday" for e in json.loads(p.read_text()).get("extensions", []))
 )
 SAMPLE_INTERVAL = 0.25  # the sampler's default period (lab seconds)
-#: What each drill must end as; None: judged against the ground truth only.
-EXPECTED = {
-    "dns-failover": "met",
-    "region-evacuation": "missed",  # an Aurora failover alone takes about 60 AWS s: over 30 s
-    "database-failover": "missed",
-    "replication-lag-exceeds-rpo": None,
-    "secondary-missing-secret": "met",
-    "failback": None,
-    "duplicate-replay": None,
-    "runbook-failover": None,
-}
+#: Verdicts known by construction: an Aurora failover alone takes 60 AWS s (the lab's
+#: default), and writes fail until it ends, so a 30 s RTO objective cannot be met. The other
+#: drills are judged by consistency with the ground truth only.
+EXPECTED = {"region-evacuation": "missed", "database-failover": "missed"}
 
 
 @pytest.fixture
