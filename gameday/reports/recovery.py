@@ -1,11 +1,13 @@
 """Sustained recovery t_r: one rule, for the report and for the drill control.
 
 t_r is the start of the first window [s, s + W) with s the start of a *successful* request
-at or after t0, holding at least ``min_requests`` ok+failed requests with a success ratio at
-least ``success_threshold``, lying wholly inside the observed ledger (s + W <= last request
+at or after the first failed request after t0 (the impairment may hurt users only some time
+after it started: a good window before that is not a recovery), holding at least
+``min_requests`` ok+failed requests with a success ratio at least ``success_threshold``, lying wholly inside the observed ledger (s + W <= last request
 end), with no silence longer than W / 2 in it. At request resolution, not per-second bins:
 a window only starts at a request, and a mostly silent one is not evidence, so a gap in the
-load is never taken for a recovery. **RTO = t_r - t0**.
+load is never taken for a recovery. **RTO = t_r - t0**; no failed request after t0 at all is
+"no user-visible outage" (RTO 0, no t_r).
 
 W is declared in AWS seconds; on a lab run at ``speed`` it lasts W / speed lab seconds
 (:func:`scanner`). The control's "stop the load once recovered" asks the same
@@ -76,6 +78,7 @@ class RecoveryScanner:
         self._window_n = 0
         self._window_ratio: float | None = None
         self.requests = 0
+        self._hurt = False  # a request failed at or after t0: the outage began
         self.failed_before = 0  # failed in [t0, t_r)
         self.first_failure: float | None = None
         self.last_failure: float | None = None
@@ -115,8 +118,9 @@ class RecoveryScanner:
         if self.t0 is None or start < self.t0:
             return
         self.requests += 1
-        if self.recovered_at is not None:
-            return
+        if self.recovered_at is not None or (not self._hurt and ok):
+            return  # before the first failure there is nothing to recover from
+        self._hurt = True
         if self._last_start is not None and start - self._last_start > self.max_silence:
             self._gaps.append(start)
         self._last_start = start
@@ -144,15 +148,17 @@ class RecoveryScanner:
             outcome = "no-fault"
         elif self.requests == 0:
             outcome = "no-requests"
+        elif not self._hurt:
+            outcome = "no-outage"
         elif self.recovered_at is None:
             outcome = "not-recovered"
-        elif self.failed_before == 0:
-            outcome = "no-outage"
         else:
             outcome = "recovered"
         rto = None
-        if self.recovered_at is not None and self.t0 is not None:
-            rto = 0.0 if outcome == "no-outage" else max(0.0, self.recovered_at - self.t0)
+        if outcome == "no-outage":
+            rto = 0.0
+        elif self.recovered_at is not None and self.t0 is not None:
+            rto = max(0.0, self.recovered_at - self.t0)
         return Recovery(
             outcome, self.t0, self.recovered_at, rto, self.failed_before, self.requests,
             self.first_failure, self.last_failure, self._window_n, self._window_ratio,
