@@ -11,8 +11,9 @@ promotion, the provider-side phases, lag before the fault and the floors.
   before is the one in place when the fault's window opened, the writer after the one the
   fault's promotion made. A failback moves users the other way.
 * **Ground truth first**: on the lab its own log (Route 53's status flip, the service
-  record's DNS change, the writer change), against AWS the control plane (CloudWatch
-  ``HealthCheckStatus``, ``describe_global_clusters`` through the sampler), then the probes.
+  record's DNS change, the writer change) and nothing else when the log is there (what it
+  did not log did not happen); against AWS the control plane (CloudWatch
+  ``HealthCheckStatus``, ``describe_global_clusters`` through the sampler).
 
 The drill control calls :func:`fault_start` (through :func:`gameday.reports.faultrule`) and
 :mod:`gameday.reports.recovery`; it keeps no rule of its own.
@@ -107,6 +108,8 @@ def promotion(
     if changed:
         e = changed[0]
         return Event(float(e["time"]), "lab log (writer)", {"region": e["region"]})
+    if lab_events:
+        return None  # the lab's log is the ground truth: no change logged, no promotion
     old = before
     for s in samples:
         if s.probe != "writer_region" or not isinstance(s.value, str):
@@ -180,6 +183,8 @@ def route53_unhealthy(
     )  # fmt: skip
     if flips:
         return Event(float(flips[0]["time"]), "lab log (health)"), "Route 53 status unhealthy"
+    if lab_events:
+        return None, ""  # the lab's log is the ground truth: no flip logged, none claimed
     for s in samples:
         if s.probe == "health_check" and s.time >= t0 and region in (None, s.subject):
             value = s.value if isinstance(s.value, dict) else {}

@@ -339,3 +339,21 @@ def test_declared_pauses_run_at_one_over_speed() -> None:
         "Chaos Toolkit pauses" in Timescale(10.0).sentence()
         and "1/10" in Timescale(10.0).sentence()
     )
+
+
+def test_on_the_lab_its_log_is_the_ground_truth_not_the_samples(tmp_path: Path) -> None:
+    """A sampled metric or writer read that the lab's log contradicts is not a phase."""
+    recs = list(requests(RATE, 40, failing=lambda t: 10 <= t < 11))
+    samples = [sample(9.0, "writer_region", PRIMARY), sample(11.0, "writer_region", SECONDARY),
+               sample(10.5, "health_check", {"healthy": True, "route53_status": 0}, PRIMARY)]  # fmt: skip
+    events = [event(5.0, "lab-ready")]  # a lab run whose log saw no flip and no writer change
+    m = measure(write_run(tmp_path / "r", journal(10.0, rollback_at=39, extension=OBJ), recs, run_json=RUN,
+                          samples_jsonl=samples, lab_events_jsonl=events))  # fmt: skip
+    keys = {p.key for p in m.phases}
+    assert "detection" not in keys and "promotion" not in keys
+    # without a lab log (AWS), the control-plane samples are the best source
+    m = measure(write_run(tmp_path / "aws", journal(10.0, rollback_at=39, extension=OBJ), recs, run_json=RUN,
+                          samples_jsonl=samples))  # fmt: skip
+    at = {p.key: p for p in m.phases}
+    assert at["detection"].source == "probe samples (CloudWatch HealthCheckStatus)"
+    assert at["promotion"].source == "probe samples (writer_region)"
