@@ -63,7 +63,7 @@ from gameday.drill.phases import (
 )
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
-from gameday.drill.state import DrillRun, apply_environment, restore_environment
+from gameday.drill.state import DrillRun, Phase, apply_environment, restore_environment
 from gameday.reports.faultrule import is_fault_activity
 
 __all__ = [
@@ -172,10 +172,10 @@ def before_experiment_control(
         run.run_json["floors"] = floors(run)
         scale_pauses(context, timescale(run))
         write_run_json(run)
-        run.phase = "warm-up"
+        run.enter(Phase.WARM_UP)
         start_load(run)
         run.sampler.start()
-        run.phase = "method"
+        run.enter(Phase.METHOD)
     except Exception as exc:
         run.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
         logger.error("gameday: the drill cannot run: %s", run.error)
@@ -187,11 +187,10 @@ def before_experiment_control(
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
     """Live progress: the activity under way is the phase; t0 when the fault starts."""
     run = _current
-    if run is not None and run.phase.startswith(("method", "rollback")):
-        stage = "rollback" if run.phase.startswith("rollback") else "method"
-        run.phase = f"{stage}: {context.get('name')}"
+    if run is not None and run.phase in (Phase.METHOD, Phase.ROLLBACK):
+        run.activity = str(context.get("name"))
         named = run.settings.fault_activity if run.settings else None
-        if stage == "method" and run.t0 is None and is_fault_activity(context, named):
+        if run.phase is Phase.METHOD and run.t0 is None and is_fault_activity(context, named):
             run.t0 = time.time()  # the journal's start of it replaces this after the method
 
 
@@ -202,10 +201,10 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any)
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
     """A drill that failed its preflight injected nothing: skip the rollbacks."""
     run = _current
-    if run is not None and run.error and run.phase in ("preflight", "warm-up"):
+    if run is not None and run.error and run.phase in (Phase.PREFLIGHT, Phase.WARM_UP):
         raise InterruptExecution("gameday: nothing was injected, no rollback needed")
     if run is not None:
-        run.phase = "rollback"
+        run.enter(Phase.ROLLBACK)
         run.rollbacks_started = time.time()
 
 
@@ -221,7 +220,7 @@ def after_method_control(
         observe(run)
     finally:
         stop_load(run)
-    run.phase = "audit"
+    run.enter(Phase.AUDIT)
     try:
         audit(run)
     except Exception as exc:
@@ -263,7 +262,7 @@ def after_experiment_control(
                 journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)}
             )
             return
-        run.phase = "report"
+        run.enter(Phase.REPORT)
         from gameday.reports import build_report
 
         run.summary = build_report(run.run_dir)
@@ -285,7 +284,7 @@ def after_experiment_control(
         run.error = run.error or f"the report could not be built: {exc}"
         _attach(journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)})
     finally:
-        run.phase = "done"
+        run.enter(Phase.DONE)
         rd.clear_current(run.run_dir)
 
 

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from gameday.drill import rundir as rd
@@ -61,10 +60,11 @@ def floors(run: DrillRun) -> dict[str, Any]:
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
         # The lab runs AWS's durations `speed` times faster. The floors stay in AWS seconds,
         # as Route 53 holds them; the report converts (gameday.reports.clock).
-        with contextlib.suppress(Exception):
-            state = json.loads((Path(c["gameday_lab_dir"]) / "state.json").read_text())
-            config = state.get("config") or {}
-            found["lab_speed"] = float(config["speed"])
+        from gameday.lab import api
+
+        speed = api.speed(str(c["gameday_lab_dir"]))
+        if speed:
+            found["lab_speed"] = speed
     return found
 
 
@@ -130,11 +130,25 @@ def revert_open_faults(run: DrillRun) -> None:
         if run.rollbacks_started and begun >= run.rollbacks_started:
             # closed, not undone: 'gameday recover' must not undo a rollback either
             ledger.mark(entry.id, REVERTED, by="gameday control: a rollback's own change")
-            run.cleanup.append({"id": entry.id, "activity": entry.activity, "target": entry.target,
-                                "undo": None, "outcome": "closed (made by a rollback)", "error": None})  # fmt: skip
+            run.cleanup.append(
+                {
+                    "id": entry.id,
+                    "activity": entry.activity,
+                    "target": entry.target,
+                    "undo": None,
+                    "outcome": "closed (made by a rollback)",
+                    "error": None,
+                }
+            )
             continue
-        item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
-                "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
+        item = {
+            "id": entry.id,
+            "activity": entry.activity,
+            "target": entry.target,
+            "undo": entry.undo.describe(),
+            "outcome": "reverted",
+            "error": None,
+        }
         try:
             func = rollback_for(entry)
             func(**entry.undo.kwargs, configuration=run.configuration, secrets=run.secrets)
@@ -167,10 +181,8 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
     lab_dir = run.configuration.get("gameday_lab_dir")
     if run.configuration.get("gameday_target") != "lab" or not lab_dir:
         return
-    events = [
-        e
-        for e in rd.read_jsonl(Path(lab_dir) / "events.jsonl")
-        if run.started - 1 <= float(e.get("time", 0)) <= ended + 1
-    ]
+    from gameday.lab import api
+
+    events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
     (run.run_dir / rd.LAB_EVENTS).write_text(body, encoding="utf-8")

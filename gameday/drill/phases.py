@@ -17,7 +17,7 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun, Phase, iso_epoch
 from gameday.reports.clock import Timescale
 from gameday.reports.faultrule import is_fault_activity
 
@@ -60,7 +60,8 @@ def scale_pauses(experiment: dict[str, Any], ts: Timescale) -> None:
 def start_load(run: DrillRun) -> None:
     """Start Locust into ``requests.jsonl`` and wait for its warm-up."""
     from gameday.load.ledger import recent_window
-    from gameday.load.runner import LoadRun, LoadSettings
+    from gameday.load.runner import LoadRun
+    from gameday.load.settings import LoadSettings
 
     assert run.settings is not None and run.run_dir is not None
     c, profile = run.configuration, run.settings.load
@@ -139,7 +140,7 @@ def observe(run: DrillRun) -> None:
     limit = ts.lab(run.settings.observation_max_seconds)
     began = time.time()
     t0 = run.t0 or began
-    run.phase = "observation"
+    run.enter(Phase.OBSERVATION)
     while time.time() - began < limit:
         if run.load is None or not run.load.running():
             return

@@ -1,27 +1,19 @@
 """Which journal activity is the fault: one small rule every part of gameday asks.
 
 An experiment names its impairment in ``extensions[gameday].fault_activity``; when it does
-not, the fault is the first *action* of the method whose provider module is not load,
-probe, report, runbook or Chaos Toolkit add-on work. The drill control (t0 while it runs),
-the journal reader and the report call :func:`is_fault_module`; an impairment registry can
-replace its body without touching its callers.
+not, the fault is the first *action* the impairment registry says may be one
+(:func:`gameday.registry.is_fault`). The drill control (t0 when the fault starts), the
+journal reader and the report all ask the registry through here.
 """
 
 from __future__ import annotations
 
-#: Modules whose actions are never the impairment when the experiment names none.
-NOT_FAULTS = (
-    "gameday.load",
-    "gameday.probes",
-    "gameday.reports",
-    "gameday.runbook",
-    "chaosaddons",
-)
+from gameday.registry import is_fault, is_fault_target
 
 
-def is_fault_module(module: str | None) -> bool:
-    """Whether an action provided by ``module`` (or "module.func") can be the impairment."""
-    return not (module or "").startswith(NOT_FAULTS)
+def is_fault_module(target: str | None) -> bool:
+    """Whether the action ``"module.func"`` can be the impairment (the registry's rule)."""
+    return is_fault_target(target)
 
 
 def is_fault_activity(activity: dict[str, object], named: str | None) -> bool:
@@ -31,5 +23,6 @@ def is_fault_activity(activity: dict[str, object], named: str | None) -> bool:
     if named:
         return activity.get("name") == named
     provider = activity.get("provider")
-    module = provider.get("module") if isinstance(provider, dict) else None
-    return is_fault_module(str(module or ""))
+    if not isinstance(provider, dict):
+        return False
+    return is_fault(str(provider.get("module", "")), str(provider.get("func", "")))

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gameday.load.ledger import is_acknowledged
+from gameday.registry import is_fault_target
 
 try:  # optional: about three times faster than json per ledger line
     import orjson as _orjson
 except ImportError:  # pragma: no cover (orjson is a dependency; json is the fallback)
     _orjson = None
 from gameday.reports.errors import RunDirError
-from gameday.reports.faultrule import is_fault_module
 
 JOURNAL = "journal.json"
 LEDGER = "requests.jsonl"
@@ -52,8 +52,6 @@ MANIFEST = "manifest.sha256"
 
 #: How far out of start-time order a ledger record may arrive and still be sorted.
 REORDER_SECONDS = 30.0
-
-#: Modules whose actions are never the impairment (load and probes are not faults).
 
 
 def epoch(value: Any) -> float | None:
@@ -172,7 +170,8 @@ def _activity(run: dict[str, Any], phase: str) -> Activity:
 
 def parse_journal(data: Any, path: Path) -> Journal:
     """Journal -> :class:`Journal`; the impairment is ``extensions[gameday].fault_activity``
-    when named, else the first *action* of ``run`` that is not load, probe or report work."""
+    when named, else the first *action* of ``run`` that may be a fault
+    (:func:`gameday.registry.is_fault`: the one rule the drill control applies too)."""
     if not isinstance(data, dict) or not isinstance(data.get("run"), list):
         raise RunDirError(path, "is not a Chaos Toolkit journal (no 'run' list)")
     experiment = data.get("experiment") or {}
@@ -204,7 +203,7 @@ def parse_journal(data: Any, path: Path) -> Journal:
                 f"extensions.gameday.fault_activity names {named!r}, which is not an action of this run",
             )
     else:
-        fault = next((a for a in candidates if is_fault_module(a.target)), None)
+        fault = next((a for a in candidates if is_fault_target(a.target)), None)
 
     def met(key: str) -> bool | None:
         value = (steady.get(key) or {}).get("steady_state_met")

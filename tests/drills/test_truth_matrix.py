@@ -156,7 +156,7 @@ def test_the_report_agrees_with_the_labs_ground_truth(
     assert {w["id"] for w in audit["lost"]} == truth
     assert summary["lost_write_count"] == len(truth)
 
-    speed = json.loads((Path(drill_lab.dir) / "state.json").read_text())["config"]["speed"]
+    speed = drill_lab.state()["config"]["speed"]
     assert summary["time_scale"]["speed"] == speed
     if summary["rto_lab_seconds"] is not None:
         assert summary["rto_seconds"] == pytest.approx(summary["rto_lab_seconds"] * speed)
