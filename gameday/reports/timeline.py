@@ -248,7 +248,9 @@ def build_floors(
         f.get("failure_threshold"),
         f.get("ttl_s"),
     )
-    floor = interval * threshold + ttl if None not in (interval, threshold, ttl) else None
+    floor = None
+    if interval is not None and threshold is not None and ttl is not None:
+        floor = interval * threshold + ttl
     last = maximum = None
     after: tuple[tuple[float, float], ...] = ()
     subject = None
