@@ -245,7 +245,7 @@ def rollback_of_recorded(activity: str) -> tuple[str, str]:
 
 
 def is_fault(module: str, func: str) -> bool:
-    """True when the action ``module.func`` may be the drill's fault (its end is t0) in an
+    """True when the action ``module.func`` may be the drill's fault (its start is t0) in an
     experiment that names none: a declared fault; an undeclared third-party action
     (chaostoolkit-aws, a team's own) unless an add-on's; never a gameday rollback,
     operator step, replay or probe, nor anything else of gameday's."""
