@@ -17,7 +17,9 @@ from importlib import metadata
 from typing import Any
 
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun
+from gameday.rundir import epoch
+from gameday.rundir.files import write_atomic
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -110,7 +112,7 @@ def this_runs_entries(run: DrillRun) -> list[Any]:
     return [
         entry
         for entry in ledger.entries()
-        if entry.pid == os.getpid() and iso_epoch(entry.time) >= run.started - 1
+        if entry.pid == os.getpid() and epoch(entry.time) >= run.started - 1
     ]
 
 
@@ -124,7 +126,7 @@ def revert_open_faults(run: DrillRun) -> None:
         # A rollback that had nothing of this run to revert (a writer moved back after an
         # operator's own failover, say) records what it did as a fault of its own: undoing
         # that would undo the rollback. Only what the method injected is reverted here.
-        begun = iso_epoch(entry.time)
+        begun = epoch(entry.time)
         if not entry.open:
             continue
         if run.rollbacks_started and begun >= run.rollbacks_started:
@@ -173,7 +175,7 @@ def write_faults_slice(run: DrillRun) -> None:
             with contextlib.suppress(ValueError):
                 if raw.endswith(b"\n") and json.loads(raw).get("id") in ids:
                     lines.append(raw)
-    (run.run_dir / rd.FAULTS).write_bytes(b"".join(lines))
+    write_atomic(run.run_dir / rd.FAULTS, b"".join(lines))
 
 
 def write_lab_events(run: DrillRun, ended: float) -> None:
@@ -185,4 +187,4 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
 
     events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
-    (run.run_dir / rd.LAB_EVENTS).write_text(body, encoding="utf-8")
+    write_atomic(run.run_dir / rd.LAB_EVENTS, body.encode("utf-8"))

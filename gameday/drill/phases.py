@@ -17,9 +17,10 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, Phase, iso_epoch
+from gameday.drill.state import DrillRun, Phase
 from gameday.reports.clock import Timescale
 from gameday.reports.faultrule import is_fault_activity
+from gameday.rundir import epoch
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -111,7 +112,7 @@ def fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None
     for item in runs or []:
         if is_fault_activity(item.get("activity") or {}, named):
             with contextlib.suppress(TypeError, ValueError):
-                return iso_epoch(str(item.get("start")))
+                return epoch(str(item.get("start")))
     return None
 
 

@@ -1,8 +1,9 @@
 """``build_report(run_dir)``: read the run directory, measure, write the outputs.
 
 Outputs (in the run directory): ``report.html``, ``summary.json``, ``junit.xml``, then the
-history line and ``manifest.sha256`` last (it hashes the others). Bad input raises a
-:class:`~gameday.reports.errors.ReportError` before anything is written.
+history line and ``manifest.sha256`` last (it hashes the others), each written through
+:func:`gameday.rundir.files.write_atomic` (never through a symbolic link). Bad input
+raises a :class:`~gameday.reports.errors.ReportError` before anything is written.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import gc
 from dataclasses import replace
 from pathlib import Path
 
+from gameday import rundir as names
 from gameday.reports import runfiles as rf
 from gameday.reports.analysis import analyze, clock_correction, writers
 from gameday.reports.audit import read_audit
@@ -25,9 +27,11 @@ from gameday.reports.evidence import (
 from gameday.reports.measure import LedgerPass, WriteMark
 from gameday.reports.model import Measurement
 from gameday.reports.render import render_html
+from gameday.reports.restore import restore_run, with_restore
 from gameday.reports.rundata import RunData, read_run
 from gameday.reports.summary import Summary, junit_xml, summarize, write_summary
 from gameday.reports.timeline import fault_start
+from gameday.rundir.files import write_text
 
 __all__ = ["RunData", "build_report", "measure_run", "read_run"]
 
@@ -60,7 +64,7 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
     gc.disable()
     try:
         ledger_pass.feed_many(
-            rf.stream_ledger(data.run_dir / rf.LEDGER, stats, offset=clock.offset_s)
+            rf.stream_ledger(data.run_dir / names.REQUESTS, stats, offset=clock.offset_s)
         )
     finally:
         if collecting:
@@ -85,9 +89,11 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
     run_dir = Path(run_dir)
     data = read_run(run_dir)
     m, _stats = measure_run(data)
+    m, restored = restore_run(run_dir, m, data.objectives)  # the corrupted-data drill's numbers
     summary = summarize(
         m, data.objectives, experiment=data.experiment, run_dir=str(run_dir), target=data.run.target
     )
+    summary = with_restore(summary, restored)
     line = HistoryLine(
         experiment=str(data.experiment["name"]), run=run_dir.resolve().name, run_dir=str(run_dir.resolve()),
         started=data.run.started or data.journal.start, verdict=m.verdict, rto_seconds=summary.rto_seconds,
@@ -97,9 +103,9 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
         h for h in read_history(history_path(run_dir), line.experiment) if h.run_dir != line.run_dir
     ]
     html = render_html(data, m, summary, [*past, line])
-    (run_dir / rf.REPORT).write_text(html, encoding="utf-8")
-    write_summary(run_dir / rf.SUMMARY, summary)
-    (run_dir / rf.JUNIT).write_text(junit_xml(m, str(data.experiment["name"])), encoding="utf-8")
+    write_text(run_dir / names.REPORT, html)
+    write_summary(run_dir / names.SUMMARY, summary)
+    write_text(run_dir / names.JUNIT, junit_xml(m, str(data.experiment["name"])))
     if history:
         append_history(run_dir, line)
     write_manifest(run_dir)

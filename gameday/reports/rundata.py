@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameday import rundir as names
 from gameday.reports import runfiles as rf
-from gameday.reports.errors import RunDirError
+from gameday.reports.errors import ObjectivesError, RunDirError
 from gameday.reports.objectives import Objectives, parse_objectives
+from gameday.rundir.files import read_json
 
 #: Journal statuses (chaoslib's) and run.json keys that mean the drill was stopped.
 STOPPED_STATUSES = ("interrupted", "aborted")
@@ -44,23 +46,22 @@ def read_run(run_dir: Path) -> RunData:
             run_dir,
             "is not a directory (give a run directory such as reports/<experiment>/<stamp>)",
         )
-    raw_run = rf.read_json(run_dir / rf.RUN, required=False)
-    run = rf.RunInfo.from_json(raw_run, run_dir / rf.RUN)
-    journal_path = run_dir / rf.JOURNAL
-    journal = rf.parse_journal(rf.read_json(journal_path, required=True), journal_path)
-    if not (run_dir / rf.LEDGER).exists():
-        raise RunDirError(run_dir / rf.LEDGER, "missing: the request ledger is required")
-    if run.objectives is not None:
-        objectives = parse_objectives(run.objectives)
-    else:
-        objectives = parse_objectives(journal.extension or None)
-    samples = rf.parse_samples(rf.read_jsonl(run_dir / rf.SAMPLES), run_dir / rf.SAMPLES)
-    lab_events = sorted(
-        rf.read_jsonl(run_dir / rf.LAB_EVENTS), key=lambda e: float(e.get("time", 0))
-    )
+    run = rf.read_run_info(run_dir / names.RUN_JSON)
+    raw_run = read_json(run_dir / names.RUN_JSON, required=False)
+    journal_path = run_dir / names.JOURNAL
+    journal = rf.parse_journal(read_json(journal_path, required=True), journal_path)
+    if not (run_dir / names.REQUESTS).exists():
+        raise RunDirError(run_dir / names.REQUESTS, "missing: the request ledger is required")
+    source = run_dir / (names.RUN_JSON if run.objectives is not None else names.JOURNAL)
+    try:
+        objectives = parse_objectives(
+            run.objectives if run.objectives is not None else journal.extension or None
+        )
+    except ObjectivesError as exc:
+        raise RunDirError(source, str(exc)) from None
     missing = [
         name
-        for name in (rf.RUN, rf.SAMPLES, rf.FAULTS, rf.AUDIT, rf.NOTES)
+        for name in (names.RUN_JSON, names.SAMPLES, names.FAULTS, names.AUDIT, names.NOTES)
         if not (run_dir / name).exists()
     ]
     if journal.fault is None:
@@ -68,9 +69,10 @@ def read_run(run_dir: Path) -> RunData:
     experiment = {"name": run.experiment.get("name") or run_dir.resolve().parent.name,
                   "title": run.experiment.get("title") or journal.title}  # fmt: skip
     return RunData(
-        run_dir, run, journal, objectives, samples, lab_events, rf.read_faults(run_dir / rf.FAULTS),
-        rf.read_jsonl(run_dir / rf.NOTES), rf.read_jsonl(run_dir / rf.STEPS), tuple(missing), experiment,
-        interruption(journal, raw_run),
+        run_dir, run, journal, objectives, rf.read_samples(run_dir / names.SAMPLES),
+        rf.read_lab_events(run_dir / names.LAB_EVENTS), rf.read_faults(run_dir / names.FAULTS),
+        rf.read_notes(run_dir / names.NOTES), rf.read_steps(run_dir / names.STEPS), tuple(missing),
+        experiment, interruption(journal, raw_run),
     )  # fmt: skip
 
 

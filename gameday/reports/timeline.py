@@ -263,7 +263,7 @@ def build_floors(
         if before:
             last = float(before[-1].value) * speed
             steady = [s for s in before if s.time >= t0 - STEADY_SECONDS / speed]
-            maximum = max(float(s.value) for s in steady) * speed
+            maximum = max((float(s.value) * speed for s in steady), default=None)
         # failing over then would have lost this much: only before any promotion, and
         # toward the region users moved to when they moved (the subject is "writer->reader")
         after = tuple(
