@@ -15,6 +15,7 @@ Which lab fixture to use (see tests/README.md, "How to write a lab test that sta
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -34,6 +35,10 @@ __all__ = ["FAST_SPEED", "STEADY_TIMEOUT", "wait_for_lab_steady", "wait_for_stea
 
 def pytest_configure(config: pytest.Config) -> None:
     scheduling.register(config)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        # An xdist worker ignores SIGINT, and an ignored signal is inherited: the commands
+        # a test starts (`gameday lab up`, told to stop with Ctrl-C) would never see it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(wrapper=True)
