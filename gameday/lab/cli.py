@@ -65,6 +65,12 @@ def lab() -> None:
     type=float,
     help="Lab-only: baseline delay of the lab's replication link, in lab seconds, 0-60 [0.3].",
 )
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed of the lab's draws from AWS's documented ranges (failover and resync "
+    "durations, checker phases, FIS replication delay), 0-2147483647 [drawn at start].",
+)
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
     "--dns-port", type=int, help="Port of the DNS server, UDP and TCP (0: pick a free one)."
@@ -137,6 +143,15 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def drawn_values(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lab's draws from AWS's documented ranges so far (``draw`` events)."""
+    return [
+        {k: e.get(k) for k in ("name", "aws_seconds", "low", "high", "source", "time")}
+        for e in events
+        if e.get("kind") == "draw"
+    ]
+
+
 def _build_config(
     config_file: str | None, lab_dir: str | None, overrides: dict[str, Any]
 ) -> LabConfig:
@@ -156,6 +171,7 @@ def _build_config(
         "data_tier": "data_tier",
         "threshold": "failure_threshold",
         "lag": "replication_lag",
+        "seed": "seed",
         "service_port": "service_port",
         "dns_port": "dns_port",
         "endpoint_port": "endpoint_port",
@@ -306,6 +322,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
             "health": health,
             "network": network,
             "active_faults": active_faults(events),
+            "seed": raw_state.get("config", {}).get("seed"),
+            "draws": drawn_values(events),
             "events": events[-n_events:] if n_events else [],
         }
         click.echo(json.dumps(data, indent=2))
@@ -320,6 +338,11 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
         click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")
+    draws = drawn_values(events)
+    click.echo(
+        f"draws (seed {raw_state.get('config', {}).get('seed')}): "
+        + (", ".join(f"{d['name']} {d['aws_seconds']:g} AWS s" for d in draws) or "none yet")
+    )
     faults = active_faults(events)
     click.echo(f"active faults: {len(faults) or 'none'}")
     for fault in faults:

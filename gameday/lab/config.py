@@ -36,7 +36,9 @@ CONTROL_PLANE_REQUEST_INTERVAL = 10
 #: failover) or ``dynamodb`` (a global table: every region writes, replication both ways).
 DATA_TIERS = ("aurora", "dynamodb")
 
-#: Aurora global database, in AWS seconds. AWS presents Aurora Global Database's
+#: Aurora global database, in AWS seconds (switchover; an unplanned failover's duration and
+#: the old primary's rebuild are drawn per lab from documented ranges, :mod:`.draws`,
+#: unless ``failover_seconds`` / ``resync_seconds`` are set). AWS presents Aurora Global Database's
 #: cross-Region recovery as taking about a minute (an RTO "typically under a minute" in the
 #: Aurora User Guide's overview and the product page), and documents FailoverGlobalCluster /
 #: SwitchoverGlobalCluster as operations that run for a while, reported through the global
@@ -44,8 +46,11 @@ DATA_TIERS = ("aurora", "dynamodb")
 #: ``SynchronizationStatus`` (User Guide: "Using switchover or failover in an Amazon Aurora
 #: global database"; API reference: FailoverState). The lab uses one minute for both by
 #: default; set ``failover_seconds`` / ``switchover_seconds`` to what your own account shows.
-DEFAULT_FAILOVER_SECONDS = 60.0
 DEFAULT_SWITCHOVER_SECONDS = 60.0
+#: Settings that may be None: drawn per lab from AWS's documented range (:mod:`.draws`).
+DRAWN_WHEN_UNSET = ("failover_seconds", "resync_seconds")
+#: The largest seed (a 31-bit number, as ``gameday lab up --seed`` takes it).
+MAX_SEED = 2**31 - 1
 
 
 #: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
@@ -55,6 +60,8 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "speed": (0.1, 200.0, False, "AWS seconds per lab second"),
     "failover_seconds": (1.0, 3600.0, False, "AWS seconds"),
     "switchover_seconds": (1.0, 3600.0, False, "AWS seconds"),
+    "resync_seconds": (1.0, 86400.0, False, "AWS seconds"),
+    "in_region_failover_seconds": (1.0, 600.0, False, "AWS seconds"),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
     "writer_lease": (0.05, 600.0, False, "seconds"),
@@ -125,8 +132,17 @@ class LabConfig:
     #: Lab-only: the baseline delay of the lab's replication link, in lab seconds.
     replication_lag: float = 0.3
     data_tier: str = "aurora"
-    failover_seconds: float = DEFAULT_FAILOVER_SECONDS
+    #: AWS seconds of an unplanned global failover (None: drawn per failover, 60-300 s).
+    failover_seconds: float | None = None
     switchover_seconds: float = DEFAULT_SWITCHOVER_SECONDS
+    #: AWS seconds an old primary takes to rebuild after an unplanned failover (None:
+    #: drawn per failover, 300-1800 s); a switchback is refused meanwhile.
+    resync_seconds: float | None = None
+    #: AWS seconds of an in-region Aurora failover (a reader promoted): "typically within
+    #: 30 seconds" (Aurora User Guide, high availability), so the lab takes all 30.
+    in_region_failover_seconds: float = 30.0
+    #: The seed of the lab's draws (:mod:`gameday.lab.draws`); None: one is drawn at start.
+    seed: int | None = None
     #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
     #: (frozen, say) may still acknowledge writes after a failover (the fence window).
     writer_lease: float = 1.0
@@ -205,9 +221,15 @@ class LabConfig:
                 f"data_tier must be one of {', '.join(DATA_TIERS)}, got {self.data_tier!r}"
             )
         for key, (low, high, integer, unit) in NUMBER_RANGES.items():
+            if key in DRAWN_WHEN_UNSET and getattr(self, key) is None:
+                continue
             problem = number_problem(getattr(self, key), low, high, integer=integer, unit=unit)
             if problem:
                 raise LabConfigError(f"{key} must be {problem}")
+        if self.seed is not None:
+            problem = number_problem(self.seed, 0, MAX_SEED, integer=True, unit="")
+            if problem:
+                raise LabConfigError(f"seed must be {problem}")
         for key in ("zone", "record"):
             problem = dns_name_problem(getattr(self, key))
             if problem:

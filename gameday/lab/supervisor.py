@@ -39,7 +39,9 @@ from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
 from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
 from gameday.lab.controlplane import server as controlplane
+from gameday.lab.controlplane.alarms import AlarmEvaluator
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
+from gameday.lab.draws import Draws, new_seed
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
 from gameday.lab.network import synfilter
@@ -105,6 +107,8 @@ class Supervisor:
         self.control_ports: dict[str, int] = {}
         self._exited: set[int] = set()
         self._watcher: Worker | None = None
+        self.alarms: AlarmEvaluator | None = None
+        self.draws: Draws | None = None
 
     # -- start ------------------------------------------------------------------------
 
@@ -132,7 +136,8 @@ class Supervisor:
         events_path = self.dir / "events.jsonl"
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
-        self.events.emit("lab-starting", pid=os.getpid())
+        self.events.emit("lab-starting", pid=os.getpid(), seed=cfg.seed)
+        self.draws = Draws(cfg.seed if cfg.seed is not None else new_seed(), self.events)
         self.certificate = tlscert.generate(self.dir, list(addresses), [cfg.zone, f"*.{cfg.zone}"])
 
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
@@ -174,8 +179,9 @@ class Supervisor:
         )
         self.checker = HealthChecker(
             self.events,
-            cfg.time_scale,
+            cfg.clock,
             labels.get,
+            draws=self.draws,
             resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
         )
         self._start_links()
@@ -188,11 +194,19 @@ class Supervisor:
             self.events,
             on_change=self._roles_changed,
             lease=cfg.writer_lease,
-            timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
+            timing=FailoverTiming.from_aws(
+                cfg.clock,
+                cfg.failover_seconds,
+                cfg.switchover_seconds,
+                cfg.resync_seconds,
+                cfg.in_region_failover_seconds,
+            ),
+            draws=self.draws,
         )
         controlplane.install_operation_overrides(
-            Route53View(self), self.topology.requests, cfg.clock
+            Route53View(self), self.topology.requests, cfg.clock, self.draws
         )
+        self.alarms = AlarmEvaluator(cfg.clock, self.events, [r.name for r in cfg.regions])
         healthcheckconfig.install()
         elbv2.install_target_health(self.target_health)
         by_address = {r.address: r.name for r in self.resources.regions}
@@ -211,6 +225,7 @@ class Supervisor:
         self._wait_regions()
         # The data plane starts once the regions answer, so the first observations are real.
         self.checker.start()
+        self.alarms.start()
         self.prober.start()
         # The DNS starts once every target has its first verdict: an alias must not answer
         # on targets still "initial" (that would log a failover that never happened).
@@ -465,6 +480,7 @@ class Supervisor:
             self.dns,
             self.prober,
             self.checker,
+            self.alarms,
         ):
             if part is not None:
                 try:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gameday.lab.controlplane.healthcheckconfig import ALARM_ATTR, INSUFFICIENT_ATTR
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID, truthy
 
 
@@ -44,6 +45,11 @@ class HealthCheckConfig:
     health_threshold: int | None = None
     fqdn: str | None = None
     enable_sni: bool = False
+    #: The checker regions the check runs in (empty: every one of Route 53's).
+    regions: tuple[str, ...] = ()
+    #: CLOUDWATCH_METRIC: the alarm's (region, name) and InsufficientDataHealthStatus.
+    alarm: tuple[str, str] | None = None
+    insufficient_data_health_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,17 @@ def _config(hc: Any) -> HealthCheckConfig:
         health_threshold=int(threshold) if threshold not in (None, "") else None,
         fqdn=hc.fqdn or None,
         enable_sni=truthy(hc.enable_sni),
+        regions=tuple(hc.regions or ()),
+        alarm=_alarm(hc),
+        insufficient_data_health_status=getattr(hc, INSUFFICIENT_ATTR, None),
     )
+
+
+def _alarm(hc: Any) -> tuple[str, str] | None:
+    identifier = getattr(hc, ALARM_ATTR, None)
+    if not identifier:
+        return None
+    return str(identifier["Region"]), str(identifier["Name"])
 
 
 def zones() -> list[Zone]:

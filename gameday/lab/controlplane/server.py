@@ -96,18 +96,28 @@ def truthy(value: Any) -> bool:
 
 
 def install_operation_overrides(
-    view: Any, failover_requests: Any, clock: LabClock | None = None
+    view: Any, failover_requests: Any, clock: LabClock | None = None, draws: Any = None
 ) -> None:
     """Patch moto's operations where the lab needs AWS's behaviour (see each service module).
 
     ``view`` is what the data plane publishes for the Route 53 APIs
     (:class:`gameday.lab.controlplane.route53.DataPlaneView`); ``failover_requests`` is the
-    outbox accepted global-cluster failovers go to (:data:`gameday.lab.controlplane.rds.Outbox`).
+    outbox accepted global-cluster failovers go to (:data:`gameday.lab.controlplane.rds.Outbox`);
+    ``draws`` the lab's seeded draws (:class:`gameday.lab.draws.Draws`, FIS's delays).
     """
-    from gameday.lab.controlplane import dynamodb, ec2, fis, rds, route53, secretsmanager
+    from gameday.lab.controlplane import (
+        alarms,
+        dynamodb,
+        ec2,
+        fismoto,
+        rds,
+        route53,
+        secretsmanager,
+    )
 
     route53.install(view)
-    fis.install(clock or LabClock(1))
+    alarms.install()
+    fismoto.install(clock or LabClock(1), draws)
     rds.install(failover_requests)
     ec2.install()
     secretsmanager.install(clock)

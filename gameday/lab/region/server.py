@@ -45,6 +45,7 @@ from gameday.lab.network.netacl import Rule, connection_allowed
 from gameday.lab.region.httpserver import Gate, Request, Response, serve
 from gameday.lab.region.store import OrderStore
 from gameday.lab.region.tablemirror import TableMirror
+from gameday.lab.region.writeblock import WriteBlock
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128
@@ -79,6 +80,7 @@ class Region:
         self.store = store
         self.role = role
         self.gate = Gate()
+        self.writes = WriteBlock()
         self.secret = SecretStatus()
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self._role_replies: dict[str, dict[str, Any]] = {}
@@ -141,6 +143,9 @@ class Region:
                     "role": self.role,
                 },
             )
+        blocked = self.writes.refusal()
+        if blocked is not None:
+            return Response(503, {"error": blocked, "region": self.name, "role": self.role})
         try:
             data = request.json()
         except ValueError:
@@ -228,6 +233,17 @@ class Region:
             if request_id is not None:
                 self._role_replies[request_id] = reply
             return Response(200, reply)
+        if path == "/_lab/writes" and method == "POST":
+            data = request.json()
+            return Response(
+                200,
+                self.writes.set(
+                    unavailable_until=data.get("unavailable_until"),
+                    reason=str(data.get("reason") or ""),
+                    rpo_blocked=data.get("rpo_blocked"),
+                    rpo_reason=str(data.get("rpo_reason") or ""),
+                ),
+            )
         if path == "/_lab/lease" and method == "POST":
             if self.role == "writer":
                 self.lease_until = max(self.lease_until, float(request.json()["until"]))
