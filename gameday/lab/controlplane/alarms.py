@@ -83,6 +83,10 @@ def decide(
     return current if treat_missing == "ignore" else "INSUFFICIENT_DATA"
 
 
+# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
+# (the evaluator reads moto's alarms and metric data through cloudwatch.backend)
+
+
 class AlarmEvaluator:
     """Evaluates every metric alarm of the given regions once per AWS minute."""
 

@@ -1,7 +1,8 @@
 """AWS Fault Injection Service's rules, as pure functions: templates and timelines.
 
 moto stores experiment templates and experiments but finishes every experiment at once and
-has no effects; :mod:`.fismoto` patches it with what this module decides. The lab validates templates as FIS does (known action ids, their targets
+has no effects; :mod:`.fismoto` patches it with what this module decides. The lab
+validates templates as FIS does (known action ids, their targets
 and parameters, ISO 8601 durations), resolves targets against the control plane when an
 experiment starts, and runs a timeline: pending -> initiating -> running -> completed, each
 action from its start (after the actions it ``startAfter``) for its ``duration`` divided by
@@ -141,6 +142,9 @@ NOT_EMULATED = frozenset(
         "aws:eks:pod-network-packet-loss",
         "aws:eks:terminate-nodegroup-instances",
         "aws:elasticache:replicationgroup-interrupt-az-power",
+        # its former id, which AWS still accepts (chaostoolkit-aws's AZ power
+        # interruption scenario uses it)
+        "aws:elasticache:interrupt-cluster-az-power",
         "aws:lambda:invocation-add-delay",
         "aws:lambda:invocation-error",
         "aws:lambda:invocation-http-integration-response",

@@ -255,8 +255,23 @@ def install(outbox: Outbox) -> None:
     def switchover_global_cluster(self: Any) -> Any:
         return begin(self, False)
 
+    def reset_db_cluster_parameter_group(self: Any) -> Any:
+        # moto lacks it; how a team turns rds.global_db_rpo off again
+        name = str(self._get_param("DBClusterParameterGroupName")).lower()
+        group = self.backend.db_cluster_parameter_groups.get(name)
+        if group is None:
+            raise error(
+                "DBParameterGroupNotFound", f"DB cluster parameter group {name} not found."
+            )
+        if self._get_bool_param("ResetAllParameters", False):
+            group.parameters.clear()
+        for parameter in self._get_multi_param("Parameters.Parameter") or []:
+            group.parameters.pop(parameter.get("ParameterName"), None)
+        return ActionResult({"DBClusterParameterGroupName": group.name})
+
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.reset_db_cluster_parameter_group = reset_db_cluster_parameter_group
     _patch_global_cluster_members()
     _patch_regional_operations(outbox, error)
 

@@ -22,6 +22,7 @@ loudly when moto changes underneath them.
 
 from __future__ import annotations
 
+import os
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -67,6 +68,9 @@ class ControlPlaneServer:
         from gameday.lab.controlplane import route53
 
         route53.register_url_paths()
+        # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
+        # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
