@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from gameday.aws import known_regions
-from gameday.lab.clock import DEFAULT_SPEED, LabClock, LabClockError, check_speed
+from gameday.lab.clock import (
+    DEFAULT_SPEED,
+    LabClock,
+    LabClockError,
+    check_speed,
+    faithful_speeds,
+)
+from gameday.lab.controlplane.route53 import ELB_ALIAS_TTL
 from gameday.netutil import is_loopback
 from gameday.numbers import number_problem
 
@@ -216,6 +223,7 @@ class LabConfig:
             check_speed(self.speed)
         except LabClockError as exc:
             raise LabConfigError(str(exc)) from exc
+        self._check_ttls()
         if self.data_tier not in DATA_TIERS:
             raise LabConfigError(
                 f"data_tier must be one of {', '.join(DATA_TIERS)}, got {self.data_tier!r}"
@@ -243,6 +251,22 @@ class LabConfig:
         if not isinstance(self.lab_dir, str) or not self.lab_dir or "\0" in self.lab_dir:
             raise LabConfigError(f"lab_dir must be a directory path, got {self.lab_dir!r}")
         return self
+
+    def _check_ttls(self) -> None:
+        """Refuse a speed at which the lab's own TTLs would be served distorted."""
+        if number_problem(self.ttl, *NUMBER_RANGES["ttl"][:2], integer=True, unit=""):
+            return  # the range check below says what is wrong with it
+        ttls = [self.ttl, ELB_ALIAS_TTL]
+        clock = self.clock
+        for ttl in ttls:
+            problem = clock.ttl_problem(ttl)
+            if problem:
+                speeds = ", ".join(f"{s:g}" for s in faithful_speeds(ttls))
+                raise LabConfigError(
+                    f"speed {self.speed:g} would distort DNS TTLs ({problem}): with ttl "
+                    f"{self.ttl} and the load balancers' {ELB_ALIAS_TTL} s, use a speed that "
+                    f"divides both (whole speeds: {speeds}), or another ttl"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

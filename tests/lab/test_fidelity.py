@@ -99,6 +99,38 @@ def test_route53_refuses_what_aws_refuses(fidelity_lab: Lab, env: dict[str, str]
         r53.delete_health_check(HealthCheckId=hc_id)
 
 
+def test_a_record_whose_ttl_the_lab_would_distort_is_refused(
+    fidelity_lab: Lab, env: dict[str, str]
+) -> None:
+    info = fidelity_lab.info
+    r53 = boto3.client("route53")
+    name = f"ttl-{uuid.uuid4().hex[:6]}.{info.zone_name}"
+    with pytest.raises(ClientError) as raised:
+        r53.change_resource_record_sets(
+            HostedZoneId=info.zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            "Name": name,
+                            "Type": "A",
+                            "TTL": 5,
+                            "ResourceRecords": [{"Value": info.primary.address}],
+                        },
+                    }
+                ]
+            },
+        )
+    code, message = _error(raised)
+    assert code == "InvalidInput" and "multiple of the lab's speed (10)" in message
+    names = [
+        r["Name"]
+        for r in r53.list_resource_record_sets(HostedZoneId=info.zone_id)["ResourceRecordSets"]
+    ]
+    assert name + "." not in names
+
+
 def test_a_check_limited_to_three_regions_gets_three_observations(
     fidelity_lab: Lab, env: dict[str, str]
 ) -> None:

@@ -260,13 +260,12 @@ def install(outbox: Outbox) -> None:
         name = str(self._get_param("DBClusterParameterGroupName")).lower()
         group = self.backend.db_cluster_parameter_groups.get(name)
         if group is None:
-            raise error(
-                "DBParameterGroupNotFound", f"DB cluster parameter group {name} not found."
-            )
+            raise error("DBParameterGroupNotFound", f"DB cluster parameter group {name} not found.")
         if self._get_bool_param("ResetAllParameters", False):
             group.parameters.clear()
-        for parameter in self._get_multi_param("Parameters.Parameter") or []:
-            group.parameters.pop(parameter.get("ParameterName"), None)
+        for parameter in self.params.get("Parameters") or []:
+            given = parameter.original_dict() if hasattr(parameter, "original_dict") else parameter
+            group.parameters.pop(given.get("ParameterName"), None)
         return ActionResult({"DBClusterParameterGroupName": group.name})
 
     RDSResponse.failover_global_cluster = failover_global_cluster

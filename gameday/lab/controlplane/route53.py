@@ -26,6 +26,9 @@ from typing import Any, Protocol
 from gameday.lab.controlplane.healthcheckconfig import ALARM_ATTR, INSUFFICIENT_ATTR
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID, truthy
 
+#: An alias record to a load balancer has no TTL of its own: Route 53 answers with 60 s.
+ELB_ALIAS_TTL = 60
+
 
 @dataclass(frozen=True)
 class HealthCheckConfig:
@@ -216,8 +219,9 @@ def _route53() -> Any:
     return route53_backends[LAB_ACCOUNT_ID]["aws"]
 
 
-def install(view: DataPlaneView) -> None:
-    """Make the watching APIs answer from ``view``; name every operation the lab lacks."""
+def install(view: DataPlaneView, clock: Any = None) -> None:
+    """Make the watching APIs answer from ``view``; name every operation the lab lacks;
+    refuse a record whose TTL the lab's ``clock`` would serve distorted."""
     from botocore.session import get_session
     from moto.core.responses import ActionResult
     from moto.route53.exceptions import InvalidInput, Route53ClientError
@@ -269,6 +273,8 @@ def install(view: DataPlaneView) -> None:
             }
         )
 
+    if clock is not None:
+        _refuse_distorted_ttls(clock, InvalidInput)
     Route53.get_health_check_status = get_health_check_status
     Route53.get_health_check_last_failure_reason = get_health_check_last_failure_reason
     Route53.test_dns_answer = test_dns_answer
@@ -279,6 +285,31 @@ def install(view: DataPlaneView) -> None:
         method = _snake(operation)
         if method not in implemented:
             setattr(Route53, method, _refuse(operation, NotImplementedByLab))
+
+
+def _refuse_distorted_ttls(clock: Any, invalid: Any) -> None:
+    """ChangeResourceRecordSets with a TTL the lab cannot serve faithfully is refused,
+    naming the lab's limit (AWS accepts it; the lab will not serve it wrong in silence)."""
+    from moto.route53.models import Route53Backend
+
+    change = Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(self: Any, the_zone_id: str, change_list: Any) -> Any:
+        for item in change_list or []:
+            record = item.get("ResourceRecordSet") or item
+            ttl = record.get("TTL")
+            if item.get("Action") == "DELETE" or ttl in (None, ""):
+                continue
+            problem = clock.ttl_problem(int(ttl))
+            if problem:
+                raise invalid(
+                    f"The gameday lab cannot serve {record.get('Name')} faithfully: {problem}. "
+                    f"Use a TTL that is a multiple of the lab's speed ({clock.speed:g}), or "
+                    "run the lab at a speed that divides it."
+                )
+        return change(self, the_zone_id, change_list)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
 
 
 def register_url_paths() -> None:

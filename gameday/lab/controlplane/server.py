@@ -119,7 +119,7 @@ def install_operation_overrides(
         secretsmanager,
     )
 
-    route53.install(view)
+    route53.install(view, clock)
     alarms.install()
     fismoto.install(clock or LabClock(1), draws)
     rds.install(failover_requests)
