@@ -268,8 +268,18 @@ def install(outbox: Outbox) -> None:
             group.parameters.pop(given.get("ParameterName"), None)
         return ActionResult({"DBClusterParameterGroupName": group.name})
 
+    def delete_db_cluster_endpoint(self: Any) -> Any:
+        # moto has no custom cluster endpoints; neither has the lab: none can be found
+        identifier = self._get_param("DBClusterEndpointIdentifier")
+        raise error(
+            "DBClusterEndpointNotFoundFault",
+            f"The specified custom endpoint {identifier} doesn't exist (a cluster's own "
+            "writer and reader endpoints are not custom endpoints and can't be deleted).",
+        )
+
     RDSResponse.failover_global_cluster = failover_global_cluster
     RDSResponse.switchover_global_cluster = switchover_global_cluster
+    RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
     RDSResponse.reset_db_cluster_parameter_group = reset_db_cluster_parameter_group
     _patch_global_cluster_members()
     _patch_regional_operations(outbox, error)
