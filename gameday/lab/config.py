@@ -54,11 +54,13 @@ DATA_TIERS = ("aurora", "dynamodb")
 #: global database"; API reference: FailoverState). The lab uses one minute for both by
 #: default; set ``failover_seconds`` / ``switchover_seconds`` to what your own account shows.
 DEFAULT_SWITCHOVER_SECONDS = 60.0
-#: Settings that may be None: drawn per lab from AWS's documented range (:mod:`.draws`).
-DRAWN_WHEN_UNSET = ("failover_seconds", "resync_seconds")
+#: Numeric settings that may be None: drawn per lab (the durations from AWS's documented
+#: range, :mod:`.draws`; the seed itself at ``lab up``).
+OPTIONAL_NUMBERS = ("failover_seconds", "resync_seconds", "seed")
+
+
 #: The largest seed (a 31-bit number, as ``gameday lab up --seed`` takes it).
 MAX_SEED = 2**31 - 1
-
 
 #: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
 NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
@@ -69,6 +71,7 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "switchover_seconds": (1.0, 3600.0, False, "AWS seconds"),
     "resync_seconds": (1.0, 86400.0, False, "AWS seconds"),
     "in_region_failover_seconds": (1.0, 600.0, False, "AWS seconds"),
+    "seed": (0, MAX_SEED, True, ""),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
     "writer_lease": (0.05, 600.0, False, "seconds"),
@@ -229,15 +232,11 @@ class LabConfig:
                 f"data_tier must be one of {', '.join(DATA_TIERS)}, got {self.data_tier!r}"
             )
         for key, (low, high, integer, unit) in NUMBER_RANGES.items():
-            if key in DRAWN_WHEN_UNSET and getattr(self, key) is None:
+            if key in OPTIONAL_NUMBERS and getattr(self, key) is None:
                 continue
             problem = number_problem(getattr(self, key), low, high, integer=integer, unit=unit)
             if problem:
                 raise LabConfigError(f"{key} must be {problem}")
-        if self.seed is not None:
-            problem = number_problem(self.seed, 0, MAX_SEED, integer=True, unit="")
-            if problem:
-                raise LabConfigError(f"seed must be {problem}")
         for key in ("zone", "record"):
             problem = dns_name_problem(getattr(self, key))
             if problem:
