@@ -12,6 +12,7 @@ from gameday.lab import Lab, LabConfig
 #: The shared lab's fixed global-failover and rebuild durations (AWS seconds; see `lab`).
 SHARED_LAB_FAILOVER_SECONDS = 60.0
 SHARED_LAB_RESYNC_SECONDS = 20.0
+SHARED_LAB_PAUSE_DELAY_SECONDS = 10.0
 
 
 @pytest.fixture(autouse=True)
@@ -26,16 +27,18 @@ def _own_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab with the default configuration, for one test module.
 
-    Except two drawn durations, fixed here to keep the suite short: an unplanned global
-    failover (60 AWS s; drawn from 60-300 s by default) and the old primary's rebuild
-    after it (20 AWS s; drawn from 300-1800 s), which every failover-then-failback test
-    would otherwise wait out. tests/lab/test_fidelity.py covers the draws themselves.
+    Except three drawn durations, fixed here to keep the suite short: an unplanned global
+    failover (60 AWS s; drawn from 60-300 s by default), the old primary's rebuild after
+    it (20 AWS s; drawn from 300-1800 s), which every failover-then-failback test would
+    otherwise wait out, and the delay before a FIS global-table pause bites (10 AWS s;
+    drawn from 0-300 s). tests/lab/test_fidelity.py covers the draws themselves.
     """
     handle = Lab.start(
         LabConfig(
             lab_dir=str(tmp_path_factory.mktemp("lab")),
             failover_seconds=SHARED_LAB_FAILOVER_SECONDS,
             resync_seconds=SHARED_LAB_RESYNC_SECONDS,
+            pause_replication_delay_seconds=SHARED_LAB_PAUSE_DELAY_SECONDS,
         )
     )
     try:

@@ -56,7 +56,12 @@ DATA_TIERS = ("aurora", "dynamodb")
 DEFAULT_SWITCHOVER_SECONDS = 60.0
 #: Numeric settings that may be None: drawn per lab (the durations from AWS's documented
 #: range, :mod:`.draws`; the seed itself at ``lab up``).
-OPTIONAL_NUMBERS = ("failover_seconds", "resync_seconds", "seed")
+OPTIONAL_NUMBERS = (
+    "failover_seconds",
+    "resync_seconds",
+    "pause_replication_delay_seconds",
+    "seed",
+)
 
 
 #: The largest seed (a 31-bit number, as ``gameday lab up --seed`` takes it).
@@ -71,6 +76,7 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "switchover_seconds": (1.0, 3600.0, False, "AWS seconds"),
     "resync_seconds": (1.0, 86400.0, False, "AWS seconds"),
     "in_region_failover_seconds": (1.0, 600.0, False, "AWS seconds"),
+    "pause_replication_delay_seconds": (0.0, 300.0, False, "AWS seconds"),
     "seed": (0, MAX_SEED, True, ""),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
@@ -151,6 +157,9 @@ class LabConfig:
     #: AWS seconds of an in-region Aurora failover (a reader promoted): "typically within
     #: 30 seconds" (Aurora User Guide, high availability), so the lab takes all 30.
     in_region_failover_seconds: float = 30.0
+    #: AWS seconds before a FIS global-table pause takes effect (None: drawn per action,
+    #: 0-300 s: "items may continue to be replicated for up to 5 minutes").
+    pause_replication_delay_seconds: float | None = None
     #: The seed of the lab's draws (:mod:`gameday.lab.draws`); None: one is drawn at start.
     seed: int | None = None
     #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
@@ -250,6 +259,10 @@ class LabConfig:
         if not isinstance(self.lab_dir, str) or not self.lab_dir or "\0" in self.lab_dir:
             raise LabConfigError(f"lab_dir must be a directory path, got {self.lab_dir!r}")
         return self
+
+    def fixed_draws(self) -> dict[str, float | None]:
+        """The documented ranges this configuration fixes instead of drawing."""
+        return {"pause_replication_delay_seconds": self.pause_replication_delay_seconds}
 
     def _check_ttls(self) -> None:
         """Refuse a speed at which the lab's own TTLs would be served distorted."""

@@ -7,7 +7,8 @@ from the documented range (:data:`RANGES`, uniform: the documentation gives no s
 from a generator seeded per lab (``LabConfig.seed``: settable, drawn at ``lab up`` when
 not given). Each quantity has its own stream (seeded by the lab's seed and its name), so
 the n-th draw of one never depends on how often another was drawn: the same seed gives
-the same values in the same order.
+the same values in the same order. A value the lab's configuration fixes (a team's own
+measurement, or a test's) replaces the draw and says so (``fixed``).
 
 Every draw is a ``draw`` event in the lab's event log (name, value in AWS seconds, the
 range, its source), which ``gameday lab status`` lists and a drill's run directory keeps.
@@ -74,10 +75,14 @@ def new_seed() -> int:
 class Draws:
     """The lab's seeded draws: one independent stream per quantity."""
 
-    def __init__(self, seed: int, events: Emitter | None = None) -> None:
+    def __init__(
+        self, seed: int, events: Emitter | None = None, fixed: dict[str, float] | None = None
+    ) -> None:
         self.seed = seed
         self._events = events
         self._streams: dict[str, random.Random] = {}
+        #: quantities the lab's configuration fixes (a team's own measurement, a test)
+        self._fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
 
     def stream(self, name: str) -> random.Random:
         """The generator of one quantity (its own, seeded by the lab's seed and ``name``)."""
@@ -89,11 +94,15 @@ class Draws:
         """The next value of a documented range (AWS seconds), recorded as a ``draw`` event."""
         documented = RANGES[name]
         value = round(self.stream(name).uniform(documented.low, documented.high), 3)
+        fixed = name in self._fixed
+        if fixed:
+            value = float(self._fixed[name])
         if self._events is not None:
             self._events.emit(
                 "draw",
                 name=name,
                 aws_seconds=value,
+                fixed=fixed,
                 low=documented.low,
                 high=documented.high,
                 seed=self.seed,

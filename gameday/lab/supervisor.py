@@ -137,7 +137,9 @@ class Supervisor:
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
         self.events.emit("lab-starting", pid=os.getpid(), seed=cfg.seed)
-        self.draws = Draws(cfg.seed if cfg.seed is not None else new_seed(), self.events)
+        self.draws = Draws(
+            cfg.seed if cfg.seed is not None else new_seed(), self.events, cfg.fixed_draws()
+        )
         self.certificate = tlscert.generate(self.dir, list(addresses), [cfg.zone, f"*.{cfg.zone}"])
 
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
