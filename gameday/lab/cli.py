@@ -152,6 +152,18 @@ def drawn_values(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _draws_json(raw_state: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"seed": raw_state.get("config", {}).get("seed"), "draws": drawn_values(events)}
+
+
+def _print_draws(raw_state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    draws = drawn_values(events)
+    click.echo(
+        f"draws (seed {raw_state.get('config', {}).get('seed')}): "
+        + (", ".join(f"{d['name']} {d['aws_seconds']:g} AWS s" for d in draws) or "none yet")
+    )
+
+
 def _build_config(
     config_file: str | None, lab_dir: str | None, overrides: dict[str, Any]
 ) -> LabConfig:
@@ -322,8 +334,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
             "health": health,
             "network": network,
             "active_faults": active_faults(events),
-            "seed": raw_state.get("config", {}).get("seed"),
-            "draws": drawn_values(events),
+            **_draws_json(raw_state, events),
             "events": events[-n_events:] if n_events else [],
         }
         click.echo(json.dumps(data, indent=2))
@@ -338,11 +349,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
         click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")
-    draws = drawn_values(events)
-    click.echo(
-        f"draws (seed {raw_state.get('config', {}).get('seed')}): "
-        + (", ".join(f"{d['name']} {d['aws_seconds']:g} AWS s" for d in draws) or "none yet")
-    )
+    _print_draws(raw_state, events)
     faults = active_faults(events)
     click.echo(f"active faults: {len(faults) or 'none'}")
     for fault in faults:

@@ -54,7 +54,6 @@ def _table_arns(region: str) -> list[str]:
 
 def install(clock: LabClock = REAL_TIME, draws: Draws | None = None) -> None:
     """FIS templates are validated, experiments run on the lab's clock with effects."""
-    import time as _time
 
     draws = draws or Draws(new_seed())
 
@@ -69,7 +68,6 @@ def install(clock: LabClock = REAL_TIME, draws: Draws | None = None) -> None:
 
     create_template = FISBackend.create_experiment_template
     start = FISBackend.start_experiment
-    managed_status = Experiment.status
 
     def create_experiment_template(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -105,6 +103,18 @@ def install(clock: LabClock = REAL_TIME, draws: Draws | None = None) -> None:
         experiment._lab_run = run
         return experiment.to_dict(tags=self.tagger.get_tag_dict_for_resource(experiment.arn))
 
+    _patch_experiment_status(Experiment)
+    FISBackend.create_experiment_template = create_experiment_template
+    FISBackend.start_experiment = start_experiment
+
+
+def _patch_experiment_status(experiment_class: Any) -> None:
+    """An experiment the lab runs reports its status from the lab's timeline."""
+    import time as _time
+
+    Experiment = experiment_class
+    managed_status = Experiment.status
+
     def status_get(self: Any) -> str | None:
         run = getattr(self, "_lab_run", None)
         if run is None:
@@ -138,8 +148,6 @@ def install(clock: LabClock = REAL_TIME, draws: Draws | None = None) -> None:
     Experiment._moto_sync_state = Experiment._sync_state
     Experiment._sync_state = sync_state
     Experiment.status = property(status_get, status_set)
-    FISBackend.create_experiment_template = create_experiment_template
-    FISBackend.start_experiment = start_experiment
 
 
 def _resolve_targets(

@@ -176,6 +176,26 @@ def _patch_global_cluster_members() -> None:
     GlobalCluster.global_cluster_members = property(global_cluster_members)
 
 
+def _refuse_while_resyncing(
+    cluster: Any, member: Any, global_id: str, allow_data_loss: bool, error: Any
+) -> None:
+    """AWS refuses a switchover while any member is pending-resync, and any operation
+    towards such a member (its volume is being rebuilt)."""
+    resyncing = [
+        m.db_cluster_arn
+        for m in cluster.members
+        if member_synchronization(global_id, m.db_cluster_arn) == "pending-resync"
+    ]
+    if member.db_cluster_arn in resyncing or (resyncing and not allow_data_loss):
+        raise error(
+            "InvalidGlobalClusterStateFault",
+            f"Global cluster {global_id} can't switch over or fail over to "
+            f"{member.db_cluster_arn} now: member(s) {', '.join(resyncing)} are in "
+            "SynchronizationStatus pending-resync (the old primary's storage is being "
+            "rebuilt after an unplanned failover). Wait until every member is connected.",
+        )
+
+
 def install(outbox: Outbox) -> None:
     """Adds ``failover_global_cluster`` and ``switchover_global_cluster`` (moto has neither)."""
     from moto.core.responses import ActionResult
@@ -211,19 +231,7 @@ def install(outbox: Outbox) -> None:
                 "InvalidDBClusterStateFault",
                 f"DB cluster {member.db_cluster_arn} is already the primary cluster of global cluster {global_id}.",
             )
-        resyncing = [
-            m.db_cluster_arn
-            for m in cluster.members
-            if member_synchronization(global_id, m.db_cluster_arn) == "pending-resync"
-        ]
-        if member.db_cluster_arn in resyncing or (resyncing and not allow_data_loss):
-            raise error(
-                "InvalidGlobalClusterStateFault",
-                f"Global cluster {global_id} can't switch over or fail over to "
-                f"{member.db_cluster_arn} now: member(s) {', '.join(resyncing)} are in "
-                "SynchronizationStatus pending-resync (the old primary's storage is being "
-                "rebuilt after an unplanned failover). Wait until every member is connected.",
-            )
+        _refuse_while_resyncing(cluster, member, global_id, allow_data_loss, error)
         writer = global_cluster_writer(global_id)
         assert writer is not None
         set_failover_state(
@@ -255,6 +263,18 @@ def install(outbox: Outbox) -> None:
     def switchover_global_cluster(self: Any) -> Any:
         return begin(self, False)
 
+    RDSResponse.failover_global_cluster = failover_global_cluster
+    RDSResponse.switchover_global_cluster = switchover_global_cluster
+    _patch_global_cluster_members()
+    _patch_regional_operations(outbox, error)
+    _add_missing_operations(error)
+
+
+def _add_missing_operations(error: Any) -> None:
+    """RDS operations moto lacks that drills and chaostoolkit-aws call."""
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
     def reset_db_cluster_parameter_group(self: Any) -> Any:
         # moto lacks it; how a team turns rds.global_db_rpo off again
         name = str(self._get_param("DBClusterParameterGroupName")).lower()
@@ -277,12 +297,8 @@ def install(outbox: Outbox) -> None:
             "writer and reader endpoints are not custom endpoints and can't be deleted).",
         )
 
-    RDSResponse.failover_global_cluster = failover_global_cluster
-    RDSResponse.switchover_global_cluster = switchover_global_cluster
-    RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
     RDSResponse.reset_db_cluster_parameter_group = reset_db_cluster_parameter_group
-    _patch_global_cluster_members()
-    _patch_regional_operations(outbox, error)
+    RDSResponse.delete_db_cluster_endpoint = delete_db_cluster_endpoint
 
 
 def _patch_regional_operations(outbox: Outbox, error: Any) -> None:

@@ -234,16 +234,7 @@ class Region:
                 self._role_replies[request_id] = reply
             return Response(200, reply)
         if path == "/_lab/writes" and method == "POST":
-            data = request.json()
-            return Response(
-                200,
-                self.writes.set(
-                    unavailable_until=data.get("unavailable_until"),
-                    reason=str(data.get("reason") or ""),
-                    rpo_blocked=data.get("rpo_blocked"),
-                    rpo_reason=str(data.get("rpo_reason") or ""),
-                ),
-            )
+            return Response(200, self.writes.set_from(request.json()))
         if path == "/_lab/lease" and method == "POST":
             if self.role == "writer":
                 self.lease_until = max(self.lease_until, float(request.json()["until"]))

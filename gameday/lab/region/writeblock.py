@@ -49,6 +49,17 @@ class WriteBlock:
                 self.rpo_reason = rpo_reason
             return self.describe()
 
+    def set_from(self, data: dict[str, object]) -> dict[str, object]:
+        """:meth:`set` from the control API's JSON body."""
+        until = data.get("unavailable_until")
+        blocked = data.get("rpo_blocked")
+        return self.set(
+            unavailable_until=float(until) if isinstance(until, int | float) else None,
+            reason=str(data.get("reason") or ""),
+            rpo_blocked=bool(blocked) if blocked is not None else None,
+            rpo_reason=str(data.get("rpo_reason") or ""),
+        )
+
     def refusal(self, now: float | None = None) -> str | None:
         """Why a commit is not taken now (None: it is)."""
         now = time.time() if now is None else now
