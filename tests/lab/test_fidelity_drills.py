@@ -114,7 +114,8 @@ def _in_region_experiment(tmp_path: Path) -> Path:
     extension = next(e for e in base["extensions"] if e["name"] == "gameday")
     extension.update(drill="in-region-failover", fault_activity="in-region-failover")
     extension["objectives"] = {"rto_seconds": 60, "rpo_seconds": 0}
-    extension["load"] = {**extension.get("load", {}), "write_ratio": 0.5}  # writes to refuse
+    # the default profile with writes (the frame's browse profile only reads)
+    extension["load"] = {"users": 8, "write_ratio": 0.5}
     base.update(
         title="In-region Aurora failover: a reader is promoted, writes wait",
         method=[
