@@ -52,7 +52,8 @@ def lab() -> None:
     "--speed",
     type=float,
     help="AWS seconds per lab second for every AWS-side duration (health checks, TTLs, "
-    "failovers, FIS, replica status), 0.1-200; 1 = real time [10].",
+    "failovers, FIS, replica status), 0.1-200, dividing the TTLs (--ttl and 60) so that "
+    "they are served exactly; 1 = real time [10].",
 )
 @click.option(
     "--data-tier",
