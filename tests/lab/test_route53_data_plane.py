@@ -240,7 +240,7 @@ def test_weighted_and_simple_records_created_with_boto3(lab: Lab, lab_env: dict[
             "ResourceRecordSet": {
                 "Name": name,
                 "Type": "A",
-                "TTL": 7,
+                "TTL": 20,
                 "SetIdentifier": identifier,
                 "Weight": weight,
                 "HealthCheckId": hc,
@@ -259,18 +259,19 @@ def test_weighted_and_simple_records_created_with_boto3(lab: Lab, lab_env: dict[
                     "ResourceRecordSet": {
                         "Name": f"simple.{info.zone_name}",
                         "Type": "A",
-                        "TTL": 42,
+                        "TTL": 40,
                         "ResourceRecords": [{"Value": "127.0.9.9"}, {"Value": "127.0.9.10"}],
                     },
                 },
             ]
         },
     )
-    # Route 53's 42 s, served on the lab clock (speed 10): ceil(4.2) = 5 s.
-    assert resolve(lab, f"simple.{info.zone_name}") == (["127.0.9.10", "127.0.9.9"], 5)
+    # Route 53's 40 s, served on the lab clock (speed 10): 4 s exactly (a TTL the lab would
+    # serve distorted, 42 s, is refused: tests/lab/test_fidelity.py)
+    assert resolve(lab, f"simple.{info.zone_name}") == (["127.0.9.10", "127.0.9.9"], 4)
     seen = {resolve(lab, name)[0][0] for _ in range(60)}
     assert seen == {info.primary.address, info.secondary.address}
-    assert resolve(lab, name)[1] == 1  # Route 53 holds 7 s; served ceil(0.7) at speed 10
+    assert resolve(lab, name)[1] == 2  # Route 53 holds 20 s; served 2 s at speed 10
     try:
         route53.update_health_check(HealthCheckId=info.primary.health_check_id, Inverted=True)
         # once the primary's check fails, every weighted answer is the secondary's
