@@ -53,10 +53,17 @@ from gameday.drill.artefacts import (
     write_lab_events,
     write_run_json,
 )
-from gameday.drill.phases import NOT_FAULTS, audit, fault_time, observe, start_load, stop_load
+from gameday.drill.phases import (
+    audit,
+    fault_time,
+    is_fault_activity,
+    observe,
+    start_load,
+    stop_load,
+)
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
-from gameday.drill.state import DrillRun, apply_environment, restore_environment
+from gameday.drill.state import DrillRun, Phase, apply_environment, restore_environment
 
 __all__ = [
     "after_activity_control",
@@ -163,10 +170,10 @@ def before_experiment_control(
         run.account = preflight(context, run.configuration, run.secrets, steady, targets)
         run.run_json["floors"] = floors(run)
         write_run_json(run)
-        run.phase = "warm-up"
+        run.enter(Phase.WARM_UP)
         start_load(run)
         run.sampler.start()
-        run.phase = "method"
+        run.enter(Phase.METHOD)
     except Exception as exc:
         run.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
         logger.error("gameday: the drill cannot run: %s", run.error)
@@ -178,9 +185,8 @@ def before_experiment_control(
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
     """Live progress: the activity under way is the phase."""
     run = _current
-    if run is not None and run.phase.startswith(("method", "rollback")):
-        stage = "rollback" if run.phase.startswith("rollback") else "method"
-        run.phase = f"{stage}: {context.get('name')}"
+    if run is not None and run.phase in (Phase.METHOD, Phase.ROLLBACK):
+        run.activity = str(context.get("name"))
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any) -> None:
@@ -188,23 +194,20 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any)
     run = _current
     if run is None or run.t0 is not None or run.settings is None:
         return
-    if context.get("type") != "action" or run.phase.startswith("rollback"):
+    if context.get("type") != "action" or run.phase is Phase.ROLLBACK:
         return
-    module = str((context.get("provider") or {}).get("module", ""))
     named = run.settings.fault_activity
-    if (named and context.get("name") == named) or (
-        not named and not module.startswith(NOT_FAULTS)
-    ):
+    if (named and context.get("name") == named) or (not named and is_fault_activity(context)):
         run.t0 = time.time()
 
 
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
     """A drill that failed its preflight injected nothing: skip the rollbacks."""
     run = _current
-    if run is not None and run.error and run.phase in ("preflight", "warm-up"):
+    if run is not None and run.error and run.phase in (Phase.PREFLIGHT, Phase.WARM_UP):
         raise InterruptExecution("gameday: nothing was injected, no rollback needed")
     if run is not None:
-        run.phase = "rollback"
+        run.enter(Phase.ROLLBACK)
         run.rollbacks_started = time.time()
 
 
@@ -221,7 +224,7 @@ def after_method_control(
     finally:
         stop_load(run)
     note_lag_over_rpo(run)
-    run.phase = "audit"
+    run.enter(Phase.AUDIT)
     try:
         audit(run)
     except Exception as exc:
@@ -263,7 +266,7 @@ def after_experiment_control(
                 journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)}
             )
             return
-        run.phase = "report"
+        run.enter(Phase.REPORT)
         from gameday.reports import build_report
 
         run.summary = build_report(run.run_dir)
@@ -285,7 +288,7 @@ def after_experiment_control(
         run.error = run.error or f"the report could not be built: {exc}"
         _attach(journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)})
     finally:
-        run.phase = "done"
+        run.enter(Phase.DONE)
         rd.clear_current(run.run_dir)
 
 

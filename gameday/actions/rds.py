@@ -30,7 +30,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import activity, registry
 from gameday.describe.rds import HINTS as _READ_HINTS
 from gameday.describe.rds import arn_region, describe_global_cluster, writer_of
 from gameday.faults import APPLIED, FAILED, Undo
@@ -56,7 +56,9 @@ def _seconds(value: Any, name: str, *, minimum: float) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not number >= minimum or math.isinf(number):
-        raise s.fail(f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more.")
+        raise activity.fail(
+            f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more."
+        )
     return number
 
 
@@ -66,7 +68,7 @@ def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> 
         if arn_region(arn) == region:
             return arn
     regions = ", ".join(sorted({arn_region(a) for a in members})) or "none"
-    raise s.fail(
+    raise activity.fail(
         f"Global cluster {global_cluster_id!r} has no member in {region} (members in: "
         f"{regions}): choose one of those regions as `target_region`."
     )
@@ -85,7 +87,7 @@ def _settled(
         cluster = describe_global_cluster(rds, global_cluster_id)
     if cluster.get("FailoverState"):
         state = cluster["FailoverState"]
-        raise s.fail(
+        raise activity.fail(
             f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
             f"progress ({state.get('Status', 'unknown')}, towards "
             f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
@@ -97,7 +99,7 @@ def _settled(
         time.sleep(max(0.05, poll_interval))
         cluster = describe_global_cluster(rds, global_cluster_id)
     if _resyncing(cluster):
-        raise s.fail(
+        raise activity.fail(
             f"Global cluster {global_cluster_id!r} has member(s) in pending-resync "
             f"({', '.join(sorted(arn_region(a) for a in _resyncing(cluster)))}) after "
             f"{timeout:g} s: an old primary is rebuilt after an unplanned failover and AWS "
@@ -117,7 +119,7 @@ def _resyncing(cluster: dict[str, Any]) -> list[str]:
 
 def _move_writer(
     *,
-    activity: str,
+    fault: str,
     operation: str,
     global_cluster_id: str,
     target_region: str,
@@ -127,13 +129,13 @@ def _move_writer(
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict[str, Any]:
-    s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
-    target_region = s.check_region(target_region, "target_region")
-    api_region = s.check_region(region or target_region)
+    activity.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    target_region = activity.check_region(target_region, "target_region")
+    api_region = activity.check_region(region or target_region)
     timeout = _seconds(timeout, "timeout", minimum=0.0)
     poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
-    rds = s.connect("rds", api_region, configuration, secrets)
-    s.guard(api_region, configuration, secrets)
+    rds = activity.connect("rds", api_region, configuration, secrets)
+    activity.guard(api_region, configuration, secrets)
     cluster = describe_global_cluster(rds, global_cluster_id)
     cluster = _settled(rds, global_cluster_id, cluster, timeout, poll_interval)
     old = writer_of(cluster)
@@ -148,7 +150,7 @@ def _move_writer(
         "elapsed_seconds": 0.0,
         "fault_id": None,
     }
-    book = s.ledger(configuration)
+    book = activity.ledger(configuration)
     target = f"rds:global-cluster:{global_cluster_id}"
     open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
         e
@@ -158,7 +160,7 @@ def _move_writer(
     # moving the writer back where an open fault found it is that fault's revert
     reverting = [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
     if outcome["completed"]:
-        book.mark_reverted(reverting, by=activity)
+        book.mark_reverted(reverting, by=fault)
         outcome["reverted"] = [e.id for e in reverting]
         return outcome
 
@@ -173,10 +175,10 @@ def _move_writer(
     )
     started = time.monotonic()
     if reverting:
-        s.call(rds, operation, failure, _HINTS, **params)
+        activity.call(rds, operation, failure, _HINTS, **params)
     else:
-        fault_id, _ = s.inject(
-            activity=activity,
+        fault_id, _ = activity.inject(
+            activity=fault,
             target=target,
             arguments={
                 "global_cluster_id": global_cluster_id,
@@ -231,12 +233,12 @@ def _move_writer(
             # in the ledger, so `gameday recover` (or a second run) tries again
             where = new["region"] if new else "no region"
             why = "was cancelled" if cancelled else f"did not finish within {timeout:g} s"
-            raise s.fail(
+            raise activity.fail(
                 f"Moving the writer of global cluster {global_cluster_id!r} back to "
                 f"{target_region} {why} (writer in {where}): wait until replication has "
                 "caught up, then run the rollback or `gameday recover` again."
             )
-        book.mark_reverted(reverting, by=activity)
+        book.mark_reverted(reverting, by=fault)
         outcome["reverted"] = [e.id for e in reverting]
     elif not outcome["completed"]:
         raise _not_moved(book, outcome, cluster, target_region, timeout)
@@ -280,9 +282,14 @@ def _not_moved(
             "minutes: give `timeout` room for that."
         )
         book.mark(outcome["fault_id"], APPLIED, error=message)
-    return s.fail(message)
+    return activity.fail(message)
 
 
+@registry.fault(
+    rollback="switchover_database",
+    iam=("rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster"),
+    note="Aurora global, `AllowDataLoss`",
+)
 def failover_database(
     global_cluster_id: str,
     target_region: str,
@@ -310,7 +317,7 @@ def failover_database(
     ``cancelled`` (always false once it returns), ``elapsed_seconds`` and ``fault_id``.
     """
     return _move_writer(
-        activity="failover_database",
+        fault="failover_database",
         operation="failover_global_cluster",
         global_cluster_id=global_cluster_id,
         target_region=target_region,
@@ -322,6 +329,11 @@ def failover_database(
     )
 
 
+@registry.fault(
+    rollback="switchover_database",
+    iam=("rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster"),
+    note="planned, no data loss; also the rollback of a failover and the failback",
+)
 def switchover_database(
     global_cluster_id: str,
     target_region: str,
@@ -346,7 +358,7 @@ def switchover_database(
     ``reverted`` (the ledger entries closed).
     """
     return _move_writer(
-        activity="switchover_database",
+        fault="switchover_database",
         operation="switchover_global_cluster",
         global_cluster_id=global_cluster_id,
         target_region=target_region,

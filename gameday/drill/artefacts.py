@@ -16,11 +16,13 @@ import math
 import os
 import time
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun
+from gameday.rundir import epoch
+from gameday.rundir.files import iter_jsonl, write_atomic
+from gameday.rundir.records import Sample
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -61,12 +63,11 @@ def floors(run: DrillRun) -> dict[str, Any]:
         ttls = [r["TTL"] for r in records if r["Name"] == name and "TTL" in r]
         found["ttl_s"] = float(min(ttls)) if ttls else None
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
-        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as
-        # measured. (Older labs: `health_check_interval` lab seconds per 10 s of Route 53.)
-        with contextlib.suppress(Exception):
-            state = json.loads((Path(c["gameday_lab_dir"]) / "state.json").read_text())
-            config = state.get("config") or {}
-            speed = float(config.get("speed") or 10.0 / float(config["health_check_interval"]))
+        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as measured.
+        from gameday.lab import api
+
+        speed = api.speed(str(c["gameday_lab_dir"]))
+        if speed:
             found["lab_speed"] = speed
             if found["health_check_interval_s"] is not None:
                 found["health_check_interval_s"] /= speed
@@ -118,7 +119,7 @@ def this_runs_entries(run: DrillRun) -> list[Any]:
     return [
         entry
         for entry in ledger.entries()
-        if entry.pid == os.getpid() and iso_epoch(entry.time) >= run.started - 1
+        if entry.pid == os.getpid() and epoch(entry.time) >= run.started - 1
     ]
 
 
@@ -132,17 +133,31 @@ def revert_open_faults(run: DrillRun) -> None:
         # A rollback that had nothing of this run to revert (a writer moved back after an
         # operator's own failover, say) records what it did as a fault of its own: undoing
         # that would undo the rollback. Only what the method injected is reverted here.
-        begun = iso_epoch(entry.time)
+        begun = epoch(entry.time)
         if not entry.open:
             continue
         if run.rollbacks_started and begun >= run.rollbacks_started:
             # closed, not undone: 'gameday recover' must not undo a rollback either
             ledger.mark(entry.id, REVERTED, by="gameday control: a rollback's own change")
-            run.cleanup.append({"id": entry.id, "activity": entry.activity, "target": entry.target,
-                                "undo": None, "outcome": "closed (made by a rollback)", "error": None})  # fmt: skip
+            run.cleanup.append(
+                {
+                    "id": entry.id,
+                    "activity": entry.activity,
+                    "target": entry.target,
+                    "undo": None,
+                    "outcome": "closed (made by a rollback)",
+                    "error": None,
+                }
+            )
             continue
-        item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
-                "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
+        item = {
+            "id": entry.id,
+            "activity": entry.activity,
+            "target": entry.target,
+            "undo": entry.undo.describe(),
+            "outcome": "reverted",
+            "error": None,
+        }
         try:
             func = rollback_for(entry)
             func(**entry.undo.kwargs, configuration=run.configuration, secrets=run.secrets)
@@ -167,7 +182,7 @@ def write_faults_slice(run: DrillRun) -> None:
             with contextlib.suppress(ValueError):
                 if raw.endswith(b"\n") and json.loads(raw).get("id") in ids:
                     lines.append(raw)
-    (run.run_dir / rd.FAULTS).write_bytes(b"".join(lines))
+    write_atomic(run.run_dir / rd.FAULTS, b"".join(lines))
 
 
 def write_lab_events(run: DrillRun, ended: float) -> None:
@@ -175,13 +190,11 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
     lab_dir = run.configuration.get("gameday_lab_dir")
     if run.configuration.get("gameday_target") != "lab" or not lab_dir:
         return
-    events = [
-        e
-        for e in rd.read_jsonl(Path(lab_dir) / "events.jsonl")
-        if run.started - 1 <= float(e.get("time", 0)) <= ended + 1
-    ]
+    from gameday.lab import api
+
+    events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
-    (run.run_dir / rd.LAB_EVENTS).write_text(body, encoding="utf-8")
+    write_atomic(run.run_dir / rd.LAB_EVENTS, body.encode("utf-8"))
 
 
 def note_lag_over_rpo(run: DrillRun) -> None:
@@ -193,16 +206,14 @@ def note_lag_over_rpo(run: DrillRun) -> None:
         return
     lags = [
         s
-        for s in rd.read_jsonl(run.run_dir / rd.SAMPLES)
-        if s.get("probe") == "replication_lag"
-        and isinstance(s.get("value"), int | float)
-        and float(s.get("time", 0)) >= run.t0
+        for _, s in iter_jsonl(run.run_dir / rd.SAMPLES, Sample.from_json, live=True, skip_bad=True)
+        if s.probe == "replication_lag" and s.value is not None and s.time >= run.t0
     ]
-    over = [s for s in lags if float(s["value"]) > rpo]
+    over = [s for s in lags if s.value > rpo]
     if not over:
         return
-    peak = max(float(s["value"]) for s in over)
-    crossed = float(over[0]["time"]) - run.t0
+    peak = max(s.value for s in over)
+    crossed = over[0].time - run.t0
     text = (
         f"Replication lag crossed the RPO objective ({rpo:g} s) {crossed:.1f} s after the fault "
         f"and reached at least {peak:.1f} s: failing over then would have lost about {peak:.1f} s "
@@ -212,6 +223,9 @@ def note_lag_over_rpo(run: DrillRun) -> None:
         run.run_dir / rd.NOTES, {"time": time.time(), "text": text, "author": "gameday"}
     )
     run.run_json["replication_lag_over_rpo"] = {
-        "rpo_seconds": rpo, "crossed_after_s": crossed, "peak_lag_s": peak, "exceeded_by_s": peak - rpo,
-    }  # fmt: skip
+        "rpo_seconds": rpo,
+        "crossed_after_s": crossed,
+        "peak_lag_s": peak,
+        "exceeded_by_s": peak - rpo,
+    }
     logger.warning("gameday: %s", text)

@@ -1,7 +1,7 @@
 """The drill commands: ``gameday run|validate|list|iam|demo|step done|note``.
 
 A few lines of click each over :mod:`gameday.drill.runner`, :mod:`~gameday.drill.validate`,
-:mod:`gameday.iam` and :mod:`gameday.runbook`. Exit codes: 0 every objective met, 1 an
+:mod:`gameday.iam` and :mod:`gameday.drill.steps`. Exit codes: 0 every objective met, 1 an
 objective missed, 2 the drill could not run (bad input: one message, nothing injected).
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gameday.drill import DrillError
+from gameday.rundir import RunDirError
 
 FLAGSHIP = "region-evacuation"
 
@@ -58,9 +59,7 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, Any]:
 @contextlib.contextmanager
 def lab_varfile(lab_dir: str | None = None) -> Iterator[Path]:
     """The running lab's var file, or a lab started for this drill (stopped afterwards)."""
-    from gameday.lab.config import LabConfig
-    from gameday.lab.launcher import Lab, LabError
-    from gameday.lab.varfile import varfile_path
+    from gameday.lab.api import Lab, LabConfig, LabError, varfile_path
 
     directory = lab_dir or LabConfig().lab_dir
     lab = Lab(directory)
@@ -274,11 +273,11 @@ def step_group() -> None:
 )
 def step_done(step: str | None, run_dir: Path | None) -> None:
     """Confirm the operator step under way (or the one named STEP)."""
-    from gameday.runbook import confirm_step
+    from gameday.drill.steps import confirm_step
 
     try:
         path = confirm_step(step, run_dir)
-    except DrillError as exc:
+    except (DrillError, RunDirError) as exc:
         _fail(str(exc))
     click.echo(f"confirmed {step or 'the current step'} in {path}")
 
@@ -293,11 +292,11 @@ def step_done(step: str | None, run_dir: Path | None) -> None:
 )
 def note_command(text: str, author: str | None, run_dir: Path | None) -> None:
     """Add a timestamped note to the running drill's timeline."""
-    from gameday.runbook import add_note
+    from gameday.drill.steps import add_note
 
     try:
         path = add_note(text, author, run_dir)
-    except DrillError as exc:
+    except (DrillError, RunDirError) as exc:
         _fail(str(exc))
     click.echo(f"noted in {path}")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,19 @@ _LAB_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "gameday-lab",
     "AWS_SESSION_TOKEN": "gameday-lab",
 }
+
+
+class Phase(StrEnum):
+    """Where a drill is (live progress, and what the control's hooks may still do)."""
+
+    PREFLIGHT = "preflight"
+    WARM_UP = "warm-up"
+    METHOD = "method"
+    OBSERVATION = "observation"
+    ROLLBACK = "rollback"
+    AUDIT = "audit"
+    REPORT = "report"
+    DONE = "done"
 
 
 @dataclass
@@ -43,7 +56,8 @@ class DrillRun:
     load: Any = None  # gameday.load.runner.LoadRun
     account: str | None = None
     error: str | None = None
-    phase: str = "preflight"
+    phase: Phase = Phase.PREFLIGHT
+    activity: str | None = None  # the method's or rollback's activity under way
     t0: float | None = None
     rollbacks_started: float | None = None
     audited: bool = False
@@ -51,6 +65,17 @@ class DrillRun:
     summary: Any = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     run_json: dict[str, Any] = field(default_factory=dict)
+
+    def enter(self, phase: Phase) -> None:
+        """Move to ``phase`` (no activity under way yet)."""
+        self.phase, self.activity = phase, None
+
+    @property
+    def progress(self) -> str:
+        """The phase as live progress shows it: ``method: <activity>`` while one runs."""
+        if self.activity and self.phase in (Phase.METHOD, Phase.ROLLBACK):
+            return f"{self.phase}: {self.activity}"
+        return str(self.phase)
 
 
 def set_env(run: DrillRun, values: dict[str, str]) -> None:
@@ -85,14 +110,3 @@ def restore_environment(run: DrillRun) -> None:
         else:
             os.environ[key] = value
     run.saved_env.clear()
-
-
-# -- hooks -----------------------------------------------------------------------------
-
-
-def iso_epoch(text: str) -> float:
-    """Unix seconds of an ISO time (chaoslib writes naive UTC)."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,12 @@ class Draws:
         self._streams: dict[str, random.Random] = {}
         #: quantities the lab's configuration fixes (a team's own measurement, a test)
         self._fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+
+    @classmethod
+    def for_lab(cls, config: Any, events: Emitter | None) -> Draws:
+        """A lab's draws: its seed (or a new one) and what its configuration fixes."""
+        seed = config.seed if config.seed is not None else new_seed()
+        return cls(seed, events, config.fixed_draws())
 
     def stream(self, name: str) -> random.Random:
         """The generator of one quantity (its own, seeded by the lab's seed and ``name``)."""

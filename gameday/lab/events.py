@@ -13,15 +13,30 @@ emitter nor the other listeners notice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gameday.lab.workers import report_error
-
 Event = dict[str, Any]
+
+log = logging.getLogger("gameday.lab")
+
+
+def report_error(events: EventLog | None, component: str, exc: BaseException) -> dict[str, Any]:
+    """Log ``exc`` and record it as a ``lab-error`` event (never raises)."""
+    text = "".join(traceback.format_exception(exc))
+    fields = {"component": component, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
+    log.error("lab component %s failed:\n%s", component, text)
+    if events is not None:
+        try:
+            events.emit_quiet("lab-error", **fields)
+        except Exception:  # the log itself is closed (shutdown): the logger has it
+            log.exception("could not record the lab-error event")
+    return fields
 
 
 class EventLog:
@@ -112,3 +127,15 @@ def active_faults(events: list[Event]) -> list[Event]:
         else:
             active.pop(key, None)
     return list(active.values())
+
+
+def served_data(events: list[dict[str, Any]], regions: list[str], home: str) -> dict[str, str]:
+    """The data each region's application serves, from the ``cut-over`` events the lab's
+    restorer records: its own member of the global database (``home``) or a restored
+    cluster."""
+    serving = dict.fromkeys(regions, home)
+    for event in events:
+        if event.get("kind") == "cut-over" and event.get("region") in serving:
+            cluster = str(event.get("cluster"))
+            serving[str(event["region"])] = home if cluster == "home" else cluster
+    return serving

@@ -10,7 +10,7 @@ period has data (``TreatMissingData`` ``missing``, the default; ``breaching`` an
 alarm starts in ``INSUFFICIENT_DATA``.
 
 The lab evaluates every region's alarms once per AWS minute (:class:`AlarmEvaluator`, a
-supervised worker) with each period on the lab's clock (``Period`` / speed lab seconds),
+supervised worker the health checker runs: Route 53's CLOUDWATCH_METRIC checks read them) with each period on the lab's clock (``Period`` / speed lab seconds),
 over the metric datapoints moto holds (clients' ``put_metric_data`` and the lab's own
 ``AWS/Route53`` metrics). A state forced with ``set_alarm_state`` holds until the next
 evaluation, as in AWS. Metric-math and composite alarms are not evaluated (their state is
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -90,10 +90,9 @@ def decide(
 class AlarmEvaluator:
     """Evaluates every metric alarm of the given regions once per AWS minute."""
 
-    def __init__(self, clock: LabClock, events: EventLog, regions: Iterable[str]) -> None:
+    def __init__(self, clock: LabClock, events: EventLog) -> None:
         self._clock = clock
         self._events = events
-        self._regions = tuple(dict.fromkeys([cloudwatch.METRIC_REGION, *regions]))
         self._worker = Worker(
             "cloudwatch-alarms",
             self.evaluate,
@@ -112,7 +111,7 @@ class AlarmEvaluator:
     def evaluate(self, now: float | None = None) -> None:
         """Evaluate every alarm once (what the worker does each AWS minute)."""
         now = time.time() if now is None else now
-        for region in self._regions:
+        for region in cloudwatch.regions_in_use():
             backend = cloudwatch.backend(region)
             for alarm in list(backend.alarms.values()):
                 if not alarm.metric_name or alarm.metric_data_queries:

@@ -39,6 +39,13 @@ def backend(region: str) -> Any:
     return cloudwatch_backends[LAB_ACCOUNT_ID][region]
 
 
+def regions_in_use() -> list[str]:
+    """The regions whose CloudWatch backend exists (where alarms can be)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return [b.region_name for b in dict.values(cloudwatch_backends[LAB_ACCOUNT_ID])]
+
+
 def put_health_check_metrics(
     health_check_id: str, healthy: bool, percentage: float | None, at: float
 ) -> None:

@@ -52,6 +52,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import rds
@@ -108,6 +109,17 @@ class FailoverTiming:
             return None if seconds is None else clock.aws_to_lab(seconds)
 
         return cls(lab(failover), clock.aws_to_lab(switchover), lab(resync), in_region, clock)
+
+    @classmethod
+    def from_config(cls, config: Any) -> FailoverTiming:
+        """A lab configuration's durations (:class:`gameday.lab.config.LabConfig`)."""
+        return cls.from_aws(
+            config.clock,
+            config.failover_seconds,
+            config.switchover_seconds,
+            config.resync_seconds,
+            config.in_region_failover_seconds,
+        )
 
     def drawn(self, configured: float | None, name: str, draws: Draws, **context: object) -> float:
         """Lab seconds: ``configured``, or the next draw of ``name`` (AWS seconds) scaled."""

@@ -42,6 +42,7 @@ from typing import Any
 
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import cloudwatch, route53
+from gameday.lab.controlplane.alarms import AlarmEvaluator
 from gameday.lab.draws import Draws, new_seed
 from gameday.lab.events import EventLog
 from gameday.lab.network import alarmcheck, endpointprobe
@@ -155,12 +156,16 @@ class HealthChecker:
         self._states: dict[str, CheckState] = {}
         self._lock = threading.Lock()
         self._reconciler = Worker("health-checks", self._reconcile, 0.25, events)
+        #: CloudWatch's alarm evaluation, which CLOUDWATCH_METRIC checks (and anyone) read
+        self.alarms = AlarmEvaluator(clock, events)
 
     def start(self) -> None:
         self._reconcile()
         self._reconciler.start()
+        self.alarms.start()
 
     def stop(self) -> None:
+        self.alarms.stop()
         workers = [self._reconciler]
         for state in list(self._states.values()):
             workers.extend(state.workers)
