@@ -141,6 +141,8 @@ def _already_running(handle: Lab, config: LabConfig, message: str) -> None:
     click.echo(f"gameday lab: {handle.describe_running()}")
     running = (handle.state().get("config") or {}) | {"lab_dir": str(handle.dir)}
     wanted = config.to_dict() | {"lab_dir": str(handle.dir)}
+    if wanted.get("seed") is None:  # not asked for: the running lab drew its own
+        wanted["seed"] = running.get("seed")
     differ = sorted(k for k in wanted.keys() | running.keys() if wanted.get(k) != running.get(k))
     if differ:
         for key in differ:
