@@ -227,10 +227,11 @@ def restore_run(
     """Read a run directory's journal and audit; ``m`` judged on the restore when it had one."""
     from pathlib import Path
 
-    from gameday.reports import runfiles as rf
+    from gameday import rundir
     from gameday.reports.audit import read_audit
+    from gameday.rundir.files import read_json
 
-    facts = restore_from_journal(rf.read_json(Path(run_dir) / rf.JOURNAL, required=True))
+    facts = restore_from_journal(read_json(Path(run_dir) / rundir.JOURNAL, required=True))
     if facts is None:
         return m, None
     audit = read_audit(Path(run_dir))
