@@ -29,6 +29,7 @@ from typing import Any
 
 from gameday.reports.findings import ObjectiveResult, verdict
 from gameday.reports.objectives import Objectives
+from gameday.rundir import optional_epoch
 
 __all__ = ["Discarded", "RestoreFacts", "RestoreMeasurement", "judge_restore", "measure_restore",
            "restore_from_journal", "restore_run", "with_restore"]  # fmt: skip
@@ -135,11 +136,8 @@ def measure_restore(
 
 
 def _epoch(value: Any) -> float | None:
-    import datetime as dt
-
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(str(value)).timestamp()
+    """The run directory's one time parser (naive ISO = UTC, as chaoslib writes)."""
+    return optional_epoch(value or None)
 
 
 def restore_from_journal(journal: Mapping[str, Any]) -> RestoreFacts | None:
@@ -227,11 +225,15 @@ def restore_run(
     """Read a run directory's journal and audit; ``m`` judged on the restore when it had one."""
     from pathlib import Path
 
-    from gameday import rundir
     from gameday.reports.audit import read_audit
+    from gameday.rundir import JOURNAL, RunDirError
     from gameday.rundir.files import read_json
 
-    facts = restore_from_journal(read_json(Path(run_dir) / rundir.JOURNAL, required=True))
+    path = Path(run_dir) / JOURNAL
+    try:
+        facts = restore_from_journal(read_json(path, required=True))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RunDirError(path, f"the restore activities' times or outputs: {exc}") from None
     if facts is None:
         return m, None
     audit = read_audit(Path(run_dir))
