@@ -121,8 +121,8 @@ def run_command(
 ) -> None:
     """Run EXPERIMENT as a drill under load, always rolling back, and write its report.
 
-    Exit 0 when every objective is met, 1 when one is missed, 2 when the drill could not
-    run (nothing injected)."""
+    Exit 0 when all five checks pass, 1 when one is missed, 3 when the drill was
+    interrupted, 2 when the drill could not run (nothing injected)."""
     from gameday.drill.progress import start_progress
     from gameday.drill.runner import RunRequest, run_drill
 
