@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gameday.aws import client
-from gameday.discover.model import TAG_ROLE, TAG_SERVICE
+from gameday.discovery.model import TAG_ROLE, TAG_SERVICE
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
 
 #: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
