@@ -20,7 +20,6 @@ action (it calls the service, not AWS).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -35,6 +34,7 @@ from gameday import activity as s
 from gameday import aws, registry
 from gameday.baddata import INVALID_TOTAL, MARKER, batch_ids
 from gameday.faults import Undo
+from gameday.netutil import is_loopback_host
 from gameday.probes.http import _check_url, _request
 
 __all__ = ["inject_bad_data", "purge_bad_data"]
@@ -44,13 +44,6 @@ _MODULE = __name__
 _PRODUCTION = re.compile(r"(^|[.-])(prod|production|prd|live)([.-]|$)", re.IGNORECASE)
 _BATCH = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_COUNT = 1000
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def _allowed_hosts(configuration: Mapping[str, Any] | None) -> set[str]:
@@ -70,7 +63,7 @@ def _ensure_non_production(url: str, configuration: Mapping[str, Any] | None) ->
             "`writer_url` at a non-production copy of the service."
         )
     if aws.is_lab_mode():
-        if not _loopback(host):
+        if not is_loopback_host(host):
             raise s.fail(
                 f"Refusing to write bad data to {host} in lab mode: the lab serves on "
                 "127.0.0.0/8 only; use the lab's endpoint (`${primary_endpoint}`)."

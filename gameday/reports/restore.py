@@ -27,8 +27,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from gameday.reports.findings import ObjectiveResult, verdict
+from gameday.reports.model import ObjectiveResult
 from gameday.reports.objectives import Objectives
+from gameday.reports.verdict import verdict
+from gameday.rundir import optional_epoch
 
 __all__ = ["Discarded", "RestoreFacts", "RestoreMeasurement", "judge_restore", "measure_restore",
            "restore_from_journal", "restore_run", "with_restore"]  # fmt: skip
@@ -135,11 +137,8 @@ def measure_restore(
 
 
 def _epoch(value: Any) -> float | None:
-    import datetime as dt
-
-    if not value:
-        return None
-    return dt.datetime.fromisoformat(str(value)).timestamp()
+    """The run directory's one time parser (naive ISO = UTC, as chaoslib writes)."""
+    return optional_epoch(value or None)
 
 
 def restore_from_journal(journal: Mapping[str, Any]) -> RestoreFacts | None:
@@ -192,7 +191,7 @@ def judge_restore(results: Sequence[ObjectiveResult], r: RestoreMeasurement,
         "no probe after the cut-over" if left is None else f"{left} corrupted record(s) still served",
     )  # fmt: skip
     out = (*(rpo_result if x.name == "RPO" else x for x in results), remaining)
-    v, text = verdict(out, objectives)
+    v, text = verdict(out)
     if remaining.status == "missed" and v != "missed":
         v, text = "missed", f"Objectives missed. {remaining.name}: {remaining.detail}."
     return out, v, text
@@ -217,7 +216,10 @@ def with_restore(summary: Any, r: RestoreMeasurement | None) -> Any:
 
 
 def apply_restore(m: Any, results: tuple[ObjectiveResult, ...], v: str, text: str) -> Any:
-    """``m`` (a Measurement) with the restore's results and verdict."""
+    """``m`` (a Measurement) with the restore's results and verdict (still "interrupted"
+    when the drill was stopped)."""
+    if m.interrupted:
+        v, text = verdict(results, m.interrupted)
     return replace(m, results=results, verdict=v, verdict_text=text)
 
 
@@ -227,10 +229,15 @@ def restore_run(
     """Read a run directory's journal and audit; ``m`` judged on the restore when it had one."""
     from pathlib import Path
 
-    from gameday.reports import runfiles as rf
     from gameday.reports.audit import read_audit
+    from gameday.rundir import JOURNAL, RunDirError
+    from gameday.rundir.files import read_json
 
-    facts = restore_from_journal(rf.read_json(Path(run_dir) / rf.JOURNAL, required=True))
+    path = Path(run_dir) / JOURNAL
+    try:
+        facts = restore_from_journal(read_json(path, required=True))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RunDirError(path, f"the restore activities' times or outputs: {exc}") from None
     if facts is None:
         return m, None
     audit = read_audit(Path(run_dir))

@@ -62,7 +62,8 @@ SCHEMAS = {
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema (2020-12) ``name`` (a value of :data:`SCHEMAS`), as shipped."""
     text = resources.files("gameday.rundir").joinpath("schemas", f"{name}.schema.json")
-    return json.loads(text.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(text.read_text(encoding="utf-8"))
+    return loaded
 
 
 __all__ = [

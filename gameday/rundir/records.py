@@ -84,7 +84,8 @@ class _Record:
     """``to_json`` for the dataclass records: their fields, as written."""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        fields: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return fields
 
 
 @dataclass(frozen=True)
