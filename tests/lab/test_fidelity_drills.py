@@ -116,6 +116,7 @@ def _in_region_experiment(tmp_path: Path) -> Path:
     extension["objectives"] = {"rto_seconds": 60, "rpo_seconds": 0}
     # the default profile with writes (the frame's browse profile only reads)
     extension["load"] = {"users": 8, "write_ratio": 0.5}
+    extension["observation"] = {"max_seconds": 120}  # AWS s: room for the 30 s and a window
     base.update(
         title="In-region Aurora failover: a reader is promoted, writes wait",
         method=[
@@ -169,8 +170,8 @@ def test_an_in_region_failover_drill_measures_the_writers_absence(
     )
     assert started["writes_refused"] is True
     summary = json.loads((outcome.run_dir / "summary.json").read_text())
-    rto = summary["rto_seconds"]  # lab seconds (the report scales phases by the speed)
-    absent = float(done["time"]) - float(started["time"])
-    assert absent * drill_lab.info.speed >= 29  # ~30 AWS s without a writer
+    rto = summary["rto_seconds"]  # AWS seconds (the report scales the lab's back)
+    absent = (float(done["time"]) - float(started["time"])) * drill_lab.info.speed
+    assert absent >= 29  # ~30 AWS s without a writer
     # users could not write until the reader was promoted: recovery came no earlier
-    assert rto is not None and rto >= absent - 0.5, summary
+    assert rto is not None and rto >= absent - 5, summary
