@@ -20,7 +20,7 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from gameday import activity as s
-from gameday.durations import DurationError, iso8601_seconds
+from gameday.durations import DurationError, bound_fis_duration, iso8601_seconds
 from gameday.faults import FAILED, Undo
 
 __all__ = [
@@ -45,11 +45,12 @@ _HINTS = {
 
 
 def _check_duration(duration: str) -> str:
+    """``duration`` checked, and cut to the running drill's maximum duration (if any)."""
     try:
         iso8601_seconds(duration)
     except DurationError as exc:
         raise s.fail(f"Bad `duration`: {exc}.") from exc
-    return duration
+    return bound_fis_duration(duration)
 
 
 def _template_key(spec: dict[str, Any]) -> str:
@@ -282,7 +283,7 @@ def pause_replication(
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
     region = s.check_region(region)
-    _check_duration(duration)
+    duration = _check_duration(duration)
     if not template_id and not table_arns and not bucket_arns:
         raise s.fail(
             "Give `template_id`, or the `table_arns` / `bucket_arns` whose replication to pause."
@@ -401,7 +402,7 @@ def disrupt_cross_region_connectivity(
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
     region = s.check_region(region)
-    _check_duration(duration)
+    duration = _check_duration(duration)
     if not template_id:
         destination_region = s.check_region(destination_region, "destination_region")
         s.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.drill import rundir as rd
+from gameday.drill.safety import run_json_fields as safety_fields
 from gameday.drill.state import DrillRun, iso_epoch
 
 logger = logging.getLogger("chaostoolkit")
@@ -107,6 +108,7 @@ def write_run_json(run: DrillRun) -> None:
         "cleanup": run.cleanup,
         "replication_lag_over_rpo": run.run_json.get("replication_lag_over_rpo"),
         "pid": os.getpid(),
+        **safety_fields(run),
     }
     rd.write_json(run.run_dir / rd.RUN_JSON, run.run_json)
 

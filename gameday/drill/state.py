@@ -51,6 +51,7 @@ class DrillRun:
     summary: Any = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     run_json: dict[str, Any] = field(default_factory=dict)
+    safety: Any = None  # gameday.drill.safety.Safety: stop guard, target lock, watcher
 
 
 def set_env(run: DrillRun, values: dict[str, str]) -> None:

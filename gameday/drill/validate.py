@@ -106,6 +106,20 @@ def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _safety_problems(experiment: dict[str, Any]) -> list[str]:
+    """Unregistered activities and malformed stop conditions (:mod:`gameday.drill.allowed`)."""
+    from gameday.drill.allowed import activity_problems
+    from gameday.drill.settings import extension
+    from gameday.drill.stops import parse_stop_conditions
+
+    problems = activity_problems(experiment)
+    try:
+        parse_stop_conditions(extension(experiment))
+    except DrillError as exc:
+        problems.append(str(exc))
+    return problems
+
+
 def validate_experiment(
     experiment: dict[str, Any],
     path: Path | None = None,
@@ -135,6 +149,7 @@ def validate_experiment(
     except DrillError as exc:
         problems.append(str(exc))
     problems += _rollbacks(experiment)
+    problems += _safety_problems(experiment)
     hypothesis = experiment.get("steady-state-hypothesis") or {}
     for section, items in (
         ("steady-state-hypothesis", hypothesis.get("probes") or []),
