@@ -278,6 +278,7 @@ def after_experiment_control(
         return
     try:
         revert_open_faults(run)
+        safety.release_target(run)  # restored: the next drill may start while this reports
         ended = time.time()
         write_faults_slice(run)
         write_lab_events(run, ended)

@@ -81,6 +81,12 @@ def configuration_for(
             data = json.loads(var_file.read_text()) if var_file.suffix == ".json" else None
         except ValueError as exc:
             raise DrillError(f"var file {var_file} is not valid JSON: {exc}") from exc
+        if data is not None and not isinstance(data, dict):
+            raise DrillError(
+                f"var file {var_file} must hold a JSON object such as "
+                '{"configuration": {...}, "secrets": {...}}, '
+                f"not a {type(data).__name__}."
+            )
         if data is not None and not isinstance(data.get("configuration", {}), dict):
             raise DrillError(f"var file {var_file}: 'configuration' must be an object.")
     config_vars, secret_vars = merge_vars(dict(variables), [str(p) for p in var_files])
@@ -152,12 +158,12 @@ def plan_drill(request: RunRequest) -> Any:
     """``gameday run --dry-run``: validate, resolve, describe; change nothing."""
     from gameday.drill.dryrun import dry_run
 
+    check_request(request)
     experiment = load(request.experiment)
     configuration, _config_vars, secret_vars = configuration_for(
         experiment, request.var_files, request.variables
     )
     problems = validate_experiment(experiment, request.experiment, configuration)
-    check_request(request)
     plan = dry_run(request.experiment, experiment, configuration, secret_vars or None)
     plan.problems = problems + plan.problems
     return plan
@@ -169,6 +175,7 @@ def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> Ru
     from chaoslib.experiment import run_experiment
     from chaoslib.settings import get_loaded_settings, load_settings
 
+    check_request(request)
     experiment = load(request.experiment)
     configuration, config_vars, secret_vars = configuration_for(
         experiment, request.var_files, request.variables
@@ -178,7 +185,6 @@ def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> Ru
         raise DrillError(
             f"{request.experiment} is not a runnable drill:\n  - " + "\n  - ".join(problems)
         )
-    check_request(request)
     settings = dict(get_loaded_settings() or load_settings() or {})
     settings.setdefault("runtime", {}).setdefault("rollbacks", {})["strategy"] = "always"
     env = {

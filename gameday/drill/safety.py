@@ -34,7 +34,17 @@ from gameday.drill import DrillError
 from gameday.drill.signals import StopGuard
 from gameday.drill.stops import StopConditions, StopWatcher
 
-__all__ = ["Safety", "admit", "begin", "end", "preflight", "restore", "run_json_fields", "started"]
+__all__ = [
+    "Safety",
+    "admit",
+    "begin",
+    "end",
+    "preflight",
+    "release_target",
+    "restore",
+    "run_json_fields",
+    "started",
+]
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -228,6 +238,18 @@ def quiet(run: Any) -> None:
         run.safety.watcher.stop()
 
 
+def release_target(run: Any) -> None:
+    """Release the target's lock (the faults are reverted; the report needs no target)."""
+    safety: Safety | None = run.safety
+    if safety is None or safety.lock is None:
+        return
+    try:
+        safety.lock.release()
+    except Exception as exc:
+        logger.error("gameday: could not release the target's drill lock: %s", exc)
+    safety.lock = None
+
+
 def end(run: Any) -> None:
     """Stop watching, release the target's lock, unregister (idempotent)."""
     from gameday.drill.abort import unregister
@@ -236,12 +258,7 @@ def end(run: Any) -> None:
     if safety is None:
         return
     quiet(run)
-    if safety.lock is not None:
-        try:
-            safety.lock.release()
-        except Exception as exc:
-            logger.error("gameday: could not release the target's drill lock: %s", exc)
-        safety.lock = None
+    release_target(run)
     if safety.registered:
         unregister()
         safety.registered = False

@@ -87,7 +87,8 @@ def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
             continue
         provider = activity.get("provider") or {}
         names = [_name(provider)]
-        automated = (provider.get("arguments") or {}).get("automated")
+        arguments = provider.get("arguments")  # a process's may be a string
+        automated = arguments.get("automated") if isinstance(arguments, dict) else None
         if isinstance(automated, dict):
             names.append(_name(automated))
         for name in names:
@@ -162,7 +163,8 @@ def validate_experiment(
             where = f"{section} {item.get('name')!r}"
             provider = item.get("provider") or {}
             problems += _binds(where, provider)
-            automated = (provider.get("arguments") or {}).get("automated")
+            arguments = provider.get("arguments")  # a process's may be a string
+            automated = arguments.get("automated") if isinstance(arguments, dict) else None
             if isinstance(automated, dict):
                 problems += _binds(f"{where} (automated)", {"type": "python", **automated})
     declared = set(experiment.get("configuration") or {})
