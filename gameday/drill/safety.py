@@ -8,12 +8,13 @@ ties together what keeps a drill from doing harm:
 * :func:`admit` (before the run directory): the emergency-stop file
   (:mod:`gameday.drill.abort`), only registered activities
   (:mod:`gameday.drill.allowed`), well-formed stop conditions
-  (:mod:`gameday.drill.stops`), and the target's lock (:mod:`gameday.drill.targetlock`):
+  (:mod:`gameday.drill.stops`), and the lab's lock (:mod:`gameday.drill.targetlock`):
   a refused drill touches nothing;
 * :func:`started` (the run directory exists): register for ``gameday abort``, bound FIS
   durations, start the stop-condition watcher;
 * :func:`preflight` (after gameday's preflight, before the load): the regions
-  allowlisted, production-looking targets refused unless allowed, alarms exist;
+  allowlisted, production-looking targets refused unless allowed, alarms exist, and on AWS
+  the drill marker (a write, so only once the account is known to be allowlisted);
 * :func:`end` / :func:`restore`: stop watching, release the lock, unregister, put the
   signal handlers back.
 
@@ -85,12 +86,11 @@ def begin(run: Any) -> Safety:
 
 def admit(run: Any) -> None:
     """Refuse (DrillError) before anything is created or injected: the emergency stop,
-    unregistered activities, malformed stop conditions, a target another drill holds."""
+    unregistered activities, malformed stop conditions, a lab another drill holds."""
     from gameday.drill.abort import ensure_not_aborted
     from gameday.drill.allowed import activity_problems
     from gameday.drill.settings import extension
     from gameday.drill.stops import parse_stop_conditions
-    from gameday.drill.targetlock import acquire
 
     safety = begin(run)
     ensure_not_aborted()
@@ -102,10 +102,23 @@ def admit(run: Any) -> None:
         os.environ.get(ALLOW_PRODUCTION_ENV) == "1"
         or run.configuration.get("gameday_allow_production") is True
     )
-    name = run.settings.name if run.settings else None
-    safety.lock = acquire(
-        run.configuration, run.secrets, name, safety.conditions.max_duration_seconds
-    )
+    if run.configuration.get("gameday_target") == "lab":  # local: take it before anything
+        _lock(run)
+
+
+def _lock(run: Any) -> None:
+    """Take the target's lock (on AWS only once the account is known to be allowlisted:
+    the marker is itself a write)."""
+    from gameday.drill.targetlock import acquire
+
+    safety: Safety = run.safety
+    if safety.lock is None:
+        name = run.settings.name if run.settings else None
+        safety.lock = acquire(
+            run.configuration, run.secrets, name, safety.conditions.max_duration_seconds
+        )
+        if run.run_dir is not None and hasattr(safety.lock, "record"):
+            safety.lock.record(run.run_dir)
 
 
 def started(run: Any) -> None:
@@ -220,6 +233,7 @@ def preflight(run: Any) -> None:
             raise
         except Exception as exc:
             raise DrillError(f"cannot read CloudWatch alarm {alarm.name!r}: {exc}") from exc
+    _lock(run)
 
 
 def check(run: Any) -> None:

@@ -3,6 +3,7 @@ the run explicitly allows it (and records that it did)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,24 +48,26 @@ def test_production_names(value: str, looks: bool) -> None:
     assert bool(production_like({"service_name": value})) is looks
 
 
-def _run(configuration: dict[str, Any], allow: bool) -> Any:
+def _run(configuration: dict[str, Any], allow: bool, lab_dir: Path) -> Any:
     run = SimpleNamespace(
         configuration={"gameday_target": "lab", "primary_region": "us-east-1",
-                       "secondary_region": "us-west-2", **configuration},
-        secrets={}, experiment={"method": []}, phase="preflight", run_dir=None,
+                       "secondary_region": "us-west-2", "gameday_lab_dir": str(lab_dir),
+                       **configuration},
+        secrets={}, experiment={"method": []}, phase="preflight", run_dir=None, settings=None,
     )  # fmt: skip
     run.safety = safety.Safety(StopGuard(lambda: "preflight", lambda: []), allow_production=allow)
     return run
 
 
-def test_a_production_looking_target_is_refused_unless_allowed() -> None:
+def test_a_production_looking_target_is_refused_unless_allowed(tmp_path: Path) -> None:
     names = {"service_name": "api.prod.example.com", "global_cluster_id": "orders-global"}
     with pytest.raises(DrillError) as refused:
-        safety.preflight(_run(names, allow=False))
+        safety.preflight(_run(names, allow=False, lab_dir=tmp_path))
     assert "service_name=api.prod.example.com" in str(refused.value)
     assert "--allow-production" in str(refused.value)
-    allowed = _run(names, allow=True)
+    allowed = _run(names, allow=True, lab_dir=tmp_path)
     safety.preflight(allowed)
+    safety.release_target(allowed)
     recorded = safety.run_json_fields(allowed)
     assert recorded["allow_production"] is True
     assert recorded["production_like"] == ["service_name=api.prod.example.com"]

@@ -22,7 +22,7 @@ import pytest
 
 from gameday.lab import Lab, LabConfig, RegionSpec
 from tests.safety.matrix import (
-    CELL_TIMEOUT,
+    FINISH_TIMEOUT,
     FAULTS,
     STEADY_TIMEOUT,
     TRIGGERS,
@@ -75,7 +75,7 @@ def _column(lab: Lab, fault: str, work: Path) -> list[Cell]:
         await_steady(lab, variables, STEADY_TIMEOUT)
         cells.append(run_cell(lab, variables, fault, trigger, work, env))
     for cell in cells:  # the drills that were still writing their reports
-        cell.finish(timeout=CELL_TIMEOUT)
+        cell.finish(timeout=FINISH_TIMEOUT)
     return cells
 
 
