@@ -22,8 +22,8 @@ import pytest
 
 from gameday.lab import Lab, LabConfig, RegionSpec
 from tests.safety.matrix import (
-    FINISH_TIMEOUT,
     FAULTS,
+    FINISH_TIMEOUT,
     STEADY_TIMEOUT,
     TRIGGERS,
     Cell,
