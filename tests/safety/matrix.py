@@ -234,9 +234,13 @@ class Cell:
             return
         try:
             self.exit_code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.exit_code = self.process.wait()
+        except subprocess.TimeoutExpired:  # stop it as an operator would: it rolls back
+            self.process.terminate()
+            try:
+                self.exit_code = self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.exit_code = self.process.wait()
             self.passed, self.detail = False, "the drill did not end"
         if self.log is not None:
             self.log.close()
@@ -371,6 +375,12 @@ def set_alarm(variables: dict[str, Any], state: str) -> None:
     _cloudwatch(variables).set_alarm_state(
         AlarmName=ALARM, StateValue=state, StateReason="gameday safety matrix"
     )
+
+
+def recover_everything(env: dict[str, str]) -> None:
+    """Put the lab back after a failed cell (so one failure does not fail the column)."""
+    subprocess.run(_gameday("recover", "--include-live", "--ledger", env["GAMEDAY_FAULT_LEDGER"]),
+                   env=env, capture_output=True, timeout=120)  # fmt: skip
 
 
 def cell_env(state_dir: Path) -> dict[str, str]:
