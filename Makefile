@@ -37,9 +37,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
+# ruff, the formatter, the import contracts (the layers, pyproject.toml) and mypy.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gameday tests benchmarks
-	$(VENV)/bin/ruff format --check gameday tests benchmarks
+	$(VENV)/bin/ruff check gameday tests benchmarks tools
+	$(VENV)/bin/ruff format --check gameday tests benchmarks tools
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/lab.py

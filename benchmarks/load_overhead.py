@@ -291,12 +291,29 @@ def run_bare(workdir: Path, port: int, users: int, duration: int, index: int) ->
     prefix = workdir / f"bare{index}" / "bare.locust"
     prefix.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-        "--host", f"http://{ADDRESS}:{port}", "--users", str(users), "--spawn-rate", str(users),
-        "--run-time", f"{duration}s", "--only-summary", "--exit-code-on-error", "0",
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(locustfile),
+        "--headless",
+        "--host",
+        f"http://{ADDRESS}:{port}",
+        "--users",
+        str(users),
+        "--spawn-rate",
+        str(users),
+        "--run-time",
+        f"{duration}s",
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
         # the same reports gameday's runner asks Locust for: compare like with like
-        "--html", f"{prefix}.html", "--csv", str(prefix),
-    ]  # fmt: skip
+        "--html",
+        f"{prefix}.html",
+        "--csv",
+        str(prefix),
+    ]
     before = children_cpu()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = CpuSampler(proc.pid)
@@ -311,7 +328,8 @@ def run_bare(workdir: Path, port: int, users: int, duration: int, index: int) ->
 def run_gameday(
     workdir: Path, port: int, nameserver: str, users: int, duration: int, index: int
 ) -> dict[str, float]:
-    from gameday.load.runner import LoadRun, LoadSettings
+    from gameday.load.runner import LoadRun
+    from gameday.load.settings import LoadSettings
 
     settings = LoadSettings(
         target=NAME,

@@ -48,13 +48,41 @@ def make_run(run_dir: Path, n: int) -> None:
     from tests.reports.synth import iso
 
     journal = {
-        "status": "completed", "start": iso(BASE), "end": iso(BASE + span),
-        "experiment": {"title": "Scale", "extensions": [{"name": "gameday", "objectives": {"rto_seconds": 60, "rpo_seconds": 5},
-                                                           "recovery": {"window_seconds": 10, "success_threshold": 0.9, "min_requests": 20}}]},
-        "run": [{"activity": {"type": "action", "name": "block", "provider": {"type": "python", "module": "gameday.actions.ec2", "func": "block_endpoint"}},
-                 "status": "succeeded", "start": iso(t0 - 0.1), "end": iso(t0)}],
+        "status": "completed",
+        "start": iso(BASE),
+        "end": iso(BASE + span),
+        "experiment": {
+            "title": "Scale",
+            "extensions": [
+                {
+                    "name": "gameday",
+                    "objectives": {"rto_seconds": 60, "rpo_seconds": 5},
+                    "recovery": {
+                        "window_seconds": 10,
+                        "success_threshold": 0.9,
+                        "min_requests": 20,
+                    },
+                }
+            ],
+        },
+        "run": [
+            {
+                "activity": {
+                    "type": "action",
+                    "name": "block",
+                    "provider": {
+                        "type": "python",
+                        "module": "gameday.actions.ec2",
+                        "func": "block_endpoint",
+                    },
+                },
+                "status": "succeeded",
+                "start": iso(t0 - 0.1),
+                "end": iso(t0),
+            }
+        ],
         "rollbacks": [],
-    }  # fmt: skip
+    }
     (run_dir / "journal.json").write_text(json.dumps(journal))
     lost = []
     with (run_dir / "requests.jsonl").open("w") as out:
@@ -68,14 +96,34 @@ def make_run(run_dir: Path, n: int) -> None:
             wid = f"{i:032x}" if write else None
             if write and not down and t0 - 1.0 <= start < t0 and len(lost) < 500:
                 lost.append({"id": wid, "acked_at": start + 0.004, "region": region})
-            out.write(json.dumps({
-                "start": start, "end": start + 0.004, "op": "write" if write else "read",
-                "method": "POST" if write else "GET", "status": status, "ok": not down,
-                "latency_ms": 4.0 + (i % 97) / 10, "region": region, "address": None, "write_id": wid,
-                "error": "ConnectTimeout" if down else None, "cohort": "sticky" if sticky else "ttl",
-            }, separators=(",", ":")) + "\n")  # fmt: skip
-    audit = {"schema": 1, "writer_region": "us-west-2", "lookup": "synthetic", "checked": n // 2,
-             "found": n // 2 - len(lost), "lost": lost}  # fmt: skip
+            out.write(
+                json.dumps(
+                    {
+                        "start": start,
+                        "end": start + 0.004,
+                        "op": "write" if write else "read",
+                        "method": "POST" if write else "GET",
+                        "status": status,
+                        "ok": not down,
+                        "latency_ms": 4.0 + (i % 97) / 10,
+                        "region": region,
+                        "address": None,
+                        "write_id": wid,
+                        "error": "ConnectTimeout" if down else None,
+                        "cohort": "sticky" if sticky else "ttl",
+                    },
+                    separators=(",", ":"),
+                )
+                + "\n"
+            )
+    audit = {
+        "schema": 1,
+        "writer_region": "us-west-2",
+        "lookup": "synthetic",
+        "checked": n // 2,
+        "found": n // 2 - len(lost),
+        "lost": lost,
+    }
     (run_dir / "audit.json").write_text(json.dumps(audit))
 
 
@@ -121,10 +169,13 @@ def bench_sizes(
             for key, value in json.loads(proc.stdout.splitlines()[-1]).items():
                 got[key].append(value)
         results.append((n, got))
-        print(f"{n:>9,} requests  wall {spread(got['seconds'], '{:.2f}')} s  "
-              f"CPU {spread(got['cpu_seconds'], '{:.2f}')} s  "
-              f"peak RSS {spread(got['peak_rss_mb'], '{:.0f}')} MB  "
-              f"HTML {spread([b / 1024 for b in got['html_bytes']], '{:.0f}')} KiB", flush=True)  # fmt: skip
+        print(
+            f"{n:>9,} requests  wall {spread(got['seconds'], '{:.2f}')} s  "
+            f"CPU {spread(got['cpu_seconds'], '{:.2f}')} s  "
+            f"peak RSS {spread(got['peak_rss_mb'], '{:.0f}')} MB  "
+            f"HTML {spread([b / 1024 for b in got['html_bytes']], '{:.0f}')} KiB",
+            flush=True,
+        )
     return results
 
 
@@ -140,8 +191,17 @@ def bench_audit(n: int, runs: int, root: Path) -> list[float]:
         ids = [f"bench-{i:08d}" for i in range(n)]
         now = time.time()
         for start in range(0, n, 2000):
-            control.apply([{"id": i, "body": {"id": i, "qty": 1}, "acked_at": now, "origin": info.primary.name}
-                           for i in ids[start : start + 2000]])  # fmt: skip
+            control.apply(
+                [
+                    {
+                        "id": i,
+                        "body": {"id": i, "qty": 1},
+                        "acked_at": now,
+                        "origin": info.primary.name,
+                    }
+                    for i in ids[start : start + 2000]
+                ]
+            )
         acked = [AckedWrite(i, now) for i in ids] + [
             AckedWrite(f"never-{i}", now) for i in range(n // 100)
         ]
@@ -153,8 +213,11 @@ def bench_audit(n: int, runs: int, root: Path) -> list[float]:
             )
             times.append(time.perf_counter() - began)
             assert result.found == n and len(result.lost) == n // 100, result
-        print(f"audit of {len(acked):,} acknowledged writes ({n // 100:,} lost) via POST /orders/lookup: "
-              f"{spread(times, '{:.2f}')} s", flush=True)  # fmt: skip
+        print(
+            f"audit of {len(acked):,} acknowledged writes ({n // 100:,} lost) via POST /orders/lookup: "
+            f"{spread(times, '{:.2f}')} s",
+            flush=True,
+        )
         return times
     finally:
         lab.stop()

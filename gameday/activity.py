@@ -22,7 +22,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from chaoslib.exceptions import ActivityFailed
 
-from gameday import aws
+from gameday import aws, registry
 from gameday.faults import APPLIED, FAILED, AccountNotAllowed, Ledger, Undo, ensure_account_allowed
 
 __all__ = [
@@ -149,7 +149,8 @@ def call(
 ) -> dict[str, Any]:
     """``client.<operation>(**params)``; any boto error becomes :class:`ActivityFailed`."""
     try:
-        return getattr(client, operation)(**params)
+        answer: dict[str, Any] = getattr(client, operation)(**params)
+        return answer
     except (ClientError, BotoCoreError) as exc:
         raise as_failure(exc, failure, hints) from exc
 
@@ -215,7 +216,14 @@ def inject(
     entry ``failed`` (nothing injected); an error whose outcome is unknown (connection
     lost mid-call, a 5xx, a refusal of a retried attempt: see :func:`outcome_unknown`)
     leaves it ``pending`` so a rollback or ``gameday recover`` undoes it to be safe.
+    ``activity`` must be a fault declared with :func:`gameday.registry.fault` (so
+    ``gameday recover`` knows its rollback): anything else is refused before the ledger.
     """
+    if registry.fault_named(activity, load_all=False) is None:
+        raise fail(
+            f"{failure}: {activity!r} is not declared with @gameday.registry.fault, so "
+            "`gameday recover` could not undo it; nothing was injected."
+        )
     book = ledger(configuration)
     try:
         entry_id = book.begin(

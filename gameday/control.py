@@ -53,10 +53,17 @@ from gameday.drill.artefacts import (
     write_lab_events,
     write_run_json,
 )
-from gameday.drill.phases import NOT_FAULTS, audit, fault_time, observe, start_load, stop_load
+from gameday.drill.phases import (
+    audit,
+    fault_time,
+    is_fault_activity,
+    observe,
+    start_load,
+    stop_load,
+)
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
-from gameday.drill.state import DrillRun, apply_environment, restore_environment
+from gameday.drill.state import DrillRun, Phase, apply_environment, restore_environment
 
 __all__ = [
     "after_activity_control",
@@ -167,16 +174,16 @@ def before_experiment_control(
         safety.preflight(run)
         run.run_json["floors"] = floors(run)
         write_run_json(run)
-        run.phase = "warm-up"
+        run.enter(Phase.WARM_UP)
         start_load(run)
         run.sampler.start()
-        run.phase = "method"
+        run.enter(Phase.METHOD)
     except Exception as exc:
         run.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
         if safety.stopping(run):
             run.error = f"stopped before anything was injected: {run.safety.guard.stop.reason}"
         logger.error("gameday: the drill cannot run: %s", run.error)
-        run.phase = "refused"
+        run.enter(Phase.REFUSED)
         stop_load(run)
         write_run_json(run)
         raise InterruptExecution(f"gameday: the drill cannot run: {run.error}") from exc
@@ -185,11 +192,10 @@ def before_experiment_control(
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
     """Live progress: the activity under way is the phase."""
     run = _current
-    if run is not None and run.phase.startswith("method"):
+    if run is not None and run.phase is Phase.METHOD:
         safety.check(run)  # a pending stop: no further activity
-    if run is not None and run.phase.startswith(("method", "rollback")):
-        stage = "rollback" if run.phase.startswith("rollback") else "method"
-        run.phase = f"{stage}: {context.get('name')}"
+    if run is not None and run.phase in (Phase.METHOD, Phase.ROLLBACK):
+        run.activity = str(context.get("name"))
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any) -> None:
@@ -197,23 +203,24 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any)
     run = _current
     if run is None or run.t0 is not None or run.settings is None:
         return
-    if context.get("type") != "action" or run.phase.startswith("rollback"):
+    if context.get("type") != "action" or run.phase is Phase.ROLLBACK:
         return
-    module = str((context.get("provider") or {}).get("module", ""))
     named = run.settings.fault_activity
-    if (named and context.get("name") == named) or (
-        not named and not module.startswith(NOT_FAULTS)
-    ):
+    if (named and context.get("name") == named) or (not named and is_fault_activity(context)):
         run.t0 = time.time()
 
 
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
     """A drill that failed its preflight injected nothing: skip the rollbacks."""
     run = _current
-    if run is not None and run.error and run.phase in ("preflight", "warm-up", "refused"):
+    if (
+        run is not None
+        and run.error
+        and run.phase in (Phase.PREFLIGHT, Phase.WARM_UP, Phase.REFUSED)
+    ):
         raise InterruptExecution("gameday: nothing was injected, no rollback needed")
     if run is not None:
-        run.phase = "rollback"
+        run.enter(Phase.ROLLBACK)
         run.rollbacks_started = time.time()
         safety.quiet(run)
 
@@ -227,7 +234,7 @@ def after_method_control(
         return
     run.t0 = fault_time(run, state) or run.t0
     if safety.stopping(run):  # roll back now: no observation, no audit
-        run.phase = "stopping"
+        run.enter(Phase.STOPPING)
         return
     try:
         observe(run)
@@ -235,7 +242,7 @@ def after_method_control(
         if not safety.stopping(run):  # a stopped drill rolls back first, the load can wait
             stop_load(run)
     note_lag_over_rpo(run)
-    run.phase = "audit"
+    run.enter(Phase.AUDIT)
     try:
         audit(run)
     except InterruptExecution:
@@ -269,7 +276,7 @@ def after_experiment_control(
     if run is None:
         return
     journal = state if isinstance(state, dict) else {}
-    run.phase = "cleanup"
+    run.enter(Phase.CLEANUP)
     safety.quiet(run)
     stop_load(run)
     if run.run_dir is None:  # the extension itself was invalid: no run directory
@@ -291,7 +298,7 @@ def after_experiment_control(
                 journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)}
             )
             return
-        run.phase = "report"
+        run.enter(Phase.REPORT)
         from gameday.reports import build_report
 
         run.summary = build_report(run.run_dir)
@@ -314,7 +321,7 @@ def after_experiment_control(
         _attach(journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)})
     finally:
         safety.end(run)
-        run.phase = "done"
+        run.enter(Phase.DONE)
         rd.clear_current(run.run_dir)
 
 

@@ -18,7 +18,8 @@ Each entry records what its undo needs to reach the same place from a fresh shel
 endpoint, region, profile and role in use and the account the allowlist verified (never
 credentials). A line that is not a valid record is reported with its number and
 skipped by :meth:`Ledger.scan`; it never hides the other entries. Reverting what is
-still open is :mod:`gameday.recovery` (``gameday recover``).
+still open is :mod:`gameday.recovery` (``gameday recover``), which imports this module
+(never the reverse).
 
 The account guard (:func:`ensure_account_allowed`) lives in :mod:`gameday.allowlist`,
 next to the client factory; it is re-exported here for existing callers.
@@ -362,20 +363,3 @@ def _invalid(record: Any, folded: Mapping[str, Entry]) -> str | None:
         if undo is None:
             return "it begins an entry without an undo"
     return None
-
-
-def __getattr__(name: str) -> Any:
-    """Recovery lives in :mod:`gameday.recovery` (it imports this module); its names are
-    still importable from here, as before the split."""
-    if name in (
-        "ROLLBACKS",
-        "LedgerNotFound",
-        "live_writer",
-        "recover",
-        "rollback_for",
-        "_resolve_undo",
-    ):
-        from gameday import recovery
-
-        return getattr(recovery, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """``gameday iam EXPERIMENT``: the least-privilege IAM policy a drill needs.
 
-:data:`ACTIVITY_ACTIONS` says which AWS API actions each activity calls (gameday's own,
-chaostoolkit-aws's used by the catalogue); :data:`CONTROL_ACTIONS` what the gameday
+Each activity declares the AWS API actions it calls beside its definition
+(:mod:`gameday.registry`; chaostoolkit-aws's used by the catalogue are declared there
+too); :data:`CONTROL_ACTIONS` says what the gameday
 control itself calls (the allowlist's identity check, the preflight's look-ups, the
 sampler's probes, the floors read at run start). :func:`policy` collects, for one
 experiment, the actions of every activity it uses (runbook steps' automated actions
@@ -15,77 +16,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gameday import registry
 from gameday.drill import DrillError
-
-_R53_HC = ("route53:GetHealthCheck", "route53:UpdateHealthCheck")
-_FIS_START = (
-    "fis:ListExperimentTemplates",
-    "fis:GetExperimentTemplate",
-    "fis:CreateExperimentTemplate",
-    "fis:TagResource",
-    "fis:StartExperiment",
-    "fis:GetExperiment",
-    "iam:PassRole",
-)
-_FIS_STOP = ("fis:ListExperiments", "fis:GetExperiment", "fis:StopExperiment")
-
-#: module.func -> the AWS API actions it may call.
-ACTIVITY_ACTIONS: dict[str, tuple[str, ...]] = {
-    "gameday.actions.route53.invert_health_check": _R53_HC,
-    "gameday.actions.route53.restore_health_check": _R53_HC,
-    "gameday.actions.ec2.block_endpoint": ("ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry"),
-    "gameday.actions.ec2.unblock_endpoint": (
-        "ec2:DescribeNetworkAcls",
-        "ec2:DeleteNetworkAclEntry",
-    ),
-    "gameday.actions.fis.pause_replication": _FIS_START,
-    "gameday.actions.fis.disrupt_cross_region_connectivity": _FIS_START,
-    "gameday.actions.fis.resume_replication": _FIS_STOP,
-    "gameday.actions.fis.restore_cross_region_connectivity": _FIS_STOP,
-    "gameday.actions.rds.failover_database": (
-        "rds:DescribeGlobalClusters",
-        "rds:FailoverGlobalCluster",
-    ),
-    "gameday.actions.rds.switchover_database": (
-        "rds:DescribeGlobalClusters",
-        "rds:SwitchoverGlobalCluster",
-    ),
-    "gameday.actions.secretsmanager.remove_secret_replica": (
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:RemoveRegionsFromReplication",
-    ),
-    "gameday.actions.secretsmanager.restore_secret_replica": (
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:ReplicateSecretToRegions",
-    ),
-    "gameday.actions.arc.set_routing_control_state": (
-        "route53-recovery-control-config:DescribeCluster",
-        "route53-recovery-cluster:GetRoutingControlState",
-        "route53-recovery-cluster:UpdateRoutingControlState",
-    ),
-    "gameday.actions.arc.restore_routing_control_state": (
-        "route53-recovery-control-config:DescribeCluster",
-        "route53-recovery-cluster:GetRoutingControlState",
-        "route53-recovery-cluster:UpdateRoutingControlState",
-    ),
-    "gameday.probes.route53.health_check_status": (
-        "route53:GetHealthCheck",
-        "route53:GetHealthCheckStatus",
-        "cloudwatch:GetMetricData",  # the HealthCheckStatus metric (Inverted applied)
-    ),
-    "gameday.probes.rds.writer_region": ("rds:DescribeGlobalClusters",),
-    "gameday.probes.secretsmanager.secret_available": ("secretsmanager:GetSecretValue",),
-    "gameday.probes.dns.dns_answer": (),
-    "gameday.probes.http.endpoint_available": (),
-    "gameday.probes.replication.replication_lag": (),
-    "gameday.runbook.operator_step": (),
-    # on AWS an FIS pause of the global table (the lab's own knob needs no AWS call)
-    "gameday.drill.lag.delay_replication": _FIS_START,
-    "gameday.drill.lag.restore_replication": _FIS_STOP,
-    "gameday.drill.replay.replay_acknowledged_writes": (),
-    "chaosaws.route53.probes.get_health_check_status": ("route53:GetHealthCheckStatus",),
-    "chaosaws.fis.probes.get_experiment": ("fis:GetExperiment",),
-}
 
 #: What the gameday control calls in every drill (allowlist, preflight, sampler, floors).
 CONTROL_ACTIONS = (
@@ -113,7 +45,7 @@ _IAM_PREFIXES = {"monitoring": "cloudwatch"}
 
 def iam_prefix(service_model: Any) -> str:
     """The IAM service prefix of a botocore service model (``monitoring`` is ``cloudwatch``)."""
-    name = service_model.signing_name or service_model.endpoint_prefix
+    name = str(service_model.signing_name or service_model.endpoint_prefix)
     return _IAM_PREFIXES.get(name, name)
 
 
@@ -141,14 +73,17 @@ def actions_for(experiment: Mapping[str, Any]) -> list[str]:
     needed = set(CONTROL_ACTIONS)
     unknown = []
     for provider in activities(experiment):
-        name = f"{provider.get('module')}.{provider.get('func')}"
-        if name not in ACTIVITY_ACTIONS:
-            unknown.append(name)
+        spec = registry.lookup(
+            str(provider.get("module")), str(provider.get("func")), import_any=True
+        )
+        if spec is None:
+            unknown.append(f"{provider.get('module')}.{provider.get('func')}")
             continue
-        needed.update(ACTIVITY_ACTIONS[name])
+        needed.update(spec.iam)
     if unknown:
         raise DrillError(
-            f"no IAM mapping for {', '.join(sorted(set(unknown)))}: add it to gameday.iam.ACTIVITY_ACTIONS."
+            f"no IAM actions declared for {', '.join(sorted(set(unknown)))}: declare them "
+            "with a gameday.registry decorator beside the activity."
         )
     used = referenced_variables(experiment)
     needed.update(action for var, action in PREFLIGHT_ACTIONS.items() if var in used)

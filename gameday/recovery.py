@@ -2,8 +2,8 @@
 
 :func:`recover` reverts every entry not yet reverted (``pending`` ones too: a process
 killed mid-call may or may not have injected), newest first, and only with the rollback
-:data:`ROLLBACKS` registers for the entry's action: a ledger is a file, so what it names
-is checked, never trusted. Each undo runs with the endpoint, region, profile and role the
+the entry's action declared in :mod:`gameday.registry` (the allowlist of what recovery
+may call): a ledger is a file, so what it names is checked, never trusted. Each undo runs with the endpoint, region, profile and role the
 entry recorded and is held to the account it was injected into (the allowlist still
 checks the caller), so it works from a fresh shell. Rollbacks are idempotent, so
 recovering twice, or after the experiment's own rollbacks ran, changes nothing.
@@ -20,31 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gameday import aws
-from gameday.faults import REVERTED, Entry, Ledger, Undo
+from gameday import aws, registry
+from gameday.faults import REVERTED, Entry, Ledger
 from gameday.faults import ledger_path as configured_ledger_path
 from gameday.procutil import alive_since
 
-__all__ = ["ROLLBACKS", "LedgerNotFound", "live_writer", "recover", "rollback_for"]
+__all__ = ["LedgerNotFound", "live_writer", "recover", "rollback_for"]
 
 logger = logging.getLogger("gameday.faults")
-
-#: The one rollback each injecting action may be undone with: ``activity`` (as the action
-#: records it) -> (module, function). :func:`recover` runs nothing else, whatever a
-#: ledger line names (a failover's undo is a switchover back, hence the repeat).
-ROLLBACKS: dict[str, tuple[str, str]] = {
-    "invert_health_check": ("gameday.actions.route53", "restore_health_check"),
-    "block_endpoint": ("gameday.actions.ec2", "unblock_endpoint"),
-    "pause_replication": ("gameday.actions.fis", "resume_replication"),
-    "disrupt_cross_region_connectivity": (
-        "gameday.actions.fis",
-        "restore_cross_region_connectivity",
-    ),
-    "failover_database": ("gameday.actions.rds", "switchover_database"),
-    "switchover_database": ("gameday.actions.rds", "switchover_database"),
-    "remove_secret_replica": ("gameday.actions.secretsmanager", "restore_secret_replica"),
-    "set_routing_control_state": ("gameday.actions.arc", "restore_routing_control_state"),
-}
 
 #: Placeholder credentials for recovering a fault injected into a loopback endpoint (the
 #: lab, which accepts any) from a shell that has none; never sent anywhere else.
@@ -59,33 +42,18 @@ class LedgerNotFound(FileNotFoundError):
 
 
 def rollback_for(entry: Entry) -> Any:
-    """The rollback registered for ``entry``'s action, if the entry's undo names exactly
-    it; raises :class:`ValueError` otherwise (the undo is never looked up by name alone).
-    Call it as ``rollback_for(entry)(**entry.undo.kwargs, configuration=..., secrets=...)``.
+    """The rollback ``entry``'s action declared (:func:`gameday.registry.fault`), if the
+    entry's undo names exactly it; raises :class:`ValueError` otherwise (the undo is never
+    looked up by name alone). Call it as
+    ``rollback_for(entry)(**entry.undo.kwargs, configuration=..., secrets=...)``.
     """
-    registered = ROLLBACKS.get(entry.activity)
-    if registered is None:
-        raise ValueError(
-            f"refusing to revert {entry.activity!r}: not an action gameday injects, so it "
-            "has no registered rollback"
-        )
+    registered = registry.rollback_of_recorded(entry.activity)
     if (entry.undo.module, entry.undo.func) != registered:
         raise ValueError(
             f"refusing to call {entry.undo.module}.{entry.undo.func} for {entry.activity}: "
             f"not a gameday rollback of it (its rollback is {'.'.join(registered)})"
         )
     return getattr(importlib.import_module(registered[0]), registered[1])
-
-
-def _resolve_undo(target: Entry | Undo) -> Any:
-    """Before :func:`rollback_for` (kept for callers of ``gameday.faults._resolve_undo``):
-    an :class:`Entry` is checked against its action; a bare :class:`Undo` must at least
-    name one of the registered rollbacks (never an injecting action)."""
-    if isinstance(target, Entry):
-        return rollback_for(target)
-    if (target.module, target.func) not in set(ROLLBACKS.values()):
-        raise ValueError(f"refusing to call {target.module}.{target.func}: not a gameday rollback")
-    return getattr(importlib.import_module(target.module), target.func)
 
 
 def _recovery_configuration(entry: Entry, path: Path) -> dict[str, Any]:

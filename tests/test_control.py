@@ -15,11 +15,11 @@ from chaoslib.exceptions import ActivityFailed
 from click.testing import CliRunner
 
 from gameday import control
+from gameday.actions.runbook import operator_step
 from gameday.cli import main
 from gameday.drill import rundir as rd
 from gameday.drill.progress import snapshot, start_progress
 from gameday.drill.settings import parse_settings
-from gameday.runbook import operator_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +63,11 @@ def test_unattended_step_continues_after_its_delay(
 
 
 def test_unattended_step_runs_its_automated_activity(drill: control.DrillRun) -> None:
-    automated = {"module": "gameday.probes.dns", "func": "dns_answer",
-                 "arguments": {"name": "localhost", "nameserver": "127.0.0.1:9", "timeout": 0.2}}  # fmt: skip
+    automated = {
+        "module": "gameday.probes.dns",
+        "func": "dns_answer",
+        "arguments": {"name": "localhost", "nameserver": "127.0.0.1:9", "timeout": 0.2},
+    }
     result = operator_step("look", automated=automated, configuration={"gameday_unattended": True})
     assert result["event"] == "automated" and result["result"]["name"] == "localhost"
     with pytest.raises(ActivityFailed, match="not an activity module"):
@@ -108,16 +111,26 @@ def _ledger_lines(run_dir: Path, now: float) -> None:
     for i in range(40):
         end = now - 4 + i * 0.1
         ok = i % 10 != 0
-        lines.append({"start": end - 0.01, "end": end, "op": "write", "method": "POST",
-                      "status": 201 if ok else 503, "ok": ok, "latency_ms": 10.0,
-                      "region": "us-west-2", "write_id": f"w{i}"})  # fmt: skip
+        lines.append(
+            {
+                "start": end - 0.01,
+                "end": end,
+                "op": "write",
+                "method": "POST",
+                "status": 201 if ok else 503,
+                "ok": ok,
+                "latency_ms": 10.0,
+                "region": "us-west-2",
+                "write_id": f"w{i}",
+            }
+        )
     (run_dir / rd.REQUESTS).write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
 def test_progress_reads_the_ledger_and_the_sampler(drill: control.DrillRun) -> None:
     now = time.time()
     _ledger_lines(drill.run_dir, now)
-    drill.phase, drill.t0 = "observation", now - 2
+    drill.phase, drill.t0 = control.Phase.OBSERVATION, now - 2
     shot = snapshot()
     assert shot is not None
     assert shot.rps == pytest.approx(40 / 5.0)
@@ -130,7 +143,7 @@ def test_progress_is_plain_lines_without_a_terminal_and_a_panel_with_one(
     drill: control.DrillRun,
 ) -> None:
     _ledger_lines(drill.run_dir, time.time())
-    drill.phase = "method: block-primary-endpoint"
+    drill.phase, drill.activity = control.Phase.METHOD, "block-primary-endpoint"
     plain = io.StringIO()
     stop = start_progress(plain, interval=0.05, tty=False)
     deadline = time.monotonic() + 5

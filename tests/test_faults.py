@@ -12,7 +12,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 from click.testing import CliRunner
 
-from gameday import aws, faults
+from gameday import aws, faults, recovery
 from gameday.actions import ec2, route53
 from gameday.faults import Ledger, Undo
 from tests.moto_helpers import create_http_health_check
@@ -136,7 +136,7 @@ def test_recover_reverts_open_entries_newest_first_idempotently(
             "Inverted"
         ]
 
-        report = faults.recover(env)
+        report = recovery.recover(env)
         assert [r["activity"] for r in report] == ["block_endpoint", "invert_health_check"]
         assert {r["outcome"] for r in report} == {"reverted"}
         assert not r53.get_health_check(HealthCheckId=hc)["HealthCheck"]["HealthCheckConfig"][
@@ -207,7 +207,7 @@ def test_recover_skips_the_faults_of_a_drill_still_running(tmp_path: Path) -> No
     import sys
     import time
 
-    from gameday.faults import recover
+    from gameday.recovery import recover
 
     ledger = tmp_path / "faults.jsonl"
     writer = subprocess.Popen(

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from gameday import aws, faults
+from gameday import aws, faults, registry
 from gameday.actions import route53
 from gameday.faults import Ledger, Undo
 from gameday.lab.ports import free_port, listening
@@ -190,19 +190,38 @@ def test_only_the_rollback_registered_for_the_action_may_run(
     assert len(book.open_entries()) == 2
 
 
-def test_every_injecting_action_has_a_registered_rollback_it_exports() -> None:
-    """The registry and the actions cannot drift apart: each activity an action records
-    has its rollback registered, and that rollback is an exported action."""
+def test_every_declared_fault_has_a_declared_rollback_it_exports() -> None:
+    """Each fault's rollback is a declared rollback (or fault, for a switchover undone by
+    another) of an exported activity; :func:`activity.inject` refuses any undeclared name,
+    so an action cannot record what recovery would not know how to undo."""
     import importlib
-    import re
 
-    recorded: set[str] = set()
-    for path in (ROOT / "gameday" / "actions").glob("*.py"):
-        recorded |= set(re.findall(r'activity="([a-z_]+)"', path.read_text()))
-        recorded |= set(re.findall(r'activity="([a-z_]+)",\s*rollback=', path.read_text()))
-    assert recorded and recorded <= faults.ROLLBACKS.keys()
-    for module, func in faults.ROLLBACKS.values():
-        assert func in importlib.import_module(module).__all__
+    faults_declared = [s for s in registry.specs() if s.is_fault]
+    assert faults_declared
+    for spec in faults_declared:
+        module, _, func = (spec.rollback or "").rpartition(".")
+        assert func in importlib.import_module(module).__all__, spec.name
+        undo = registry.lookup(module, func)
+        assert undo is not None and undo.kind in (registry.Kind.ROLLBACK, registry.Kind.FAULT)
+
+
+def test_inject_refuses_an_activity_not_declared_as_a_fault(tmp_path: Path) -> None:
+    from chaoslib.exceptions import ActivityFailed
+
+    from gameday.activity import inject
+
+    configuration = {"gameday_fault_ledger": str(tmp_path / "faults.jsonl")}
+    with pytest.raises(ActivityFailed, match=r"not declared with @gameday\.registry\.fault"):
+        inject(
+            activity="invented_fault",
+            target="t",
+            arguments={},
+            undo=Undo("gameday.actions.route53", "restore_health_check"),
+            configuration=configuration,
+            apply=lambda _id: pytest.fail("must not be called"),
+            failure="Could not invent",
+        )
+    assert not (tmp_path / "faults.jsonl").exists()
 
 
 def test_recover_works_from_a_fresh_shell_with_what_the_ledger_recorded(
@@ -293,16 +312,11 @@ def test_a_read_only_ledger_reports_reverts_that_happened_as_reverted(
     assert [i["outcome"] for i in json.loads(again.stdout)["entries"]] == ["reverted"]
 
 
-def test_callers_resolving_an_undo_get_only_registered_rollbacks() -> None:
-    """`gameday.faults._resolve_undo` (used by callers outside recovery) keeps working and
-    refuses an injecting action as an undo; `rollback_for` checks against the action."""
-    from gameday.faults import Entry, _resolve_undo, rollback_for
+def test_rollback_for_checks_the_undo_against_the_action() -> None:
+    """`rollback_for` refuses an undo that is not the rollback the action declared."""
+    from gameday.faults import Entry
+    from gameday.recovery import rollback_for
 
-    assert _resolve_undo(Undo("gameday.actions.ec2", "unblock_endpoint")) is not None
-    with pytest.raises(ValueError, match="not a gameday rollback"):
-        _resolve_undo(Undo("gameday.actions.route53", "invert_health_check"))
-    with pytest.raises(ValueError, match="not a gameday rollback"):
-        _resolve_undo(Undo("os", "system", {"command": "true"}))
     wrong = Entry(
         "e", "", "block_endpoint", "t", {}, Undo("gameday.actions.rds", "switchover_database"), {}
     )
@@ -310,3 +324,6 @@ def test_callers_resolving_an_undo_get_only_registered_rollbacks() -> None:
         ValueError, match=r"its rollback is gameday\.actions\.ec2\.unblock_endpoint"
     ):
         rollback_for(wrong)
+    unknown = Entry("e", "", "rm_rf", "t", {}, Undo("os", "system", {"command": "true"}), {})
+    with pytest.raises(ValueError, match="no registered rollback"):
+        rollback_for(unknown)

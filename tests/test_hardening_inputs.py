@@ -28,7 +28,7 @@ from gameday.lab.config import NUMBER_RANGES as LAB_RANGES
 from gameday.lab.config import LabConfig
 from gameday.lab.lock import lab_processes
 from gameday.load import cli as load_cli
-from gameday.load.runner import NUMBER_RANGES as LOAD_RANGES
+from gameday.load.settings import NUMBER_RANGES as LOAD_RANGES
 from gameday.numbers import number_problem
 
 BAD_TEXT = ["nan", "NaN", "inf", "-inf", "0", "-1", "-0.5", "1e30", "99999999999999999999", "abc"]

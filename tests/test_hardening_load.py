@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from gameday.lab.ports import listening
 from gameday.load.cli import load
 from gameday.load.ledger import LedgerRecord, count_records, summary_path
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from gameday.procutil import pid_alive
 from tests.lab.helpers import wait_until
 from tests.load.load_servers import OrdersRegion
@@ -124,10 +125,27 @@ def test_sigkill_of_load_run_takes_locust_and_its_workers_with_it(
     until its run time ended."""
     ledger = tmp_path / "ledger.jsonl"
     command = [
-        *GAMEDAY, "load", "run", "--target", region.address, "--port", str(region.port),
-        "--lab", "--users", "2", "--run-time", "5m", "--processes", "2",
-        "--think-min", "0.05", "--think-max", "0.1", "--ledger", str(ledger),
-    ]  # fmt: skip
+        *GAMEDAY,
+        "load",
+        "run",
+        "--target",
+        region.address,
+        "--port",
+        str(region.port),
+        "--lab",
+        "--users",
+        "2",
+        "--run-time",
+        "5m",
+        "--processes",
+        "2",
+        "--think-min",
+        "0.05",
+        "--think-max",
+        "0.1",
+        "--ledger",
+        str(ledger),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_until(lambda: count_records(ledger) > 0, 60)

@@ -2,8 +2,9 @@
 
 Every catalogue experiment declares the same configuration block (each environment
 variable of gameday.lab.varfile.KEYS, read from the var file or from GAMEDAY_* in the
-environment), the gameday control, and its gameday extension. Run:
-``.venv/bin/python tools/catalogue.py`` and commit the JSON.
+environment), the gameday control, and its gameday extension. It also rewrites the
+README's impairment table from the registry (:func:`gameday.registry.impairment_table`).
+Run: ``.venv/bin/python tools/catalogue.py`` and commit the JSON and the README.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gameday import registry
 from gameday.lab.varfile import KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,9 +130,11 @@ RESUME_REPLICATION = action(
 # The lab: its lab-only lag knob; AWS: FIS pausing the global table (the var file decides).
 DELAY_REPLICATION = action(
     "delay-replication",
-    py("gameday.drill.lag", "delay_replication", seconds=30, duration="PT2M"),
+    py("gameday.actions.lag", "delay_replication", seconds=30, duration="PT2M"),
 )
-RESTORE_REPLICATION = action("restore-replication", py("gameday.drill.lag", "restore_replication"))
+RESTORE_REPLICATION = action(
+    "restore-replication", py("gameday.actions.lag", "restore_replication")
+)
 REMOVE_SECRET = action(
     "remove-secret-replica-from-secondary",
     py(
@@ -211,7 +215,7 @@ LAG = probe(
 )
 REPLAY = action(
     "replay-acknowledged-writes-against-recovery-region",
-    py("gameday.drill.replay", "replay_acknowledged_writes", endpoint="${secondary_endpoint}"),
+    py("gameday.actions.replay", "replay_acknowledged_writes", endpoint="${secondary_endpoint}"),
 )
 
 
@@ -226,7 +230,12 @@ def step(name: str, instructions: str, delay: float = 1.0, automated: dict | Non
         args["automated"] = automated
     return action(
         f"operator: {name}",
-        {"type": "python", "module": "gameday.runbook", "func": "operator_step", "arguments": args},
+        {
+            "type": "python",
+            "module": "gameday.actions.runbook",
+            "func": "operator_step",
+            "arguments": args,
+        },
     )
 
 
@@ -436,12 +445,25 @@ CATALOGUE = [
 ]
 
 
+BEGIN, END = "<!-- impairments:begin -->\n", "<!-- impairments:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """``readme`` with its impairment table replaced by the registry's (between the markers)."""
+    head, _, rest = readme.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    return head + BEGIN + registry.impairment_table() + END + tail
+
+
 def main() -> None:
     folder = ROOT / "experiments"
     for exp in CATALOGUE:
         name = exp["extensions"][0]["drill"]
         (folder / f"{name}.json").write_text(json.dumps(exp, indent=2) + "\n", encoding="utf-8")
         print(folder / f"{name}.json")
+    readme = ROOT / "README.md"
+    readme.write_text(readme_with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    print(readme, "(impairment table)")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,29 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import (
+    as_failure,
+    call,
+    check_region,
+    connect,
+    error_code,
+    fail,
+    guard,
+    inject,
+    ledger,
+    logger,
+    require,
+)
 from gameday.faults import Undo
 
 __all__ = ["restore_routing_control_state", "set_routing_control_state"]
+
+ROUTING_CONTROL_IAM = (
+    "route53-recovery-control-config:DescribeCluster",
+    "route53-recovery-cluster:GetRoutingControlState",
+    "route53-recovery-cluster:UpdateRoutingControlState",
+)
 
 _MODULE = __name__
 _STATES = {"on": "On", "off": "Off"}
@@ -34,15 +53,18 @@ _TRY_NEXT = frozenset(
 def _state(state: str) -> str:
     chosen = _STATES.get(str(state).strip().lower())
     if not chosen:
-        raise s.fail(f"Bad routing control `state` {state!r}: use 'On' or 'Off'.")
+        raise fail(f"Bad routing control `state` {state!r}: use 'On' or 'Off'.")
     return chosen
+
+
+_check_state = registry.argument("state", _state)
 
 
 def _endpoints(
     cluster_arn: str, control_region: str, configuration: Configuration, secrets: Secrets
 ) -> list[dict[str, str]]:
-    control = s.connect("route53-recovery-control-config", control_region, configuration, secrets)
-    cluster = s.call(
+    control = connect("route53-recovery-control-config", control_region, configuration, secrets)
+    cluster = call(
         control,
         "describe_cluster",
         f"Could not read ARC cluster {cluster_arn!r}",
@@ -51,7 +73,7 @@ def _endpoints(
     )["Cluster"]
     endpoints = cluster.get("ClusterEndpoints") or []
     if not endpoints:
-        raise s.fail(f"ARC cluster {cluster_arn!r} lists no endpoints: check that it is deployed.")
+        raise fail(f"ARC cluster {cluster_arn!r} lists no endpoints: check that it is deployed.")
     return endpoints
 
 
@@ -66,7 +88,7 @@ def _on_each_endpoint(
     """Call ``operation`` on the cluster endpoints in turn until one answers."""
     last: Exception | None = None
     for endpoint in endpoints:
-        data_plane = s.connect(
+        data_plane = connect(
             "route53-recovery-cluster",
             endpoint["Region"],
             configuration,
@@ -76,18 +98,19 @@ def _on_each_endpoint(
         try:
             return getattr(data_plane, operation)(**params)
         except ClientError as exc:
-            if s.error_code(exc) not in _TRY_NEXT:
-                raise s.as_failure(exc, failure, _HINTS) from exc
+            if error_code(exc) not in _TRY_NEXT:
+                raise as_failure(exc, failure, _HINTS) from exc
             last = exc
         except BotoCoreError as exc:
             last = exc
-        s.logger.warning("ARC endpoint %s did not answer, trying the next", endpoint["Endpoint"])
+        logger.warning("ARC endpoint %s did not answer, trying the next", endpoint["Endpoint"])
     assert last is not None
-    raise s.as_failure(
-        last, f"{failure} on any of the {len(endpoints)} cluster endpoints"
-    ) from last
+    raise as_failure(last, f"{failure} on any of the {len(endpoints)} cluster endpoints") from last
 
 
+@registry.fault(
+    rollback="restore_routing_control_state", iam=ROUTING_CONTROL_IAM, check=_check_state
+)
 def set_routing_control_state(
     routing_control_arn: str,
     state: str,
@@ -107,11 +130,11 @@ def set_routing_control_state(
     Returns ``routing_control_arn``, ``state``, ``previous_state``, ``changed`` and
     ``fault_id``.
     """
-    s.require(routing_control_arn, "routing_control_arn")
-    s.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    require(routing_control_arn, "routing_control_arn")
+    require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
     desired = _state(state)
-    control_region = s.check_region(control_region, "control_region")
-    s.guard(control_region, configuration, secrets)
+    control_region = check_region(control_region, "control_region")
+    guard(control_region, configuration, secrets)
     endpoints = _endpoints(cluster_arn, control_region, configuration, secrets)
     failure = f"Could not set routing control {routing_control_arn!r} to {desired}"
     previous = _on_each_endpoint(
@@ -137,7 +160,7 @@ def set_routing_control_state(
     }
     if safety_rules_to_override:
         params["SafetyRulesToOverride"] = list(safety_rules_to_override)
-    fault_id, _ = s.inject(
+    fault_id, _ = inject(
         activity="set_routing_control_state",
         target=f"arc:routing-control:{routing_control_arn}",
         arguments={
@@ -167,6 +190,7 @@ def set_routing_control_state(
     return outcome
 
 
+@registry.rollback(iam=ROUTING_CONTROL_IAM)
 def restore_routing_control_state(
     routing_control_arn: str,
     cluster_arn: str,
@@ -184,11 +208,11 @@ def restore_routing_control_state(
 
     Returns ``routing_control_arn``, ``state``, ``changed`` and ``reverted``.
     """
-    s.require(routing_control_arn, "routing_control_arn")
-    s.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
-    control_region = s.check_region(control_region, "control_region")
-    s.guard(control_region, configuration, secrets)
-    book = s.ledger(configuration)
+    require(routing_control_arn, "routing_control_arn")
+    require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    control_region = check_region(control_region, "control_region")
+    guard(control_region, configuration, secrets)
+    book = ledger(configuration)
     entries = book.open_entries(
         activity="set_routing_control_state",
         target_prefix=f"arc:routing-control:{routing_control_arn}",
@@ -211,9 +235,7 @@ def restore_routing_control_state(
     if desired is None:
         # no change of ours is open on this control (the action found it in that state
         # already, failed, or was rolled back): a control Off on purpose stays Off
-        s.logger.info(
-            "no open set_routing_control_state for %s: left as it is", routing_control_arn
-        )
+        logger.info("no open set_routing_control_state for %s: left as it is", routing_control_arn)
         desired = current
     if current != desired:
         params: dict[str, Any] = {

@@ -8,9 +8,21 @@ refused, as in a real regional network impairment.
 import ipaddress
 from typing import Any
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import (
+    call,
+    caused_by,
+    check_region,
+    connect,
+    fail,
+    guard,
+    inject,
+    ledger,
+    require,
+)
 from gameday.describe.ec2 import HINTS as _READ_HINTS
 from gameday.describe.ec2 import check_designation, find_network_acl
 from gameday.faults import Undo
@@ -41,7 +53,7 @@ def _free_rule_number(acl: dict[str, Any], egress: bool) -> int:
     for number in range(1, ceiling):
         if number not in taken:
             return number
-    raise s.fail(
+    raise fail(
         f"Network ACL {acl['NetworkAclId']} has no free rule number before its first allow "
         f"rule ({ceiling}): renumber its rules to leave room below {ceiling}."
     )
@@ -58,10 +70,10 @@ def _canonical(cidr: Any) -> str | None:
 
 
 def _check_cidr(cidr: Any) -> str:
-    s.require(cidr, "cidr")
+    require(cidr, "cidr")
     canonical = _canonical(cidr)
     if canonical is None:
-        raise s.fail(
+        raise fail(
             f"Bad `cidr` {cidr!r}: give an IPv4 network in CIDR notation such as '0.0.0.0/0' "
             "or '10.0.1.0/24'."
         )
@@ -76,7 +88,7 @@ def _check_port(port: Any) -> int | None:
     except (TypeError, ValueError):
         number = -1
     if isinstance(port, bool) or not 0 <= number <= 65535 or str(number) != str(port).strip():
-        raise s.fail(f"Bad `port` {port!r}: give a port number from 0 to 65535.")
+        raise fail(f"Bad `port` {port!r}: give a port number from 0 to 65535.")
     return number
 
 
@@ -99,6 +111,11 @@ def _target(region: str, acl_id: str) -> str:
     return f"ec2:{region}:network-acl:{acl_id}:"
 
 
+@registry.fault(
+    rollback="unblock_endpoint",
+    iam=("ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry"),
+    note="deny entry on the subnet's NACL, found by subnet id, NACL id or tag",
+)
 def block_endpoint(
     region: str,
     subnet_id: str | None = None,
@@ -124,17 +141,17 @@ def block_endpoint(
     Returns ``region``, ``network_acl_id``, ``rule_number``, ``egress``, ``cidr``,
     ``changed`` and ``fault_id``.
     """
-    region = s.check_region(region)
+    region = check_region(region)
     cidr = _check_cidr(cidr)
     proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
     if not proto.lstrip("-").isdigit():
-        raise s.fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
+        raise fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
     port = _check_port(port)
     if port is not None and proto not in ("6", "17"):
-        raise s.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+        raise fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
     check_designation(subnet_id, network_acl_id, tag)
-    ec2 = s.connect("ec2", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
+    ec2 = connect("ec2", region, configuration, secrets)
+    guard(region, configuration, secrets)
     acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     acl_id = acl["NetworkAclId"]
     outcome: dict[str, Any] = {
@@ -147,7 +164,7 @@ def block_endpoint(
         "changed": False,
         "fault_id": None,
     }
-    book = s.ledger(configuration)
+    book = ledger(configuration)
     for entry in book.open_entries(
         activity="block_endpoint", target_prefix=_target(region, acl_id)
     ):
@@ -176,7 +193,7 @@ def block_endpoint(
         low, high = (port, port) if port is not None else (0, 65535)
         params["PortRange"] = {"From": low, "To": high}
 
-    fault_id, _ = s.inject(
+    fault_id, _ = inject(
         activity="block_endpoint",
         target=f"{_target(region, acl_id)}{'egress' if egress else 'ingress'}:{rule_number}",
         arguments={
@@ -208,6 +225,7 @@ def block_endpoint(
     return outcome
 
 
+@registry.rollback(iam=("ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry"))
 def unblock_endpoint(
     region: str,
     subnet_id: str | None = None,
@@ -231,13 +249,13 @@ def unblock_endpoint(
     Returns ``region``, ``network_acl_id``, ``removed`` (rule numbers deleted) and
     ``reverted`` (ledger entry ids closed).
     """
-    region = s.check_region(region)
+    region = check_region(region)
     check_designation(subnet_id, network_acl_id, tag)
     if cidr is not None:
         cidr = _check_cidr(cidr)
-    ec2 = s.connect("ec2", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
-    book = s.ledger(configuration)
+    ec2 = connect("ec2", region, configuration, secrets)
+    guard(region, configuration, secrets)
+    book = ledger(configuration)
     prefix_entries = []
     if network_acl_id:
         prefix_entries = book.open_entries(
@@ -245,8 +263,8 @@ def unblock_endpoint(
         )
     try:
         acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
-    except s.ActivityFailed as exc:
-        if prefix_entries and s.caused_by(
+    except ActivityFailed as exc:
+        if prefix_entries and caused_by(
             exc, "InvalidNetworkAclID.NotFound", "InvalidRouteTableID.NotFound"
         ):
             # the network ACL itself is gone, and its entries with it
@@ -281,7 +299,7 @@ def unblock_endpoint(
         if not _matching_deny(acl, number, is_egress, rule_cidr):
             continue  # already gone, or the number now holds someone else's rule
         try:
-            s.call(
+            call(
                 ec2,
                 "delete_network_acl_entry",
                 f"Could not delete deny entry {number} from network ACL {acl_id} in {region}",
@@ -290,8 +308,8 @@ def unblock_endpoint(
                 RuleNumber=number,
                 Egress=is_egress,
             )
-        except s.ActivityFailed as exc:
-            if not s.caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
+        except ActivityFailed as exc:
+            if not caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
                 raise
         removed.append(number)
     book.mark_reverted(entries, by="unblock_endpoint")

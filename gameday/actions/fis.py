@@ -11,15 +11,29 @@ FIS actions used: ``aws:dynamodb:global-table-pause-replication``,
 ``aws:network:route-table-disrupt-cross-region-connectivity``.
 """
 
-import hashlib
-import json
 import time
 import uuid
 from typing import Any
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.actions._fistemplates import HINTS as _HINTS
+from gameday.actions._fistemplates import check_template as _check_template
+from gameday.actions._fistemplates import ensure_template as _ensure_template
+from gameday.activity import (
+    as_failure,
+    call,
+    caused_by,
+    check_region,
+    connect,
+    fail,
+    guard,
+    inject,
+    ledger,
+    require,
+)
 from gameday.durations import DurationError, bound_fis_duration, iso8601_seconds
 from gameday.faults import FAILED, Undo
 
@@ -30,18 +44,22 @@ __all__ = [
     "resume_replication",
 ]
 
+#: What starting an FIS experiment from a template gameday creates (and tags) may call.
+START_IAM = (
+    "fis:ListExperimentTemplates",
+    "fis:GetExperimentTemplate",
+    "fis:CreateExperimentTemplate",
+    "fis:TagResource",
+    "fis:StartExperiment",
+    "fis:GetExperiment",
+    "iam:PassRole",
+)
+#: What stopping the experiments a fault started may call.
+STOP_IAM = ("fis:ListExperiments", "fis:GetExperiment", "fis:StopExperiment")
+
 _MODULE = __name__
 _FINISHED = frozenset({"completed", "stopped", "failed", "cancelled", "stopping"})
-_TEMPLATE_TAG = "gameday:template-key"
 _FAULT_TAG = "gameday:fault-id"
-_HINTS = {
-    "ResourceNotFoundException": (
-        "check the experiment template id with `aws fis list-experiment-templates` in that region"
-    ),
-    "ValidationException": "check the resource ARNs, the duration and the FIS role",
-    "ServiceQuotaExceededException": "stop other FIS experiments or raise the FIS quota",
-    "ConflictException": "an experiment is changing state, run the action again",
-}
 
 
 def _check_duration(duration: str) -> str:
@@ -49,58 +67,16 @@ def _check_duration(duration: str) -> str:
     try:
         iso8601_seconds(duration)
     except DurationError as exc:
-        raise s.fail(f"Bad `duration`: {exc}.") from exc
+        raise fail(f"Bad `duration`: {exc}.") from exc
     return bound_fis_duration(duration)
 
 
-def _template_key(spec: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _ensure_template(
-    fis: Any, region: str, spec: dict[str, Any], role_arn: str, description: str
-) -> str:
-    """Find the template gameday made for ``spec``, or create it; return its id."""
-    key = _template_key({**spec, "roleArn": role_arn})
-    paginator = fis.get_paginator("list_experiment_templates")
-    try:
-        for page in paginator.paginate():
-            for summary in page.get("experimentTemplates", []):
-                if (summary.get("tags") or {}).get(_TEMPLATE_TAG) == key:
-                    return str(summary["id"])
-    except Exception as exc:
-        raise s.as_failure(
-            exc, f"Could not list FIS experiment templates in {region}", _HINTS
-        ) from exc
-    created = s.call(
-        fis,
-        "create_experiment_template",
-        f"Could not create an FIS experiment template in {region}",
-        _HINTS,
-        clientToken=key,
-        description=description,
-        stopConditions=[{"source": "none"}],
-        roleArn=role_arn,
-        tags={_TEMPLATE_TAG: key, "gameday:managed": "true"},
-        **spec,
-    )
-    return str(created["experimentTemplate"]["id"])
-
-
-def _check_template(fis: Any, region: str, template_id: str) -> str:
-    s.call(
-        fis,
-        "get_experiment_template",
-        f"Could not find FIS experiment template {template_id!r} in {region}",
-        _HINTS,
-        id=template_id,
-    )
-    return template_id
+_duration_check = registry.argument("duration", _check_duration)
 
 
 def _role(role_arn: str | None, configuration: Configuration) -> str:
     role = role_arn or (configuration or {}).get("gameday_fis_role_arn")
-    return s.require(
+    return require(
         role,
         "role_arn",
         "an IAM role FIS can assume; or set `gameday_fis_role_arn` in the configuration",
@@ -125,7 +101,7 @@ def _start(
             tags={_FAULT_TAG: fault_id},
         )["experiment"]
 
-    fault_id, experiment = s.inject(
+    fault_id, experiment = inject(
         activity=activity,
         target=f"fis:{region}:template:{template_id}",
         arguments=arguments,
@@ -167,12 +143,12 @@ def _wait_running(
     deadline = time.monotonic() + START_TIMEOUT
     while status in ("pending", "initiating"):
         if time.monotonic() > deadline:
-            raise s.fail(
+            raise fail(
                 f"FIS experiment {experiment_id} was still {status} after {START_TIMEOUT:.0f} s; "
                 "the rollback (or `gameday recover`) stops it"
             )
         time.sleep(START_POLL)
-        state = s.call(
+        state = call(
             fis,
             "get_experiment",
             f"Could not follow FIS experiment {experiment_id}; the rollback (or `gameday recover`) stops it",
@@ -182,8 +158,8 @@ def _wait_running(
         reason = state.get("reason", "")
     if status in ("running", "completed"):
         return status
-    s.ledger(configuration).mark(fault_id, FAILED, reason=reason)
-    raise s.fail(
+    ledger(configuration).mark(fault_id, FAILED, reason=reason)
+    raise fail(
         f"FIS experiment {experiment_id} ended {status} before it took effect ({reason}): "
         "check the FIS role and that the targets exist in that region"
     )
@@ -199,7 +175,7 @@ def _stop(
     configuration: Configuration,
 ) -> dict[str, Any]:
     """Stop the experiments designated, or all the open ledger ones of ``activity``."""
-    book = s.ledger(configuration)
+    book = ledger(configuration)
     entries = book.open_entries(activity=activity, target_prefix=f"fis:{region}:")
     ids: list[str] = []
     if experiment_id:
@@ -230,26 +206,26 @@ def _stop(
                         if (summary.get("tags") or {}).get(_FAULT_TAG) in entry_ids:
                             ids.append(summary["id"])
             except Exception as exc:
-                raise s.as_failure(
+                raise as_failure(
                     exc, f"Could not list the FIS experiments of template {tid} in {region}", _HINTS
                 ) from exc
     stopped: list[str] = []
     for exp_id in dict.fromkeys(ids):
         try:
-            state = s.call(
+            state = call(
                 fis,
                 "get_experiment",
                 f"Could not read FIS experiment {exp_id!r} in {region}",
                 _HINTS,
                 id=exp_id,
             )["experiment"]["state"]["status"]
-        except s.ActivityFailed as exc:
-            if s.caused_by(exc, "ResourceNotFoundException") and not experiment_id:
+        except ActivityFailed as exc:
+            if caused_by(exc, "ResourceNotFoundException") and not experiment_id:
                 continue
             raise
         if state in _FINISHED:
             continue
-        s.call(
+        call(
             fis,
             "stop_experiment",
             f"Could not stop FIS experiment {exp_id!r} in {region}",
@@ -261,6 +237,12 @@ def _stop(
     return {"region": region, "stopped": stopped, "reverted": [e.id for e in entries]}
 
 
+@registry.fault(
+    rollback="resume_replication",
+    iam=START_IAM,
+    check=_duration_check,
+    note="DynamoDB global table or S3",
+)
 def pause_replication(
     region: str,
     duration: str = "PT5M",
@@ -282,17 +264,17 @@ def pause_replication(
 
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
-    region = s.check_region(region)
+    region = check_region(region)
     duration = _check_duration(duration)
     if not template_id and not table_arns and not bucket_arns:
-        raise s.fail(
+        raise fail(
             "Give `template_id`, or the `table_arns` / `bucket_arns` whose replication to pause."
         )
     if bucket_arns and not template_id:
-        destination_region = s.check_region(destination_region, "destination_region")
+        destination_region = check_region(destination_region, "destination_region")
     role = None if template_id else _role(role_arn, configuration)
-    fis = s.connect("fis", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
+    fis = connect("fis", region, configuration, secrets)
+    guard(region, configuration, secrets)
     if template_id:
         template_id = _check_template(fis, region, template_id)
     else:
@@ -346,6 +328,7 @@ def pause_replication(
     )
 
 
+@registry.rollback(iam=STOP_IAM)
 def resume_replication(
     region: str,
     experiment_id: str | None = None,
@@ -361,9 +344,9 @@ def resume_replication(
 
     Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
     """
-    region = s.check_region(region)
-    fis = s.connect("fis", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
+    region = check_region(region)
+    fis = connect("fis", region, configuration, secrets)
+    guard(region, configuration, secrets)
     return _stop(
         activity="pause_replication",
         fis=fis,
@@ -378,10 +361,11 @@ def _subnet_arn(region: str, account: str, subnet: str) -> str:
     if subnet.startswith("arn:"):
         return subnet
     if not subnet.startswith("subnet-"):
-        raise s.fail(f"Bad subnet {subnet!r}: give subnet ids ('subnet-...') or subnet ARNs.")
+        raise fail(f"Bad subnet {subnet!r}: give subnet ids ('subnet-...') or subnet ARNs.")
     return f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
 
 
+@registry.fault(rollback="restore_cross_region_connectivity", iam=START_IAM, check=_duration_check)
 def disrupt_cross_region_connectivity(
     region: str,
     destination_region: str | None = None,
@@ -401,14 +385,14 @@ def disrupt_cross_region_connectivity(
 
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
-    region = s.check_region(region)
+    region = check_region(region)
     duration = _check_duration(duration)
     if not template_id:
-        destination_region = s.check_region(destination_region, "destination_region")
-        s.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
+        destination_region = check_region(destination_region, "destination_region")
+        require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
     role = None if template_id else _role(role_arn, configuration)
-    fis = s.connect("fis", region, configuration, secrets)
-    account = s.guard(region, configuration, secrets)
+    fis = connect("fis", region, configuration, secrets)
+    account = guard(region, configuration, secrets)
     if template_id:
         template_id = _check_template(fis, region, template_id)
     else:
@@ -453,6 +437,7 @@ def disrupt_cross_region_connectivity(
     )
 
 
+@registry.rollback(iam=STOP_IAM)
 def restore_cross_region_connectivity(
     region: str,
     experiment_id: str | None = None,
@@ -469,9 +454,9 @@ def restore_cross_region_connectivity(
 
     Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
     """
-    region = s.check_region(region)
-    fis = s.connect("fis", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
+    region = check_region(region)
+    fis = connect("fis", region, configuration, secrets)
+    guard(region, configuration, secrets)
     return _stop(
         activity="disrupt_cross_region_connectivity",
         fis=fis,

@@ -30,7 +30,8 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import call, check_region, connect, fail, guard, inject, ledger, require
 from gameday.describe.rds import HINTS as _READ_HINTS
 from gameday.describe.rds import arn_region, describe_global_cluster, writer_of
 from gameday.faults import APPLIED, FAILED, Undo
@@ -56,7 +57,7 @@ def _seconds(value: Any, name: str, *, minimum: float) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not number >= minimum or math.isinf(number):
-        raise s.fail(f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more.")
+        raise fail(f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more.")
     return number
 
 
@@ -66,7 +67,7 @@ def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> 
         if arn_region(arn) == region:
             return arn
     regions = ", ".join(sorted({arn_region(a) for a in members})) or "none"
-    raise s.fail(
+    raise fail(
         f"Global cluster {global_cluster_id!r} has no member in {region} (members in: "
         f"{regions}): choose one of those regions as `target_region`."
     )
@@ -84,13 +85,13 @@ def _move_writer(
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict[str, Any]:
-    s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
-    target_region = s.check_region(target_region, "target_region")
-    api_region = s.check_region(region or target_region)
+    require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    target_region = check_region(target_region, "target_region")
+    api_region = check_region(region or target_region)
     timeout = _seconds(timeout, "timeout", minimum=0.0)
     poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
-    rds = s.connect("rds", api_region, configuration, secrets)
-    s.guard(api_region, configuration, secrets)
+    rds = connect("rds", api_region, configuration, secrets)
+    guard(api_region, configuration, secrets)
     cluster = describe_global_cluster(rds, global_cluster_id)
     # an operation still running (a failover whose action timed out, say) must end before
     # the writer's place means anything: until then the global cluster refuses the next one
@@ -101,7 +102,7 @@ def _move_writer(
         cluster = describe_global_cluster(rds, global_cluster_id)
     if cluster.get("FailoverState"):
         state = cluster["FailoverState"]
-        raise s.fail(
+        raise fail(
             f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
             f"progress ({state.get('Status', 'unknown')}, towards "
             f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
@@ -119,7 +120,7 @@ def _move_writer(
         "elapsed_seconds": 0.0,
         "fault_id": None,
     }
-    book = s.ledger(configuration)
+    book = ledger(configuration)
     target = f"rds:global-cluster:{global_cluster_id}"
     open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
         e
@@ -144,9 +145,9 @@ def _move_writer(
     )
     started = time.monotonic()
     if reverting:
-        s.call(rds, operation, failure, _HINTS, **params)
+        call(rds, operation, failure, _HINTS, **params)
     else:
-        fault_id, _ = s.inject(
+        fault_id, _ = inject(
             activity=activity,
             target=target,
             arguments={
@@ -202,7 +203,7 @@ def _move_writer(
             # in the ledger, so `gameday recover` (or a second run) tries again
             where = new["region"] if new else "no region"
             why = "was cancelled" if cancelled else f"did not finish within {timeout:g} s"
-            raise s.fail(
+            raise fail(
                 f"Moving the writer of global cluster {global_cluster_id!r} back to "
                 f"{target_region} {why} (writer in {where}): wait until replication has "
                 "caught up, then run the rollback or `gameday recover` again."
@@ -251,9 +252,14 @@ def _not_moved(
             "minutes: give `timeout` room for that."
         )
         book.mark(outcome["fault_id"], APPLIED, error=message)
-    return s.fail(message)
+    return fail(message)
 
 
+@registry.fault(
+    rollback="switchover_database",
+    iam=("rds:DescribeGlobalClusters", "rds:FailoverGlobalCluster"),
+    note="Aurora global, `AllowDataLoss`",
+)
 def failover_database(
     global_cluster_id: str,
     target_region: str,
@@ -293,6 +299,11 @@ def failover_database(
     )
 
 
+@registry.fault(
+    rollback="switchover_database",
+    iam=("rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster"),
+    note="planned, no data loss; also the rollback of a failover and the failback",
+)
 def switchover_database(
     global_cluster_id: str,
     target_region: str,

@@ -8,12 +8,16 @@ is always healthy.)
 
 from typing import Any
 
+from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import call, caused_by, connect, guard, inject, ledger, logger, require
 from gameday.faults import Undo
 
 __all__ = ["invert_health_check", "restore_health_check"]
+
+HEALTH_CHECK_IAM = ("route53:GetHealthCheck", "route53:UpdateHealthCheck")
 
 _MODULE = __name__
 _HINTS = {
@@ -28,7 +32,7 @@ def _target(health_check_id: str) -> str:
 
 
 def _read(r53: Any, health_check_id: str) -> dict[str, Any]:
-    return s.call(
+    return call(
         r53,
         "get_health_check",
         f"Could not read Route 53 health check {health_check_id!r}",
@@ -37,6 +41,7 @@ def _read(r53: Any, health_check_id: str) -> dict[str, Any]:
     )["HealthCheck"]
 
 
+@registry.fault(rollback="restore_health_check", iam=HEALTH_CHECK_IAM)
 def invert_health_check(
     health_check_id: str,
     configuration: Configuration = None,
@@ -52,9 +57,9 @@ def invert_health_check(
     Returns ``health_check_id``, ``inverted`` (now), ``previous_inverted``, ``changed``,
     ``health_check_version`` and ``fault_id`` (the ledger entry, or null if unchanged).
     """
-    s.require(health_check_id, "health_check_id", "the Route 53 health check id")
-    r53 = s.connect("route53", None, configuration, secrets)
-    s.guard(None, configuration, secrets)
+    require(health_check_id, "health_check_id", "the Route 53 health check id")
+    r53 = connect("route53", None, configuration, secrets)
+    guard(None, configuration, secrets)
     check = _read(r53, health_check_id)
     previous = bool(check["HealthCheckConfig"].get("Inverted", False))
     version = int(check["HealthCheckVersion"])
@@ -67,7 +72,7 @@ def invert_health_check(
         "fault_id": None,
     }
     if previous:
-        s.logger.info("health check %s is already inverted: nothing to do", health_check_id)
+        logger.info("health check %s is already inverted: nothing to do", health_check_id)
         return outcome
 
     def apply(_entry_id: str) -> dict[str, Any]:
@@ -75,7 +80,7 @@ def invert_health_check(
             HealthCheckId=health_check_id, HealthCheckVersion=version, Inverted=True
         )["HealthCheck"]
 
-    fault_id, updated = s.inject(
+    fault_id, updated = inject(
         activity="invert_health_check",
         target=_target(health_check_id),
         arguments={"health_check_id": health_check_id},
@@ -98,6 +103,7 @@ def invert_health_check(
     return outcome
 
 
+@registry.rollback(iam=HEALTH_CHECK_IAM)
 def restore_health_check(
     health_check_id: str,
     inverted: bool | None = None,
@@ -115,10 +121,10 @@ def restore_health_check(
     Returns ``health_check_id``, ``inverted`` (now), ``changed`` and ``reverted`` (the
     ledger entry ids closed).
     """
-    s.require(health_check_id, "health_check_id", "the Route 53 health check id")
-    r53 = s.connect("route53", None, configuration, secrets)
-    s.guard(None, configuration, secrets)
-    book = s.ledger(configuration)
+    require(health_check_id, "health_check_id", "the Route 53 health check id")
+    r53 = connect("route53", None, configuration, secrets)
+    guard(None, configuration, secrets)
+    book = ledger(configuration)
     open_entries = book.open_entries(
         activity="invert_health_check", target_prefix=_target(health_check_id)
     )
@@ -127,8 +133,8 @@ def restore_health_check(
         desired = bool(open_entries[0].undo.kwargs.get("inverted", False))
     try:
         check = _read(r53, health_check_id)
-    except s.ActivityFailed as exc:
-        if open_entries and s.caused_by(exc, "NoSuchHealthCheck"):
+    except ActivityFailed as exc:
+        if open_entries and caused_by(exc, "NoSuchHealthCheck"):
             # deleted since the fault was injected: nothing is left to restore
             book.mark_reverted(open_entries, by="restore_health_check", note="health check gone")
             return {
@@ -143,10 +149,10 @@ def restore_health_check(
     if desired is None:
         # no fault of ours is open on this check (the action found it already inverted,
         # failed, or was rolled back already): its state is someone else's, leave it
-        s.logger.info("no open invert_health_check for %s: left as it is", health_check_id)
+        logger.info("no open invert_health_check for %s: left as it is", health_check_id)
         desired = current
     if current != desired:
-        s.call(
+        call(
             r53,
             "update_health_check",
             f"Could not restore Route 53 health check {health_check_id!r}",

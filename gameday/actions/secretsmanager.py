@@ -8,7 +8,18 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import (
+    call,
+    check_region,
+    connect,
+    fail,
+    guard,
+    inject,
+    ledger,
+    logger,
+    require,
+)
 from gameday.faults import Undo
 
 __all__ = ["remove_secret_replica", "restore_secret_replica"]
@@ -27,7 +38,7 @@ _HINTS = {
 
 
 def _replicas(sm: Any, secret_id: str, region: str) -> dict[str, dict[str, Any]]:
-    described = s.call(
+    described = call(
         sm,
         "describe_secret",
         f"Could not read secret {secret_id!r} in {region}",
@@ -35,13 +46,17 @@ def _replicas(sm: Any, secret_id: str, region: str) -> dict[str, dict[str, Any]]
         SecretId=secret_id,
     )
     if described.get("PrimaryRegion") and described["PrimaryRegion"] != region:
-        raise s.fail(
+        raise fail(
             f"Secret {secret_id!r} is a replica in {region}: pass its primary region "
             f"{described['PrimaryRegion']} as `region`."
         )
     return {r["Region"]: r for r in described.get("ReplicationStatus", []) or []}
 
 
+@registry.fault(
+    rollback="restore_secret_replica",
+    iam=("secretsmanager:DescribeSecret", "secretsmanager:RemoveRegionsFromReplication"),
+)
 def remove_secret_replica(
     secret_id: str,
     replica_region: str,
@@ -58,11 +73,11 @@ def remove_secret_replica(
     Returns ``secret_id``, ``region``, ``replica_region``, ``changed``, ``kms_key_id`` and
     ``fault_id``.
     """
-    s.require(secret_id, "secret_id", "the secret name or ARN")
-    region = s.check_region(region)
-    replica_region = s.check_region(replica_region, "replica_region")
-    sm = s.connect("secretsmanager", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
+    require(secret_id, "secret_id", "the secret name or ARN")
+    region = check_region(region)
+    replica_region = check_region(replica_region, "replica_region")
+    sm = connect("secretsmanager", region, configuration, secrets)
+    guard(region, configuration, secrets)
     replica = _replicas(sm, secret_id, region).get(replica_region)
     outcome: dict[str, Any] = {
         "secret_id": secret_id,
@@ -73,7 +88,7 @@ def remove_secret_replica(
         "fault_id": None,
     }
     if replica is None:
-        s.logger.info("secret %s has no replica in %s: nothing to do", secret_id, replica_region)
+        logger.info("secret %s has no replica in %s: nothing to do", secret_id, replica_region)
         return outcome
     undo_kwargs: dict[str, Any] = {
         "secret_id": secret_id,
@@ -82,7 +97,7 @@ def remove_secret_replica(
     }
     if replica.get("KmsKeyId"):
         undo_kwargs["kms_key_id"] = replica["KmsKeyId"]
-    fault_id, _ = s.inject(
+    fault_id, _ = inject(
         activity="remove_secret_replica",
         target=f"secretsmanager:{region}:{secret_id}:{replica_region}",
         arguments={"secret_id": secret_id, "replica_region": replica_region, "region": region},
@@ -98,6 +113,7 @@ def remove_secret_replica(
     return outcome
 
 
+@registry.rollback(iam=("secretsmanager:DescribeSecret", "secretsmanager:ReplicateSecretToRegions"))
 def restore_secret_replica(
     secret_id: str,
     replica_region: str,
@@ -114,12 +130,12 @@ def restore_secret_replica(
 
     Returns ``secret_id``, ``region``, ``replica_region``, ``changed`` and ``reverted``.
     """
-    s.require(secret_id, "secret_id", "the secret name or ARN")
-    region = s.check_region(region)
-    replica_region = s.check_region(replica_region, "replica_region")
-    sm = s.connect("secretsmanager", region, configuration, secrets)
-    s.guard(region, configuration, secrets)
-    book = s.ledger(configuration)
+    require(secret_id, "secret_id", "the secret name or ARN")
+    region = check_region(region)
+    replica_region = check_region(replica_region, "replica_region")
+    sm = connect("secretsmanager", region, configuration, secrets)
+    guard(region, configuration, secrets)
+    book = ledger(configuration)
     entries = book.open_entries(
         activity="remove_secret_replica",
         target_prefix=f"secretsmanager:{region}:{secret_id}:{replica_region}",
@@ -132,7 +148,7 @@ def restore_secret_replica(
         add: dict[str, Any] = {"Region": replica_region}
         if key:
             add["KmsKeyId"] = key
-        s.call(
+        call(
             sm,
             "replicate_secret_to_regions",
             f"Could not replicate secret {secret_id!r} to {replica_region}",

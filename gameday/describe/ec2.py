@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from gameday import activity as s
+from gameday.activity import call, fail
 
 __all__ = [
     "EPHEMERAL_PORT",
@@ -42,7 +42,7 @@ def _tag_filter(tag: str | dict[str, str]) -> list[dict[str, Any]]:
     else:
         key, sep, value = str(tag).partition("=")
         if not sep or not key:
-            raise s.fail(f'Bad `tag` {tag!r}: write it as \'Key=Value\' or {{"Key": "Value"}}.')
+            raise fail(f'Bad `tag` {tag!r}: write it as \'Key=Value\' or {{"Key": "Value"}}.')
         pairs = [(key, value)]
     return [{"Name": f"tag:{key}", "Values": [value]} for key, value in pairs]
 
@@ -57,7 +57,7 @@ def check_designation(
         if v
     ]
     if len(given) != 1:
-        raise s.fail(
+        raise fail(
             "Designate the network ACL with exactly one of `subnet_id`, `network_acl_id` or "
             f"`tag` (got {', '.join(given) or 'none'})."
         )
@@ -83,7 +83,7 @@ def find_network_acl(
     else:
         what = f"the network ACL tagged {tag!r} in {region}"
         params = {"Filters": _tag_filter(tag)}  # type: ignore[arg-type]
-    acls = s.call(ec2, "describe_network_acls", f"Could not find {what}", HINTS, **params)[
+    acls = call(ec2, "describe_network_acls", f"Could not find {what}", HINTS, **params)[
         "NetworkAcls"
     ]
     if not acls:
@@ -92,10 +92,10 @@ def find_network_acl(
             if subnet_id
             else "check the tag on the network ACL with `aws ec2 describe-network-acls`"
         )
-        raise s.fail(f"Found no {what.removeprefix('the ')}: {hint}.")
+        raise fail(f"Found no {what.removeprefix('the ')}: {hint}.")
     if len(acls) > 1:
         ids = ", ".join(a["NetworkAclId"] for a in acls)
-        raise s.fail(f"{what} matches several network ACLs ({ids}): use `network_acl_id`.")
+        raise fail(f"{what} matches several network ACLs ({ids}): use `network_acl_id`.")
     return acls[0]
 
 

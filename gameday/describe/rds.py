@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gameday import activity as s
+from gameday.activity import call, fail
 
 __all__ = ["HINTS", "arn_region", "describe_global_cluster", "writer_of"]
 
@@ -30,7 +30,7 @@ def describe_global_cluster(rds: Any, global_cluster_id: str) -> dict[str, Any]:
 
     Raises :class:`ActivityFailed` when the call fails or the cluster does not exist.
     """
-    clusters = s.call(
+    clusters = call(
         rds,
         "describe_global_clusters",
         f"Could not read global cluster {global_cluster_id!r}",
@@ -43,7 +43,7 @@ def describe_global_cluster(rds: Any, global_cluster_id: str) -> dict[str, Any]:
         if global_cluster_id in (c.get("GlobalClusterIdentifier"), c.get("GlobalClusterArn"))
     ]
     if not clusters:
-        raise s.fail(
+        raise fail(
             f"Found no global cluster {global_cluster_id!r}: check the id with "
             "`aws rds describe-global-clusters`."
         )

@@ -16,7 +16,6 @@ import math
 import os
 import time
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from gameday.drill import rundir as rd
@@ -62,12 +61,11 @@ def floors(run: DrillRun) -> dict[str, Any]:
         ttls = [r["TTL"] for r in records if r["Name"] == name and "TTL" in r]
         found["ttl_s"] = float(min(ttls)) if ttls else None
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
-        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as
-        # measured. (Older labs: `health_check_interval` lab seconds per 10 s of Route 53.)
-        with contextlib.suppress(Exception):
-            state = json.loads((Path(c["gameday_lab_dir"]) / "state.json").read_text())
-            config = state.get("config") or {}
-            speed = float(config.get("speed") or 10.0 / float(config["health_check_interval"]))
+        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as measured.
+        from gameday.lab import api
+
+        speed = api.speed(str(c["gameday_lab_dir"]))
+        if speed:
             found["lab_speed"] = speed
             if found["health_check_interval_s"] is not None:
                 found["health_check_interval_s"] /= speed
@@ -140,11 +138,25 @@ def revert_open_faults(run: DrillRun) -> None:
         if run.rollbacks_started and begun >= run.rollbacks_started:
             # closed, not undone: 'gameday recover' must not undo a rollback either
             ledger.mark(entry.id, REVERTED, by="gameday control: a rollback's own change")
-            run.cleanup.append({"id": entry.id, "activity": entry.activity, "target": entry.target,
-                                "undo": None, "outcome": "closed (made by a rollback)", "error": None})  # fmt: skip
+            run.cleanup.append(
+                {
+                    "id": entry.id,
+                    "activity": entry.activity,
+                    "target": entry.target,
+                    "undo": None,
+                    "outcome": "closed (made by a rollback)",
+                    "error": None,
+                }
+            )
             continue
-        item = {"id": entry.id, "activity": entry.activity, "target": entry.target,
-                "undo": entry.undo.describe(), "outcome": "reverted", "error": None}  # fmt: skip
+        item = {
+            "id": entry.id,
+            "activity": entry.activity,
+            "target": entry.target,
+            "undo": entry.undo.describe(),
+            "outcome": "reverted",
+            "error": None,
+        }
         try:
             func = rollback_for(entry)
             func(**entry.undo.kwargs, configuration=run.configuration, secrets=run.secrets)
@@ -177,11 +189,9 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
     lab_dir = run.configuration.get("gameday_lab_dir")
     if run.configuration.get("gameday_target") != "lab" or not lab_dir:
         return
-    events = [
-        e
-        for e in rd.read_jsonl(Path(lab_dir) / "events.jsonl")
-        if run.started - 1 <= float(e.get("time", 0)) <= ended + 1
-    ]
+    from gameday.lab import api
+
+    events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
     (run.run_dir / rd.LAB_EVENTS).write_text(body, encoding="utf-8")
 
@@ -214,6 +224,9 @@ def note_lag_over_rpo(run: DrillRun) -> None:
         run.run_dir / rd.NOTES, {"time": time.time(), "text": text, "author": "gameday"}
     )
     run.run_json["replication_lag_over_rpo"] = {
-        "rpo_seconds": rpo, "crossed_after_s": crossed, "peak_lag_s": peak, "exceeded_by_s": peak - rpo,
-    }  # fmt: skip
+        "rpo_seconds": rpo,
+        "crossed_after_s": crossed,
+        "peak_lag_s": peak,
+        "exceeded_by_s": peak - rpo,
+    }
     logger.warning("gameday: %s", text)

@@ -1,7 +1,7 @@
 """The drill commands: ``gameday run|validate|list|iam|demo|step done|note``.
 
 A few lines of click each over :mod:`gameday.drill.runner`, :mod:`~gameday.drill.validate`,
-:mod:`gameday.iam` and :mod:`gameday.runbook`. Exit codes: 0 every objective met, 1 an
+:mod:`gameday.iam` and :mod:`gameday.drill.steps`. Exit codes: 0 every objective met, 1 an
 objective missed, 2 the drill could not run (bad input: one message, nothing injected).
 """
 
@@ -58,9 +58,7 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, Any]:
 @contextlib.contextmanager
 def lab_varfile(lab_dir: str | None = None) -> Iterator[Path]:
     """The running lab's var file, or a lab started for this drill (stopped afterwards)."""
-    from gameday.lab.config import LabConfig
-    from gameday.lab.launcher import Lab, LabError
-    from gameday.lab.varfile import varfile_path
+    from gameday.lab.api import Lab, LabConfig, LabError, varfile_path
 
     directory = lab_dir or LabConfig().lab_dir
     lab = Lab(directory)
@@ -80,8 +78,7 @@ def lab_varfile(lab_dir: str | None = None) -> Iterator[Path]:
 
 
 def _lab_running(lab_dir: str | None) -> bool:
-    from gameday.lab.config import LabConfig
-    from gameday.lab.launcher import Lab
+    from gameday.lab.api import Lab, LabConfig
 
     return Lab(lab_dir or LabConfig().lab_dir).running()
 
@@ -310,7 +307,7 @@ def step_group() -> None:
 )
 def step_done(step: str | None, run_dir: Path | None) -> None:
     """Confirm the operator step under way (or the one named STEP)."""
-    from gameday.runbook import confirm_step
+    from gameday.drill.steps import confirm_step
 
     try:
         path = confirm_step(step, run_dir)
@@ -329,7 +326,7 @@ def step_done(step: str | None, run_dir: Path | None) -> None:
 )
 def note_command(text: str, author: str | None, run_dir: Path | None) -> None:
     """Add a timestamped note to the running drill's timeline."""
-    from gameday.runbook import add_note
+    from gameday.drill.steps import add_note
 
     try:
         path = add_note(text, author, run_dir)

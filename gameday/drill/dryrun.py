@@ -88,21 +88,22 @@ def _call(provider: Mapping[str, Any], configuration: Mapping[str, Any]) -> tupl
 
 
 def _step(item: Mapping[str, Any], configuration: Mapping[str, Any]) -> PlannedStep:
-    from gameday.recovery import ROLLBACKS
+    from gameday import registry
 
     provider = item.get("provider") or {}
     _name, call = _call(provider, configuration)
-    func = str(provider.get("func"))
-    module = str(provider.get("module"))
+    module, func = str(provider.get("module")), str(provider.get("func"))
     if item.get("type") == "probe":
         return PlannedStep("probe (read-only)", str(item.get("name")), call)
+    spec = (
+        registry.lookup(module, func, import_any=True) if provider.get("type") == "python" else None
+    )
     if module == "gameday.runbook":
         return PlannedStep("operator step", str(item.get("name")), call)
-    registered = ROLLBACKS.get(func)
-    if registered and module.startswith("gameday.actions."):
+    if spec is not None and spec.kind == registry.Kind.FAULT:
         rollback = (
-            f"{'.'.join(registered)} (its registered rollback, with the arguments the fault "
-            "ledger records at injection; 'gameday recover' uses the same)"
+            f"{spec.rollback} (its registered rollback, with the arguments the fault ledger "
+            "records at injection; 'gameday recover' uses the same)"
         )
         return PlannedStep("fault", str(item.get("name")), call, rollback)
     return PlannedStep("action", str(item.get("name")), call)

@@ -11,18 +11,17 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun, Phase, iso_epoch
+from gameday.registry import is_fault
 
 logger = logging.getLogger("chaostoolkit")
-
-#: Modules whose actions are not the impairment when the experiment names none.
-NOT_FAULTS = ("gameday.probes", "gameday.runbook", "gameday.load", "gameday.reports")
 
 
 def start_load(run: DrillRun) -> None:
     """Start Locust into ``requests.jsonl`` and wait for its warm-up."""
     from gameday.load.ledger import recent_window
-    from gameday.load.runner import LoadRun, LoadSettings
+    from gameday.load.runner import LoadRun
+    from gameday.load.settings import LoadSettings
 
     assert run.settings is not None and run.run_dir is not None
     c, profile = run.configuration, run.settings.load
@@ -62,17 +61,21 @@ def start_load(run: DrillRun) -> None:
         time.sleep(0.1)
 
 
+def is_fault_activity(activity: dict[str, Any]) -> bool:
+    """The registry's rule (:func:`gameday.registry.is_fault`) for a journal activity."""
+    provider = activity.get("provider") or {}
+    return is_fault(str(provider.get("module", "")), str(provider.get("func", "")))
+
+
 def fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None:
-    """End of the impairment action (named in the extension, else the first action)."""
+    """End of the impairment action (named in the extension, else the first action that
+    may be a fault)."""
     named = run.settings.fault_activity if run.settings else None
     for item in runs or []:
         activity = item.get("activity") or {}
         if activity.get("type") != "action":
             continue
-        module = str((activity.get("provider") or {}).get("module", ""))
-        if (named and activity.get("name") == named) or (
-            not named and not module.startswith(NOT_FAULTS)
-        ):
+        if (named and activity.get("name") == named) or (not named and is_fault_activity(activity)):
             with contextlib.suppress(TypeError, ValueError):
                 return iso_epoch(str(item.get("end")))
     return None
@@ -87,7 +90,7 @@ def observe(run: DrillRun) -> None:
     window = float(objectives.window_seconds)
     began = time.time()
     since = run.t0 or began
-    run.phase = "observation"
+    run.enter(Phase.OBSERVATION)
     while time.time() - began < run.settings.observation_max_seconds:
         if run.load is None or not run.load.running():
             return

@@ -67,7 +67,7 @@ def snapshot() -> Snapshot | None:
                 writer = str(value)
     objectives = getattr(run.settings, "objectives", None)
     return Snapshot(
-        phase=run.phase,
+        phase=run.progress,
         rps=rps,
         error_rate=error_rate,
         serving=serving,

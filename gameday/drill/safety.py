@@ -76,10 +76,16 @@ def _still_open(run: Any) -> list[str]:
     return ["(the fault ledger could not be read)"]
 
 
+def _phase(run: Any) -> str:
+    """The drill's phase and, in the method or rollbacks, the activity under way."""
+    activity = getattr(run, "activity", None)
+    return f"{run.phase}: {activity}" if activity else str(run.phase)
+
+
 def begin(run: Any) -> Safety:
     """Install the stop guard for ``run`` (idempotent)."""
     if run.safety is None:
-        guard = StopGuard(lambda: run.phase, lambda: _still_open(run)).install()
+        guard = StopGuard(lambda: _phase(run), lambda: _still_open(run)).install()
         run.safety = Safety(guard)
     return run.safety
 

@@ -55,14 +55,14 @@ class Targets:
             primary_region=str(regions[0]),
             secondary_region=str(regions[1]),
             health_checks={
-                r: c[f"{role}_health_check_id"]
+                str(r): c[f"{role}_health_check_id"]
                 for r, role in zip(regions, ("primary", "secondary"), strict=True)
                 if c.get(f"{role}_health_check_id")
             },
             service_name=c.get("service_name"),
             nameserver=c.get("nameserver"),
             endpoints={
-                r: c[f"{role}_endpoint"]
+                str(r): c[f"{role}_endpoint"]
                 for r, role in zip(regions, ("primary", "secondary"), strict=True)
                 if c.get(f"{role}_endpoint")
             },

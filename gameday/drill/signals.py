@@ -216,7 +216,8 @@ class StopGuard:
         )
 
     def _start_waker(self, kick: bool) -> None:
-        if self._main is None or not self._saved or self._waker is not None:
+        main = self._main
+        if main is None or not self._saved or self._waker is not None:
             return
 
         def wake() -> None:
@@ -224,11 +225,11 @@ class StopGuard:
                 if self._phase().startswith(_FINAL_PHASES):
                     return
                 with contextlib.suppress(OSError, ValueError):
-                    signal.pthread_kill(self._main, WAKE_SIGNAL)
+                    signal.pthread_kill(main, WAKE_SIGNAL)
                 self._closed.wait(RETRY_SECONDS / 2)
 
         self._waker = threading.Thread(target=wake, name="gameday-stop-waker", daemon=True)
         self._waker.start()
         if kick:
             with contextlib.suppress(OSError, ValueError):
-                signal.pthread_kill(self._main, WAKE_SIGNAL)
+                signal.pthread_kill(main, WAKE_SIGNAL)

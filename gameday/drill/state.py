@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,22 @@ _LAB_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "gameday-lab",
     "AWS_SESSION_TOKEN": "gameday-lab",
 }
+
+
+class Phase(StrEnum):
+    """Where a drill is (live progress, and what the control's hooks may still do)."""
+
+    PREFLIGHT = "preflight"
+    WARM_UP = "warm-up"
+    METHOD = "method"
+    OBSERVATION = "observation"
+    ROLLBACK = "rollback"
+    AUDIT = "audit"
+    STOPPING = "stopping"  # stopped (signal, stop condition, abort): straight to rollbacks
+    REFUSED = "refused"  # could not start: nothing injected, no rollbacks
+    CLEANUP = "cleanup"  # reverting what is open, writing the run files
+    REPORT = "report"
+    DONE = "done"
 
 
 @dataclass
@@ -43,7 +60,8 @@ class DrillRun:
     load: Any = None  # gameday.load.runner.LoadRun
     account: str | None = None
     error: str | None = None
-    phase: str = "preflight"
+    phase: Phase = Phase.PREFLIGHT
+    activity: str | None = None  # the method's or rollback's activity under way
     t0: float | None = None
     rollbacks_started: float | None = None
     audited: bool = False
@@ -52,6 +70,17 @@ class DrillRun:
     saved_env: dict[str, str | None] = field(default_factory=dict)
     run_json: dict[str, Any] = field(default_factory=dict)
     safety: Any = None  # gameday.drill.safety.Safety: stop guard, target lock, watcher
+
+    def enter(self, phase: Phase) -> None:
+        """Move to ``phase`` (no activity under way yet)."""
+        self.phase, self.activity = phase, None
+
+    @property
+    def progress(self) -> str:
+        """The phase as live progress shows it: ``method: <activity>`` while one runs."""
+        if self.activity and self.phase in (Phase.METHOD, Phase.ROLLBACK):
+            return f"{self.phase}: {self.activity}"
+        return str(self.phase)
 
 
 def set_env(run: DrillRun, values: dict[str, str]) -> None:

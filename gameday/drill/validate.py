@@ -3,9 +3,11 @@
 Beyond ``chaos validate`` (the experiment's syntax), a drill must:
 
 * declare the gameday control (plain ``chaos run`` then gets the whole drill);
-* give every action a rollback (gameday's impairments: their named rollback);
+* give every action a rollback (gameday's faults: the rollback they declare in
+  :mod:`gameday.registry`; its rollbacks, operator steps and replays need none);
 * carry well-formed objectives, load and observation in its ``gameday`` extension;
-* name modules and functions that import, with arguments that bind to their signature;
+* name modules and functions that import, with arguments that bind to their signature
+  and pass the activity's own declared check;
 * define every variable it uses (declared in ``configuration``; with a var file or
   ``--var``, also given a value).
 
@@ -21,29 +23,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gameday import registry
 from gameday.drill import DrillError
 from gameday.drill.preflight import referenced_variables, undefined_variables
 from gameday.drill.settings import parse_settings
 
-#: Each gameday impairment and the rollback that undoes it.
-ROLLBACK_OF = {
-    "gameday.actions.route53.invert_health_check": "gameday.actions.route53.restore_health_check",
-    "gameday.actions.ec2.block_endpoint": "gameday.actions.ec2.unblock_endpoint",
-    "gameday.actions.fis.pause_replication": "gameday.actions.fis.resume_replication",
-    "gameday.actions.fis.disrupt_cross_region_connectivity": "gameday.actions.fis.restore_cross_region_connectivity",
-    "gameday.actions.rds.failover_database": "gameday.actions.rds.switchover_database",
-    "gameday.actions.rds.switchover_database": "gameday.actions.rds.switchover_database",
-    "gameday.actions.secretsmanager.remove_secret_replica": "gameday.actions.secretsmanager.restore_secret_replica",
-    "gameday.actions.arc.set_routing_control_state": "gameday.actions.arc.restore_routing_control_state",
-    "gameday.drill.lag.delay_replication": "gameday.drill.lag.restore_replication",
-    "gameday.drill.lag.restore_replication": None,
-    "gameday.actions.route53.restore_health_check": None,
-    "gameday.actions.ec2.unblock_endpoint": None,
-    "gameday.actions.fis.resume_replication": None,
-    "gameday.actions.secretsmanager.restore_secret_replica": None,
-}
-#: Actions that change no infrastructure (nothing to roll back).
-NO_ROLLBACK_NEEDED = ("gameday.runbook.", "gameday.drill.replay.")
 CONTROL_MODULE = "gameday.control"
 
 
@@ -72,7 +56,8 @@ def _binds(where: str, provider: Mapping[str, Any]) -> list[str]:
         inspect.signature(func).bind(**arguments)
     except TypeError as exc:
         return [f"{where}: the arguments do not fit {module_name}.{func_name} ({exc})"]
-    return []
+    spec = registry.lookup(str(module_name), str(func_name), import_any=True)
+    return [f"{where}: {problem}" for problem in spec.problems(arguments)] if spec else []
 
 
 def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
@@ -92,17 +77,10 @@ def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
         if isinstance(automated, dict):
             names.append(_name(automated))
         for name in names:
-            if name.startswith(NO_ROLLBACK_NEEDED):
-                continue
-            needed = ROLLBACK_OF.get(name, "any")
-            if needed is None:
-                continue
-            if needed == "any":
-                if not declared:
-                    problems.append(f"action {activity.get('name')!r} ({name}) has no rollback")
-            elif needed not in declared:
+            problem = _rollback_problem(name, declared)
+            if problem is not None:
                 problems.append(
-                    f"action {activity.get('name')!r} ({name}) has no rollback: add {needed} to rollbacks"
+                    f"action {activity.get('name')!r} ({name}) has no rollback{problem}"
                 )
     return problems
 
@@ -119,6 +97,19 @@ def _safety_problems(experiment: dict[str, Any]) -> list[str]:
     except DrillError as exc:
         problems.append(str(exc))
     return problems
+
+
+def _rollback_problem(name: str, declared: set[str]) -> str | None:
+    """Why the action ``name`` lacks its rollback ("" or a hint), None when it has it: a
+    declared fault needs the rollback it declares; a gameday rollback, step or probe none;
+    anything else (chaostoolkit-aws's, a team's own) at least one rollback."""
+    module, _, func = name.rpartition(".")
+    spec = registry.lookup(module, func, import_any=True)
+    if spec is None:
+        return None if declared else ""
+    if not spec.is_fault or spec.rollback in declared:
+        return None
+    return f": add {spec.rollback} to rollbacks"
 
 
 def validate_experiment(

@@ -1,20 +1,12 @@
 """The lab: a local two-region emulation of AWS that answers the same boto3 calls.
 
-gameday itself never imports this package (only the CLI's ``lab`` commands, tests and
-benchmarks do); the lab may import gameday.
+gameday's product code enters it only through :mod:`gameday.lab.api` (an import-linter
+contract in ``pyproject.toml`` holds it there; the CLI's ``lab`` group is wired in from
+:mod:`gameday.cli`); tests and benchmarks may reach inside. The lab may import gameday.
+The package's own names are the API's.
 """
 
-from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
-from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, LabInfo, RegionInfo, lab_env
+from gameday.lab import api
+from gameday.lab.api import *  # noqa: F403
 
-__all__ = [
-    "Lab",
-    "LabAlreadyRunning",
-    "LabConfig",
-    "LabConfigError",
-    "LabError",
-    "LabInfo",
-    "RegionInfo",
-    "RegionSpec",
-    "lab_env",
-]
+__all__ = api.__all__

@@ -1,4 +1,7 @@
-"""``gameday lab ...``: start, inspect and stop the local two-region lab."""
+"""``gameday lab ...``: start, inspect and stop the local two-region lab.
+
+A client of :mod:`gameday.lab.api` like the drill: the lab's CLI uses the same door.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,21 @@ from typing import Any
 
 import click
 
-from gameday.lab.config import NUMBER_RANGES, LabConfig, LabConfigError, RegionSpec
-from gameday.lab.events import active_faults, read_events
-from gameday.lab.launcher import Lab, LabAlreadyRunning, LabError, lab_env, shell_exports
-from gameday.lab.workers import lab_health
+from gameday.lab.api import (
+    Lab,
+    LabAlreadyRunning,
+    LabConfig,
+    LabConfigError,
+    LabError,
+    LabInfo,
+    RegionSpec,
+    active_faults,
+    lab_env,
+    lab_health,
+    read_events,
+    shell_exports,
+)
+from gameday.lab.config import NUMBER_RANGES
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 
@@ -275,40 +289,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
         "detail": raw_state.get("network_mode_detail", ""),
     }
     if as_json:
-        data = {
-            "running": True,
-            "lab_dir": info.lab_dir,
-            "endpoint_url": info.endpoint_url,
-            "dns": {"host": info.dns_host, "port": info.dns_port},
-            "zone_id": info.zone_id,
-            "zone": info.zone_name,
-            "record_name": info.record_name,
-            "service_port": info.service_port,
-            "global_cluster_id": info.global_cluster_id,
-            "secret_name": info.secret_name,
-            "speed": info.speed,
-            "data_tier": info.data_tier,
-            "supervisor": {"pid": info.supervisor_pid, "alive": liveness["supervisor"]},
-            "regions": [
-                {
-                    "name": r.name,
-                    "address": r.address,
-                    "role": r.role,
-                    "health_check_id": r.health_check_id,
-                    "subnet_id": r.subnet_id,
-                    "network_acl_id": r.network_acl_id,
-                    "vpc_id": r.vpc_id,
-                    "db_cluster_arn": r.db_cluster_arn,
-                    **liveness["regions"][r.name],
-                }
-                for r in info.regions
-            ],
-            "health": health,
-            "network": network,
-            "active_faults": active_faults(events),
-            "events": events[-n_events:] if n_events else [],
-        }
-        click.echo(json.dumps(data, indent=2))
+        click.echo(json.dumps(_status_json(info, liveness, events, network, n_events), indent=2))
         return
     click.echo(f"lab running (supervisor pid {info.supervisor_pid}, {info.lab_dir})")
     if health["status"] == "degraded":
@@ -317,6 +298,55 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
         click.echo("lab health: ok (no lab component failed)")
     click.echo(f"network faults: {network['mode']} ({network['detail']})")
     _print_summary(handle)
+    _print_processes_and_events(liveness, events, n_events)
+
+
+def _status_json(
+    info: LabInfo,
+    liveness: dict[str, Any],
+    events: list[dict[str, Any]],
+    network: dict[str, Any],
+    n_events: int,
+) -> dict[str, Any]:
+    """``gameday lab status --json``: where the lab answers, its parts, faults, events."""
+    return {
+        "running": True,
+        "lab_dir": info.lab_dir,
+        "endpoint_url": info.endpoint_url,
+        "dns": {"host": info.dns_host, "port": info.dns_port},
+        "zone_id": info.zone_id,
+        "zone": info.zone_name,
+        "record_name": info.record_name,
+        "service_port": info.service_port,
+        "global_cluster_id": info.global_cluster_id,
+        "secret_name": info.secret_name,
+        "speed": info.speed,
+        "data_tier": info.data_tier,
+        "supervisor": {"pid": info.supervisor_pid, "alive": liveness["supervisor"]},
+        "regions": [
+            {
+                "name": r.name,
+                "address": r.address,
+                "role": r.role,
+                "health_check_id": r.health_check_id,
+                "subnet_id": r.subnet_id,
+                "network_acl_id": r.network_acl_id,
+                "vpc_id": r.vpc_id,
+                "db_cluster_arn": r.db_cluster_arn,
+                **liveness["regions"][r.name],
+            }
+            for r in info.regions
+        ],
+        "health": lab_health(events),
+        "network": network,
+        "active_faults": active_faults(events),
+        "events": events[-n_events:] if n_events else [],
+    }
+
+
+def _print_processes_and_events(
+    liveness: dict[str, Any], events: list[dict[str, Any]], n_events: int
+) -> None:
     for name, proc in liveness["regions"].items():
         state = "stopped (SIGSTOP)" if proc["stopped"] else ("alive" if proc["alive"] else "DEAD")
         click.echo(f"  process {name:<9}  pid {proc['pid']}: {state}")

@@ -13,15 +13,30 @@ emitter nor the other listeners notice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gameday.lab.workers import report_error
-
 Event = dict[str, Any]
+
+log = logging.getLogger("gameday.lab")
+
+
+def report_error(events: EventLog | None, component: str, exc: BaseException) -> dict[str, Any]:
+    """Log ``exc`` and record it as a ``lab-error`` event (never raises)."""
+    text = "".join(traceback.format_exception(exc))
+    fields = {"component": component, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
+    log.error("lab component %s failed:\n%s", component, text)
+    if events is not None:
+        try:
+            events.emit_quiet("lab-error", **fields)
+        except Exception:  # the log itself is closed (shutdown): the logger has it
+            log.exception("could not record the lab-error event")
+    return fields
 
 
 class EventLog:

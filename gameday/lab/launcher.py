@@ -253,7 +253,7 @@ class Lab:
         """True if this directory's state names a live supervisor that is starting or ready."""
         state = read_state(self.state_path)
         return (
-            bool(state)
+            state is not None
             and state.get("status") in ("starting", "ready")
             and pid_alive(state.get("supervisor_pid"))
         )

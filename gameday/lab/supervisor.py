@@ -11,6 +11,8 @@ stops itself and its regions when the lock file at its path disappears or is rep
 (the directory was deleted or taken over): a lab no command can find must not keep
 running.
 
+This module wires the parts together; the region processes are
+:mod:`gameday.lab.regions`, the supervisor's HTTP API :mod:`gameday.lab.controlapi`.
 Run by :class:`gameday.lab.launcher.Lab`, not by hand:
 ``python -m gameday.lab.supervisor --config '<json>' --lab-dir DIR --lock-fd N``.
 """
@@ -18,25 +20,21 @@ Run by :class:`gameday.lab.launcher.Lab`, not by hand:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from gameday.children import die_with_parent as _die_with_parent
 from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
+from gameday.lab.controlapi import ControlServer, Route53View
 from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
 from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
@@ -52,25 +50,13 @@ from gameday.lab.ports import require_free
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
+from gameday.lab.regions import READY_TIMEOUT, RegionProcesses
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
 from gameday.lab.varfile import write_varfile
 from gameday.lab.workers import Worker
 
-READY_TIMEOUT = 30.0
 #: Seconds the replication link waits for a region's control API per attempt.
 LINK_TIMEOUT = 1.0
-
-
-def client_health(address: str, port: int) -> int | None:
-    """The status of ``GET /health`` on a region's public address (None if unreachable)."""
-    conn = http.client.HTTPConnection(address, port, timeout=1.0)
-    try:
-        conn.request("GET", "/health")
-        return conn.getresponse().status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 class Supervisor:
@@ -94,22 +80,42 @@ class Supervisor:
         self.certificate: tlscert.LabCertificate | None = None
         self.state_path = self.dir / "state.json"
         self._restart_lock = threading.Lock()
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spawner")
         self.control: ControlServer | None = None
         self.network_mode: tuple[str, str] = (synfilter.USERLAND, "not started")
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.clients: dict[str, RegionClient] = {}
+        self.regions: RegionProcesses | None = None
         self.roles: dict[str, str] = {}
         self.resources: Resources | None = None
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
-        self._exited: set[int] = set()
         self._watcher: Worker | None = None
 
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Ports, event log and certificate; regions, control plane and resources; the
+        control-plane extensions; the data plane; the supervisor's own API."""
         controlplane.check_moto_version()
+        self._allocate_ports()
+        self._prepare_dir()
+        endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
+        os.environ.update(self.region_env(endpoint))
+        regions = self._regions()
+        # Regions start first: their start-up overlaps the control plane's on the other core.
+        for index, spec in enumerate(self.config.regions):
+            self.roles[spec.name] = "writer" if index == 0 or self.multi_active else "reader"
+            regions.spawn(spec.name, spec.address, self.roles[spec.name])
+        # The lab never launches instances: skip loading moto's catalogue of public AMIs.
+        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        self.moto.start()
+        self.resources = bootstrap(self.config, endpoint, self.ports["service"])
+        dynamodb.make_global(self.config.table_name, [r.name for r in self.config.regions])
+        self._start_control_plane(regions)
+        self._start_data_plane(regions)
+        self.control = ControlServer(self, self.ports["supervisor"])
+        self.control.start()
+
+    def _allocate_ports(self) -> None:
         cfg = self.config
         addresses = tuple(r.address for r in cfg.regions)
         taken: set[int] = set()
@@ -126,6 +132,10 @@ class Supervisor:
             self.control_ports[spec.name] = require_free(
                 0, ("127.0.0.1",), "region control", taken=taken
             )
+
+    def _prepare_dir(self) -> None:
+        """A fresh event log and certificate; no region store of an earlier lab."""
+        cfg = self.config
         self.dir.mkdir(parents=True, exist_ok=True)
         for stale in self.dir.glob("region-*.db*"):
             stale.unlink()
@@ -133,22 +143,21 @@ class Supervisor:
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
         self.events.emit("lab-starting", pid=os.getpid())
-        self.certificate = tlscert.generate(self.dir, list(addresses), [cfg.zone, f"*.{cfg.zone}"])
+        addresses = [r.address for r in cfg.regions]
+        self.certificate = tlscert.generate(self.dir, addresses, [cfg.zone, f"*.{cfg.zone}"])
 
-        endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
-        os.environ.update(self.region_env(endpoint))
-        # Regions start first: their start-up overlaps the control plane's on the other core.
-        for index, spec in enumerate(cfg.regions):
-            self.roles[spec.name] = "writer" if index == 0 or self.multi_active else "reader"
-            self._spawn_region(spec.name, spec.address, self.roles[spec.name])
-        # The lab never launches instances: skip loading moto's catalogue of public AMIs.
-        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
-        self.moto.start()
+    def _regions(self) -> RegionProcesses:
+        assert self.events is not None and self.certificate is not None
+        self.regions = RegionProcesses(
+            self.dir, self.config, self.ports, self.control_ports, self.events, self.certificate
+        )
+        return self.regions
 
-        self.resources = bootstrap(cfg, endpoint, self.ports["service"])
-        dynamodb.make_global(cfg.table_name, [r.name for r in cfg.regions])
-        labels = {r.health_check_id: r.name for r in self.resources.regions}
+    def _start_control_plane(self, regions: RegionProcesses) -> None:
+        """The reconciler (faults), the replication links, the global database's topology
+        and moto's extensions (Route 53 view, health-check config, target health)."""
+        assert self.resources is not None and self.events is not None
+        cfg = self.config
         self.network_mode = synfilter.mode()
         packet_filter = None
         if self.network_mode[0] == synfilter.NFTABLES:
@@ -161,7 +170,7 @@ class Supervisor:
                     r.address,
                     r.subnet_id,
                     self.control_ports[r.name],
-                    self.processes[r.name].pid,
+                    regions.processes[r.name].pid,
                 )
                 for r in self.resources.regions
             ],
@@ -172,18 +181,12 @@ class Supervisor:
             data_tier=cfg.data_tier,
             packet_filter=packet_filter,
         )
-        self.checker = HealthChecker(
-            self.events,
-            cfg.time_scale,
-            labels.get,
-            resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
-        )
-        self._start_links()
+        self._start_links(regions)
         assert self.link is not None
         self.topology = Topology(
             cfg.global_cluster,
             [Member(r.name, r.db_cluster_arn) for r in self.resources.regions],
-            self.clients,
+            regions.clients,
             self.link,
             self.events,
             on_change=self._roles_changed,
@@ -195,25 +198,36 @@ class Supervisor:
         )
         healthcheckconfig.install()
         elbv2.install_target_health(self.target_health)
-        by_address = {r.address: r.name for r in self.resources.regions}
-        self.prober = TargetHealthProber(
-            self.target_health,
+
+    def _start_data_plane(self, regions: RegionProcesses) -> None:
+        """Once the regions answer: the health checker, the target prober, then the DNS
+        (once every target has its first verdict: an alias must not answer on targets
+        still "initial", that would log a failover that never happened)."""
+        assert self.resources is not None and self.events is not None
+        assert self.topology is not None and self.reconciler is not None
+        cfg = self.config
+        labels = {r.health_check_id: r.name for r in self.resources.regions}
+        self.checker = HealthChecker(
             self.events,
-            [r.name for r in cfg.regions],
             cfg.time_scale,
-            by_address.get,
+            labels.get,
+            resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
+        )
+        by_address = {r.address: r.name for r in self.resources.regions}
+        names = [r.name for r in cfg.regions]
+        self.prober = TargetHealthProber(
+            self.target_health, self.events, names, cfg.time_scale, by_address.get
         )
         self.topology.start()
         for link in self.links.values():
             link.start()
         self.reconciler.start()
-        self._watcher = Worker("process-watch", self._watch_processes, 0.05, self.events).start()
-        self._wait_regions()
-        # The data plane starts once the regions answer, so the first observations are real.
+        self._watcher = Worker("process-watch", regions.watch, 0.05, self.events).start()
+        deadline = time.monotonic() + READY_TIMEOUT
+        for region in self.resources.regions:
+            regions.wait_healthy(region.name, region.address, deadline, starting=True)
         self.checker.start()
         self.prober.start()
-        # The DNS starts once every target has its first verdict: an alias must not answer
-        # on targets still "initial" (that would log a failover that never happened).
         if not self.prober.wait_checked(READY_TIMEOUT):
             raise RuntimeError("the load balancers' targets were never health-checked")
         self.dns = LabDNS(
@@ -232,15 +246,13 @@ class Supervisor:
         )
         self.dns.start()
         self._wait_evaluated()
-        self.control = ControlServer(self, self.ports["supervisor"])
-        self.control.start()
 
     @property
     def multi_active(self) -> bool:
         """True in the DynamoDB tier: every region takes writes."""
         return self.config.data_tier == "dynamodb"
 
-    def _start_links(self) -> None:
+    def _start_links(self, regions: RegionProcesses) -> None:
         """The Aurora tier's one link (writer -> reader), or one per direction."""
         assert self.reconciler is not None and self.events is not None
         cfg = self.config
@@ -270,7 +282,7 @@ class Supervisor:
             FailoverWitness(
                 cfg.record_name,
                 {r.name: r.address for r in cfg.regions},
-                self.clients,
+                regions.clients,
                 self.links,
                 self.events,
                 self.stop_requested.is_set,
@@ -289,71 +301,6 @@ class Supervisor:
             "AWS_DEFAULT_REGION": self.config.primary.name,
             **LAB_CREDENTIALS,
         }
-
-    def _spawn_region(self, name: str, address: str, role: str) -> None:
-        assert self.events is not None and self.certificate is not None
-        log = (self.dir / f"region-{name}.log").open("ab")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gameday.lab.region.server",
-                "--name",
-                name,
-                "--address",
-                address,
-                "--port",
-                str(self.ports["service"]),
-                "--control-port",
-                str(self.control_ports[name]),
-                "--db",
-                str(self.dir / f"region-{name}.db"),
-                "--role",
-                role,
-                "--secret-name",
-                self.config.secret_name,
-                "--secret-refresh",
-                str(min(0.25, self.config.health_check_interval / 4)),
-                "--writer-lease",
-                # every region of a global table writes: no lease bounds it (no fence either)
-                "inf" if self.multi_active else str(self.config.writer_lease),
-                *(["--table-name", self.config.table_name] if self.multi_active else []),
-                "--tls-port",
-                str(self.ports["service_tls"]),
-                "--tls-cert",
-                str(self.certificate.cert),
-                "--tls-key",
-                str(self.certificate.key),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-            env=os.environ.copy(),
-        )
-        log.close()
-        self.processes[name] = proc
-        self.clients.setdefault(name, RegionClient(self.control_ports[name], timeout=2.0))
-        self.events.emit("region-started", region=name, pid=proc.pid, address=address, role=role)
-
-    def _wait_regions(self) -> None:
-        """Wait until every region process answers and its deep health is green."""
-        assert self.resources is not None
-        deadline = time.monotonic() + READY_TIMEOUT
-        for region in self.resources.regions:
-            name = region.name
-            while client_health(region.address, self.ports["service"]) != 200:
-                proc = self.processes[name]
-                if proc.poll() is not None:
-                    log = (self.dir / f"region-{name}.log").read_text(errors="replace")[-800:]
-                    raise RuntimeError(
-                        f"region {name} exited with {proc.returncode} while starting: {log}"
-                    )
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"region {name} was not healthy within {READY_TIMEOUT:.0f} s; see {self.dir}/region-{name}.log"
-                    )
-                time.sleep(0.02)
 
     def _wait_evaluated(self) -> None:
         assert self.resources is not None and self.checker is not None
@@ -396,7 +343,7 @@ class Supervisor:
         if self.resources is not None:
             res = self.resources.to_dict()
             for region in res["regions"]:
-                proc = self.processes.get(region["name"])
+                proc = self.regions.processes.get(region["name"]) if self.regions else None
                 region["pid"] = proc.pid if proc else None
                 region["control_port"] = self.control_ports.get(region["name"])
                 region["role"] = self.roles.get(region["name"], region["role"])
@@ -410,29 +357,22 @@ class Supervisor:
         failover, and fenced by the topology if it had unshipped writes).
         """
         assert self.resources is not None and self.topology is not None
+        assert self.regions is not None
         with self._restart_lock:
             region = next((r for r in self.resources.regions if r.name == name), None)
             if region is None:
                 raise LookupError(f"the lab has no region {name!r}")
-            if self.processes[name].poll() is None:
+            if self.regions.running(name):
                 raise RuntimeError(
                     f"region {name} is running: kill it first (gameday lab kill-region)"
                 )
             role = "writer" if self.multi_active else self.topology.roles()[name]
             self.roles[name] = role
-            # PR_SET_PDEATHSIG fires when the spawning *thread* ends, so a restarted region is
-            # spawned by a long-lived thread, not by the short-lived request thread.
-            self._spawner.submit(self._spawn_region, name, region.address, role).result()
-            pid = self.processes[name].pid
+            pid = self.regions.respawn(name, region.address, role)
             if self.reconciler is not None:
                 self.reconciler.region_restarted(name, pid)
             deadline = time.monotonic() + READY_TIMEOUT
-            while client_health(region.address, self.ports["service"]) != 200:
-                if self.processes[name].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"region {name} did not come back; see {self.dir}/region-{name}.log"
-                    )
-                time.sleep(0.02)
+            self.regions.wait_healthy(name, region.address, deadline, starting=False)
             write_state(self.state_path, self.state("ready"))
             return {"region": name, "pid": pid, "role": role}
 
@@ -440,15 +380,6 @@ class Supervisor:
         """The writer changed: record the new roles where commands and tests read them."""
         self.roles.update(roles)
         write_state(self.state_path, self.state("ready"))
-
-    def _watch_processes(self) -> None:
-        """Record each region process's exit once (a supervised worker)."""
-        for name, proc in list(self.processes.items()):
-            code = proc.poll()
-            if code is not None and proc.pid not in self._exited:
-                self._exited.add(proc.pid)
-                assert self.events is not None
-                self.events.emit("region-exited", region=name, pid=proc.pid, returncode=code)
 
     # -- stop -------------------------------------------------------------------------
 
@@ -471,106 +402,13 @@ class Supervisor:
                     part.stop()
                 except Exception:  # keep tearing down the rest
                     traceback.print_exc()
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                try:
-                    proc.send_signal(
-                        signal.SIGCONT
-                    )  # a stopped (hung) region cannot exit otherwise
-                    proc.terminate()
-                except ProcessLookupError:
-                    pass
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
-        self._spawner.shutdown(wait=False)  # after the regions: its thread is their "parent"
+        if self.regions is not None:
+            self.regions.stop()
         if self.moto is not None:
             self.moto.stop()
         if self.events is not None:
             self.events.emit("lab-stopped", pid=os.getpid())
             self.events.close()
-
-
-class Route53View:
-    """What the data plane publishes for the Route 53 APIs (read-only, see controlplane.route53)."""
-
-    def __init__(self, supervisor: Supervisor) -> None:
-        self._supervisor = supervisor
-
-    def observations(self, health_check_id: str) -> list[dict[str, Any]]:
-        checker = self._supervisor.checker
-        return checker.observations(health_check_id) if checker else []
-
-    def last_failures(self, health_check_id: str) -> list[dict[str, Any]]:
-        checker = self._supervisor.checker
-        return checker.last_failures(health_check_id) if checker else []
-
-    def dns_answer(self, name: str, rtype: str) -> tuple[str, list[str]]:
-        dns = self._supervisor.dns
-        if dns is None:
-            raise RuntimeError("the lab's DNS server is not running yet")
-        return dns.answer(name, rtype)
-
-
-class ControlServer:
-    """The supervisor's own control API on 127.0.0.1 (``gameday lab restart-region``)."""
-
-    def __init__(self, supervisor: Supervisor, port: int) -> None:
-        owner = supervisor
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                parts = self.path.strip("/").split("/")
-                if len(parts) == 3 and parts[0] == "regions" and parts[2] == "restart":
-                    try:
-                        self._reply(200, owner.restart_region(parts[1]))
-                    except LookupError as exc:
-                        self._reply(404, {"error": str(exc)})
-                    except RuntimeError as exc:
-                        self._reply(409, {"error": str(exc)})
-                    return
-                if parts == ["replication", "lag"]:
-                    try:
-                        seconds = float(self._body()["seconds"])
-                    except (KeyError, TypeError, ValueError):
-                        self._reply(400, {"error": 'send {"seconds": <number >= 0>}'})
-                        return
-                    if not 0 <= seconds < float("inf"):
-                        self._reply(400, {"error": f"lag must be >= 0 seconds, got {seconds}"})
-                        return
-                    self._reply(200, owner.set_lag(seconds))
-                    return
-                self._reply(404, {"error": f"no route POST {self.path}"})
-
-            def _body(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length) or b"{}")
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: Any) -> None:  # the event log is the lab's record
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="control", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _watch_lock(lock: LabLock, supervisor: Supervisor) -> None:

@@ -14,20 +14,20 @@ fiction. So none of them owns a bare thread: each is a :class:`Worker` that call
   the reason.
 
 Event listeners get the same treatment from :class:`gameday.lab.events.EventLog`, the way
-Locust's ``EventHook.fire`` guards its listeners.
+Locust's ``EventHook.fire`` guards its listeners; both record a failure with
+:func:`gameday.lab.events.report_error` (this module imports the event log, never the
+reverse).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from gameday.lab.events import Event, EventLog
+from gameday.lab.events import Event, EventLog, report_error
 
 log = logging.getLogger("gameday.lab")
 
@@ -37,19 +37,6 @@ MAX_BACKOFF = 1.0
 
 #: A step returns the delay until the next one, or None for the worker's period.
 Step = Callable[[], float | None]
-
-
-def report_error(events: EventLog | None, component: str, exc: BaseException) -> dict[str, Any]:
-    """Log ``exc`` and record it as a ``lab-error`` event (never raises)."""
-    text = "".join(traceback.format_exception(exc))
-    fields = {"component": component, "error": f"{type(exc).__name__}: {exc}", "traceback": text}
-    log.error("lab component %s failed:\n%s", component, text)
-    if events is not None:
-        try:
-            events.emit_quiet("lab-error", **fields)
-        except Exception:  # the log itself is closed (shutdown): the logger has it
-            log.exception("could not record the lab-error event")
-    return fields
 
 
 class Worker:

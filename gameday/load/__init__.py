@@ -20,7 +20,8 @@ if TYPE_CHECKING:
         NonLoopbackTarget,
         TargetUnresolvable,
     )
-    from gameday.load.runner import LoadResult, LoadRun, LoadSettings, run_load, validate
+    from gameday.load.runner import LoadResult, LoadRun, run_load
+    from gameday.load.settings import LoadSettings, validate
 
 _HOMES = {
     "InvalidLoadSettings": "gameday.load.errors",
@@ -31,9 +32,9 @@ _HOMES = {
     "TargetUnresolvable": "gameday.load.errors",
     "LoadResult": "gameday.load.runner",
     "LoadRun": "gameday.load.runner",
-    "LoadSettings": "gameday.load.runner",
+    "LoadSettings": "gameday.load.settings",
     "run_load": "gameday.load.runner",
-    "validate": "gameday.load.runner",
+    "validate": "gameday.load.settings",
 }
 
 __all__ = [

@@ -19,7 +19,8 @@ from gameday.durations import DurationError, span_seconds
 from gameday.load.errors import LoadError
 from gameday.load.ledger import read_recent, read_summary, window_stats
 from gameday.load.resolver import MODES
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from gameday.numbers import number_problem
 
 #: The longest window `load status` reads (a week).
@@ -44,28 +45,72 @@ def _lab_default() -> bool:
 
 def _shared_options(func: Any) -> Any:
     options = [
-        click.option("--locustfile", type=click.Path(path_type=Path), default=None,
-                     help="Your own locustfile (default: the stock orders workload)."),
-        click.option("--resolver", "resolver_mode", type=click.Choice(MODES), default="ttl",
-                     show_default=True,
-                     help="ttl: re-resolve when the TTL expires; sticky: never re-resolve."),
-        click.option("--nameserver", default=None,
-                     help="DNS server HOST:PORT (default: $GAMEDAY_NAMESERVER, else the system)."),
-        click.option("--lab/--no-lab", default=_lab_default,
-                     help="Refuse non-loopback targets (default: on when GAMEDAY_LAB=1)."),
-        click.option("--write-ratio", type=float, default=0.5, show_default=True,
-                     help="Share of iterations that write; the rest read acknowledged ids."),
-        click.option("--think-min", type=float, default=0.1, show_default=True,
-                     help="Minimum think time between requests, seconds."),
-        click.option("--think-max", type=float, default=0.5, show_default=True,
-                     help="Maximum think time between requests, seconds."),
-        click.option("--connect-timeout", type=float, default=2.0, show_default=True,
-                     help="TCP connect timeout, seconds."),
-        click.option("--network-timeout", type=float, default=5.0, show_default=True,
-                     help="Timeout for each network read/write, seconds."),
-        click.option("--region-header", default="X-Region", show_default=True,
-                     help="Response header naming the serving region."),
-    ]  # fmt: skip
+        click.option(
+            "--locustfile",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Your own locustfile (default: the stock orders workload).",
+        ),
+        click.option(
+            "--resolver",
+            "resolver_mode",
+            type=click.Choice(MODES),
+            default="ttl",
+            show_default=True,
+            help="ttl: re-resolve when the TTL expires; sticky: never re-resolve.",
+        ),
+        click.option(
+            "--nameserver",
+            default=None,
+            help="DNS server HOST:PORT (default: $GAMEDAY_NAMESERVER, else the system).",
+        ),
+        click.option(
+            "--lab/--no-lab",
+            default=_lab_default,
+            help="Refuse non-loopback targets (default: on when GAMEDAY_LAB=1).",
+        ),
+        click.option(
+            "--write-ratio",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="Share of iterations that write; the rest read acknowledged ids.",
+        ),
+        click.option(
+            "--think-min",
+            type=float,
+            default=0.1,
+            show_default=True,
+            help="Minimum think time between requests, seconds.",
+        ),
+        click.option(
+            "--think-max",
+            type=float,
+            default=0.5,
+            show_default=True,
+            help="Maximum think time between requests, seconds.",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=float,
+            default=2.0,
+            show_default=True,
+            help="TCP connect timeout, seconds.",
+        ),
+        click.option(
+            "--network-timeout",
+            type=float,
+            default=5.0,
+            show_default=True,
+            help="Timeout for each network read/write, seconds.",
+        ),
+        click.option(
+            "--region-header",
+            default="X-Region",
+            show_default=True,
+            help="Response header naming the serving region.",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return func
@@ -162,8 +207,9 @@ def _run(settings: LoadSettings, *, produce: bool) -> None:
         run.start()
         if produce:
             run.wait_until_producing(timeout=60)
-            click.echo(f"load running against {settings.host_url} -> {run.addresses}; "
-                       f"ledger {run.ledger}")  # fmt: skip
+            click.echo(
+                f"load running against {settings.host_url} -> {run.addresses}; ledger {run.ledger}"
+            )
         result = run.wait(timeout=None if settings.role != "worker" else 10 * 24 * 3600)
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -1,5 +1,7 @@
 """Start, watch and stop Locust as a subprocess, from a process that never imports gevent.
 
+(Its inputs and their checks are :mod:`gameday.load.settings`.)
+
 Why a subprocess: Locust monkey-patches the standard library with gevent, which must not
 touch boto3 or chaoslib in the harness. Every input is checked here *before* anything
 starts (users, durations, the locustfile, the target's resolution and, in lab mode, that
@@ -33,31 +35,15 @@ import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO
 
 from gameday.children import die_with_parent
-from gameday.load.errors import (
-    InvalidLoadSettings,
-    LoadStartFailed,
-    LocustfileImportError,
-    NonLoopbackTarget,
-    TargetUnresolvable,
-)
+from gameday.load.errors import LoadStartFailed
 from gameday.load.ledger import count_records, read_summary, summary_path
-from gameday.load.resolver import (
-    MODES,
-    DNSResolutionError,
-    TTLResolver,
-    parse_nameserver,
-)
-from gameday.netutil import ip_literal, is_loopback
-from gameday.numbers import number_problem
+from gameday.load.settings import STOCK_LOCUSTFILE, LoadSettings, check_locustfile, validate
 
-STOCK_LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-#: The longest run gameday starts (a week): --run-time is a hard cap, never "for ever".
-MAX_RUN_TIME = 7 * 24 * 3600.0
 #: How Locust is started: a child that dies with the process that started it, and whose
 #: own forked workers (--processes) die with it, so a SIGKILL of the harness never leaves
 #: load running (see gameday.children). Run as ``python -c BOOT <locust arguments>``.
@@ -69,61 +55,6 @@ _BOOT = (
     "from locust.main import main\n"
     "main()\n"
 )
-Role = Literal["local", "master", "worker"]
-
-
-@dataclass
-class LoadSettings:
-    """Everything a load run needs. Options reach the locustfile as Locust custom arguments.
-
-    ``nameserver`` None means ``$GAMEDAY_NAMESERVER`` if set (the lab exports it), else the
-    system's resolvers. ``lab=True`` refuses any target or nameserver outside loopback.
-    ``processes`` > 0 runs Locust's ``--processes N`` (one master, N local workers).
-    ``role="master"`` waits for ``expect_workers`` workers started elsewhere with
-    ``role="worker"`` and ``master_host``/``master_port``; the master writes the ledger.
-    """
-
-    target: str = "api.lab.internal"
-    port: int = 80
-    users: int = 4
-    spawn_rate: float | None = None  # default: all users in the first second
-    run_time: float = 300.0  # seconds; Locust's hard --run-time cap
-    ledger: Path = field(default_factory=lambda: Path("reports/load/ledger.jsonl"))
-    locustfile: Path | None = None  # None: the stock orders workload
-    scheme: str = "http"
-    resolver_mode: str = "ttl"
-    nameserver: str | None = None
-    dns_timeout: float = 1.0
-    lab: bool = False
-    write_ratio: float = 0.5
-    think_min: float = 0.1
-    think_max: float = 0.5
-    connect_timeout: float = 2.0
-    network_timeout: float = 5.0
-    region_header: str = "X-Region"
-    flush_interval: float = 0.2
-    processes: int = 0
-    role: Role = "local"
-    expect_workers: int = 1
-    master_host: str = "127.0.0.1"
-    master_port: int = 5557
-    stop_timeout: float = 0.0
-    overwrite: bool = False
-    extra_args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def effective_nameserver(self) -> str | None:
-        return self.nameserver or os.environ.get("GAMEDAY_NAMESERVER") or None
-
-    @property
-    def host_url(self) -> str:
-        shown = (
-            self.target
-            if ip_literal(self.target) is None or ":" not in self.target
-            else (f"[{self.target.strip('[]')}]")
-        )
-        return f"{self.scheme}://{shown}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -140,167 +71,6 @@ class LoadResult:
     csv_prefix: Path
     log: Path
     duration: float
-
-
-#: field -> (low, high, whole number?, unit, flag): the documented range of each number.
-#: ``master_port`` 0 picks a free port; ``dns_timeout`` and ``flush_interval`` have no flag.
-NUMBER_RANGES: dict[str, tuple[float, float, bool, str, str]] = {
-    "port": (1, 65535, True, "", "--port"),
-    "users": (1, 100_000, True, "", "--users"),
-    "spawn_rate": (0.001, 100_000, False, "users per second", "--spawn-rate"),
-    "run_time": (0.001, MAX_RUN_TIME, False, "seconds", "--run-time"),
-    "write_ratio": (0.0, 1.0, False, "", "--write-ratio"),
-    "think_min": (0.0, 3600.0, False, "seconds", "--think-min"),
-    "think_max": (0.0, 3600.0, False, "seconds", "--think-max"),
-    "connect_timeout": (0.001, 600.0, False, "seconds", "--connect-timeout"),
-    "network_timeout": (0.001, 600.0, False, "seconds", "--network-timeout"),
-    "dns_timeout": (0.001, 600.0, False, "seconds", "the dns_timeout setting"),
-    "flush_interval": (0.001, 60.0, False, "seconds", "the flush_interval setting"),
-    "processes": (0, 256, True, "", "--processes"),
-    "expect_workers": (1, 10_000, True, "", "--expect-workers"),
-    "master_port": (0, 65535, True, "", "--master-port"),
-    "stop_timeout": (0.0, 3600.0, False, "seconds", "the stop_timeout setting"),
-}
-#: Settings a worker takes from its master, not from its own command line.
-_MASTER_ONLY = frozenset({"users", "spawn_rate", "run_time", "expect_workers", "port"})
-
-
-def _check_numbers(s: LoadSettings) -> None:
-    for name, (low, high, integer, unit, flag) in NUMBER_RANGES.items():
-        value = getattr(s, name)
-        if (name == "spawn_rate" and value is None) or (
-            s.role == "worker" and name in _MASTER_ONLY
-        ):
-            continue
-        problem = number_problem(value, low, high, integer=integer, unit=unit)
-        if problem:
-            raise InvalidLoadSettings(f"{name} must be {problem}: fix {flag}.")
-
-
-def validate(settings: LoadSettings) -> tuple[str, ...]:
-    """Check every input; return the target's addresses. Raises a LoadError, starts nothing."""
-    s = settings
-    if s.role not in ("local", "master", "worker"):
-        raise InvalidLoadSettings(f"role must be local, master or worker (got {s.role!r}).")
-    _check_numbers(s)
-    if s.think_min > s.think_max:
-        raise InvalidLoadSettings(
-            f"think time must satisfy 0 <= min <= max (got {s.think_min!r}, {s.think_max!r}): "
-            "fix --think-min/--think-max."
-        )
-    if s.processes and s.role != "local":
-        raise InvalidLoadSettings("processes cannot be combined with master/worker roles: use one.")
-    if s.role == "worker" and s.master_port == 0:
-        raise InvalidLoadSettings("a worker needs the master's port: pass --master-port.")
-    if s.role in ("master", "worker") and s.lab and not is_loopback(s.master_host):
-        verb = "bind the master to" if s.role == "master" else "reach a master at"
-        raise NonLoopbackTarget(
-            f"lab mode refuses to {verb} {s.master_host}, which is outside loopback: "
-            "use --master-host 127.0.0.1 or drop --lab."
-        )
-    if s.resolver_mode not in MODES:
-        raise InvalidLoadSettings(
-            f"resolver mode must be one of {', '.join(MODES)} (got {s.resolver_mode!r}): "
-            "fix --resolver."
-        )
-    if isinstance(s.processes, bool) or not isinstance(s.processes, int) or s.processes < 0:
-        raise InvalidLoadSettings(
-            f"processes must be 0 (single process) or more (got {s.processes!r}): fix --processes."
-        )
-    if s.processes and s.role != "local":
-        raise InvalidLoadSettings("processes cannot be combined with master/worker roles: use one.")
-    if s.role == "master" and (not isinstance(s.expect_workers, int) or s.expect_workers < 1):
-        raise InvalidLoadSettings("a master must expect at least 1 worker: pass --expect-workers.")
-    if s.scheme not in ("http", "https"):
-        raise InvalidLoadSettings(f"scheme must be http or https (got {s.scheme!r}).")
-    nameserver = s.effective_nameserver
-    if nameserver is not None:
-        try:
-            ns_host, _ = parse_nameserver(nameserver)
-        except ValueError as exc:
-            raise InvalidLoadSettings(
-                f"nameserver {nameserver!r} is not HOST:PORT with an IP address ({exc}): "
-                "fix --nameserver."
-            ) from exc
-        if s.lab and not is_loopback(ns_host):
-            raise NonLoopbackTarget(
-                f"lab mode refuses nameserver {nameserver}, which is outside loopback: "
-                "use the lab's DNS (GAMEDAY_NAMESERVER) or drop --lab."
-            )
-    locustfile = Path(s.locustfile) if s.locustfile else STOCK_LOCUSTFILE
-    if not locustfile.is_file():
-        raise LocustfileImportError(f"locustfile {locustfile} does not exist: check the path.")
-    if s.role != "worker":
-        ledger = Path(s.ledger)
-        if ledger.exists() and ledger.stat().st_size > 0 and not s.overwrite:
-            raise InvalidLoadSettings(
-                f"ledger {ledger} already holds records: choose a new path or pass --overwrite."
-            )
-    if s.role == "worker":
-        return ()  # a worker gets the target (and the load options) from its master
-    if s.lab and (literal := ip_literal(s.target)) is not None and not is_loopback(literal):
-        raise NonLoopbackTarget(_refusal(s.target, literal))
-    return resolve_target(s)
-
-
-def _refusal(target: str, address: str) -> str:
-    return (
-        f"lab mode refuses target {target} ({address}), which is outside loopback "
-        "(127.0.0.0/8, ::1): point --target at the lab or drop --lab."
-    )
-
-
-def resolve_target(settings: LoadSettings) -> tuple[str, ...]:
-    """Resolve the target now, the way the load will, and apply the lab-mode check."""
-    nameserver = settings.effective_nameserver
-    resolver = TTLResolver(settings.target, nameserver=nameserver, timeout=settings.dns_timeout)
-    try:
-        answer = resolver.resolve()
-    except DNSResolutionError as exc:
-        via = f"nameserver {nameserver}" if nameserver else "the system resolver"
-        raise TargetUnresolvable(
-            f"target {settings.target} does not resolve via {via} ({exc}): check --target and "
-            "--nameserver (or GAMEDAY_NAMESERVER)."
-        ) from exc
-    if settings.lab:
-        for address in answer.addresses:
-            if not is_loopback(address):
-                raise NonLoopbackTarget(_refusal(settings.target, address))
-    return answer.addresses
-
-
-def check_locustfile(
-    path: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0
-) -> list[str]:
-    """Import ``path`` with Locust in a throwaway subprocess; return its User class names.
-
-    Raises LocustfileImportError with the import error's last line when it fails.
-    """
-    proc = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(path), "--list", "--skip-log-setup"],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    output = (proc.stdout + "\n" + proc.stderr).strip()
-    if proc.returncode != 0 or "Available Users:" not in proc.stdout:
-        lines = [line.strip() for line in output.splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise LocustfileImportError(
-            f"locustfile {path} failed to import ({reason}): fix it and retry."
-        )
-    users = [
-        line.strip()
-        for line in proc.stdout.split("Available Users:", 1)[1].splitlines()
-        if line.strip()
-    ]
-    if not users:
-        raise LocustfileImportError(
-            f"locustfile {path} defines no Locust User class: add one (e.g. subclass GamedayUser)."
-        )
-    return users
 
 
 def _free_loopback_port() -> int:
@@ -369,55 +139,55 @@ class LoadRun:
         if s.role == "worker":
             cmd += ["--worker", "--master-host", s.master_host, "--master-port", str(s.master_port)]
         else:
-            run_time = max(1, math.ceil(s.run_time))
-            spawn_rate = s.spawn_rate if s.spawn_rate is not None else s.users
-            cmd += [
-                "--headless",
-                "--host", s.host_url,
-                "--users", str(s.users),
-                "--spawn-rate", str(spawn_rate),
-                "--run-time", f"{run_time}s",
-                "--stop-timeout", str(math.ceil(s.stop_timeout)),
-                "--only-summary",
-                "--exit-code-on-error", "0",
-                "--html", str(self.html),
-                "--csv", str(self.csv_prefix),
-                "--ledger", str(self.ledger),
-            ]  # fmt: skip
-            if s.processes:
-                # the master and its forked workers talk over loopback, on a port of this
-                # run's own: never on every interface, never on a fixed port two runs share
-                port = self.master_port or 0
-                cmd += [
-                    "--processes", str(s.processes),
-                    "--master-bind-host", "127.0.0.1",
-                    "--master-bind-port", str(port),
-                    "--master-host", "127.0.0.1",
-                    "--master-port", str(port),
-                ]  # fmt: skip
-            if s.role == "master":
-                cmd += [
-                    "--master",
-                    "--expect-workers", str(s.expect_workers),
-                    "--master-bind-host", s.master_host,
-                    "--master-bind-port", str(self.master_port or s.master_port),
-                ]  # fmt: skip
-        cmd += [
-            "--region-header", s.region_header,
-            "--resolver-mode", s.resolver_mode,
-            "--nameserver", s.effective_nameserver or "",
-            "--dns-timeout", str(s.dns_timeout),
-            "--write-ratio", str(s.write_ratio),
-            "--think-min", str(s.think_min),
-            "--think-max", str(s.think_max),
-            "--connect-timeout", str(s.connect_timeout),
-            "--network-timeout", str(s.network_timeout),
-            "--ledger-flush-interval", str(s.flush_interval),
-        ]  # fmt: skip
+            cmd += self._run_args()
+        cmd += self._workload_args()
         if s.lab:
             cmd.append("--lab-mode")
         cmd += list(s.extra_args)
         return cmd
+
+    def _run_args(self) -> list[str]:
+        """A local run's or a master's: users, duration, outputs, its own workers."""
+        s = self.settings
+        spawn_rate = s.spawn_rate if s.spawn_rate is not None else s.users
+        cmd = [
+            "--headless",
+            *("--host", s.host_url, "--users", str(s.users), "--spawn-rate", str(spawn_rate)),
+            *("--run-time", f"{max(1, math.ceil(s.run_time))}s"),
+            *("--stop-timeout", str(math.ceil(s.stop_timeout))),
+            *("--only-summary", "--exit-code-on-error", "0"),
+            *("--html", str(self.html), "--csv", str(self.csv_prefix)),
+            *("--ledger", str(self.ledger)),
+        ]
+        if s.processes:
+            # the master and its forked workers talk over loopback, on a port of this
+            # run's own: never on every interface, never on a fixed port two runs share
+            port = str(self.master_port or 0)
+            cmd += [
+                *("--processes", str(s.processes)),
+                *("--master-bind-host", "127.0.0.1", "--master-bind-port", port),
+                *("--master-host", "127.0.0.1", "--master-port", port),
+            ]
+        if s.role == "master":
+            cmd += [
+                *("--master", "--expect-workers", str(s.expect_workers)),
+                *("--master-bind-host", s.master_host),
+                *("--master-bind-port", str(self.master_port or s.master_port)),
+            ]
+        return cmd
+
+    def _workload_args(self) -> list[str]:
+        """The locustfile's own options (every role)."""
+        s = self.settings
+        return [
+            *("--region-header", s.region_header, "--resolver-mode", s.resolver_mode),
+            *("--nameserver", s.effective_nameserver or ""),
+            *("--dns-timeout", str(s.dns_timeout), "--write-ratio", str(s.write_ratio)),
+            *("--think-min", str(s.think_min), "--think-max", str(s.think_max)),
+            *("--connect-timeout", str(s.connect_timeout)),
+            *("--network-timeout", str(s.network_timeout)),
+            *("--ledger-flush-interval", str(s.flush_interval)),
+        ]
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> LoadRun:

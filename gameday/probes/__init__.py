@@ -7,19 +7,14 @@ One module per service; every public function is an activity (listed in the modu
 from chaoslib.discovery.discover import discover_probes
 from chaoslib.types import DiscoveredActivities
 
+from gameday.registry import activity_modules
+
 __all__ = ["MODULES", "load_exported_activities"]
 
-#: The modules whose ``__all__`` functions are Chaos Toolkit probes.
-MODULES = [
-    "gameday.probes.route53",
-    "gameday.probes.dns",
-    "gameday.probes.http",
-    "gameday.probes.replication",
-    "gameday.probes.rds",
-    "gameday.probes.secretsmanager",
-    "gameday.probes.load",
-    "gameday.probes.ec2",
-]
+#: The modules whose ``__all__`` functions are Chaos Toolkit probes: every module of this
+#: package but its private (``_name``) helpers: a new one is discovered, validated and given
+#: its IAM actions with no list to edit.
+MODULES = activity_modules(__name__, __path__)
 
 
 def load_exported_activities() -> list[DiscoveredActivities]:

@@ -7,11 +7,13 @@ import dns.rdatatype
 import dns.resolver
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import fail, require
 
 __all__ = ["dns_answer"]
 
 
+@registry.probe()
 def dns_answer(
     name: str,
     record_type: str = "A",
@@ -32,11 +34,11 @@ def dns_answer(
     Returns ``name``, ``record_type``, ``addresses`` (sorted), ``ttl`` (seconds or null),
     ``nameserver`` and ``error`` (null when answered).
     """
-    s.require(name, "name", "the DNS name to resolve, e.g. api.example.com")
+    require(name, "name", "the DNS name to resolve, e.g. api.example.com")
     try:
         rdtype = dns.rdatatype.from_text(str(record_type).upper())
     except dns.rdatatype.UnknownRdatatype as exc:
-        raise s.fail(f"Unknown `record_type` {record_type!r}: use A, AAAA, CNAME, TXT...") from exc
+        raise fail(f"Unknown `record_type` {record_type!r}: use A, AAAA, CNAME, TXT...") from exc
     if nameserver and nameserver.count(":") == 1:  # "host:port", as GAMEDAY_NAMESERVER
         nameserver, _, given_port = nameserver.partition(":")
         port = int(given_port)
@@ -68,7 +70,7 @@ def dns_answer(
         result["error"] = "TIMEOUT"
         return result
     except ValueError as exc:  # a nameserver that is not an IP address
-        raise s.fail(f"Bad `nameserver` {nameserver!r}: give an IP address ({exc}).") from exc
+        raise fail(f"Bad `nameserver` {nameserver!r}: give an IP address ({exc}).") from exc
     if answer.rrset is None:
         result["error"] = "NOANSWER"
         return result

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import check_region, connect, fail, require
 from gameday.describe.ec2 import (
     EPHEMERAL_PORT,
     check_designation,
@@ -32,6 +33,7 @@ def _source_for(host: str, port: int) -> str:
         return str(probe.getsockname()[0])
 
 
+@registry.probe(iam=("ec2:DescribeNetworkAcls",))
 def network_acl_in_force(
     url: str,
     region: str,
@@ -60,22 +62,22 @@ def network_acl_in_force(
     (the deciding ``inbound`` and ``outbound`` rule numbers, null for the implicit deny),
     ``answered``, ``status``, ``error`` and ``in_force``.
     """
-    s.require(url, "url", "the endpoint behind the network ACL, e.g. http://10.0.1.5/health")
+    require(url, "url", "the endpoint behind the network ACL, e.g. http://10.0.1.5/health")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise s.fail(f"Bad `url` {url!r}: give an absolute http:// or https:// URL.")
+        raise fail(f"Bad `url` {url!r}: give an absolute http:// or https:// URL.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    region = s.check_region(region)
+    region = check_region(region)
     check_designation(subnet_id, network_acl_id, tag)
     try:
         client = source_address or _source_for(parts.hostname, port)
         ipaddress.ip_address(client)
     except (OSError, ValueError) as exc:
-        raise s.fail(
+        raise fail(
             f"Bad `source_address` {source_address!r} (or none found for {url}): give the "
             "IP address AWS sees this probe's traffic come from."
         ) from exc
-    ec2 = s.connect("ec2", region, configuration, secrets)
+    ec2 = connect("ec2", region, configuration, secrets)
     acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     inbound, in_rule = network_acl_allows(acl, client=client, port=port, egress=False)
     outbound, out_rule = network_acl_allows(acl, client=client, port=EPHEMERAL_PORT, egress=True)

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import fail, require
 
 __all__ = ["endpoint_available"]
 
@@ -17,10 +18,10 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _check_url(url: str) -> str:
-    s.require(url, "url", "the endpoint, e.g. https://api.eu-west-1.example.com/health")
+    require(url, "url", "the endpoint, e.g. https://api.eu-west-1.example.com/health")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise s.fail(f"Bad `url` {url!r}: give an absolute http:// or https:// URL.")
+        raise fail(f"Bad `url` {url!r}: give an absolute http:// or https:// URL.")
     return url
 
 
@@ -56,6 +57,7 @@ def _request(
     }
 
 
+@registry.probe()
 def endpoint_available(
     url: str,
     timeout: float = 5.0,
@@ -75,7 +77,7 @@ def endpoint_available(
     """
     _check_url(url)
     if float(timeout) <= 0:
-        raise s.fail("Bad `timeout`: give a number of seconds above 0.")
+        raise fail("Bad `timeout`: give a number of seconds above 0.")
     answer = _request(url, method=str(method).upper(), timeout=float(timeout))
     status = answer["status"]
     if expected_status is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from gameday import registry
 from gameday.load.ledger import recent_window
 
 __all__ = ["error_rate", "load_window", "region_share"]
@@ -43,6 +44,7 @@ def _ledger(ledger_path: str | None, configuration: dict[str, Any] | None) -> st
     return str(path)
 
 
+@registry.probe()
 def error_rate(
     window_seconds: float = 10.0,
     ledger_path: str | None = None,
@@ -57,6 +59,7 @@ def error_rate(
     return recent_window(_ledger(ledger_path, configuration), window_seconds).error_rate
 
 
+@registry.probe()
 def region_share(
     window_seconds: float = 10.0,
     ledger_path: str | None = None,
@@ -67,6 +70,7 @@ def region_share(
     return recent_window(_ledger(ledger_path, configuration), window_seconds).region_share()
 
 
+@registry.probe()
 def load_window(
     window_seconds: float = 10.0,
     ledger_path: str | None = None,

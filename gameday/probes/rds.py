@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import check_region, connect, require
 from gameday.describe.rds import describe_global_cluster, writer_of
 
 __all__ = ["writer_region"]
 
 
+@registry.probe(iam=("rds:DescribeGlobalClusters",))
 def writer_region(
     global_cluster_id: str,
     region: str,
@@ -24,8 +26,8 @@ def writer_region(
     Reads ``describe_global_clusters`` through the API of ``region`` (any region holding a
     member of the global cluster).
     """
-    s.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
-    region = s.check_region(region)
-    rds = s.connect("rds", region, configuration, secrets)
+    require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    region = check_region(region)
+    rds = connect("rds", region, configuration, secrets)
     writer = writer_of(describe_global_cluster(rds, global_cluster_id))
     return writer["region"] if writer else None

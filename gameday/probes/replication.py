@@ -7,12 +7,14 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import fail
 from gameday.probes.http import _check_url, _request
 
 __all__ = ["replication_lag"]
 
 
+@registry.probe()
 def replication_lag(
     source_url: str,
     target_url: str,
@@ -36,7 +38,7 @@ def replication_lag(
     _check_url(source_url)
     _check_url(target_url)
     if float(timeout) <= 0 or float(interval) <= 0:
-        raise s.fail("Bad `timeout` or `interval`: give numbers of seconds above 0.")
+        raise fail("Bad `timeout` or `interval`: give numbers of seconds above 0.")
     canary = f"gameday-canary-{uuid.uuid4().hex}"
     write = _request(
         source_url.rstrip("/") + path,

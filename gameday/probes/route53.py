@@ -17,7 +17,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import call, connect, fail, require
 
 __all__ = ["health_check_status"]
 
@@ -31,6 +32,13 @@ METRIC_LOOKBACK = 600
 MAX_DEPTH = 3
 
 
+@registry.probe(
+    iam=(
+        "route53:GetHealthCheck",
+        "route53:GetHealthCheckStatus",
+        "cloudwatch:GetMetricData",  # the HealthCheckStatus metric (Inverted applied)
+    )
+)
 def health_check_status(
     health_check_id: str,
     metric_period: int = 60,
@@ -67,12 +75,12 @@ def health_check_status(
     ``timestamp``, ``period``, ``error``), ``agrees_with_metric`` (None without a metric)
     and ``note`` (the disagreement or what was assumed), all JSON-serialisable.
     """
-    s.require(health_check_id, "health_check_id", "the Route 53 health check id")
+    require(health_check_id, "health_check_id", "the Route 53 health check id")
     if not isinstance(metric_period, int) or isinstance(metric_period, bool) or metric_period < 1:
-        raise s.fail(f"metric_period must be a whole number of seconds >= 1, got {metric_period!r}")
-    r53 = s.connect("route53", None, configuration, secrets)
+        raise fail(f"metric_period must be a whole number of seconds >= 1, got {metric_period!r}")
+    r53 = connect("route53", None, configuration, secrets)
     result = _computed(r53, health_check_id, depth=0)
-    cloudwatch = s.connect("cloudwatch", METRIC_REGION, configuration, secrets)
+    cloudwatch = connect("cloudwatch", METRIC_REGION, configuration, secrets)
     metric = _latest_metric(cloudwatch, health_check_id, metric_period)
     result["metric"] = metric
     value = metric["value"]
@@ -132,7 +140,7 @@ def _effective_status(
 def _computed(r53: Any, health_check_id: str, depth: int) -> dict[str, Any]:
     failure = f"Could not read the status of Route 53 health check {health_check_id!r}"
     hints = {"NoSuchHealthCheck": "check the id with `aws route53 list-health-checks`"}
-    config = s.call(r53, "get_health_check", failure, hints, HealthCheckId=health_check_id)[
+    config = call(r53, "get_health_check", failure, hints, HealthCheckId=health_check_id)[
         "HealthCheck"
     ]["HealthCheckConfig"]
     kind = str(config.get("Type", ""))
@@ -140,14 +148,14 @@ def _computed(r53: Any, health_check_id: str, depth: int) -> dict[str, Any]:
     children: dict[str, bool | None] = {}
     if kind == "CALCULATED":
         if depth >= MAX_DEPTH:
-            raise s.fail(
+            raise fail(
                 f"{failure}: CALCULATED checks nest deeper than {MAX_DEPTH} levels; "
                 "probe a child check instead."
             )
         for child in config.get("ChildHealthChecks") or []:
             children[child] = _computed(r53, child, depth + 1)["healthy"]
     elif kind not in ("CLOUDWATCH_METRIC", "RECOVERY_CONTROL"):
-        raw = s.call(r53, "get_health_check_status", failure, hints, HealthCheckId=health_check_id)
+        raw = call(r53, "get_health_check_status", failure, hints, HealthCheckId=health_check_id)
         observations = [_observation(o) for o in raw.get("HealthCheckObservations", [])]
     statuses = [str(o["status"]) for o in observations]
     healthy = _effective_status(
@@ -177,7 +185,7 @@ def _observation(obs: dict[str, Any]) -> dict[str, Any]:
         "region": obs.get("Region"),
         "ip_address": obs.get("IPAddress"),
         "status": report.get("Status", ""),
-        "checked_time": checked.isoformat() if hasattr(checked, "isoformat") else checked,
+        "checked_time": checked.isoformat() if isinstance(checked, datetime) else checked,
     }
 
 

@@ -3,13 +3,15 @@
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday import activity as s
+from gameday import registry
+from gameday.activity import as_failure, check_region, connect, error_code, require
 
 __all__ = ["secret_available"]
 
 _ABSENT = frozenset({"ResourceNotFoundException", "InvalidRequestException"})
 
 
+@registry.probe(iam=("secretsmanager:GetSecretValue",))
 def secret_available(
     secret_id: str,
     region: str,
@@ -21,15 +23,15 @@ def secret_available(
     Calls ``get_secret_value`` there; a missing or deleted secret gives ``False``, any
     other error (permissions, network) fails the probe with an actionable message.
     """
-    s.require(secret_id, "secret_id", "the secret name or ARN")
-    region = s.check_region(region)
-    sm = s.connect("secretsmanager", region, configuration, secrets)
+    require(secret_id, "secret_id", "the secret name or ARN")
+    region = check_region(region)
+    sm = connect("secretsmanager", region, configuration, secrets)
     try:
         sm.get_secret_value(SecretId=secret_id)
     except ClientError as exc:
-        if s.error_code(exc) in _ABSENT:
+        if error_code(exc) in _ABSENT:
             return False
-        raise s.as_failure(exc, f"Could not read secret {secret_id!r} in {region}") from exc
+        raise as_failure(exc, f"Could not read secret {secret_id!r} in {region}") from exc
     except BotoCoreError as exc:
-        raise s.as_failure(exc, f"Could not read secret {secret_id!r} in {region}") from exc
+        raise as_failure(exc, f"Could not read secret {secret_id!r} in {region}") from exc
     return True

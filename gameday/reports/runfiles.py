@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gameday.load.ledger import is_acknowledged
+from gameday.registry import is_fault_target
 
 try:  # optional: about three times faster than json per ledger line
     import orjson as _orjson
@@ -51,9 +52,6 @@ MANIFEST = "manifest.sha256"
 
 #: How far out of start-time order a ledger record may arrive and still be sorted.
 REORDER_SECONDS = 30.0
-
-#: Modules whose actions are never the impairment (load and probes are not faults).
-_NOT_IMPAIRMENTS = ("gameday.load", "gameday.probes", "gameday.reports", "chaosaddons")
 
 
 def epoch(value: Any) -> float | None:
@@ -169,7 +167,8 @@ def _activity(run: dict[str, Any], phase: str) -> Activity:
 
 def parse_journal(data: Any, path: Path) -> Journal:
     """Journal -> :class:`Journal`; the impairment is ``extensions[gameday].fault_activity``
-    when named, else the first *action* of ``run`` that is not load, probe or report work."""
+    when named, else the first *action* of ``run`` that may be a fault
+    (:func:`gameday.registry.is_fault`: the one rule the drill control applies too)."""
     if not isinstance(data, dict) or not isinstance(data.get("run"), list):
         raise RunDirError(path, "is not a Chaos Toolkit journal (no 'run' list)")
     experiment = data.get("experiment") or {}
@@ -201,9 +200,7 @@ def parse_journal(data: Any, path: Path) -> Journal:
                 f"extensions.gameday.fault_activity names {named!r}, which is not an action of this run",
             )
     else:
-        fault = next(
-            (a for a in candidates if not (a.target or "").startswith(_NOT_IMPAIRMENTS)), None
-        )
+        fault = next((a for a in candidates if is_fault_target(a.target)), None)
 
     def met(key: str) -> bool | None:
         value = (steady.get(key) or {}).get("steady_state_met")

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import typing
 
 import pytest
 from chaoslib.discovery.discover import discover
 
 import gameday
-from gameday import actions, probes
+from gameday import actions, probes, registry
 
 MODULES = [(m, "action") for m in actions.MODULES] + [(m, "probe") for m in probes.MODULES]
 
 
 @pytest.mark.parametrize("package", [actions, probes])
-def test_every_activity_module_is_listed_for_discovery(package: object) -> None:
-    """A new module in gameday/actions or gameday/probes cannot be forgotten in MODULES."""
-    on_disk = {
-        f"{package.__name__}.{info.name}"  # type: ignore[attr-defined]
-        for info in pkgutil.iter_modules(package.__path__)  # type: ignore[attr-defined]
-        if not info.name.startswith("_")
-    }
-    assert on_disk == set(package.MODULES)  # type: ignore[attr-defined]
+def test_every_public_activity_is_declared_in_the_registry(package: object) -> None:
+    """Every exported function of gameday/actions and gameday/probes carries a registry
+    declaration of its own kind (probes read; actions are faults, rollbacks or steps), so
+    validation, IAM, recovery and the fault rule know it."""
+    for module_name in package.MODULES:  # type: ignore[attr-defined]
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            spec = registry.lookup(module_name, name)
+            assert spec is not None, f"{module_name}.{name} has no gameday.registry decorator"
+            is_probe = spec.kind is registry.Kind.PROBE
+            assert is_probe == (package is probes), spec
 
 
 def public_functions(module_name: str) -> dict[str, typing.Callable[..., object]]:
@@ -67,15 +69,17 @@ def test_every_activity_is_exported_documented_and_typed(module_name: str, kind:
 
 
 def test_every_action_has_its_rollback_and_probes_are_not_actions() -> None:
-    rollbacks = {
-        "invert_health_check": "restore_health_check",
-        "block_endpoint": "unblock_endpoint",
-        "pause_replication": "resume_replication",
-        "disrupt_cross_region_connectivity": "restore_cross_region_connectivity",
-        "failover_database": "switchover_database",
-        "remove_secret_replica": "restore_secret_replica",
-        "set_routing_control_state": "restore_routing_control_state",
-    }
-    exported = {n for m in actions.MODULES for n in public_functions(m)}
-    assert set(rollbacks) | set(rollbacks.values()) == exported
+    exported = {f"{m}.{n}" for m in actions.MODULES for n in public_functions(m)}
+    declared = {s.name: s for s in registry.specs() if s.name in exported}
+    assert set(declared) == exported
+    for spec in declared.values():
+        if spec.is_fault:
+            assert spec.rollback in exported, spec
+    rollbacks = {s.rollback for s in declared.values() if s.is_fault}
+    undeclared = [
+        s.name
+        for s in declared.values()
+        if s.kind is registry.Kind.ROLLBACK and s.name not in rollbacks
+    ]
+    assert undeclared == []  # every rollback undoes some fault
     assert gameday.__version__

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from gameday import faults
+from gameday import faults, recovery
 from gameday.actions import fis as fis_actions
 from gameday.actions import rds as rds_actions
 from gameday.actions import secretsmanager as sm_actions
@@ -127,7 +127,7 @@ def steady(lab: Lab, lab_env: dict[str, str], isolated: Path) -> Iterator[LabInf
     finally:
         # Safety net for a test that failed half-way: the product's own recovery first
         # (it reverts whatever the ledger still holds open), then the lab's invariants.
-        faults.recover(isolated)
+        recovery.recover(isolated)
         # replication must flow before the writer can be switched back without loss
         for region in (info.primary.name, info.secondary.name):
             fis = boto3.client("fis", region_name=region)
@@ -367,7 +367,7 @@ def test_a_failover_cancelled_by_the_lab_fails_and_leaves_nothing_to_undo(
         global_cluster_id=gcid, target_region=info.primary.name, timeout=60, poll_interval=0.05
     )
     assert back["changed"] is False and back["reverted"] == []
-    assert faults.recover(isolated) == []
+    assert recovery.recover(isolated) == []
     assert writer_region(gcid, region=info.secondary.name) == info.primary.name
     assert lab.info.primary.role == "writer"
 

@@ -9,7 +9,8 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from gameday.actions import rds
-from gameday.faults import Ledger, recover
+from gameday.faults import Ledger
+from gameday.recovery import recover
 from tests.actions.conftest import ACCOUNT, Stubs, ledger_states
 
 EAST = f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:orders-east"

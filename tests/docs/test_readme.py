@@ -44,10 +44,20 @@ def test_make_targets_in_the_readme_exist() -> None:
 def _chaos_run(experiment: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     chaos = shutil.which("chaos", path=str(Path(sys.executable).parent)) or "chaos"
     return subprocess.run(
-        [chaos, "--no-version-check", "run", "--journal-path", str(cwd / "journal.json"),
-         str(experiment)],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            chaos,
+            "--no-version-check",
+            "run",
+            "--journal-path",
+            str(cwd / "journal.json"),
+            str(experiment),
+        ],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _minimal_experiment(tmp_path: Path) -> Path:

@@ -18,14 +18,9 @@ import botocore.session
 import pytest
 from click.testing import CliRunner
 
+from gameday import registry
 from gameday.cli import main
-from gameday.iam import (
-    ACTIVITY_ACTIONS,
-    CONTROL_ACTIONS,
-    PREFLIGHT_ACTIONS,
-    actions_for,
-    iam_prefix,
-)
+from gameday.iam import CONTROL_ACTIONS, PREFLIGHT_ACTIONS, actions_for, iam_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = [
@@ -54,8 +49,12 @@ def test_chaos_validate_accepts_every_catalogue_experiment(name: str, tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAMEDAY_", "AWS_"))}
     done = subprocess.run(
         [str(CHAOS), "--no-log-file", "validate", str(experiment_path(name))],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "look valid" in done.stdout + done.stderr
 
@@ -98,8 +97,8 @@ def _service_models() -> dict[str, set[str]]:
 def test_every_iam_action_exists_in_botocore_service_models() -> None:
     models = _service_models()
     names = set(CONTROL_ACTIONS) | set(PREFLIGHT_ACTIONS.values())
-    for actions in ACTIVITY_ACTIONS.values():
-        names.update(actions)
+    for spec in registry.specs():
+        names.update(spec.iam)
     unknown = []
     for name in sorted(names):
         prefix, operation = name.split(":", 1)

@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def band(name: str, lab: Lab) -> tuple[float, float]:
     """The RTO the lab's configuration predicts for drill ``name`` (lab seconds)."""
-    config = json.loads((Path(lab.dir) / "state.json").read_text())["config"]
+    config = lab.state()["config"]
     # The lab runs AWS's durations `speed` times faster: a 10 s Route 53 interval, TTLs
     # served as ceil(TTL / speed), Aurora failovers in failover_seconds / speed.
-    speed = float(config.get("speed") or 10.0 / config["health_check_interval"])
+    speed = float(config["speed"])
     i, n = 10.0 / speed, config["failure_threshold"]
-    t = math.ceil(config["ttl"] / speed) if "speed" in config else config["ttl"]
+    t = math.ceil(config["ttl"] / speed)
     failover = float(config.get("failover_seconds", 0.0)) / speed
     outage = ((n - 1) * i, max(n * i + t, 1.0 + failover) + i + 2.0)  # the pause, the call
     return {

@@ -69,10 +69,19 @@ def test_runbook_failover_waits_for_people_and_times_their_steps(
     env = _env(drill_env)
     pointer = drill_env["ledger"].parent / "current-run.json"
     proc = subprocess.Popen(
-        [str(BIN / "gameday"), "run", str(ROOT / "experiments/runbook-failover.json"),
-         "--var-file", str(drill_env["var_file"])],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            str(BIN / "gameday"),
+            "run",
+            str(ROOT / "experiments/runbook-failover.json"),
+            "--var-file",
+            str(drill_env["var_file"]),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         run_dir = _wait_for_step(pointer, "declare the failover decision", proc)
         assert (
@@ -84,9 +93,11 @@ def test_runbook_failover_waits_for_people_and_times_their_steps(
         _wait_for_step(pointer, "promote the recovery database", proc)
         c = drill_env["vars"]
         rds = boto3.client(
-            "rds", region_name=c["secondary_region"], endpoint_url=c["aws_endpoint_url"],
+            "rds",
+            region_name=c["secondary_region"],
+            endpoint_url=c["aws_endpoint_url"],
             **{k: v for k, v in LAB_SECRETS.items()},
-        )  # fmt: skip
+        )
         rds.failover_global_cluster(
             GlobalClusterIdentifier=c["global_cluster_id"],
             TargetDbClusterIdentifier=c["secondary_db_cluster_arn"],
@@ -133,11 +144,26 @@ def test_plain_chaos_run_gives_the_same_report_as_gameday_run(
     env = _env(drill_env)
     reports: dict[str, Path] = {}
     for how, command in (
-        ("gameday", [str(BIN / "gameday"), "run", experiment, "--var-file", str(drill_env["var_file"])]),
-        ("chaos", [str(BIN / "chaos"), "--no-log-file", "run", "--rollback-strategy", "always",
-                   "--journal-path", str(tmp_path / "journal.json"),
-                   "--var-file", str(drill_env["var_file"]), experiment]),
-    ):  # fmt: skip
+        (
+            "gameday",
+            [str(BIN / "gameday"), "run", experiment, "--var-file", str(drill_env["var_file"])],
+        ),
+        (
+            "chaos",
+            [
+                str(BIN / "chaos"),
+                "--no-log-file",
+                "run",
+                "--rollback-strategy",
+                "always",
+                "--journal-path",
+                str(tmp_path / "journal.json"),
+                "--var-file",
+                str(drill_env["var_file"]),
+                experiment,
+            ],
+        ),
+    ):
         wait_for_steady_state(drill_env["vars"])
         env["GAMEDAY_REPORTS_DIR"] = str(tmp_path / how)
         done = subprocess.run(
@@ -181,11 +207,24 @@ def test_the_control_reverts_what_chaos_toolkit_did_not_roll_back(
     wait_for_steady_state(drill_env["vars"])
     env = _env(drill_env)
     done = subprocess.run(
-        [str(BIN / "chaos"), "--no-log-file", "run", "--rollback-strategy", "never",
-         "--journal-path", str(tmp_path / "journal.json"),
-         "--var-file", str(drill_env["var_file"]), str(ROOT / "experiments/dns-failover.json")],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        [
+            str(BIN / "chaos"),
+            "--no-log-file",
+            "run",
+            "--rollback-strategy",
+            "never",
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            "--var-file",
+            str(drill_env["var_file"]),
+            str(ROOT / "experiments/dns-failover.json"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert "rollbacks" not in journal or not journal["rollbacks"], done.stderr
     run_dir = next((drill_env["reports"] / "dns-failover").iterdir())

@@ -139,9 +139,22 @@ def test_a_load_balancer_is_healthy_when_every_target_group_has_a_healthy_target
 
 def _spec(healthy: int = 3, unhealthy: int = 2) -> elbv2.TargetSpec:
     return elbv2.TargetSpec(
-        "arn", "tg", "us-east-1", "127.0.1.1", 80, "HTTP", "/", 80, 10, 5, healthy, unhealthy,
-        "200", True, True,
-    )  # fmt: skip
+        "arn",
+        "tg",
+        "us-east-1",
+        "127.0.1.1",
+        80,
+        "HTTP",
+        "/",
+        80,
+        10,
+        5,
+        healthy,
+        unhealthy,
+        "200",
+        True,
+        True,
+    )
 
 
 def test_target_state_machine_follows_elb() -> None:

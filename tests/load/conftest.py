@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from tests.load.load_servers import FailoverDNS, OrdersRegion, region_pair
 
 RECORD = "api.lab.internal"

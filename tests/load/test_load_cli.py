@@ -26,9 +26,15 @@ def invoke(*args: str):
 def test_bad_input_gives_one_clear_message(regions, dns, tmp_path, args, expected) -> None:
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
-        "run", "--port", str(regions[0].port), "--nameserver", dns.nameserver,
-        "--ledger", str(ledger), *args,
-    )  # fmt: skip
+        "run",
+        "--port",
+        str(regions[0].port),
+        "--nameserver",
+        dns.nameserver,
+        "--ledger",
+        str(ledger),
+        *args,
+    )
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and expected in lines[0]
@@ -38,10 +44,25 @@ def test_bad_input_gives_one_clear_message(regions, dns, tmp_path, args, expecte
 def test_run_reports_a_complete_ledger_and_status_reads_it(regions, dns, tmp_path) -> None:
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
-        "run", "--target", "api.lab.internal", "--port", str(regions[0].port),
-        "--nameserver", dns.nameserver, "--lab", "--users", "2", "--run-time", "2s",
-        "--think-min", "0.02", "--think-max", "0.05", "--ledger", str(ledger),
-    )  # fmt: skip
+        "run",
+        "--target",
+        "api.lab.internal",
+        "--port",
+        str(regions[0].port),
+        "--nameserver",
+        dns.nameserver,
+        "--lab",
+        "--users",
+        "2",
+        "--run-time",
+        "2s",
+        "--think-min",
+        "0.02",
+        "--think-max",
+        "0.05",
+        "--ledger",
+        str(ledger),
+    )
     assert result.exit_code == 0, result.output
     assert "complete" in result.output and "INCOMPLETE" not in result.output
     status = invoke("status", "--ledger", str(ledger), "--window", "3600")
@@ -70,7 +91,13 @@ def test_lab_mode_means_the_same_for_load_as_for_aws(
     assert is_lab_mode() and _lab_default()
     ledger = tmp_path / "ledger.jsonl"
     result = invoke(
-        "run", "--port", str(regions[0].port), "--target", "10.1.2.3", "--ledger", str(ledger),
-    )  # fmt: skip
+        "run",
+        "--port",
+        str(regions[0].port),
+        "--target",
+        "10.1.2.3",
+        "--ledger",
+        str(ledger),
+    )
     assert result.exit_code == 1 and "lab mode refuses target 10.1.2.3" in result.output
     assert not ledger.exists()

@@ -10,7 +10,8 @@ import boto3
 import pytest
 
 from gameday.load.ledger import LedgerRecord, read_ledger
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

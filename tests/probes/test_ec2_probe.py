@@ -90,9 +90,13 @@ def _deny_all(ec2: object, subnet: str) -> None:
         Filters=[{"Name": "association.subnet-id", "Values": [subnet]}]
     )["NetworkAcls"][0]["NetworkAclId"]
     ec2.create_network_acl_entry(  # type: ignore[attr-defined]
-        NetworkAclId=acl, RuleNumber=1, Protocol="-1", RuleAction="deny", Egress=False,
+        NetworkAclId=acl,
+        RuleNumber=1,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
         CidrBlock="0.0.0.0/0",
-    )  # fmt: skip
+    )
 
 
 def test_an_endpoint_that_answers_under_its_open_nacl_is_in_force(

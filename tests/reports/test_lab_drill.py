@@ -23,7 +23,8 @@ from gameday.actions import ec2, rds
 from gameday.lab import Lab
 from gameday.lab.config import LabConfig
 from gameday.lab.region.client import RegionClient
-from gameday.load.runner import LoadRun, LoadSettings
+from gameday.load.runner import LoadRun
+from gameday.load.settings import LoadSettings
 from gameday.probes.dns import dns_answer
 from gameday.probes.rds import writer_region
 from gameday.probes.route53 import health_check_status

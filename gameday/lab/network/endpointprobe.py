@@ -84,7 +84,9 @@ class _SniHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection(
-            (self.host, self.port), self.timeout, source_address=self.source_address
+            (self.host, self.port),
+            self.timeout,
+            source_address=getattr(self, "source_address", None),
         )
         self.sock = self._context.wrap_socket(sock, server_hostname=self._sni)  # type: ignore[attr-defined]
 

@@ -16,8 +16,7 @@ called like a Chaos Toolkit python provider) or continues after its declared
 ``delay_seconds``, and records ``automated``. A step nobody confirms within
 ``timeout_seconds`` records ``timed-out`` and fails (the drill goes on; the report shows it).
 
-:func:`add_note` (``gameday note "text"``) appends a timestamped note to the running
-drill's ``notes.jsonl``; notes appear on the report's timeline.
+``gameday step done`` and ``gameday note`` are :mod:`gameday.drill.steps`.
 """
 
 from __future__ import annotations
@@ -34,7 +33,8 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday.drill.rundir import CONFIRMATIONS, NOTES, STEPS, append_jsonl, find_current, read_jsonl
+from gameday import registry
+from gameday.drill.rundir import CONFIRMATIONS, STEPS, append_jsonl, read_jsonl
 
 __all__ = ["operator_step"]
 
@@ -111,6 +111,7 @@ def _remote_confirmation(run_dir: Path | None, step: str, since_line: int) -> bo
     return False
 
 
+@registry.action()
 def operator_step(
     step: str,
     instructions: str = "",
@@ -178,29 +179,3 @@ def operator_step(
         confirmed.wait(0.1)
     _record(run_dir, step, "confirmed", None)
     return {"step": step, "event": "confirmed", "seconds": time.time() - began, "result": None}
-
-
-def confirm_step(step: str | None = None, run_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Confirm the running drill's current operator step (``gameday step done``)."""
-    path = find_current(run_dir)
-    append_jsonl(
-        path / CONFIRMATIONS,
-        {"time": time.time(), "step": step, "by": os.environ.get("USER")},
-    )
-    return path
-
-
-def add_note(
-    text: str, author: str | None = None, run_dir: str | os.PathLike[str] | None = None
-) -> Path:
-    """Append a timestamped note to the running drill (``gameday note``)."""
-    from gameday.drill import DrillError
-
-    if not text or not text.strip():
-        raise DrillError('a note needs some text: gameday note "what happened".')
-    path = find_current(run_dir)
-    append_jsonl(
-        path / NOTES,
-        {"time": time.time(), "text": text.strip(), "author": author or os.environ.get("USER")},
-    )
-    return path

@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from gameday import registry
 from gameday.drill.rundir import REQUESTS
 from gameday.load.ledger import read_ledger
 
 __all__ = ["replay_acknowledged_writes"]
 
 
+@registry.action()
 def replay_acknowledged_writes(
     endpoint: str,
     path: str = "/orders",

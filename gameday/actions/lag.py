@@ -8,10 +8,9 @@ this is (``gameday_target``), so one experiment runs against both:
   recorded in the fault ledger and undone by :func:`gameday.actions.fis.resume_replication`.
   (No FIS action pauses Aurora's storage replication: on an Aurora-only service, watch the
   real lag instead.)
-* **the lab**: its lab-only replication delay (``gameday lab set-lag``, the supervisor's
-  ``POST /replication/lag``), which delays every replication link of the lab, whatever
-  its data tier; undone by setting the lab's configured baseline back. (A lab from before
-  that knob paused its orders' replication with the FIS action itself: the AWS path.)
+* **the lab**: its lab-only replication delay (``gameday lab set-lag``, through
+  :mod:`gameday.lab.api`), which delays every replication link of the lab, whatever its
+  data tier; undone by setting the lab's configured baseline back.
 
 :func:`delay_replication` and its rollback :func:`restore_replication` are Chaos Toolkit
 actions; both read the target from ``configuration``.
@@ -19,60 +18,55 @@ actions; both read the target from ``configuration``.
 
 from __future__ import annotations
 
-import http.client
-import json
-from pathlib import Path
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from gameday import registry
+from gameday.actions.fis import (
+    START_IAM,
+    STOP_IAM,
+    pause_replication,
+    resume_replication,
+)
+
 __all__ = ["delay_replication", "restore_replication"]
 
 
-class _NoKnob(ActivityFailed):
-    """The lab predates ``gameday lab set-lag``."""
-
-
-def _lab(configuration: Configuration) -> Path | None:
+def _lab_dir(configuration: Configuration) -> str | None:
     c = configuration or {}
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
-        return Path(str(c["gameday_lab_dir"]))
+        return str(c["gameday_lab_dir"])
     return None
 
 
-def _set_lab_lag(lab_dir: Path, seconds: float) -> dict[str, Any]:
+def _set_lab_lag(lab_dir: str, seconds: float) -> dict[str, Any]:
+    from gameday.lab import api
+
     try:
-        state = json.loads((lab_dir / "state.json").read_text())
-        port = int(state["supervisor_port"])
-    except (OSError, ValueError, KeyError) as exc:
+        return api.set_lag(lab_dir, seconds)
+    except api.LabError as exc:
         raise ActivityFailed(
-            f"no running lab in {lab_dir}: start one with 'gameday lab up'."
+            f"could not set the lab's replication lag in {lab_dir}: {exc}"
         ) from exc
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+
+def _check_seconds(seconds: Any) -> None:
     try:
-        conn.request("POST", "/replication/lag", json.dumps({"seconds": seconds}).encode())
-        response = conn.getresponse()
-        body = json.loads(response.read() or b"{}")
-    except (OSError, ValueError) as exc:
-        raise ActivityFailed(f"the lab supervisor does not answer: {exc}") from exc
-    finally:
-        conn.close()
-    if response.status == 404:
-        raise _NoKnob("this lab has no replication-lag knob")
-    if response.status != 200:
-        raise ActivityFailed(f"the lab refused the replication lag: {body.get('error', body)}")
-    return body
+        valid = float(seconds) >= 0
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ActivityFailed(f"`seconds` must be a number >= 0, got {seconds!r}.")
 
 
-def _baseline(lab_dir: Path) -> float:
-    try:
-        config = json.loads((lab_dir / "state.json").read_text()).get("config") or {}
-        return float(config.get("replication_lag", 0.3))
-    except (OSError, ValueError):
-        return 0.3
-
-
+@registry.fault(
+    rollback="restore_replication",
+    iam=START_IAM,  # on AWS an FIS pause of the global table (the lab's knob calls no AWS API)
+    check=registry.argument("seconds", _check_seconds),
+    note="the lab's `set-lag` knob, or on AWS the FIS pause of the var file's global table",
+)
 def delay_replication(
     seconds: float = 30.0,
     duration: str = "PT5M",
@@ -87,16 +81,10 @@ def delay_replication(
 
     Returns ``target`` (``lab`` or ``aws``) and what the fault returned.
     """
-    lab_dir = _lab(configuration)
+    lab_dir = _lab_dir(configuration)
     if lab_dir is not None:
-        if float(seconds) < 0:
-            raise ActivityFailed(f"`seconds` must be >= 0, got {seconds}.")
-        try:
-            return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
-        except _NoKnob:
-            pass  # a lab from before the lag knob paused its orders with FIS: below
-    from gameday.actions.fis import pause_replication
-
+        _check_seconds(seconds)
+        return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
     c = configuration or {}
     result = pause_replication(
         region=str(c.get("primary_region")),
@@ -109,6 +97,7 @@ def delay_replication(
     return {"target": "aws", **result}
 
 
+@registry.rollback(iam=STOP_IAM)
 def restore_replication(
     configuration: Configuration = None, secrets: Secrets = None
 ) -> dict[str, Any]:
@@ -116,14 +105,11 @@ def restore_replication(
 
     Idempotent: restoring a replication that is not delayed changes nothing.
     """
-    lab_dir = _lab(configuration)
+    lab_dir = _lab_dir(configuration)
     if lab_dir is not None:
-        try:
-            return {"target": "lab", **_set_lab_lag(lab_dir, _baseline(lab_dir))}
-        except _NoKnob:
-            pass
-    from gameday.actions.fis import resume_replication
+        from gameday.lab import api
 
+        return {"target": "lab", **_set_lab_lag(lab_dir, api.baseline_lag(lab_dir))}
     c = configuration or {}
     return {
         "target": "aws",
