@@ -43,6 +43,8 @@ FINISH_TIMEOUT = 300.0
 STEADY_TIMEOUT = 30.0
 KILL_AFTER = 10.0
 IMPAIRED_TIMEOUT = 30.0
+#: gameday recover / abort: a fresh interpreter importing the CLI (slow on a loaded machine)
+COMMAND_TIMEOUT = 180.0
 
 
 def _fault_action(fault: str) -> dict[str, Any]:
@@ -276,7 +278,7 @@ def run_cell(
     try:
         cell.seconds_to_steady = _drive(lab, variables, trigger, proc, ledger, before, env)
         cell.passed = True
-    except AssertionError as exc:
+    except (AssertionError, subprocess.TimeoutExpired) as exc:
         cell.detail = str(exc)[:400]
         cell.finish(timeout=FINISH_TIMEOUT)
     return cell
@@ -326,14 +328,14 @@ def _drive(
             proc.kill()
             proc.wait()
         recovered = subprocess.run(_gameday("recover", "--ledger", str(ledger)), env=env,
-                                   capture_output=True, text=True, timeout=60)  # fmt: skip
+                                   capture_output=True, text=True, timeout=COMMAND_TIMEOUT)  # fmt: skip
         if recovered.returncode != 0:
             raise AssertionError(f"gameday recover failed: {recovered.stdout}{recovered.stderr}")
     elif trigger == "stop-condition":
         set_alarm(variables, "ALARM")
     elif trigger == "abort":
         aborted = subprocess.run(_gameday("abort", "--reason", "safety matrix"), env=env,
-                                 capture_output=True, text=True, timeout=30)  # fmt: skip
+                                 capture_output=True, text=True, timeout=COMMAND_TIMEOUT)  # fmt: skip
         if aborted.returncode != 0:
             raise AssertionError(f"gameday abort failed: {aborted.stdout}{aborted.stderr}")
     steady = await_steady(lab, variables, STEADY_TIMEOUT)
