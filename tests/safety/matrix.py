@@ -37,7 +37,7 @@ TRIGGERS = (
 )
 FAULTS = ("health-check", "nacl", "replication", "secret", "failover")
 ALARM = "gameday-safety-matrix"
-CELL_TIMEOUT = 90.0
+CELL_TIMEOUT = 240.0  # a loaded CI machine: preflight and warm-up can take minutes
 #: How long a drill may take to write its report after its rollbacks (not asserted on).
 FINISH_TIMEOUT = 300.0
 STEADY_TIMEOUT = 30.0
