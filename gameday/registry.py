@@ -62,8 +62,10 @@ Check = Callable[[Mapping[str, Any]], Iterable[str]]
 #: The packages every gameday activity lives in (``chaos discover gameday`` lists them).
 ACTIVITY_PACKAGES = ("gameday.actions", "gameday.probes")
 
-#: Third-party modules whose actions are never the fault (Chaos Toolkit add-ons' safeguards).
-_NEVER_FAULT_PREFIXES = ("chaosaddons.",)
+#: Where an undeclared action is never the fault: gameday's probes, load and report (and
+#: Chaos Toolkit add-ons' safeguards). Anything else undeclared may be (a third party's
+#: action, a team's own, a journal naming an action of an older gameday).
+_NEVER_FAULT_PREFIXES = ("gameday.probes.", "gameday.load.", "gameday.reports.", "chaosaddons.")
 
 
 class Kind(StrEnum):
@@ -246,13 +248,13 @@ def rollback_of_recorded(activity: str) -> tuple[str, str]:
 
 def is_fault(module: str, func: str) -> bool:
     """True when the action ``module.func`` may be the drill's fault (its end is t0) in an
-    experiment that names none: a declared fault; an undeclared third-party action
-    (chaostoolkit-aws, a team's own) unless an add-on's; never a gameday rollback,
-    operator step, replay or probe, nor anything else of gameday's."""
+    experiment that names none: a declared fault, never a declared rollback, operator step,
+    replay or probe; undeclared, anything but gameday's probes, load and report (and
+    Chaos Toolkit add-ons)."""
     spec = lookup(module, func)
     if spec is not None:
         return spec.is_fault
-    return not (module.startswith("gameday.") or module.startswith(_NEVER_FAULT_PREFIXES))
+    return not f"{module}.".startswith(_NEVER_FAULT_PREFIXES)
 
 
 def is_fault_target(target: str | None) -> bool:

@@ -178,7 +178,9 @@ def test_the_readme_table_is_the_registrys() -> None:
         ("gameday.actions.runbook", "operator_step", False),  # a person's step
         ("gameday.actions.replay", "replay_acknowledged_writes", False),  # changes nothing
         ("gameday.probes.dns", "dns_answer", False),
-        ("gameday.load.anything", "run", False),  # gameday's own, undeclared
+        ("gameday.load.anything", "run", False),  # gameday's load, undeclared
+        ("gameday.probes", "anything", False),
+        ("gameday.actions.rds", "failover_global_cluster", True),  # an older gameday's name
         ("chaosaws.fis.actions", "start_experiment", True),  # a third party's action
         ("chaosaddons.safeguards", "guard", False),
     ],

@@ -11,20 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
-from gameday.activity import (
-    as_failure,
-    call,
-    check_region,
-    connect,
-    error_code,
-    fail,
-    guard,
-    inject,
-    ledger,
-    logger,
-    require,
-)
+from gameday import activity, registry
 from gameday.faults import Undo
 
 __all__ = ["restore_routing_control_state", "set_routing_control_state"]
@@ -53,7 +40,7 @@ _TRY_NEXT = frozenset(
 def _state(state: str) -> str:
     chosen = _STATES.get(str(state).strip().lower())
     if not chosen:
-        raise fail(f"Bad routing control `state` {state!r}: use 'On' or 'Off'.")
+        raise activity.fail(f"Bad routing control `state` {state!r}: use 'On' or 'Off'.")
     return chosen
 
 
@@ -63,8 +50,10 @@ _check_state = registry.argument("state", _state)
 def _endpoints(
     cluster_arn: str, control_region: str, configuration: Configuration, secrets: Secrets
 ) -> list[dict[str, str]]:
-    control = connect("route53-recovery-control-config", control_region, configuration, secrets)
-    cluster = call(
+    control = activity.connect(
+        "route53-recovery-control-config", control_region, configuration, secrets
+    )
+    cluster = activity.call(
         control,
         "describe_cluster",
         f"Could not read ARC cluster {cluster_arn!r}",
@@ -73,7 +62,9 @@ def _endpoints(
     )["Cluster"]
     endpoints = cluster.get("ClusterEndpoints") or []
     if not endpoints:
-        raise fail(f"ARC cluster {cluster_arn!r} lists no endpoints: check that it is deployed.")
+        raise activity.fail(
+            f"ARC cluster {cluster_arn!r} lists no endpoints: check that it is deployed."
+        )
     return endpoints
 
 
@@ -88,7 +79,7 @@ def _on_each_endpoint(
     """Call ``operation`` on the cluster endpoints in turn until one answers."""
     last: Exception | None = None
     for endpoint in endpoints:
-        data_plane = connect(
+        data_plane = activity.connect(
             "route53-recovery-cluster",
             endpoint["Region"],
             configuration,
@@ -98,14 +89,18 @@ def _on_each_endpoint(
         try:
             return getattr(data_plane, operation)(**params)
         except ClientError as exc:
-            if error_code(exc) not in _TRY_NEXT:
-                raise as_failure(exc, failure, _HINTS) from exc
+            if activity.error_code(exc) not in _TRY_NEXT:
+                raise activity.as_failure(exc, failure, _HINTS) from exc
             last = exc
         except BotoCoreError as exc:
             last = exc
-        logger.warning("ARC endpoint %s did not answer, trying the next", endpoint["Endpoint"])
+        activity.logger.warning(
+            "ARC endpoint %s did not answer, trying the next", endpoint["Endpoint"]
+        )
     assert last is not None
-    raise as_failure(last, f"{failure} on any of the {len(endpoints)} cluster endpoints") from last
+    raise activity.as_failure(
+        last, f"{failure} on any of the {len(endpoints)} cluster endpoints"
+    ) from last
 
 
 @registry.fault(
@@ -130,11 +125,11 @@ def set_routing_control_state(
     Returns ``routing_control_arn``, ``state``, ``previous_state``, ``changed`` and
     ``fault_id``.
     """
-    require(routing_control_arn, "routing_control_arn")
-    require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    activity.require(routing_control_arn, "routing_control_arn")
+    activity.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
     desired = _state(state)
-    control_region = check_region(control_region, "control_region")
-    guard(control_region, configuration, secrets)
+    control_region = activity.check_region(control_region, "control_region")
+    activity.guard(control_region, configuration, secrets)
     endpoints = _endpoints(cluster_arn, control_region, configuration, secrets)
     failure = f"Could not set routing control {routing_control_arn!r} to {desired}"
     previous = _on_each_endpoint(
@@ -160,7 +155,7 @@ def set_routing_control_state(
     }
     if safety_rules_to_override:
         params["SafetyRulesToOverride"] = list(safety_rules_to_override)
-    fault_id, _ = inject(
+    fault_id, _ = activity.inject(
         activity="set_routing_control_state",
         target=f"arc:routing-control:{routing_control_arn}",
         arguments={
@@ -208,11 +203,11 @@ def restore_routing_control_state(
 
     Returns ``routing_control_arn``, ``state``, ``changed`` and ``reverted``.
     """
-    require(routing_control_arn, "routing_control_arn")
-    require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
-    control_region = check_region(control_region, "control_region")
-    guard(control_region, configuration, secrets)
-    book = ledger(configuration)
+    activity.require(routing_control_arn, "routing_control_arn")
+    activity.require(cluster_arn, "cluster_arn", "the ARC cluster holding the routing control")
+    control_region = activity.check_region(control_region, "control_region")
+    activity.guard(control_region, configuration, secrets)
+    book = activity.ledger(configuration)
     entries = book.open_entries(
         activity="set_routing_control_state",
         target_prefix=f"arc:routing-control:{routing_control_arn}",
@@ -235,7 +230,9 @@ def restore_routing_control_state(
     if desired is None:
         # no change of ours is open on this control (the action found it in that state
         # already, failed, or was rolled back): a control Off on purpose stays Off
-        logger.info("no open set_routing_control_state for %s: left as it is", routing_control_arn)
+        activity.logger.info(
+            "no open set_routing_control_state for %s: left as it is", routing_control_arn
+        )
         desired = current
     if current != desired:
         params: dict[str, Any] = {

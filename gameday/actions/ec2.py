@@ -11,18 +11,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
-from gameday.activity import (
-    call,
-    caused_by,
-    check_region,
-    connect,
-    fail,
-    guard,
-    inject,
-    ledger,
-    require,
-)
+from gameday import activity, registry
 from gameday.describe.ec2 import HINTS as _READ_HINTS
 from gameday.describe.ec2 import check_designation, find_network_acl
 from gameday.faults import Undo
@@ -53,7 +42,7 @@ def _free_rule_number(acl: dict[str, Any], egress: bool) -> int:
     for number in range(1, ceiling):
         if number not in taken:
             return number
-    raise fail(
+    raise activity.fail(
         f"Network ACL {acl['NetworkAclId']} has no free rule number before its first allow "
         f"rule ({ceiling}): renumber its rules to leave room below {ceiling}."
     )
@@ -70,10 +59,10 @@ def _canonical(cidr: Any) -> str | None:
 
 
 def _check_cidr(cidr: Any) -> str:
-    require(cidr, "cidr")
+    activity.require(cidr, "cidr")
     canonical = _canonical(cidr)
     if canonical is None:
-        raise fail(
+        raise activity.fail(
             f"Bad `cidr` {cidr!r}: give an IPv4 network in CIDR notation such as '0.0.0.0/0' "
             "or '10.0.1.0/24'."
         )
@@ -88,7 +77,7 @@ def _check_port(port: Any) -> int | None:
     except (TypeError, ValueError):
         number = -1
     if isinstance(port, bool) or not 0 <= number <= 65535 or str(number) != str(port).strip():
-        raise fail(f"Bad `port` {port!r}: give a port number from 0 to 65535.")
+        raise activity.fail(f"Bad `port` {port!r}: give a port number from 0 to 65535.")
     return number
 
 
@@ -141,17 +130,19 @@ def block_endpoint(
     Returns ``region``, ``network_acl_id``, ``rule_number``, ``egress``, ``cidr``,
     ``changed`` and ``fault_id``.
     """
-    region = check_region(region)
+    region = activity.check_region(region)
     cidr = _check_cidr(cidr)
     proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
     if not proto.lstrip("-").isdigit():
-        raise fail(f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number.")
+        raise activity.fail(
+            f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number."
+        )
     port = _check_port(port)
     if port is not None and proto not in ("6", "17"):
-        raise fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+        raise activity.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
     check_designation(subnet_id, network_acl_id, tag)
-    ec2 = connect("ec2", region, configuration, secrets)
-    guard(region, configuration, secrets)
+    ec2 = activity.connect("ec2", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
     acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     acl_id = acl["NetworkAclId"]
     outcome: dict[str, Any] = {
@@ -164,7 +155,7 @@ def block_endpoint(
         "changed": False,
         "fault_id": None,
     }
-    book = ledger(configuration)
+    book = activity.ledger(configuration)
     for entry in book.open_entries(
         activity="block_endpoint", target_prefix=_target(region, acl_id)
     ):
@@ -193,7 +184,7 @@ def block_endpoint(
         low, high = (port, port) if port is not None else (0, 65535)
         params["PortRange"] = {"From": low, "To": high}
 
-    fault_id, _ = inject(
+    fault_id, _ = activity.inject(
         activity="block_endpoint",
         target=f"{_target(region, acl_id)}{'egress' if egress else 'ingress'}:{rule_number}",
         arguments={
@@ -249,13 +240,13 @@ def unblock_endpoint(
     Returns ``region``, ``network_acl_id``, ``removed`` (rule numbers deleted) and
     ``reverted`` (ledger entry ids closed).
     """
-    region = check_region(region)
+    region = activity.check_region(region)
     check_designation(subnet_id, network_acl_id, tag)
     if cidr is not None:
         cidr = _check_cidr(cidr)
-    ec2 = connect("ec2", region, configuration, secrets)
-    guard(region, configuration, secrets)
-    book = ledger(configuration)
+    ec2 = activity.connect("ec2", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
+    book = activity.ledger(configuration)
     prefix_entries = []
     if network_acl_id:
         prefix_entries = book.open_entries(
@@ -264,7 +255,7 @@ def unblock_endpoint(
     try:
         acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
     except ActivityFailed as exc:
-        if prefix_entries and caused_by(
+        if prefix_entries and activity.caused_by(
             exc, "InvalidNetworkAclID.NotFound", "InvalidRouteTableID.NotFound"
         ):
             # the network ACL itself is gone, and its entries with it
@@ -299,7 +290,7 @@ def unblock_endpoint(
         if not _matching_deny(acl, number, is_egress, rule_cidr):
             continue  # already gone, or the number now holds someone else's rule
         try:
-            call(
+            activity.call(
                 ec2,
                 "delete_network_acl_entry",
                 f"Could not delete deny entry {number} from network ACL {acl_id} in {region}",
@@ -309,7 +300,7 @@ def unblock_endpoint(
                 Egress=is_egress,
             )
         except ActivityFailed as exc:
-            if not caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
+            if not activity.caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
                 raise
         removed.append(number)
     book.mark_reverted(entries, by="unblock_endpoint")

@@ -18,22 +18,10 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
+from gameday import activity, registry
 from gameday.actions._fistemplates import HINTS as _HINTS
 from gameday.actions._fistemplates import check_template as _check_template
 from gameday.actions._fistemplates import ensure_template as _ensure_template
-from gameday.activity import (
-    as_failure,
-    call,
-    caused_by,
-    check_region,
-    connect,
-    fail,
-    guard,
-    inject,
-    ledger,
-    require,
-)
 from gameday.durations import DurationError, bound_fis_duration, iso8601_seconds
 from gameday.faults import FAILED, Undo
 
@@ -67,7 +55,7 @@ def _check_duration(duration: str) -> str:
     try:
         iso8601_seconds(duration)
     except DurationError as exc:
-        raise fail(f"Bad `duration`: {exc}.") from exc
+        raise activity.fail(f"Bad `duration`: {exc}.") from exc
     return bound_fis_duration(duration)
 
 
@@ -76,7 +64,7 @@ _duration_check = registry.argument("duration", _check_duration)
 
 def _role(role_arn: str | None, configuration: Configuration) -> str:
     role = role_arn or (configuration or {}).get("gameday_fis_role_arn")
-    return require(
+    return activity.require(
         role,
         "role_arn",
         "an IAM role FIS can assume; or set `gameday_fis_role_arn` in the configuration",
@@ -85,7 +73,7 @@ def _role(role_arn: str | None, configuration: Configuration) -> str:
 
 def _start(
     *,
-    activity: str,
+    fault: str,
     rollback: str,
     fis: Any,
     region: str,
@@ -101,8 +89,8 @@ def _start(
             tags={_FAULT_TAG: fault_id},
         )["experiment"]
 
-    fault_id, experiment = inject(
-        activity=activity,
+    fault_id, experiment = activity.inject(
+        activity=fault,
         target=f"fis:{region}:template:{template_id}",
         arguments=arguments,
         # until the experiment id is known, undo = stop what gameday started from the template
@@ -143,12 +131,12 @@ def _wait_running(
     deadline = time.monotonic() + START_TIMEOUT
     while status in ("pending", "initiating"):
         if time.monotonic() > deadline:
-            raise fail(
+            raise activity.fail(
                 f"FIS experiment {experiment_id} was still {status} after {START_TIMEOUT:.0f} s; "
                 "the rollback (or `gameday recover`) stops it"
             )
         time.sleep(START_POLL)
-        state = call(
+        state = activity.call(
             fis,
             "get_experiment",
             f"Could not follow FIS experiment {experiment_id}; the rollback (or `gameday recover`) stops it",
@@ -158,8 +146,8 @@ def _wait_running(
         reason = state.get("reason", "")
     if status in ("running", "completed"):
         return status
-    ledger(configuration).mark(fault_id, FAILED, reason=reason)
-    raise fail(
+    activity.ledger(configuration).mark(fault_id, FAILED, reason=reason)
+    raise activity.fail(
         f"FIS experiment {experiment_id} ended {status} before it took effect ({reason}): "
         "check the FIS role and that the targets exist in that region"
     )
@@ -167,16 +155,16 @@ def _wait_running(
 
 def _stop(
     *,
-    activity: str,
+    fault: str,
     fis: Any,
     region: str,
     experiment_id: str | None,
     template_id: str | None,
     configuration: Configuration,
 ) -> dict[str, Any]:
-    """Stop the experiments designated, or all the open ledger ones of ``activity``."""
-    book = ledger(configuration)
-    entries = book.open_entries(activity=activity, target_prefix=f"fis:{region}:")
+    """Stop the experiments designated, or all the open ledger ones of ``fault``."""
+    book = activity.ledger(configuration)
+    entries = book.open_entries(activity=fault, target_prefix=f"fis:{region}:")
     ids: list[str] = []
     if experiment_id:
         ids.append(experiment_id)
@@ -206,13 +194,13 @@ def _stop(
                         if (summary.get("tags") or {}).get(_FAULT_TAG) in entry_ids:
                             ids.append(summary["id"])
             except Exception as exc:
-                raise as_failure(
+                raise activity.as_failure(
                     exc, f"Could not list the FIS experiments of template {tid} in {region}", _HINTS
                 ) from exc
     stopped: list[str] = []
     for exp_id in dict.fromkeys(ids):
         try:
-            state = call(
+            state = activity.call(
                 fis,
                 "get_experiment",
                 f"Could not read FIS experiment {exp_id!r} in {region}",
@@ -220,12 +208,12 @@ def _stop(
                 id=exp_id,
             )["experiment"]["state"]["status"]
         except ActivityFailed as exc:
-            if caused_by(exc, "ResourceNotFoundException") and not experiment_id:
+            if activity.caused_by(exc, "ResourceNotFoundException") and not experiment_id:
                 continue
             raise
         if state in _FINISHED:
             continue
-        call(
+        activity.call(
             fis,
             "stop_experiment",
             f"Could not stop FIS experiment {exp_id!r} in {region}",
@@ -233,7 +221,7 @@ def _stop(
             id=exp_id,
         )
         stopped.append(exp_id)
-    book.mark_reverted(entries, by=activity)
+    book.mark_reverted(entries, by=fault)
     return {"region": region, "stopped": stopped, "reverted": [e.id for e in entries]}
 
 
@@ -264,17 +252,17 @@ def pause_replication(
 
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
-    region = check_region(region)
+    region = activity.check_region(region)
     duration = _check_duration(duration)
     if not template_id and not table_arns and not bucket_arns:
-        raise fail(
+        raise activity.fail(
             "Give `template_id`, or the `table_arns` / `bucket_arns` whose replication to pause."
         )
     if bucket_arns and not template_id:
-        destination_region = check_region(destination_region, "destination_region")
+        destination_region = activity.check_region(destination_region, "destination_region")
     role = None if template_id else _role(role_arn, configuration)
-    fis = connect("fis", region, configuration, secrets)
-    guard(region, configuration, secrets)
+    fis = activity.connect("fis", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
     if template_id:
         template_id = _check_template(fis, region, template_id)
     else:
@@ -310,7 +298,7 @@ def pause_replication(
             "gameday: pause replication",
         )
     return _start(
-        activity="pause_replication",
+        fault="pause_replication",
         rollback="resume_replication",
         fis=fis,
         region=region,
@@ -344,11 +332,11 @@ def resume_replication(
 
     Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
     """
-    region = check_region(region)
-    fis = connect("fis", region, configuration, secrets)
-    guard(region, configuration, secrets)
+    region = activity.check_region(region)
+    fis = activity.connect("fis", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
     return _stop(
-        activity="pause_replication",
+        fault="pause_replication",
         fis=fis,
         region=region,
         experiment_id=experiment_id,
@@ -361,7 +349,9 @@ def _subnet_arn(region: str, account: str, subnet: str) -> str:
     if subnet.startswith("arn:"):
         return subnet
     if not subnet.startswith("subnet-"):
-        raise fail(f"Bad subnet {subnet!r}: give subnet ids ('subnet-...') or subnet ARNs.")
+        raise activity.fail(
+            f"Bad subnet {subnet!r}: give subnet ids ('subnet-...') or subnet ARNs."
+        )
     return f"arn:aws:ec2:{region}:{account}:subnet/{subnet}"
 
 
@@ -385,14 +375,14 @@ def disrupt_cross_region_connectivity(
 
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
-    region = check_region(region)
+    region = activity.check_region(region)
     duration = _check_duration(duration)
     if not template_id:
-        destination_region = check_region(destination_region, "destination_region")
-        require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
+        destination_region = activity.check_region(destination_region, "destination_region")
+        activity.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")
     role = None if template_id else _role(role_arn, configuration)
-    fis = connect("fis", region, configuration, secrets)
-    account = guard(region, configuration, secrets)
+    fis = activity.connect("fis", region, configuration, secrets)
+    account = activity.guard(region, configuration, secrets)
     if template_id:
         template_id = _check_template(fis, region, template_id)
     else:
@@ -420,7 +410,7 @@ def disrupt_cross_region_connectivity(
             "gameday: disrupt cross-region connectivity",
         )
     return _start(
-        activity="disrupt_cross_region_connectivity",
+        fault="disrupt_cross_region_connectivity",
         rollback="restore_cross_region_connectivity",
         fis=fis,
         region=region,
@@ -454,11 +444,11 @@ def restore_cross_region_connectivity(
 
     Returns ``region``, ``stopped`` (experiment ids) and ``reverted`` (ledger entry ids).
     """
-    region = check_region(region)
-    fis = connect("fis", region, configuration, secrets)
-    guard(region, configuration, secrets)
+    region = activity.check_region(region)
+    fis = activity.connect("fis", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
     return _stop(
-        activity="disrupt_cross_region_connectivity",
+        fault="disrupt_cross_region_connectivity",
         fis=fis,
         region=region,
         experiment_id=experiment_id,

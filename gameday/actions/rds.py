@@ -30,8 +30,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
-from gameday.activity import call, check_region, connect, fail, guard, inject, ledger, require
+from gameday import activity, registry
 from gameday.describe.rds import HINTS as _READ_HINTS
 from gameday.describe.rds import arn_region, describe_global_cluster, writer_of
 from gameday.faults import APPLIED, FAILED, Undo
@@ -57,7 +56,9 @@ def _seconds(value: Any, name: str, *, minimum: float) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if isinstance(value, bool) or not number >= minimum or math.isinf(number):
-        raise fail(f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more.")
+        raise activity.fail(
+            f"Bad `{name}` {value!r}: give a number of seconds, {minimum:g} or more."
+        )
     return number
 
 
@@ -67,7 +68,7 @@ def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> 
         if arn_region(arn) == region:
             return arn
     regions = ", ".join(sorted({arn_region(a) for a in members})) or "none"
-    raise fail(
+    raise activity.fail(
         f"Global cluster {global_cluster_id!r} has no member in {region} (members in: "
         f"{regions}): choose one of those regions as `target_region`."
     )
@@ -75,7 +76,7 @@ def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> 
 
 def _move_writer(
     *,
-    activity: str,
+    fault: str,
     operation: str,
     global_cluster_id: str,
     target_region: str,
@@ -85,13 +86,13 @@ def _move_writer(
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict[str, Any]:
-    require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
-    target_region = check_region(target_region, "target_region")
-    api_region = check_region(region or target_region)
+    activity.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
+    target_region = activity.check_region(target_region, "target_region")
+    api_region = activity.check_region(region or target_region)
     timeout = _seconds(timeout, "timeout", minimum=0.0)
     poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
-    rds = connect("rds", api_region, configuration, secrets)
-    guard(api_region, configuration, secrets)
+    rds = activity.connect("rds", api_region, configuration, secrets)
+    activity.guard(api_region, configuration, secrets)
     cluster = describe_global_cluster(rds, global_cluster_id)
     # an operation still running (a failover whose action timed out, say) must end before
     # the writer's place means anything: until then the global cluster refuses the next one
@@ -102,7 +103,7 @@ def _move_writer(
         cluster = describe_global_cluster(rds, global_cluster_id)
     if cluster.get("FailoverState"):
         state = cluster["FailoverState"]
-        raise fail(
+        raise activity.fail(
             f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
             f"progress ({state.get('Status', 'unknown')}, towards "
             f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
@@ -120,7 +121,7 @@ def _move_writer(
         "elapsed_seconds": 0.0,
         "fault_id": None,
     }
-    book = ledger(configuration)
+    book = activity.ledger(configuration)
     target = f"rds:global-cluster:{global_cluster_id}"
     open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
         e
@@ -130,7 +131,7 @@ def _move_writer(
     # moving the writer back where an open fault found it is that fault's revert
     reverting = [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
     if outcome["completed"]:
-        book.mark_reverted(reverting, by=activity)
+        book.mark_reverted(reverting, by=fault)
         outcome["reverted"] = [e.id for e in reverting]
         return outcome
 
@@ -145,10 +146,10 @@ def _move_writer(
     )
     started = time.monotonic()
     if reverting:
-        call(rds, operation, failure, _HINTS, **params)
+        activity.call(rds, operation, failure, _HINTS, **params)
     else:
-        fault_id, _ = inject(
-            activity=activity,
+        fault_id, _ = activity.inject(
+            activity=fault,
             target=target,
             arguments={
                 "global_cluster_id": global_cluster_id,
@@ -203,12 +204,12 @@ def _move_writer(
             # in the ledger, so `gameday recover` (or a second run) tries again
             where = new["region"] if new else "no region"
             why = "was cancelled" if cancelled else f"did not finish within {timeout:g} s"
-            raise fail(
+            raise activity.fail(
                 f"Moving the writer of global cluster {global_cluster_id!r} back to "
                 f"{target_region} {why} (writer in {where}): wait until replication has "
                 "caught up, then run the rollback or `gameday recover` again."
             )
-        book.mark_reverted(reverting, by=activity)
+        book.mark_reverted(reverting, by=fault)
         outcome["reverted"] = [e.id for e in reverting]
     elif not outcome["completed"]:
         raise _not_moved(book, outcome, cluster, target_region, timeout)
@@ -252,7 +253,7 @@ def _not_moved(
             "minutes: give `timeout` room for that."
         )
         book.mark(outcome["fault_id"], APPLIED, error=message)
-    return fail(message)
+    return activity.fail(message)
 
 
 @registry.fault(
@@ -287,7 +288,7 @@ def failover_database(
     ``cancelled`` (always false once it returns), ``elapsed_seconds`` and ``fault_id``.
     """
     return _move_writer(
-        activity="failover_database",
+        fault="failover_database",
         operation="failover_global_cluster",
         global_cluster_id=global_cluster_id,
         target_region=target_region,
@@ -328,7 +329,7 @@ def switchover_database(
     ``reverted`` (the ledger entries closed).
     """
     return _move_writer(
-        activity="switchover_database",
+        fault="switchover_database",
         operation="switchover_global_cluster",
         global_cluster_id=global_cluster_id,
         target_region=target_region,

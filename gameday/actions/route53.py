@@ -11,8 +11,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
-from gameday.activity import call, caused_by, connect, guard, inject, ledger, logger, require
+from gameday import activity, registry
 from gameday.faults import Undo
 
 __all__ = ["invert_health_check", "restore_health_check"]
@@ -32,7 +31,7 @@ def _target(health_check_id: str) -> str:
 
 
 def _read(r53: Any, health_check_id: str) -> dict[str, Any]:
-    return call(
+    return activity.call(
         r53,
         "get_health_check",
         f"Could not read Route 53 health check {health_check_id!r}",
@@ -57,9 +56,9 @@ def invert_health_check(
     Returns ``health_check_id``, ``inverted`` (now), ``previous_inverted``, ``changed``,
     ``health_check_version`` and ``fault_id`` (the ledger entry, or null if unchanged).
     """
-    require(health_check_id, "health_check_id", "the Route 53 health check id")
-    r53 = connect("route53", None, configuration, secrets)
-    guard(None, configuration, secrets)
+    activity.require(health_check_id, "health_check_id", "the Route 53 health check id")
+    r53 = activity.connect("route53", None, configuration, secrets)
+    activity.guard(None, configuration, secrets)
     check = _read(r53, health_check_id)
     previous = bool(check["HealthCheckConfig"].get("Inverted", False))
     version = int(check["HealthCheckVersion"])
@@ -72,7 +71,7 @@ def invert_health_check(
         "fault_id": None,
     }
     if previous:
-        logger.info("health check %s is already inverted: nothing to do", health_check_id)
+        activity.logger.info("health check %s is already inverted: nothing to do", health_check_id)
         return outcome
 
     def apply(_entry_id: str) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def invert_health_check(
             HealthCheckId=health_check_id, HealthCheckVersion=version, Inverted=True
         )["HealthCheck"]
 
-    fault_id, updated = inject(
+    fault_id, updated = activity.inject(
         activity="invert_health_check",
         target=_target(health_check_id),
         arguments={"health_check_id": health_check_id},
@@ -121,10 +120,10 @@ def restore_health_check(
     Returns ``health_check_id``, ``inverted`` (now), ``changed`` and ``reverted`` (the
     ledger entry ids closed).
     """
-    require(health_check_id, "health_check_id", "the Route 53 health check id")
-    r53 = connect("route53", None, configuration, secrets)
-    guard(None, configuration, secrets)
-    book = ledger(configuration)
+    activity.require(health_check_id, "health_check_id", "the Route 53 health check id")
+    r53 = activity.connect("route53", None, configuration, secrets)
+    activity.guard(None, configuration, secrets)
+    book = activity.ledger(configuration)
     open_entries = book.open_entries(
         activity="invert_health_check", target_prefix=_target(health_check_id)
     )
@@ -134,7 +133,7 @@ def restore_health_check(
     try:
         check = _read(r53, health_check_id)
     except ActivityFailed as exc:
-        if open_entries and caused_by(exc, "NoSuchHealthCheck"):
+        if open_entries and activity.caused_by(exc, "NoSuchHealthCheck"):
             # deleted since the fault was injected: nothing is left to restore
             book.mark_reverted(open_entries, by="restore_health_check", note="health check gone")
             return {
@@ -149,10 +148,10 @@ def restore_health_check(
     if desired is None:
         # no fault of ours is open on this check (the action found it already inverted,
         # failed, or was rolled back already): its state is someone else's, leave it
-        logger.info("no open invert_health_check for %s: left as it is", health_check_id)
+        activity.logger.info("no open invert_health_check for %s: left as it is", health_check_id)
         desired = current
     if current != desired:
-        call(
+        activity.call(
             r53,
             "update_health_check",
             f"Could not restore Route 53 health check {health_check_id!r}",

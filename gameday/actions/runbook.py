@@ -35,6 +35,7 @@ from chaoslib.types import Configuration, Secrets
 
 from gameday import registry
 from gameday.drill.rundir import CONFIRMATIONS, STEPS, append_jsonl, read_jsonl
+from gameday.rundir.records import StepEvent
 
 __all__ = ["operator_step"]
 
@@ -58,10 +59,7 @@ def _unattended(configuration: Configuration) -> bool:
 
 def _record(run_dir: Path | None, step: str, event: str, detail: str | None = None) -> None:
     if run_dir is not None:
-        append_jsonl(
-            run_dir / STEPS,
-            {"time": time.time(), "step": step, "event": event, "detail": detail},
-        )
+        append_jsonl(run_dir / STEPS, StepEvent(time.time(), step, event, detail).to_json())
 
 
 def _automate(automated: dict[str, Any], configuration: Configuration, secrets: Secrets) -> Any:

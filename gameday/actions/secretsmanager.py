@@ -8,18 +8,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from gameday import registry
-from gameday.activity import (
-    call,
-    check_region,
-    connect,
-    fail,
-    guard,
-    inject,
-    ledger,
-    logger,
-    require,
-)
+from gameday import activity, registry
 from gameday.faults import Undo
 
 __all__ = ["remove_secret_replica", "restore_secret_replica"]
@@ -38,7 +27,7 @@ _HINTS = {
 
 
 def _replicas(sm: Any, secret_id: str, region: str) -> dict[str, dict[str, Any]]:
-    described = call(
+    described = activity.call(
         sm,
         "describe_secret",
         f"Could not read secret {secret_id!r} in {region}",
@@ -46,7 +35,7 @@ def _replicas(sm: Any, secret_id: str, region: str) -> dict[str, dict[str, Any]]
         SecretId=secret_id,
     )
     if described.get("PrimaryRegion") and described["PrimaryRegion"] != region:
-        raise fail(
+        raise activity.fail(
             f"Secret {secret_id!r} is a replica in {region}: pass its primary region "
             f"{described['PrimaryRegion']} as `region`."
         )
@@ -73,11 +62,11 @@ def remove_secret_replica(
     Returns ``secret_id``, ``region``, ``replica_region``, ``changed``, ``kms_key_id`` and
     ``fault_id``.
     """
-    require(secret_id, "secret_id", "the secret name or ARN")
-    region = check_region(region)
-    replica_region = check_region(replica_region, "replica_region")
-    sm = connect("secretsmanager", region, configuration, secrets)
-    guard(region, configuration, secrets)
+    activity.require(secret_id, "secret_id", "the secret name or ARN")
+    region = activity.check_region(region)
+    replica_region = activity.check_region(replica_region, "replica_region")
+    sm = activity.connect("secretsmanager", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
     replica = _replicas(sm, secret_id, region).get(replica_region)
     outcome: dict[str, Any] = {
         "secret_id": secret_id,
@@ -88,7 +77,9 @@ def remove_secret_replica(
         "fault_id": None,
     }
     if replica is None:
-        logger.info("secret %s has no replica in %s: nothing to do", secret_id, replica_region)
+        activity.logger.info(
+            "secret %s has no replica in %s: nothing to do", secret_id, replica_region
+        )
         return outcome
     undo_kwargs: dict[str, Any] = {
         "secret_id": secret_id,
@@ -97,7 +88,7 @@ def remove_secret_replica(
     }
     if replica.get("KmsKeyId"):
         undo_kwargs["kms_key_id"] = replica["KmsKeyId"]
-    fault_id, _ = inject(
+    fault_id, _ = activity.inject(
         activity="remove_secret_replica",
         target=f"secretsmanager:{region}:{secret_id}:{replica_region}",
         arguments={"secret_id": secret_id, "replica_region": replica_region, "region": region},
@@ -130,12 +121,12 @@ def restore_secret_replica(
 
     Returns ``secret_id``, ``region``, ``replica_region``, ``changed`` and ``reverted``.
     """
-    require(secret_id, "secret_id", "the secret name or ARN")
-    region = check_region(region)
-    replica_region = check_region(replica_region, "replica_region")
-    sm = connect("secretsmanager", region, configuration, secrets)
-    guard(region, configuration, secrets)
-    book = ledger(configuration)
+    activity.require(secret_id, "secret_id", "the secret name or ARN")
+    region = activity.check_region(region)
+    replica_region = activity.check_region(replica_region, "replica_region")
+    sm = activity.connect("secretsmanager", region, configuration, secrets)
+    activity.guard(region, configuration, secrets)
+    book = activity.ledger(configuration)
     entries = book.open_entries(
         activity="remove_secret_replica",
         target_prefix=f"secretsmanager:{region}:{secret_id}:{replica_region}",
@@ -148,7 +139,7 @@ def restore_secret_replica(
         add: dict[str, Any] = {"Region": replica_region}
         if key:
             add["KmsKeyId"] = key
-        call(
+        activity.call(
             sm,
             "replicate_secret_to_regions",
             f"Could not replicate secret {secret_id!r} to {replica_region}",

@@ -2,7 +2,7 @@
 
 :mod:`gameday.control` (the Chaos Toolkit control) drives a run with these parts:
 :mod:`~gameday.drill.settings` (the experiment's ``gameday`` extension, with defaults),
-:mod:`~gameday.drill.rundir` (the run directory of the contract with the report),
+:mod:`~gameday.drill.rundir` (the run directory: created here, its contract is :mod:`gameday.rundir`),
 :mod:`~gameday.drill.preflight` (nothing is injected unless it passes),
 :mod:`~gameday.drill.sampler` (the timeline probes on a background thread) and
 :mod:`~gameday.drill.validate` (``gameday validate``). :mod:`~gameday.drill.runner` is

@@ -20,7 +20,10 @@ from typing import Any
 
 from gameday.drill import rundir as rd
 from gameday.drill.safety import run_json_fields as safety_fields
-from gameday.drill.state import DrillRun, iso_epoch
+from gameday.drill.state import DrillRun
+from gameday.rundir import epoch
+from gameday.rundir.files import iter_jsonl, write_atomic
+from gameday.rundir.records import Sample
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -118,7 +121,7 @@ def this_runs_entries(run: DrillRun) -> list[Any]:
     return [
         entry
         for entry in ledger.entries()
-        if entry.pid == os.getpid() and iso_epoch(entry.time) >= run.started - 1
+        if entry.pid == os.getpid() and epoch(entry.time) >= run.started - 1
     ]
 
 
@@ -132,7 +135,7 @@ def revert_open_faults(run: DrillRun) -> None:
         # A rollback that had nothing of this run to revert (a writer moved back after an
         # operator's own failover, say) records what it did as a fault of its own: undoing
         # that would undo the rollback. Only what the method injected is reverted here.
-        begun = iso_epoch(entry.time)
+        begun = epoch(entry.time)
         if not entry.open:
             continue
         if run.rollbacks_started and begun >= run.rollbacks_started:
@@ -181,7 +184,7 @@ def write_faults_slice(run: DrillRun) -> None:
             with contextlib.suppress(ValueError):
                 if raw.endswith(b"\n") and json.loads(raw).get("id") in ids:
                     lines.append(raw)
-    (run.run_dir / rd.FAULTS).write_bytes(b"".join(lines))
+    write_atomic(run.run_dir / rd.FAULTS, b"".join(lines))
 
 
 def write_lab_events(run: DrillRun, ended: float) -> None:
@@ -193,7 +196,7 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
 
     events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
-    (run.run_dir / rd.LAB_EVENTS).write_text(body, encoding="utf-8")
+    write_atomic(run.run_dir / rd.LAB_EVENTS, body.encode("utf-8"))
 
 
 def note_lag_over_rpo(run: DrillRun) -> None:
@@ -205,16 +208,14 @@ def note_lag_over_rpo(run: DrillRun) -> None:
         return
     lags = [
         s
-        for s in rd.read_jsonl(run.run_dir / rd.SAMPLES)
-        if s.get("probe") == "replication_lag"
-        and isinstance(s.get("value"), int | float)
-        and float(s.get("time", 0)) >= run.t0
+        for _, s in iter_jsonl(run.run_dir / rd.SAMPLES, Sample.from_json, live=True, skip_bad=True)
+        if s.probe == "replication_lag" and s.value is not None and s.time >= run.t0
     ]
-    over = [s for s in lags if float(s["value"]) > rpo]
+    over = [s for s in lags if s.value > rpo]
     if not over:
         return
-    peak = max(float(s["value"]) for s in over)
-    crossed = float(over[0]["time"]) - run.t0
+    peak = max(s.value for s in over)
+    crossed = over[0].time - run.t0
     text = (
         f"Replication lag crossed the RPO objective ({rpo:g} s) {crossed:.1f} s after the fault "
         f"and reached at least {peak:.1f} s: failing over then would have lost about {peak:.1f} s "

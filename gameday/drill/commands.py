@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from gameday.drill import DrillError
+from gameday.rundir import RunDirError
 
 FLAGSHIP = "region-evacuation"
 
@@ -311,7 +312,7 @@ def step_done(step: str | None, run_dir: Path | None) -> None:
 
     try:
         path = confirm_step(step, run_dir)
-    except DrillError as exc:
+    except (DrillError, RunDirError) as exc:
         _fail(str(exc))
     click.echo(f"confirmed {step or 'the current step'} in {path}")
 
@@ -330,7 +331,7 @@ def note_command(text: str, author: str | None, run_dir: Path | None) -> None:
 
     try:
         path = add_note(text, author, run_dir)
-    except DrillError as exc:
+    except (DrillError, RunDirError) as exc:
         _fail(str(exc))
     click.echo(f"noted in {path}")
 

@@ -11,8 +11,9 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
-from gameday.drill.state import DrillRun, Phase, iso_epoch
+from gameday.drill.state import DrillRun, Phase
 from gameday.registry import is_fault
+from gameday.rundir import epoch
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -77,7 +78,7 @@ def fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None
             continue
         if (named and activity.get("name") == named) or (not named and is_fault_activity(activity)):
             with contextlib.suppress(TypeError, ValueError):
-                return iso_epoch(str(item.get("end")))
+                return epoch(str(item.get("end")))
     return None
 
 

@@ -1,11 +1,13 @@
-"""The run directory a drill leaves: ``reports/<drill>/<UTC stamp>/`` (the contract).
+"""The drill's side of the run directory ``reports/<drill>/<UTC stamp>/``.
 
-The control writes ``run.json``, ``samples.jsonl``, ``faults.jsonl``, ``lab-events.jsonl``,
-``steps.jsonl`` and ``journal.json``; Locust writes ``requests.jsonl``; ``gameday note``
-writes ``notes.jsonl``; the report package reads them all and adds its outputs. Lines are
-appended with one ``write`` on an ``O_APPEND`` descriptor, so the sampler's threads, an
-operator's ``gameday note`` from another terminal and the control never interleave
-within a line.
+The contract (file names, records, schemas, readers, writers) is :mod:`gameday.rundir`;
+this module creates the directory and names the running drill. The control writes
+``run.json``, ``samples.jsonl``, ``faults.jsonl``, ``lab-events.jsonl``, ``steps.jsonl``
+and ``journal.json``; Locust writes ``requests.jsonl``; ``gameday note`` writes
+``notes.jsonl``; the report package reads them all and adds its outputs. Lines are
+appended with one ``write`` on an ``O_APPEND | O_NOFOLLOW`` descriptor
+(:func:`~gameday.rundir.files.append_jsonl`), so the sampler's threads, an operator's
+``gameday note`` from another terminal and the control never interleave within a line.
 
 While a drill runs, ``current-run.json`` beside the fault ledger names its directory and
 process, so ``gameday note`` and ``gameday step done`` from any terminal find it.
@@ -13,7 +15,6 @@ process, so ``gameday note`` and ``gameday step done`` from any terminal find it
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -23,17 +24,26 @@ from typing import Any
 from gameday.drill import DrillError
 from gameday.faults import ledger_path
 from gameday.procutil import pid_alive
+from gameday.rundir import (
+    CONFIRMATIONS,
+    CURRENT,
+    FAULTS,
+    JOURNAL,
+    LAB_EVENTS,
+    NOTES,
+    REQUESTS,
+    RUN_JSON,
+    SAMPLES,
+    STEPS,
+)
+from gameday.rundir.errors import RunDirError
+from gameday.rundir.files import append_jsonl, iter_jsonl, read_json, write_json
 
-RUN_JSON = "run.json"
-SAMPLES = "samples.jsonl"
-FAULTS = "faults.jsonl"
-LAB_EVENTS = "lab-events.jsonl"
-STEPS = "steps.jsonl"
-NOTES = "notes.jsonl"
-REQUESTS = "requests.jsonl"
-JOURNAL = "journal.json"
-CONFIRMATIONS = "step-confirmations.jsonl"
-CURRENT = "current-run.json"
+__all__ = [
+    "CONFIRMATIONS", "CURRENT", "FAULTS", "JOURNAL", "LAB_EVENTS", "NOTES", "REQUESTS",
+    "RUN_JSON", "SAMPLES", "STEPS", "append_jsonl", "clear_current", "create_run_dir",
+    "current_pointer", "find_current", "publish_current", "read_jsonl", "stamp", "write_json",
+]  # fmt: skip
 
 
 def stamp(when: float) -> str:
@@ -56,41 +66,23 @@ def create_run_dir(base: Path, name: str, started: float) -> Path:
             candidate = parent / f"{stamp(started)}-{suffix}"
 
 
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line atomically with respect to other appenders."""
-    line = (json.dumps(record, default=str, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Replace ``path`` with ``data`` as JSON (atomically: readers never see half)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON object line of ``path`` (a torn last line is skipped)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    items = []
-    for line in raw.split(b"\n"):
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            items.append(item)
-    return items
+    """Every line of a file the drill is still writing: a torn last line is being written
+    (skipped); any other bad line is skipped with a warning naming it (a drill with a fault
+    in place never stops for a line it only reads to follow progress)."""
+    return [item for _, item in iter_jsonl(path, dict, live=True, skip_bad=True)]
 
 
 # -- the current run pointer --------------------------------------------------------
+
+
+def _pointer(pointer: Path) -> dict[str, Any] | None:
+    """The pointer's content; None when absent or unreadable (bounded, never a FIFO)."""
+    try:
+        data = read_json(pointer, required=False, max_bytes=1 << 16)
+    except RunDirError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def current_pointer() -> Path:
@@ -108,11 +100,8 @@ def publish_current(run_dir: Path) -> None:
 
 def clear_current(run_dir: Path) -> None:
     pointer = current_pointer()
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
-        return
-    if data.get("run_dir") == str(run_dir.resolve()):
+    data = _pointer(pointer)
+    if data is not None and data.get("run_dir") == str(run_dir.resolve()):
         pointer.unlink(missing_ok=True)
 
 
@@ -124,15 +113,19 @@ def find_current(run_dir: str | os.PathLike[str] | None = None) -> Path:
             raise DrillError(f"{path} is not a drill run directory (it has no {RUN_JSON}).")
         return path
     pointer = current_pointer()
-    try:
-        data = json.loads(pointer.read_text())
-    except (OSError, ValueError):
+    data = _pointer(pointer)
+    if data is None:
         raise DrillError(
             f"no drill is running here (no {pointer}): start one with 'gameday run', "
             "or pass --run-dir."
-        ) from None
+        )
     pid = data.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or not pid_alive(pid):
+    if (
+        not isinstance(pid, int)
+        or isinstance(pid, bool)
+        or not isinstance(data.get("run_dir"), str)
+        or not pid_alive(pid)
+    ):
         raise DrillError(
             f"the drill named in {pointer} (pid {pid}) is not running any more; "
             "pass --run-dir to annotate a finished run."

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gameday.drill.rundir import append_jsonl
+from gameday.rundir.records import Sample
 
 logger = logging.getLogger("gameday.control")
 
@@ -127,17 +128,7 @@ class Sampler:
         except Exception as exc:  # a probe failure is a sample, never a dead thread
             value, ok, error = None, False, f"{type(exc).__name__}: {exc}"
         self.latest[(probe, subject)] = value
-        append_jsonl(
-            self.path,
-            {
-                "time": now,
-                "probe": probe,
-                "subject": subject,
-                "value": value,
-                "ok": ok,
-                "error": error,
-            },
-        )
+        append_jsonl(self.path, Sample(now, probe, subject, value, ok, error).to_json())
 
     def sample_health(self) -> None:
         from gameday.probes.route53 import health_check_status

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -115,14 +114,3 @@ def restore_environment(run: DrillRun) -> None:
         else:
             os.environ[key] = value
     run.saved_env.clear()
-
-
-# -- hooks -----------------------------------------------------------------------------
-
-
-def iso_epoch(text: str) -> float:
-    """Unix seconds of an ISO time (chaoslib writes naive UTC)."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()

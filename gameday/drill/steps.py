@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gameday.drill import DrillError
 from gameday.drill.rundir import CONFIRMATIONS, NOTES, append_jsonl, find_current
+from gameday.rundir.records import Note
 
 __all__ = ["add_note", "confirm_step"]
 
@@ -34,8 +35,6 @@ def add_note(
     if not text or not text.strip():
         raise DrillError('a note needs some text: gameday note "what happened".')
     path = find_current(run_dir)
-    append_jsonl(
-        path / NOTES,
-        {"time": time.time(), "text": text.strip(), "author": author or os.environ.get("USER")},
-    )
+    note = Note(time.time(), text.strip(), author or os.environ.get("USER"))
+    append_jsonl(path / NOTES, note.to_json())
     return path

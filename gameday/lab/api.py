@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gameday.lab.config import LabConfig, LabConfigError, RegionSpec
-from gameday.lab.events import Event, active_faults, read_events
+from gameday.lab.events import Event, active_faults, read_events, served_data
 from gameday.lab.launcher import (
     Lab,
     LabAlreadyRunning,
@@ -44,6 +44,7 @@ __all__ = [
     "lab_env",
     "lab_health",
     "read_events",
+    "served_data",
     "set_lag",
     "shell_exports",
     "speed",

@@ -14,6 +14,7 @@ database exists in the ``aurora`` tier only.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -160,7 +161,12 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
 
     aws("secretsmanager", primary.name).create_secret(
         Name=config.secret_name,
-        SecretString='{"username": "gameday", "password": "lab-only-password"}',
+        # The application's connection: the Aurora tier connects to the global database
+        # (a cut-over to a restored cluster changes dbClusterIdentifier).
+        SecretString=json.dumps(
+            {"username": "gameday", "password": "lab-only-password"}
+            | ({"dbClusterIdentifier": config.global_cluster} if clusters[primary.name][0] else {})
+        ),
         AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
     )
 

@@ -27,6 +27,7 @@ from gameday.lab.api import (
     lab_env,
     lab_health,
     read_events,
+    served_data,
     shell_exports,
 )
 from gameday.lab.config import NUMBER_RANGES
@@ -298,6 +299,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
         click.echo("lab health: ok (no lab component failed)")
     click.echo(f"network faults: {network['mode']} ({network['detail']})")
     _print_summary(handle)
+    for name, cluster in _served(info, events).items():
+        click.echo(f"  data {name:<12}  serves {cluster}")
     _print_processes_and_events(liveness, events, n_events)
 
 
@@ -340,8 +343,16 @@ def _status_json(
         "health": lab_health(events),
         "network": network,
         "active_faults": active_faults(events),
+        "data_served": _served(info, events),
         "events": events[-n_events:] if n_events else [],
     }
+
+
+def _served(info: LabInfo, events: list[dict[str, Any]]) -> dict[str, str]:
+    """The data each region serves: its own (the global cluster) or a restored cluster."""
+    return served_data(
+        events, [r.name for r in info.regions], info.global_cluster_id or "own store"
+    )
 
 
 def _print_processes_and_events(

@@ -127,3 +127,15 @@ def active_faults(events: list[Event]) -> list[Event]:
         else:
             active.pop(key, None)
     return list(active.values())
+
+
+def served_data(events: list[dict[str, Any]], regions: list[str], home: str) -> dict[str, str]:
+    """The data each region's application serves, from the ``cut-over`` events the lab's
+    restorer records: its own member of the global database (``home``) or a restored
+    cluster."""
+    serving = dict.fromkeys(regions, home)
+    for event in events:
+        if event.get("kind") == "cut-over" and event.get("region") in serving:
+            cluster = str(event.get("cluster"))
+            serving[str(event["region"])] = home if cluster == "home" else cluster
+    return serving

@@ -47,6 +47,7 @@ from gameday.lab.network.healthchecker import HealthChecker
 from gameday.lab.network.impairments import LabRegion, Reconciler
 from gameday.lab.network.targethealth import TargetHealthProber
 from gameday.lab.ports import require_free
+from gameday.lab.region import restore as pitr_restore
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
@@ -75,6 +76,7 @@ class Supervisor:
         self.links: dict[str, ReplicationLink] = {}
         self.reconciler: Reconciler | None = None
         self.topology: Topology | None = None
+        self.restorer: pitr_restore.Restorer | None = None
         self.target_health = elbv2.TargetHealthBoard()
         self.prober: TargetHealthProber | None = None
         self.certificate: tlscert.LabCertificate | None = None
@@ -99,6 +101,7 @@ class Supervisor:
         self._prepare_dir()
         endpoint = f"http://127.0.0.1:{self.ports['endpoint']}"
         os.environ.update(self.region_env(endpoint))
+        pitr_restore.prepare(self.dir, self.config.global_cluster)
         regions = self._regions()
         # Regions start first: their start-up overlaps the control plane's on the other core.
         for index, spec in enumerate(self.config.regions):
@@ -197,6 +200,9 @@ class Supervisor:
             Route53View(self), self.topology.requests, cfg.clock
         )
         healthcheckconfig.install()
+        self.restorer = pitr_restore.install(
+            self.dir, self.resources, regions.clients, self.events, cfg.clock
+        )
         elbv2.install_target_health(self.target_health)
 
     def _start_data_plane(self, regions: RegionProcesses) -> None:
@@ -219,6 +225,8 @@ class Supervisor:
             self.target_health, self.events, names, cfg.time_scale, by_address.get
         )
         self.topology.start()
+        if self.restorer is not None:
+            self.restorer.start()
         for link in self.links.values():
             link.start()
         self.reconciler.start()
@@ -390,6 +398,7 @@ class Supervisor:
             self._watcher.stop()
         for part in (
             self.control,
+            self.restorer,
             self.topology,
             self.reconciler,
             *self.links.values(),

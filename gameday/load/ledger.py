@@ -3,11 +3,12 @@
 Why: measured RTO comes from the success ratio of real requests over time, and measured
 RPO from the writes that were acknowledged; both are read from this file.
 
-This module is the record and its readers (:func:`read_ledger`, :func:`read_recent`,
+This module is the load's readers of it (:func:`read_ledger`, :func:`read_recent`,
 :func:`window_stats`, :func:`acknowledged_writes`, :func:`read_summary`): plain Python, safe
-in any process, never importing gevent or Locust. The recording half, which runs inside
-Locust, is :mod:`gameday.load.recorder` (:class:`LedgerRecorder`, :func:`install_ledger`;
-still importable from here, loaded on first use).
+in any process, never importing gevent or Locust. The record itself,
+:class:`~gameday.rundir.records.LedgerRecord`, is the run directory's contract
+(:mod:`gameday.rundir`), shared with the report. The recording half, which runs inside
+Locust, is :mod:`gameday.load.recorder` (:class:`LedgerRecorder`, :func:`install_ledger`).
 
 Each record names its client **cohort**: ``"ttl"`` (a client that re-resolves when the DNS
 TTL expires) or ``"sticky"`` (a client that caches its first answer for ever, like a JVM
@@ -22,75 +23,29 @@ import math
 import os
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-COHORTS = ("ttl", "sticky")
+from gameday.rundir import REQUESTS
+from gameday.rundir.errors import RunDirError
+from gameday.rundir.files import MAX_LEDGER_BYTES, iter_jsonl, open_regular, read_json
+from gameday.rundir.records import (
+    ACK_STATUSES,
+    COHORTS,
+    WRITE_OPS,
+    LedgerRecord,
+    is_acknowledged,
+)
+
+__all__ = [
+    "ACK_STATUSES", "COHORTS", "WRITE_OPS", "LedgerRecord", "WindowStats", "acknowledged_writes",
+    "cohort_of", "count_records", "is_acknowledged", "read_ledger", "read_recent", "read_summary",
+    "recent_window", "summary_path", "window_stats",
+]  # fmt: skip
+
 MESSAGE_TYPE = "gameday_ledger"
 DEFAULT_FLUSH_INTERVAL = 0.2
-WRITE_OPS = frozenset({"write"})
-ACK_STATUSES = frozenset({200, 201})
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerRecord:
-    """One request. Times are unix seconds (wall clock, comparable with the journal).
-
-    ``region`` is the value of the serving-region response header (None when no response
-    came back); ``address`` the address the name resolved to and the request went to;
-    ``error`` the exception's class name (None when the request succeeded); ``cohort``
-    the client's DNS behaviour, ``"ttl"`` or ``"sticky"`` (see the module docstring).
-    """
-
-    start: float
-    end: float
-    op: str
-    method: str
-    status: int
-    ok: bool
-    latency_ms: float
-    region: str | None = None
-    address: str | None = None
-    write_id: str | None = None
-    error: str | None = None
-    cohort: str = "ttl"
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LedgerRecord:
-        return cls(
-            start=float(data["start"]),
-            end=float(data["end"]),
-            op=str(data["op"]),
-            method=str(data.get("method", "")),
-            status=int(data.get("status") or 0),
-            ok=bool(data["ok"]),
-            latency_ms=float(data.get("latency_ms") or 0.0),
-            region=data.get("region"),
-            address=data.get("address"),
-            write_id=data.get("write_id"),
-            error=data.get("error"),
-            cohort=data.get("cohort") or "ttl",
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @property
-    def acknowledged(self) -> bool:
-        """A write the service acknowledged (the client holds an ack for ``write_id``)."""
-        return is_acknowledged(self)
-
-
-def is_acknowledged(record: Any) -> bool:
-    """The one rule for an acknowledged write, for any record with ``ok``, ``op``,
-    ``status`` and ``write_id`` (the dataclass here, the report's faster tuple)."""
-    return (
-        record.ok
-        and record.op in WRITE_OPS
-        and record.status in ACK_STATUSES
-        and record.write_id is not None
-    )
 
 
 def cohort_of(index: int, share: float, mode: str = "ttl") -> str:
@@ -110,30 +65,35 @@ def summary_path(ledger: str | os.PathLike[str]) -> Path:
 
 
 def _parse(line: bytes | str) -> LedgerRecord | None:
+    """A line read backwards from a live file (may be a fragment): the record, or None."""
     try:
         return LedgerRecord.from_json(json.loads(line))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a line still being written, or not ours
 
 
 def read_ledger(path: str | os.PathLike[str]) -> Iterator[LedgerRecord]:
-    """Every complete record in file order (a trailing partial line is skipped)."""
-    with open(path, "rb") as handle:
-        for line in handle:
-            if not line.endswith(b"\n"):
-                break
-            record = _parse(line)
-            if record is not None:
-                yield record
+    """Every complete record in file order, under the run directory's one error policy
+    (:mod:`gameday.rundir.files`, live: a trailing partial line is skipped; any other bad
+    line is a :class:`~gameday.rundir.RunDirError` naming it)."""
+    path = Path(path)
+    found = False
+    for _, record in iter_jsonl(
+        path, LedgerRecord.from_json, what="ledger record", live=True, max_bytes=MAX_LEDGER_BYTES
+    ):
+        found = True
+        yield record
+    if not found and not path.exists():
+        raise RunDirError(path, f"missing: no {REQUESTS} ledger was written")
 
 
 def count_records(path: str | os.PathLike[str]) -> int:
     """Number of complete lines, without parsing them (cheap enough to poll)."""
-    try:
-        with open(path, "rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    except FileNotFoundError:
+    handle = open_regular(Path(path), MAX_LEDGER_BYTES)
+    if handle is None:
         return 0
+    with handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def read_recent(
@@ -146,9 +106,8 @@ def read_recent(
     proportional to the window, not to the ledger's length. Returned in file order.
     """
     found: list[LedgerRecord] = []
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by the with block below)
-    except FileNotFoundError:
+    handle = open_regular(Path(path), MAX_LEDGER_BYTES)
+    if handle is None:
         return found
     with handle:
         handle.seek(0, os.SEEK_END)
@@ -232,17 +191,5 @@ def recent_window(path: str | os.PathLike[str], window_seconds: float) -> Window
 
 def read_summary(ledger: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The end-of-run summary written beside the ledger (None while the run is going)."""
-    try:
-        return json.loads(summary_path(ledger).read_text())
-    except FileNotFoundError:
-        return None
-
-
-def __getattr__(name: str) -> Any:
-    """Keep ``from gameday.load.ledger import install_ledger`` (the recorder's old home)
-    working without importing the recorder (and its Locust typing) into every reader."""
-    if name in ("LedgerRecorder", "install_ledger"):
-        from gameday.load import recorder
-
-        return getattr(recorder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    data = read_json(summary_path(ledger), required=False)
+    return data if isinstance(data, dict) else None

@@ -9,6 +9,7 @@ shape and the readers are in :mod:`gameday.load.ledger`.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gameday.load.ledger import DEFAULT_FLUSH_INTERVAL, MESSAGE_TYPE, summary_path
+from gameday.rundir.files import create, write_atomic
 
 if TYPE_CHECKING:
     from locust.env import Environment
@@ -150,7 +152,7 @@ class LedgerRecorder:
         self._closed = False
         if self.role != "worker" and self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed on quit)
+            self._file = io.TextIOWrapper(create(self.path), encoding="utf-8")
 
     # -- the hook: keep it cheap -------------------------------------------------------
     def on_request(
@@ -298,10 +300,7 @@ class LedgerRecorder:
                 "complete": self.records == total.num_requests,
                 "finished_at": time.time(),
             }
-            target = summary_path(self.path)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
-            tmp.replace(target)
+            write_atomic(summary_path(self.path), (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def install_ledger(

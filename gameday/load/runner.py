@@ -43,6 +43,7 @@ from gameday.children import die_with_parent
 from gameday.load.errors import LoadStartFailed
 from gameday.load.ledger import count_records, read_summary, summary_path
 from gameday.load.settings import STOCK_LOCUSTFILE, LoadSettings, check_locustfile, validate
+from gameday.rundir.files import create
 
 #: How Locust is started: a child that dies with the process that started it, and whose
 #: own forked workers (--processes) die with it, so a SIGKILL of the harness never leaves
@@ -206,7 +207,7 @@ class LoadRun:
             self.settings.role == "master" and self.settings.master_port == 0
         ):
             self.master_port = _free_loopback_port()
-        with open(self.log, "wb") as log:
+        with create(self.log) as log:
             self.process = _spawn(self.command(), log, env)
         self._started_at = time.monotonic()
         _live.add(self)

@@ -386,7 +386,9 @@ def build_floors(run: RunInfo, samples: list[Sample], t0: float | None) -> Floor
         before = [s for s in lags if s.time < t0]
         if before:
             last = float(before[-1].value)
-            maximum = max(float(s.value) for s in before if s.time >= t0 - STEADY_SECONDS)
+            maximum = max(
+                (float(s.value) for s in before if s.time >= t0 - STEADY_SECONDS), default=None
+            )
         after = tuple((s.time - t0, float(s.value)) for s in lags if s.time >= t0)
     return Floors(interval, threshold, ttl, floor, f.get("lab_speed"), last, maximum, after)
 

@@ -35,7 +35,9 @@ from urllib.parse import urlsplit
 
 from gameday.load.ledger import read_ledger
 from gameday.reports.errors import ReportError, RunDirError
-from gameday.reports.runfiles import AUDIT, read_json
+from gameday.rundir import AUDIT
+from gameday.rundir import values as v
+from gameday.rundir.files import read_json, write_text
 
 SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZE = 500
@@ -98,30 +100,48 @@ class AuditResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AuditResult:
-        offset = data.get("clock_offset")
+        """Validate and build (ValueError naming the field: :mod:`gameday.rundir.values`)."""
+        offset = v.dict_field(data, "clock_offset")
         return cls(
-            writer_region=data.get("writer_region"),
-            lookup=str(data.get("lookup") or ""),
-            checked=int(data["checked"]),
-            found=int(data["found"]),
-            lost=tuple(
-                LostWrite(str(w["id"]), float(w["acked_at"]), w.get("region")) for w in data["lost"]
-            ),
+            writer_region=v.str_field(data, "writer_region", required=False),
+            lookup=v.str_field(data, "lookup", required=False) or "",
+            checked=int(v.int_field(data, "checked") or 0),
+            found=int(v.int_field(data, "found") or 0),
+            lost=_writes(data, "lost", required=True),
             duplicates=tuple(
-                Duplicate(str(d["id"]), str(d["reason"])) for d in data.get("duplicates") or []
+                Duplicate(str(v.str_field(d, "id")), str(v.str_field(d, "reason")))
+                for d in _objects(data, "duplicates")
             ),
-            old_region=data.get("old_region"),
-            old_lookup=data.get("old_lookup"),
-            recovery_only=tuple(
-                LostWrite(str(w["id"]), float(w["acked_at"]), w.get("region"))
-                for w in data.get("recovery_only") or []
-            ),
-            clock_offset=ClockOffset(**offset) if offset else None,
-            batches=int(data.get("batches") or 0),
-            duration_s=float(data.get("duration_s") or 0.0),
-            audited_at=float(data.get("audited_at") or 0.0),
-            schema=int(data.get("schema") or SCHEMA_VERSION),
-        )
+            old_region=v.str_field(data, "old_region", required=False),
+            old_lookup=v.str_field(data, "old_lookup", required=False),
+            recovery_only=_writes(data, "recovery_only", required=False),
+            clock_offset=ClockOffset(
+                float(v.number_field(offset, "median_s") or 0.0), int(v.int_field(offset, "samples") or 0),
+                float(v.number_field(offset, "spread_s", minimum=0) or 0.0),
+                float(v.number_field(offset, "max_uncertainty_s", minimum=0) or 0.0),
+            ) if offset else None,
+            batches=v.int_field(data, "batches", required=False) or 0,
+            duration_s=v.number_field(data, "duration_s", required=False, minimum=0) or 0.0,
+            audited_at=v.time_field(data, "audited_at", required=False) or 0.0,
+            schema=v.int_field(data, "schema", required=False) or SCHEMA_VERSION,
+        )  # fmt: skip
+
+
+def _objects(data: dict[str, Any], key: str, *, required: bool = False) -> list[dict[str, Any]]:
+    items = data.get(key)
+    if items is None and not required:
+        return []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"{key!r} is not a list of JSON objects")
+    return items
+
+
+def _writes(data: dict[str, Any], key: str, *, required: bool) -> tuple[LostWrite, ...]:
+    return tuple(
+        LostWrite(str(v.str_field(w, "id")), v.required_time(w, "acked_at"),
+                  v.str_field(w, "region", required=False))
+        for w in _objects(data, key, required=required)
+    )  # fmt: skip
 
 
 class Lookup(Protocol):
@@ -345,12 +365,9 @@ def audit_writes(
 
 
 def write_audit(run_dir: Path, result: AuditResult) -> Path:
-    """Write ``audit.json`` into ``run_dir`` (atomically: a reader never sees half of it)."""
-    path = Path(run_dir) / AUDIT
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write ``audit.json`` into ``run_dir`` (atomically: a reader never sees half of it,
+    and never through a symbolic link)."""
+    return write_text(Path(run_dir) / AUDIT, json.dumps(result.to_json(), indent=1) + "\n")
 
 
 def read_audit(run_dir: Path) -> AuditResult | None:
@@ -362,7 +379,7 @@ def read_audit(run_dir: Path) -> AuditResult | None:
     try:
         return AuditResult.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise RunDirError(path, f"is not an audit result ({type(exc).__name__}: {exc})") from None
+        raise RunDirError(path, f"is not an audit result: {exc}") from None
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """``build_report(run_dir)``: read the run directory, measure, write the outputs.
 
 Outputs (in the run directory): ``report.html``, ``summary.json``, ``junit.xml``, then the
-history line and ``manifest.sha256`` last (it hashes the others). Bad input raises a
-:class:`~gameday.reports.errors.ReportError` before anything is written.
+history line and ``manifest.sha256`` last (it hashes the others), each written through
+:func:`gameday.rundir.files.write_atomic` (never through a symbolic link). Bad input
+raises a :class:`~gameday.reports.errors.ReportError` before anything is written.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gameday import rundir as names
 from gameday.reports import runfiles as rf
 from gameday.reports.analysis import Measurement, analyze, clock_correction, promotion_time
 from gameday.reports.audit import read_audit
-from gameday.reports.errors import RunDirError
+from gameday.reports.errors import ObjectivesError, RunDirError
 from gameday.reports.evidence import (
     HistoryLine,
     append_history,
@@ -25,7 +27,9 @@ from gameday.reports.evidence import (
 )
 from gameday.reports.measure import LedgerPass, WriteMark
 from gameday.reports.objectives import Objectives, parse_objectives
+from gameday.reports.restore import restore_run, with_restore
 from gameday.reports.summary import Summary, junit_xml, summarize, write_summary
+from gameday.rundir.files import read_json, write_text
 
 
 @dataclass(frozen=True)
@@ -53,22 +57,21 @@ def read_run(run_dir: Path) -> RunData:
             run_dir,
             "is not a directory (give a run directory such as reports/<experiment>/<stamp>)",
         )
-    run = rf.RunInfo.from_json(rf.read_json(run_dir / rf.RUN, required=False), run_dir / rf.RUN)
-    journal_path = run_dir / rf.JOURNAL
-    journal = rf.parse_journal(rf.read_json(journal_path, required=True), journal_path)
-    if not (run_dir / rf.LEDGER).exists():
-        raise RunDirError(run_dir / rf.LEDGER, "missing: the request ledger is required")
-    if run.objectives is not None:
-        objectives = parse_objectives(run.objectives)
-    else:
-        objectives = parse_objectives(journal.extension or None)
-    samples = rf.parse_samples(rf.read_jsonl(run_dir / rf.SAMPLES), run_dir / rf.SAMPLES)
-    lab_events = sorted(
-        rf.read_jsonl(run_dir / rf.LAB_EVENTS), key=lambda e: float(e.get("time", 0))
-    )
+    run = rf.read_run_info(run_dir / names.RUN_JSON)
+    journal_path = run_dir / names.JOURNAL
+    journal = rf.parse_journal(read_json(journal_path, required=True), journal_path)
+    if not (run_dir / names.REQUESTS).exists():
+        raise RunDirError(run_dir / names.REQUESTS, "missing: the request ledger is required")
+    source = run_dir / (names.RUN_JSON if run.objectives is not None else names.JOURNAL)
+    try:
+        objectives = parse_objectives(
+            run.objectives if run.objectives is not None else journal.extension or None
+        )
+    except ObjectivesError as exc:
+        raise RunDirError(source, str(exc)) from None
     missing = [
         name
-        for name in (rf.RUN, rf.SAMPLES, rf.FAULTS, rf.AUDIT, rf.NOTES)
+        for name in (names.RUN_JSON, names.SAMPLES, names.FAULTS, names.AUDIT, names.NOTES)
         if not (run_dir / name).exists()
     ]
     if journal.fault is None:
@@ -76,8 +79,10 @@ def read_run(run_dir: Path) -> RunData:
     experiment = {"name": run.experiment.get("name") or run_dir.resolve().parent.name,
                   "title": run.experiment.get("title") or journal.title}  # fmt: skip
     return RunData(
-        run_dir, run, journal, objectives, samples, lab_events, rf.read_faults(run_dir / rf.FAULTS),
-        rf.read_jsonl(run_dir / rf.NOTES), rf.read_jsonl(run_dir / rf.STEPS), tuple(missing), experiment,
+        run_dir, run, journal, objectives, rf.read_samples(run_dir / names.SAMPLES),
+        rf.read_lab_events(run_dir / names.LAB_EVENTS), rf.read_faults(run_dir / names.FAULTS),
+        rf.read_notes(run_dir / names.NOTES), rf.read_steps(run_dir / names.STEPS), tuple(missing),
+        experiment,
     )  # fmt: skip
 
 
@@ -104,7 +109,7 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
     gc.disable()
     try:
         ledger_pass.feed_many(
-            rf.stream_ledger(data.run_dir / rf.LEDGER, stats, offset=clock.offset_s)
+            rf.stream_ledger(data.run_dir / names.REQUESTS, stats, offset=clock.offset_s)
         )
     finally:
         if collecting:
@@ -132,9 +137,11 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
     run_dir = Path(run_dir)
     data = read_run(run_dir)
     m, _stats = measure_run(data)
+    m, restored = restore_run(run_dir, m, data.objectives)  # the corrupted-data drill's numbers
     summary = summarize(
         m, data.objectives, experiment=data.experiment, run_dir=str(run_dir), target=data.run.target
     )
+    summary = with_restore(summary, restored)
     line = HistoryLine(
         experiment=str(data.experiment["name"]), run=run_dir.resolve().name, run_dir=str(run_dir.resolve()),
         started=data.run.started or data.journal.start, verdict=m.verdict, rto_seconds=summary.rto_seconds,
@@ -144,9 +151,9 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
         h for h in read_history(history_path(run_dir), line.experiment) if h.run_dir != line.run_dir
     ]
     html = render_html(data, m, summary, [*past, line])
-    (run_dir / rf.REPORT).write_text(html, encoding="utf-8")
-    write_summary(run_dir / rf.SUMMARY, summary)
-    (run_dir / rf.JUNIT).write_text(junit_xml(m, str(data.experiment["name"])), encoding="utf-8")
+    write_text(run_dir / names.REPORT, html)
+    write_summary(run_dir / names.SUMMARY, summary)
+    write_text(run_dir / names.JUNIT, junit_xml(m, str(data.experiment["name"])))
     if history:
         append_history(run_dir, line)
     write_manifest(run_dir)

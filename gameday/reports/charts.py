@@ -17,6 +17,7 @@ from typing import Any
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedFormatter, FuncFormatter
 
 from gameday.reports.analysis import Phase
 from gameday.reports.evidence import HistoryLine
@@ -46,8 +47,26 @@ _RC = {
 }
 
 
+def _plain_text(fig: Figure) -> None:
+    """Labels made of names from the run directory (legend entries, annotations, tick
+    labels given as strings, such as the phase rows) are never mathtext: a region or step named
+    ``$\\frac{x$`` is shown as written. matplotlib's own tick labels (a log axis writes
+    10^1 in mathtext) keep it."""
+    for ax in fig.axes:
+        texts = list(ax.texts)
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += legend.get_texts()
+        for axis in (ax.xaxis, ax.yaxis):
+            if isinstance(axis.get_major_formatter(), FixedFormatter | FuncFormatter):
+                texts += [t for tick in axis.get_major_ticks() for t in (tick.label1, tick.label2)]
+        for text in texts:
+            text.set_parse_math(False)
+
+
 def _svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
+    _plain_text(fig)
     with matplotlib.rc_context(_RC):
         FigureCanvasSVG(fig).print_svg(buffer, metadata=_NO_METADATA)
     text = buffer.getvalue()

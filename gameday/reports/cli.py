@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gameday.reports.errors import ReportError
+from gameday.reports.errors import ReportError, RunDirError
 
 
 def _fmt(value: Any, unit: str = " s") -> str:
@@ -27,12 +27,20 @@ def _fmt(value: Any, unit: str = " s") -> str:
 
 def _summary(run_dir: Path) -> dict[str, Any]:
     """A run's summary.json, measuring the run first when it has none."""
-    path = run_dir / "summary.json"
-    if not path.exists():
+    from gameday.rundir import SUMMARY
+    from gameday.rundir.files import read_json
+
+    data = read_json(run_dir / SUMMARY, required=False)
+    if data is None:
         from gameday.reports import build_report
 
         return build_report(run_dir).to_json()
-    return json.loads(path.read_text(encoding="utf-8"))
+    needed = ("verdict", "rto_seconds", "rpo_seconds", "lost_write_count")
+    if not isinstance(data, dict) or not all(key in data for key in needed):
+        raise RunDirError(
+            run_dir / SUMMARY, f"is not a gameday summary (needs {', '.join(needed)})"
+        )
+    return data
 
 
 def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -1,9 +1,11 @@
-"""Reading a run directory into typed records (the only module here that opens files).
+"""Reading a run directory into typed records, for the report.
 
-Every artifact is optional except the Chaos Toolkit journal (``journal.json``) and the
-request ledger (``requests.jsonl``): with only those two a drill run by hand can still be
-measured. Bad input raises :class:`~gameday.reports.errors.RunDirError` naming the file and
-line; nothing is guessed.
+The file names, the records, the readers and their one error policy are the run
+directory's contract (:mod:`gameday.rundir`); this module applies them to what the report
+needs. Every artifact is optional except the Chaos Toolkit journal (``journal.json``) and
+the request ledger (``requests.jsonl``): with only those two a drill run by hand can still
+be measured. Bad input raises :class:`~gameday.rundir.RunDirError` naming the file and
+line (or the journal's field); nothing is guessed.
 
 The ledger is the one big file: :func:`stream_ledger` yields its records once, in start-time
 order, without holding them. Why a reorder buffer: the load appends records as requests
@@ -20,95 +22,81 @@ from __future__ import annotations
 import bisect
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from gameday.load.ledger import is_acknowledged
 from gameday.registry import is_fault_target
+from gameday.rundir import values
+from gameday.rundir.errors import RunDirError
+from gameday.rundir.files import (
+    MAX_JSONL_BYTES,
+    MAX_LEDGER_BYTES,
+    bad_line,
+    check_regular,
+    iter_jsonl,
+    iter_lines,
+    open_regular,
+    read_json,
+)
+from gameday.rundir.records import COHORTS, LabEvent, LedgerRecord, Note, RunInfo, Sample, StepEvent
 
 try:  # optional: about three times faster than json per ledger line
     import orjson as _orjson
 except ImportError:  # pragma: no cover (orjson is a dependency; json is the fallback)
     _orjson = None
-from gameday.reports.errors import RunDirError
 
-JOURNAL = "journal.json"
-LEDGER = "requests.jsonl"
-RUN = "run.json"
-SAMPLES = "samples.jsonl"
-FAULTS = "faults.jsonl"
-LAB_EVENTS = "lab-events.jsonl"
-AUDIT = "audit.json"
-NOTES = "notes.jsonl"
-STEPS = "steps.jsonl"
-REPORT = "report.html"
-SUMMARY = "summary.json"
-JUNIT = "junit.xml"
-MANIFEST = "manifest.sha256"
+__all__ = [
+    "Activity", "FaultEntry", "Journal", "LedgerStats", "Request", "RunInfo", "Sample",
+    "parse_journal", "read_faults", "read_json", "read_records", "read_run_info", "stream_ledger",
+]  # fmt: skip
+
+#: The report's name for a ledger record (the one record type, :class:`LedgerRecord`).
+Request = LedgerRecord
 
 #: How far out of start-time order a ledger record may arrive and still be sorted.
 REORDER_SECONDS = 30.0
 
 
-def epoch(value: Any) -> float | None:
-    """Unix seconds from a float or an ISO 8601 string (naive = UTC, as chaoslib writes)."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        return stamp.timestamp()
-    return None
+def read_records[T](path: Path, parse: Callable[[dict[str, Any]], T], what: str) -> list[T]:
+    """Every line of a small JSON-lines artifact as records ([] when absent)."""
+    return [record for _, record in iter_jsonl(path, parse, what=what)]
 
 
-# ------------------------------------------------------------------------------ JSON
-def read_json(path: Path, *, required: bool) -> Any:
-    """A whole JSON file; None when absent and not required."""
+def read_run_info(path: Path) -> RunInfo:
+    """``run.json`` as :class:`RunInfo` (empty when absent)."""
+    data = read_json(path, required=False)
+    if data is None:
+        return RunInfo()
+    if not isinstance(data, dict):
+        raise RunDirError(path, "must be a JSON object")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise RunDirError(path, "missing (a run directory needs it)") from None
-        return None
-    if not text.strip():
-        raise RunDirError(path, "is empty (truncated?)")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RunDirError(
-            path,
-            f"is not valid JSON ({exc.msg}, column {exc.colno}): truncated or edited?",
-            line=exc.lineno,
-        ) from None
+        return RunInfo.from_json(data)
+    except ValueError as exc:
+        raise RunDirError(path, str(exc)) from None
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every line of a small JSONL file (empty list when absent)."""
-    if not path.exists():
-        return []
-    out = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RunDirError(path, f"line is not JSON ({exc.msg})", line=number) from None
-            if not isinstance(item, dict):
-                raise RunDirError(path, "line is not a JSON object", line=number)
-            out.append(item)
-    return out
+def read_samples(path: Path) -> list[Sample]:
+    """``samples.jsonl``, sorted by time."""
+    return sorted(read_records(path, Sample.from_json, "probe sample"), key=lambda s: s.time)
+
+
+def read_lab_events(path: Path) -> list[dict[str, Any]]:
+    """``lab-events.jsonl`` as validated dicts (time a float, kind a string), by time."""
+    events = read_records(path, LabEvent.from_json, "lab event")
+    return [e.to_json() for e in sorted(events, key=lambda e: e.time)]
+
+
+def read_notes(path: Path) -> list[dict[str, Any]]:
+    """``notes.jsonl`` as validated dicts (:class:`Note`)."""
+    return [n.to_json() for n in read_records(path, Note.from_json, "note")]
+
+
+def read_steps(path: Path) -> list[dict[str, Any]]:
+    """``steps.jsonl`` as validated dicts (:class:`StepEvent`)."""
+    return [s.to_json() for s in read_records(path, StepEvent.from_json, "step event")]
 
 
 # --------------------------------------------------------------------------- journal
@@ -148,9 +136,33 @@ class Journal:
         return tuple(a for a in self.activities if a.phase == "rollback")
 
 
-def _activity(run: dict[str, Any], phase: str) -> Activity:
-    act = run.get("activity") or {}
-    provider = act.get("provider") or {}
+def _time(data: dict[str, Any], key: str, where: str, path: Path) -> float | None:
+    try:
+        return values.optional_epoch(data.get(key))
+    except ValueError as exc:
+        raise RunDirError(path, f"{where}.{key}: {exc}") from None
+
+
+def _object(value: Any, where: str, path: Path) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RunDirError(path, f"{where} is not a JSON object")
+    return value
+
+
+def _list(value: Any, where: str, path: Path) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RunDirError(path, f"{where} is not a JSON list")
+    return value
+
+
+def _activity(run: Any, phase: str, where: str, path: Path) -> Activity:
+    run = _object(run, where, path)
+    act = _object(run.get("activity"), f"{where}.activity", path)
+    provider = _object(act.get("provider"), f"{where}.activity.provider", path)
     target = None
     if provider.get("type") == "python":
         target = f"{provider.get('module')}.{provider.get('func')}"
@@ -158,11 +170,34 @@ def _activity(run: dict[str, Any], phase: str) -> Activity:
         name=str(act.get("name") or "?"),
         type=str(act.get("type") or "?"),
         phase=phase,
-        start=epoch(run.get("start")),
-        end=epoch(run.get("end")),
+        start=_time(run, "start", where, path),
+        end=_time(run, "end", where, path),
         status=str(run.get("status") or "?"),
         target=target,
     )
+
+
+def _activities(data: dict[str, Any], steady: dict[str, Any], path: Path) -> list[Activity]:
+    """The journal's activities in order: steady state before, run, rollbacks, after."""
+
+    def probes(key: str) -> list[Any]:
+        before = _object(steady.get(key), f"steady_states.{key}", path)
+        return _list(before.get("probes"), f"steady_states.{key}.probes", path)
+
+    out = [
+        _activity(p, "steady-before", f"steady_states.before.probes[{i}]", path)
+        for i, p in enumerate(probes("before"))
+    ]
+    out += [_activity(r, "run", f"run[{i}]", path) for i, r in enumerate(data["run"])]
+    out += [
+        _activity(r, "rollback", f"rollbacks[{i}]", path)
+        for i, r in enumerate(_list(data.get("rollbacks"), "rollbacks", path))
+    ]
+    out += [
+        _activity(p, "steady-after", f"steady_states.after.probes[{i}]", path)
+        for i, p in enumerate(probes("after"))
+    ]
+    return out
 
 
 def parse_journal(data: Any, path: Path) -> Journal:
@@ -171,25 +206,17 @@ def parse_journal(data: Any, path: Path) -> Journal:
     (:func:`gameday.registry.is_fault`: the one rule the drill control applies too)."""
     if not isinstance(data, dict) or not isinstance(data.get("run"), list):
         raise RunDirError(path, "is not a Chaos Toolkit journal (no 'run' list)")
-    experiment = data.get("experiment") or {}
+    experiment = _object(data.get("experiment"), "experiment", path)
     extension = next(
         (
             e
-            for e in experiment.get("extensions") or []
+            for e in _list(experiment.get("extensions"), "experiment.extensions", path)
             if isinstance(e, dict) and e.get("name") == "gameday"
         ),
         {},
     )
-    steady = data.get("steady_states") or {}
-    activities: list[Activity] = []
-    for probe in (steady.get("before") or {}).get("probes") or []:
-        activities.append(_activity(probe, "steady-before"))
-    activities += [_activity(run, "run") for run in data["run"] if isinstance(run, dict)]
-    activities += [
-        _activity(run, "rollback") for run in data.get("rollbacks") or [] if isinstance(run, dict)
-    ]
-    for probe in (steady.get("after") or {}).get("probes") or []:
-        activities.append(_activity(probe, "steady-after"))
+    steady = _object(data.get("steady_states"), "steady_states", path)
+    activities = _activities(data, steady, path)
     named = extension.get("fault_activity")
     candidates = [a for a in activities if a.phase == "run" and a.type == "action"]
     if named:
@@ -203,14 +230,14 @@ def parse_journal(data: Any, path: Path) -> Journal:
         fault = next((a for a in candidates if is_fault_target(a.target)), None)
 
     def met(key: str) -> bool | None:
-        value = (steady.get(key) or {}).get("steady_state_met")
+        value = _object(steady.get(key), f"steady_states.{key}", path).get("steady_state_met")
         return value if isinstance(value, bool) else None
 
     return Journal(
         title=str(experiment.get("title") or ""),
         status=str(data.get("status") or "?"),
-        start=epoch(data.get("start")),
-        end=epoch(data.get("end")),
+        start=_time(data, "start", "journal", path),
+        end=_time(data, "end", "journal", path),
         activities=tuple(activities),
         fault=fault,
         steady_before=met("before"),
@@ -219,33 +246,7 @@ def parse_journal(data: Any, path: Path) -> Journal:
     )
 
 
-# -------------------------------------------------------------------- small artifacts
-@dataclass(frozen=True)
-class Sample:
-    """One probe sample of the control's sampler."""
-
-    time: float
-    probe: str
-    subject: str
-    value: Any
-    ok: bool
-    error: str | None = None
-
-
-def parse_samples(items: list[dict[str, Any]], path: Path) -> list[Sample]:
-    out = []
-    for number, item in enumerate(items, 1):
-        try:
-            out.append(
-                Sample(float(item["time"]), str(item["probe"]), str(item.get("subject") or ""),
-                       item.get("value"), bool(item.get("ok", True)), item.get("error"))
-            )  # fmt: skip
-        except (KeyError, TypeError, ValueError):
-            raise RunDirError(path, "sample lacks time/probe", line=number) from None
-    out.sort(key=lambda s: s.time)
-    return out
-
-
+# ------------------------------------------------------------------------ fault ledger
 @dataclass(frozen=True)
 class FaultEntry:
     """A fault-ledger entry folded to its latest state."""
@@ -260,41 +261,27 @@ class FaultEntry:
 
 def read_faults(path: Path) -> list[FaultEntry] | None:
     """This run's fault-ledger slice (None when the file is absent)."""
-    if not path.exists():
+    if not check_regular(path, MAX_JSONL_BYTES):
         return None
     from gameday.faults import Ledger
 
+    def when(text: str, line: int) -> float | None:
+        try:
+            return values.epoch(text) if text else None
+        except ValueError as exc:
+            raise RunDirError(
+                path, f"is not a fault-ledger entry: 'time': {exc}", line=line
+            ) from None
+
     return [
-        FaultEntry(e.id, e.activity, e.target, e.state, epoch(e.time), epoch(e.updated))
+        FaultEntry(
+            e.id, e.activity, e.target, e.state, when(e.time, e.line), when(e.updated, e.line)
+        )
         for e in Ledger(path).entries()
     ]
 
 
 # -------------------------------------------------------------------------- the ledger
-class Request(NamedTuple):
-    """One ledger record as the measurement reads it: the fields of
-    :class:`gameday.load.ledger.LedgerRecord`, as an immutable tuple (built in C, several
-    times faster than the dataclass, which matters at a million records)."""
-
-    start: float
-    end: float
-    op: str
-    method: str
-    status: int
-    ok: bool
-    latency_ms: float
-    region: str | None
-    address: str | None
-    write_id: str | None
-    error: str | None
-    cohort: str
-
-    @property
-    def acknowledged(self) -> bool:
-        """Same rule as :attr:`LedgerRecord.acknowledged`."""
-        return is_acknowledged(self)
-
-
 @dataclass
 class LedgerStats:
     """Counts :func:`stream_ledger` fills in while it runs (read them after the loop)."""
@@ -306,57 +293,67 @@ class LedgerStats:
 
 
 def _request(data: Any, path: Path, number: int, offset: float) -> Request:
-    get = data.get
+    """One record, validated (:meth:`LedgerRecord.from_json`), ``offset`` added to its times."""
+    if not isinstance(data, dict):
+        raise RunDirError(path, "line is not a JSON object", line=number)
     try:
-        return Request(
-            float(data["start"]) + offset,
-            float(data["end"]) + offset,
-            data["op"],
-            get("method") or "",
-            get("status") or 0,
-            data["ok"],
-            get("latency_ms") or 0.0,
-            get("region"),
-            get("address"),
-            get("write_id"),
-            get("error"),
-            get("cohort") or "ttl",
-        )
-    except (KeyError, TypeError, ValueError, AttributeError):
+        record = LedgerRecord.from_json(data)
+    except ValueError as exc:
         raise RunDirError(
-            path, "is not a ledger record (needs start, end, op, ok)", line=number
+            path, f"is not a ledger record: {exc} (it needs start, end, op, ok)", line=number
         ) from None
+    if offset:
+        record = record._replace(start=record.start + offset, end=record.end + offset)
+    return record
 
 
-_BLOCK_BYTES = 1 << 21
 _FIELDS = itemgetter(*Request._fields)
-_FLOAT = float
+_NONE = type(None)
+#: The types each field of a ledger line may decode to (the fast path's check).
+_TYPES = (
+    {float}, {float}, {str}, {str}, {int}, {bool}, {float, int},
+    {str, _NONE}, {str, _NONE}, {str, _NONE}, {str, _NONE}, {str},
+)  # fmt: skip
+_COHORTS = frozenset(COHORTS)
+
+
+def _valid(block: list[Request]) -> bool:
+    """Whether every record of ``block`` has the types, finite times in range, a
+    non-negative latency and a known cohort (C-level passes, one per field)."""
+    columns = list(zip(*block, strict=True))
+    if any(not set(map(type, col)) <= kinds for col, kinds in zip(columns, _TYPES, strict=True)):
+        return False
+    for col in (columns[0], columns[1], columns[6]):
+        if not all(map(math.isfinite, col)):
+            return False
+    low, high = values.EARLIEST, values.LATEST
+    return (
+        min(columns[0]) >= low and max(columns[1]) <= high and min(columns[1]) >= low
+        and max(columns[0]) <= high and min(columns[6]) >= 0 and set(columns[11]) <= _COHORTS
+    )  # fmt: skip
 
 
 def _requests(
     items: list[Any], path: Path, first: int, offset: float, *, exact: bool
 ) -> list[Request]:
     """Records from decoded lines. Fast path (a current ledger, no clock offset): the
-    12 fields taken in one C call, then only the times' types checked; anything else
-    (an old ledger without ``cohort``, a shifted clock, a malformed line) goes through
-    :func:`_request`, which validates and names the line."""
-    if not offset:
+    12 fields taken in one C call, then each field's types and ranges checked a column
+    at a time; anything else (an old ledger without ``cohort``, a shifted clock, a
+    malformed line) goes through :func:`_request`, which validates and names the line."""
+    if not offset and items:
         new = tuple.__new__
         try:
             block = [new(Request, _FIELDS(d)) for d in items]
         except (KeyError, TypeError):
             block = None
-        if block is not None and all(
-            r[0].__class__ is _FLOAT and r[1].__class__ is _FLOAT and r[4].__class__ is int
-            for r in block
-        ):
+        if block is not None and _valid(block):
             return block
     if exact:
         return [_request(d, path, first + k, offset) for k, d in enumerate(items)]
     return [_request(d, path, first, offset) for d in items]  # blank lines were skipped
 
 
-def _decode_lines(lines: list[bytes], path: Path, first: int) -> list[Any]:
+def _decode_lines(lines: list[bytes], path: Path, first: int, terminated: bool) -> list[Any]:
     """Decode a block of lines (orjson when installed, one json.loads of the block else);
     on a bad line, decode one by one to name it."""
     try:
@@ -373,10 +370,9 @@ def _decode_lines(lines: list[bytes], path: Path, first: int) -> list[Any]:
         try:
             out.append(json.loads(line))
         except ValueError:
-            problem = "line is not JSON"
-            if not line.endswith(b"\n"):
-                problem = "the last line is cut off (truncated ledger)"
-            raise RunDirError(path, problem, line=first + offset) from None
+            error = bad_line(path, line, first + offset, terminated=terminated, live=False)
+            assert error is not None
+            raise error from None
     return out
 
 
@@ -384,8 +380,9 @@ def stream_ledger(
     path: Path, stats: LedgerStats, *, offset: float = 0.0, horizon: float = REORDER_SECONDS
 ) -> Iterator[Request]:
     """The ledger's records in start order (see the module docstring), ``offset`` seconds
-    added to every time (a measured client clock offset). Raises RunDirError on a missing
-    or empty file and on a line that is not JSON, naming the line.
+    added to every time (a measured client clock offset). Raises RunDirError on a missing,
+    empty, oversized or non-regular file and on a line that is not a ledger record, naming
+    the line.
 
     Sorting: each block of lines joins the records still held, is sorted by start (Timsort
     on near-ordered data is close to linear), and the records older than the newest start
@@ -395,16 +392,12 @@ def stream_ledger(
     emitted = -math.inf
     newest = -math.inf
     number = 1
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise RunDirError(path, "missing: the request ledger is required") from None
+    handle = open_regular(path, MAX_LEDGER_BYTES)
+    if handle is None:
+        raise RunDirError(path, "missing: the request ledger is required")
     with handle:
-        while True:
-            lines = handle.readlines(_BLOCK_BYTES)
-            if not lines:
-                break
-            items = _decode_lines(lines, path, number)
+        for lines, terminated in iter_lines(handle, path):
+            items = _decode_lines(lines, path, number, terminated)
             block = _requests(items, path, number, offset, exact=len(items) == len(lines))
             number += len(lines)
             stats.records += len(block)
@@ -427,44 +420,3 @@ def stream_ledger(
         if stats.records == 0:
             raise RunDirError(path, "is empty: no request was recorded")
     yield from held
-
-
-# ----------------------------------------------------------------------------- run.json
-@dataclass(frozen=True)
-class RunInfo:
-    """run.json (every field optional: a hand-run drill has no run.json at all)."""
-
-    experiment: dict[str, Any] = field(default_factory=dict)
-    target: str | None = None
-    account: str | None = None
-    primary: str | None = None
-    secondary: str | None = None
-    objectives: dict[str, Any] | None = None
-    floors: dict[str, Any] = field(default_factory=dict)
-    versions: dict[str, Any] = field(default_factory=dict)
-    configuration: dict[str, Any] = field(default_factory=dict)
-    started: float | None = None
-    ended: float | None = None
-    load: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Any, path: Path) -> RunInfo:
-        if data is None:
-            return cls()
-        if not isinstance(data, dict):
-            raise RunDirError(path, "must be a JSON object")
-        regions = data.get("regions") or {}
-        return cls(
-            experiment=data.get("experiment") or {},
-            target=data.get("target"),
-            account=data.get("account"),
-            primary=regions.get("primary"),
-            secondary=regions.get("secondary"),
-            objectives=data.get("objectives"),
-            floors=data.get("floors") or {},
-            versions=data.get("versions") or {},
-            configuration=data.get("configuration") or {},
-            started=epoch(data.get("started")),
-            ended=epoch(data.get("ended")),
-            load=data.get("load") or {},
-        )

@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from gameday.reports.analysis import Measurement
 from gameday.reports.objectives import Objectives
+from gameday.rundir.files import write_text
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("summary.schema.json")
@@ -114,7 +115,8 @@ def schema() -> dict[str, Any]:
 
 
 def write_summary(path: Path, summary: Summary) -> None:
-    path.write_text(json.dumps(summary.to_json(), indent=1, default=str) + "\n", encoding="utf-8")
+    """Write ``summary.json`` (atomically, never through a symbolic link)."""
+    write_text(path, json.dumps(summary.to_json(), indent=1, default=str) + "\n")
 
 
 def junit_xml(m: Measurement, suite: str) -> str:

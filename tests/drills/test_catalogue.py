@@ -32,6 +32,7 @@ CATALOGUE = [
     "failback",
     "duplicate-replay",
     "runbook-failover",
+    "corrupted-data-replicated",
 ]
 CHAOS = Path(sys.executable).with_name("chaos")
 

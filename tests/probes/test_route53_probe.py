@@ -115,7 +115,7 @@ class Aws:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     stubs = Aws()
     clients = {"route53": stubs.route53, "cloudwatch": stubs.cloudwatch}
-    monkeypatch.setattr(probe.s, "connect", lambda service, *args, **kw: clients[service])
+    monkeypatch.setattr(probe, "connect", lambda service, *args, **kw: clients[service])
     with stubs.r53, stubs.cw:
         yield stubs
     stubs.r53.assert_no_pending_responses()

@@ -26,7 +26,7 @@ def journal(t0: float | None, *, end: float = 60.0, rollback_at: float | None = 
     if t0 is not None:
         run.append({
             "activity": {"type": "action", "name": fault_name,
-                         "provider": {"type": "python", "module": "gameday.actions.rds", "func": "failover_global_cluster"}},
+                         "provider": {"type": "python", "module": "gameday.actions.rds", "func": "failover_database"}},
             "status": "succeeded", "start": iso(BASE + t0 - 0.2), "end": iso(BASE + t0), "output": None,
         })  # fmt: skip
     rollbacks = []

@@ -111,8 +111,7 @@ def test_per_cohort_rto_and_sticky_clients_that_never_moved(tmp_path: Path) -> N
 def test_a_404_on_an_acknowledged_id_is_data_loss_not_unavailability(tmp_path: Path) -> None:
     recs = list(requests(RATE, 40, failing=lambda t: 10.0 <= t < 13.5))
     lost_reads = [
-        r.__class__(**{**{f: getattr(r, f) for f in r.__dataclass_fields__}, "status": 404, "ok": False,
-                       "write_id": f"gone{i}", "start": BASE + 20 + i / 10, "end": BASE + 20.005 + i / 10})
+        r._replace(status=404, ok=False, write_id=f"gone{i}", start=BASE + 20 + i / 10, end=BASE + 20.005 + i / 10)
         for i, r in enumerate(recs[:5])
     ]  # fmt: skip
     merged = sorted([*recs, *lost_reads], key=lambda r: r.start)

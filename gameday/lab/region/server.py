@@ -8,6 +8,7 @@ Public listener (``address:port``), what users and health checks reach:
 * ``POST /orders/lookup``: body ``{"ids": [...]}`` (at most 1000); 200 with
   ``{"found": {id: order}, "missing": [ids]}``: the batch read an RPO audit uses. Served by
   the writer and the reader alike.
+* ``DELETE /orders/{id}``: 200 when deleted, 404 when absent; writer only, like a write.
 * ``GET /health``: a deep check (store answers, the application secret is readable in
   this region, the role is known); 200 or 503 with the reasons.
 
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from gameday.lab.network.netacl import Rule, connection_allowed
+from gameday.lab.region.dataswitch import DataSource
 from gameday.lab.region.httpserver import Gate, Request, Response, serve
 from gameday.lab.region.store import OrderStore
 from gameday.lab.region.tablemirror import TableMirror
@@ -71,8 +73,12 @@ class Region:
         port: int,
         lease: float | None = None,
         mirror: TableMirror | None = None,
+        lab_dir: str | None = None,
     ) -> None:
         self.name = name
+        #: The data the public API serves: this region's own store, or a restored cluster
+        #: the application secret names (:mod:`gameday.lab.region.dataswitch`).
+        self.data = DataSource(store, lab_dir or ".", name)
         #: The DynamoDB tier's replica of the global table this region mirrors its orders to.
         self.mirror = mirror
         self.port = port
@@ -105,22 +111,32 @@ class Region:
         if path == "/orders/lookup" and request.method == "POST":
             return self._lookup(request)
         if path.startswith("/orders/"):
+            order_id = unquote(path[len("/orders/") :])
+            if request.method == "DELETE":
+                return self._delete_order(order_id)
             if request.method != "GET":
-                return Response(405, {"error": "use GET /orders/{id}"})
-            return self._read_order(unquote(path[len("/orders/") :]))
+                return Response(405, {"error": "use GET or DELETE /orders/{id}"})
+            return self._read_order(order_id)
         return Response(404, {"error": f"no route {request.method} {path}"})
 
     def _health(self) -> Response:
         checks = {
-            "store": "ok" if self.store.ping() else "unreachable",
+            "store": "ok" if self.data.ping() else (self.data.error or "unreachable"),
             "secret": "ok" if self.secret.readable else self.secret.detail,
             "role": self.role or "unknown",
         }
         healthy = checks["store"] == "ok" and self.secret.readable and self.role in ROLES
-        body = {"status": "ok" if healthy else "unhealthy", "region": self.name, "checks": checks}
+        body = {
+            "status": "ok" if healthy else "unhealthy",
+            "region": self.name,
+            "checks": checks,
+            # the database the application is connected to (what a cut-over changes)
+            "database": self.data.connected_to(),
+        }
         return Response(200 if healthy else 503, body)
 
-    def _create_order(self, request: Request) -> Response:
+    def _refusal(self) -> Response | None:
+        """Why this region takes no write now (None: it takes them)."""
         if self.role != "writer":
             return Response(
                 503,
@@ -131,6 +147,8 @@ class Region:
                     "role": self.role,
                 },
             )
+        if self.data.store is None:
+            return Response(503, {"error": self.data.error, "region": self.name})
         if time.time() >= self.lease_until:
             return Response(
                 503,
@@ -141,6 +159,22 @@ class Region:
                     "role": self.role,
                 },
             )
+        return None
+
+    def _delete_order(self, order_id: str) -> Response:
+        refused = self._refusal()
+        if refused is not None:
+            return refused
+        store = self.data.store
+        assert store is not None
+        if not store.delete(order_id):
+            return Response(404, {"error": f"no order {order_id!r} in {self.name}", "id": order_id})
+        return Response(200, {"id": order_id, "deleted": True, "region": self.name})
+
+    def _create_order(self, request: Request) -> Response:
+        refused = self._refusal()
+        if refused is not None:
+            return refused
         try:
             data = request.json()
         except ValueError:
@@ -150,8 +184,10 @@ class Region:
             return Response(
                 400, {"error": f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters"}
             )
-        order, created = self.store.put(order_id, data)
-        if created and self.mirror is not None:
+        store = self.data.store
+        assert store is not None
+        order, created = store.put(order_id, data)
+        if created and self.mirror is not None and store is self.store:
             self.mirror.put(order)
         body = {"id": order.id, "region": self.name, "acked_at": order.acked_at, "seq": order.seq}
         return Response(201 if created else 200, body)
@@ -171,12 +207,18 @@ class Region:
                     "error": f"at most {MAX_LOOKUP_IDS} ids per lookup, got {len(ids)}: split the batch"
                 },
             )
-        found = {order.id: order.to_dict() for order in self.store.get_many(ids)}
+        store = self.data.store
+        if store is None:
+            return Response(503, {"error": self.data.error, "region": self.name})
+        found = {order.id: order.to_dict() for order in store.get_many(ids)}
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         return Response(200, {"found": found, "missing": missing, "region": self.name})
 
     def _read_order(self, order_id: str) -> Response:
-        order = self.store.get(order_id)
+        store = self.data.store
+        if store is None:
+            return Response(503, {"error": self.data.error, "region": self.name})
+        order = store.get(order_id)
         if order is None:
             return Response(404, {"error": f"no order {order_id!r} in {self.name}", "id": order_id})
         body = order.to_dict()
@@ -282,6 +324,7 @@ class Region:
             "max_seq": self.store.max_seq,
             "started_at": self.started_at,
             "lease_until": self._lease_end(),
+            "data": self.data.describe(),
         }
 
     def _lease_end(self) -> float | None:
@@ -298,7 +341,8 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
     secrets = client("secretsmanager", region.name)
     while not stop.is_set():
         try:
-            secrets.get_secret_value(SecretId=secret_name)
+            value = secrets.get_secret_value(SecretId=secret_name)
+            region.data.follow(value.get("SecretString"))
             region.secret = SecretStatus(True, "ok", time.time())
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Error")
@@ -317,7 +361,15 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
 async def _main(args: argparse.Namespace) -> None:
     store = OrderStore(args.db, args.name)
     mirror = TableMirror(args.name, args.table_name) if args.table_name else None
-    region = Region(args.name, store, args.role, args.port, lease=args.writer_lease, mirror=mirror)
+    region = Region(
+        args.name,
+        store,
+        args.role,
+        args.port,
+        lease=args.writer_lease,
+        mirror=mirror,
+        lab_dir=os.path.dirname(os.path.abspath(args.db)),
+    )
     if mirror is not None:
         mirror.start()
     stop = threading.Event()
@@ -353,6 +405,7 @@ async def _main(args: argparse.Namespace) -> None:
     control.close()
     if secure is not None:
         secure.close()
+    region.data.close()
     store.close()
 
 

@@ -37,7 +37,16 @@ CREATE TABLE IF NOT EXISTS lost_orders (
     seq INTEGER NOT NULL,
     lost_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deleted_orders (
+    id TEXT NOT NULL,
+    deleted_at REAL NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL UNIQUE
+);
 """
+
+#: The body a deletion ships as in the change log (a tombstone).
+TOMBSTONE = {"_deleted": True}
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,18 @@ class OrderStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()
-        self.max_seq: int = int(row[0])
+        self.max_seq: int = self.current_max_seq()
 
     def close(self) -> None:
         self._db.close()
+
+    def current_max_seq(self) -> int:
+        """The highest seq on disk (another process may have written since this opened)."""
+        row = self._db.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM orders), 0), "
+            "COALESCE((SELECT MAX(seq) FROM deleted_orders), 0))"
+        ).fetchone()
+        return int(row[0])
 
     def ping(self) -> bool:
         """True if the store answers a query (the deep health check's store part)."""
@@ -102,10 +118,30 @@ class OrderStore:
         )
         return order, True
 
+    def delete(self, order_id: str) -> bool:
+        """Delete a client's order; the deletion ships as a tombstone. False if absent."""
+        self._db.execute("BEGIN")
+        try:
+            gone = self._db.execute("DELETE FROM orders WHERE id = ?", (order_id,)).rowcount
+            if gone:
+                self.max_seq += 1
+                self._db.execute(
+                    "INSERT INTO deleted_orders (id, deleted_at, origin, seq) VALUES (?, ?, ?, ?)",
+                    (order_id, time.time(), self.region, self.max_seq),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return bool(gone)
+
     def changes_after(self, seq: int, limit: int) -> list[Order]:
+        """Orders and deletions (body :data:`TOMBSTONE`) with a local seq above ``seq``."""
         rows = self._db.execute(
-            "SELECT id, body, acked_at, origin, seq FROM orders WHERE seq > ? ORDER BY seq LIMIT ?",
-            (seq, limit),
+            "SELECT id, body, acked_at, origin, seq FROM orders WHERE seq > ? "
+            "UNION ALL SELECT id, ?, deleted_at, origin, seq FROM deleted_orders WHERE seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (seq, json.dumps(TOMBSTONE), seq, limit),
         ).fetchall()
         return [_order(r) for r in rows]
 
@@ -120,6 +156,9 @@ class OrderStore:
         self._db.execute("BEGIN")
         try:
             for change in changes:
+                if change["body"] == TOMBSTONE:
+                    applied += self._apply_deletion(change)
+                    continue
                 if merge == "last-writer-wins":
                     row = self._db.execute(
                         "SELECT acked_at, origin FROM orders WHERE id = ?", (change["id"],)
@@ -147,6 +186,17 @@ class OrderStore:
             self._db.execute("ROLLBACK")
             raise
         return applied
+
+    def _apply_deletion(self, change: dict[str, Any]) -> int:
+        """A replicated deletion (inside :meth:`apply`'s transaction); 1 if it removed a row."""
+        gone = self._db.execute("DELETE FROM orders WHERE id = ?", (change["id"],)).rowcount
+        if gone:
+            self.max_seq += 1
+            self._db.execute(
+                "INSERT INTO deleted_orders (id, deleted_at, origin, seq) VALUES (?, ?, ?, ?)",
+                (change["id"], change["acked_at"], change["origin"], self.max_seq),
+            )
+        return int(bool(gone))
 
     def discard_after(self, seq: int) -> int:
         """Move this region's own writes with a local seq above ``seq`` (acknowledged here,
