@@ -43,6 +43,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check gameday tests benchmarks tools
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint examples/reference-stack/*.yaml
+	$(VENV)/bin/actionlint examples/ci/*.yml
 
 bench: $(STAMP)
 	$(PY) benchmarks/lab.py

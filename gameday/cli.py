@@ -13,11 +13,12 @@ def main() -> None:
     """Game-day drills for multi-region AWS: run a Chaos Toolkit experiment under load
     against the local two-region lab or a non-prod account, always roll back, and get a
     report of the measured RTO and RPO against the objectives (run, validate, list, iam,
-    demo, step, note, report), plus the lab, the load generator and fault recovery."""
+    demo, step, note, report, discover), plus the lab, the load generator and fault recovery."""
 
 
 def _register() -> None:
     """Attach the sub-commands; each lives beside the code it drives."""
+    from gameday.discovery.cli import discover_command
     from gameday.drill.commands import COMMANDS
     from gameday.faults_cli import recover_command
     from gameday.lab.cli import lab
@@ -26,6 +27,7 @@ def _register() -> None:
         main.add_command(command)
     main.add_command(lab)
     main.add_command(recover_command)
+    main.add_command(discover_command)
     from gameday.load.cli import load
 
     main.add_command(load)

@@ -47,7 +47,6 @@ from gameday.drill import DrillError, safety
 from gameday.drill import rundir as rd
 from gameday.drill.artefacts import (
     floors,
-    note_lag_over_rpo,
     revert_open_faults,
     write_faults_slice,
     write_lab_events,
@@ -56,14 +55,16 @@ from gameday.drill.artefacts import (
 from gameday.drill.phases import (
     audit,
     fault_time,
-    is_fault_activity,
     observe,
+    scale_pauses,
     start_load,
     stop_load,
+    timescale,
 )
 from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
 from gameday.drill.state import DrillRun, Phase, apply_environment, restore_environment
+from gameday.reports.faultrule import is_fault_activity
 
 __all__ = [
     "after_activity_control",
@@ -173,6 +174,7 @@ def before_experiment_control(
         run.account = preflight(context, run.configuration, run.secrets, steady, targets)
         safety.preflight(run)
         run.run_json["floors"] = floors(run)
+        scale_pauses(context, timescale(run))
         write_run_json(run)
         run.enter(Phase.WARM_UP)
         start_load(run)
@@ -190,24 +192,19 @@ def before_experiment_control(
 
 
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
-    """Live progress: the activity under way is the phase."""
+    """Live progress: the activity under way is the phase; t0 when the fault starts."""
     run = _current
     if run is not None and run.phase is Phase.METHOD:
         safety.check(run)  # a pending stop: no further activity
     if run is not None and run.phase in (Phase.METHOD, Phase.ROLLBACK):
         run.activity = str(context.get("name"))
+        named = run.settings.fault_activity if run.settings else None
+        if run.phase is Phase.METHOD and run.t0 is None and is_fault_activity(context, named):
+            run.t0 = time.time()  # the journal's start of it replaces this after the method
 
 
 def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any) -> None:
-    """Live progress: note the fault time as soon as the impairment completed."""
-    run = _current
-    if run is None or run.t0 is not None or run.settings is None:
-        return
-    if context.get("type") != "action" or run.phase is Phase.ROLLBACK:
-        return
-    named = run.settings.fault_activity
-    if (named and context.get("name") == named) or (not named and is_fault_activity(context)):
-        run.t0 = time.time()
+    """Nothing to note: t0 is the impairment's start (:func:`before_activity_control`)."""
 
 
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
@@ -241,7 +238,6 @@ def after_method_control(
     finally:
         if not safety.stopping(run):  # a stopped drill rolls back first, the load can wait
             stop_load(run)
-    note_lag_over_rpo(run)
     run.enter(Phase.AUDIT)
     try:
         audit(run)

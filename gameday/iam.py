@@ -92,8 +92,13 @@ def actions_for(experiment: Mapping[str, Any]) -> list[str]:
 
 def policy(experiment: Mapping[str, Any]) -> dict[str, Any]:
     """The IAM policy document (one statement per service) for the experiment's drill."""
+    return policy_document(actions_for(experiment))
+
+
+def policy_document(actions: Iterable[str]) -> dict[str, Any]:
+    """An IAM policy document allowing ``actions``, one statement per service."""
     by_service: dict[str, list[str]] = {}
-    for action in actions_for(experiment):
+    for action in sorted(set(actions)):
         by_service.setdefault(action.split(":", 1)[0], []).append(action)
     statements = []
     for service, names in sorted(by_service.items()):
@@ -103,7 +108,7 @@ def policy(experiment: Mapping[str, Any]) -> dict[str, Any]:
             "Action": names,
             "Resource": "*",
         }
-        if service == "iam":
+        if "iam:PassRole" in names:
             statement["Condition"] = {"StringEquals": {"iam:PassedToService": "fis.amazonaws.com"}}
         statements.append(statement)
     return {"Version": "2012-10-17", "Statement": statements}
@@ -111,3 +116,11 @@ def policy(experiment: Mapping[str, Any]) -> dict[str, Any]:
 
 def render(experiment: Mapping[str, Any]) -> str:
     return json.dumps(policy(experiment), indent=2)
+
+
+def discover_policy() -> str:
+    """``gameday iam --discover``: the read-only policy ``gameday discover`` needs, derived
+    from the only calls its reader may make (:data:`gameday.discovery.reader.READ_CALLS`)."""
+    from gameday.discovery.reader import iam_actions
+
+    return json.dumps(policy_document(iam_actions()), indent=2)

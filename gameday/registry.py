@@ -247,7 +247,7 @@ def rollback_of_recorded(activity: str) -> tuple[str, str]:
 
 
 def is_fault(module: str, func: str) -> bool:
-    """True when the action ``module.func`` may be the drill's fault (its end is t0) in an
+    """True when the action ``module.func`` may be the drill's fault (its start is t0) in an
     experiment that names none: a declared fault, never a declared rollback, operator step,
     replay or probe; undeclared, anything but gameday's probes, load and report (and
     Chaos Toolkit add-ons)."""

@@ -75,7 +75,8 @@ def delay_replication(
 ) -> dict[str, Any]:
     """Make cross-region replication fall behind.
 
-    Lab: replication is delayed by ``seconds`` (lab seconds) until restored. AWS: the
+    Lab: replication is delayed by ``seconds`` (AWS seconds, like every duration a drill
+    declares: ``seconds / speed`` lab seconds) until restored. AWS: the
     global table's replication is paused with FIS for ``duration`` (ISO 8601).
     Roll back with :func:`restore_replication`.
 
@@ -84,7 +85,15 @@ def delay_replication(
     lab_dir = _lab_dir(configuration)
     if lab_dir is not None:
         _check_seconds(seconds)
-        return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
+        # AWS seconds, like every duration a drill declares: seconds / speed lab seconds
+        from gameday.lab import api
+
+        lab_seconds = float(seconds) / (api.speed(lab_dir) or 1.0)
+        return {
+            "target": "lab",
+            "aws_seconds": float(seconds),
+            **_set_lab_lag(lab_dir, lab_seconds),
+        }
     c = configuration or {}
     result = pause_replication(
         region=str(c.get("primary_region")),

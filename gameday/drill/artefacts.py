@@ -2,7 +2,7 @@
 
 ``run.json`` (what ran, where, against which objectives and floors), ``faults.jsonl``
 (this run's slice of the fault ledger), ``lab-events.jsonl`` (the lab's ground truth over
-the run's window), the replication-lag note; and :func:`revert_open_faults`, which after
+the run's window); and :func:`revert_open_faults`, which after
 the experiment, whatever happened, reverts every fault the method injected that is still
 open, and closes (without undoing) what a rollback recorded.
 """
@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import os
-import time
 from importlib import metadata
 from typing import Any
 
@@ -22,8 +20,7 @@ from gameday.drill import rundir as rd
 from gameday.drill.safety import run_json_fields as safety_fields
 from gameday.drill.state import DrillRun
 from gameday.rundir import epoch
-from gameday.rundir.files import iter_jsonl, write_atomic
-from gameday.rundir.records import Sample
+from gameday.rundir.files import write_atomic
 
 logger = logging.getLogger("chaostoolkit")
 
@@ -64,16 +61,13 @@ def floors(run: DrillRun) -> dict[str, Any]:
         ttls = [r["TTL"] for r in records if r["Name"] == name and "TTL" in r]
         found["ttl_s"] = float(min(ttls)) if ttls else None
     if c.get("gameday_target") == "lab" and c.get("gameday_lab_dir"):
-        # The lab runs AWS's durations `speed` times faster: floors in lab seconds, as measured.
+        # The lab runs AWS's durations `speed` times faster. The floors stay in AWS seconds,
+        # as Route 53 holds them; the report converts (gameday.reports.clock).
         from gameday.lab import api
 
         speed = api.speed(str(c["gameday_lab_dir"]))
         if speed:
             found["lab_speed"] = speed
-            if found["health_check_interval_s"] is not None:
-                found["health_check_interval_s"] /= speed
-            if found["ttl_s"] is not None:
-                found["ttl_s"] = float(math.ceil(found["ttl_s"] / speed))
     return found
 
 
@@ -107,7 +101,6 @@ def write_run_json(run: DrillRun) -> None:
         },
         "error": run.error,
         "cleanup": run.cleanup,
-        "replication_lag_over_rpo": run.run_json.get("replication_lag_over_rpo"),
         "pid": os.getpid(),
         **safety_fields(run),
     }
@@ -197,37 +190,3 @@ def write_lab_events(run: DrillRun, ended: float) -> None:
     events = api.events_between(str(lab_dir), run.started - 1, ended + 1)
     body = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
     write_atomic(run.run_dir / rd.LAB_EVENTS, body.encode("utf-8"))
-
-
-def note_lag_over_rpo(run: DrillRun) -> None:
-    """When the lag samples after the fault crossed the RPO objective, say in the run's
-    notes (on the report's timeline) when, and by how much a failover then would exceed it."""
-    assert run.run_dir is not None and run.settings is not None
-    rpo = run.settings.objectives.rpo_seconds
-    if rpo is None or run.t0 is None:
-        return
-    lags = [
-        s
-        for _, s in iter_jsonl(run.run_dir / rd.SAMPLES, Sample.from_json, live=True, skip_bad=True)
-        if s.probe == "replication_lag" and s.value is not None and s.time >= run.t0
-    ]
-    over = [s for s in lags if s.value > rpo]
-    if not over:
-        return
-    peak = max(s.value for s in over)
-    crossed = over[0].time - run.t0
-    text = (
-        f"Replication lag crossed the RPO objective ({rpo:g} s) {crossed:.1f} s after the fault "
-        f"and reached at least {peak:.1f} s: failing over then would have lost about {peak:.1f} s "
-        f"of acknowledged writes, {peak - rpo:.1f} s more than the objective allows."
-    )
-    rd.append_jsonl(
-        run.run_dir / rd.NOTES, {"time": time.time(), "text": text, "author": "gameday"}
-    )
-    run.run_json["replication_lag_over_rpo"] = {
-        "rpo_seconds": rpo,
-        "crossed_after_s": crossed,
-        "peak_lag_s": peak,
-        "exceeded_by_s": peak - rpo,
-    }
-    logger.warning("gameday: %s", text)

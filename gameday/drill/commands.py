@@ -147,8 +147,8 @@ def run_command(
     """Run EXPERIMENT as a drill under load, always rolling back, and write its report.
 
     SIGINT, SIGTERM, SIGHUP and 'gameday abort' stop it and roll back at once. Exit 0
-    when every objective is met, 1 when one is missed, 2 when the drill could not run
-    (nothing injected)."""
+    when all five checks pass, 1 when one is missed, 3 when the drill was interrupted,
+    2 when the drill could not run (nothing injected)."""
     from gameday.drill.progress import start_progress
     from gameday.drill.runner import RunRequest, run_drill
 
@@ -249,12 +249,24 @@ def list_command(as_json: bool) -> None:
 
 
 @click.command("iam")
-@click.argument("experiment")
-def iam_command(experiment: str) -> None:
-    """Print the least-privilege IAM policy for the activities EXPERIMENT uses."""
+@click.argument("experiment", required=False)
+@click.option(
+    "--discover",
+    "for_discover",
+    is_flag=True,
+    help="Print the read-only policy `gameday discover` needs instead.",
+)
+def iam_command(experiment: str | None, for_discover: bool) -> None:
+    """Print the least-privilege IAM policy for the activities EXPERIMENT uses (or, with
+    --discover, the read-only policy of `gameday discover`)."""
     from gameday.drill.runner import load
-    from gameday.iam import render
+    from gameday.iam import discover_policy, render
 
+    if for_discover or experiment is None:
+        if experiment is not None or not for_discover:
+            _fail("give either EXPERIMENT or --discover.")
+        click.echo(discover_policy())
+        return
     try:
         click.echo(render(load(resolve_experiment(experiment))))
     except DrillError as exc:

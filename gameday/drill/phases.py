@@ -1,5 +1,11 @@
 """The drill's phases around Chaos Toolkit's method: load and warm-up, the fault time,
-the observation window, stopping, and the audit of acknowledged writes."""
+the observation window, stopping, and the audit of acknowledged writes.
+
+The rules are the report's (:mod:`gameday.reports`): which activity is the fault
+(:mod:`~gameday.reports.faultrule`), t0 (its start), sustained recovery
+(:mod:`~gameday.reports.recovery`) and the clock (:mod:`~gameday.reports.clock`): every
+duration the experiment declares is in AWS seconds and runs here at 1/speed on the lab.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,44 @@ from typing import Any
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
 from gameday.drill.state import DrillRun, Phase
-from gameday.registry import is_fault
+from gameday.reports.clock import Timescale
+from gameday.reports.faultrule import is_fault_activity
 from gameday.rundir import epoch
 
 logger = logging.getLogger("chaostoolkit")
+
+#: The load's client behaviour, in AWS seconds (gameday.load's defaults): on the lab it
+#: runs at 1/speed like everything else the drill declares.
+CLIENT_SECONDS = {
+    "think_min": 0.1,
+    "think_max": 0.5,
+    "connect_timeout": 2.0,
+    "network_timeout": 5.0,
+    "dns_timeout": 1.0,
+}
+#: Seconds a ledger record may still be in flight (flush interval, scheduling): a window
+#: is judged only once every request that started in it has had time to reach the ledger.
+SETTLE_SECONDS = 0.5
+
+
+def timescale(run: DrillRun) -> Timescale:
+    """This run's clock: the lab's speed from the floors read at run start (1 on AWS)."""
+    return Timescale.of((run.run_json.get("floors") or {}).get("lab_speed"))
+
+
+def scale_pauses(experiment: dict[str, Any], ts: Timescale) -> None:
+    """Chaos Toolkit pauses are durations the drill declares (AWS seconds): on the lab they
+    run at 1/speed. Scaled once, in place, before the method runs (chaoslib reads an
+    activity's pauses when it executes it, so the journal shows what actually ran)."""
+    if not ts.compressed:
+        return
+    for activity in [*(experiment.get("method") or []), *(experiment.get("rollbacks") or [])]:
+        pauses = activity.get("pauses") if isinstance(activity, dict) else None
+        if not isinstance(pauses, dict):
+            continue
+        for key, value in pauses.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                pauses[key] = ts.lab(float(value))
 
 
 def start_load(run: DrillRun) -> None:
@@ -27,6 +67,8 @@ def start_load(run: DrillRun) -> None:
     assert run.settings is not None and run.run_dir is not None
     c, profile = run.configuration, run.settings.load
     users = int(os.environ.get("GAMEDAY_USERS") or profile.users)
+    ts = timescale(run)
+    client = {k: ts.lab(v) for k, v in CLIENT_SECONDS.items()}
     extra: tuple[str, ...] = ()
     if profile.sticky_share:
         extra = ("--sticky-share", str(profile.sticky_share))
@@ -43,6 +85,7 @@ def start_load(run: DrillRun) -> None:
         lab=c.get("gameday_target") == "lab",
         write_ratio=profile.write_ratio,
         extra_args=extra,
+        **client,
     )
     run.load = LoadRun(settings).start()
     warm = profile.warmup
@@ -62,52 +105,53 @@ def start_load(run: DrillRun) -> None:
         time.sleep(0.1)
 
 
-def is_fault_activity(activity: dict[str, Any]) -> bool:
-    """The registry's rule (:func:`gameday.registry.is_fault`) for a journal activity."""
-    provider = activity.get("provider") or {}
-    return is_fault(str(provider.get("module", "")), str(provider.get("func", "")))
-
-
 def fault_time(run: DrillRun, runs: list[dict[str, Any]] | None) -> float | None:
-    """End of the impairment action (named in the extension, else the first action that
-    may be a fault)."""
+    """t0: the start of the impairment action (named in the extension, else the first
+    action that is not load, probe, report or runbook work), from the journal's run list."""
     named = run.settings.fault_activity if run.settings else None
     for item in runs or []:
-        activity = item.get("activity") or {}
-        if activity.get("type") != "action":
-            continue
-        if (named and activity.get("name") == named) or (not named and is_fault_activity(activity)):
+        if is_fault_activity(item.get("activity") or {}, named):
             with contextlib.suppress(TypeError, ValueError):
-                return epoch(str(item.get("end")))
+                return epoch(str(item.get("start")))
     return None
 
 
-def observe(run: DrillRun) -> None:
-    """Keep the load until sustained recovery (one good window after t0) or the maximum."""
-    from gameday.load.ledger import recent_window
+def recovered(run: DrillRun, t0: float, ts: Timescale, now: float) -> bool:
+    """Whether the report's recovery rule already finds sustained recovery in the ledger,
+    judged only up to ``now`` minus what may still be in flight (the client timeouts)."""
+    from gameday.load.ledger import read_recent
+    from gameday.reports.recovery import recovered_in
 
     assert run.settings is not None and run.run_dir is not None
-    objectives = run.settings.objectives
-    window = float(objectives.window_seconds)
+    settle = ts.lab(CLIENT_SECONDS["connect_timeout"] + CLIENT_SECONDS["network_timeout"])
+    until = now - settle - SETTLE_SECONDS
+    records = sorted(
+        (r for r in read_recent(run.run_dir / rd.REQUESTS, t0) if r.start >= t0 and r.end <= until),
+        key=lambda r: r.start,
+    )
+    result = recovered_in(records, t0, run.settings.objectives, ts.speed)
+    return result.recovered_at is not None
+
+
+def observe(run: DrillRun) -> None:
+    """Keep the load until the report's rule finds sustained recovery, or the observation
+    maximum (AWS seconds, at 1/speed on the lab) has passed."""
+    assert run.settings is not None and run.run_dir is not None
+    ts = timescale(run)
+    limit = ts.lab(run.settings.observation_max_seconds)
     began = time.time()
-    since = run.t0 or began
+    t0 = run.t0 or began
     run.enter(Phase.OBSERVATION)
-    while time.time() - began < run.settings.observation_max_seconds:
+    while time.time() - began < limit:
         if run.load is None or not run.load.running():
             return
-        now = time.time()
-        # a window needs requests after its end too before it is proven: one second more
-        if now - since >= window + 1.0:
-            stats = recent_window(run.run_dir / rd.REQUESTS, window + 1.0)
-            if (
-                stats.requests >= objectives.min_requests
-                and 1.0 - stats.error_rate >= objectives.success_threshold
-            ):
-                return
-        time.sleep(0.2)
+        if recovered(run, t0, ts, time.time()):
+            return
+        time.sleep(0.1)
     logger.warning(
-        "gameday: no sustained recovery within the observation maximum of %g s",
+        "gameday: no sustained recovery within the observation maximum of %g AWS s (%g lab s)",
         run.settings.observation_max_seconds,
+        limit,
     )
 
 

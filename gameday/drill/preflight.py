@@ -39,9 +39,14 @@ def referenced_variables(experiment: Mapping[str, Any]) -> set[str]:
 def undefined_variables(
     experiment: Mapping[str, Any], configuration: Mapping[str, Any]
 ) -> list[str]:
-    """The referenced variables that have no value (sorted)."""
+    """The referenced variables that have no value (sorted); null is a value for the
+    :data:`~gameday.varkeys.NULLABLE_KEYS` (the system resolver, say)."""
+    from gameday.varkeys import NULLABLE_KEYS
+
     return sorted(
-        name for name in referenced_variables(experiment) if configuration.get(name) in (None, "")
+        name
+        for name in referenced_variables(experiment)
+        if configuration.get(name) in (None, "") and name not in NULLABLE_KEYS
     )
 
 

@@ -45,6 +45,7 @@ class Snapshot:
 def snapshot() -> Snapshot | None:
     """The running drill's progress now (None when no drill runs in this process)."""
     from gameday import control
+    from gameday.drill.phases import timescale
     from gameday.drill.rundir import REQUESTS
     from gameday.load.ledger import recent_window
 
@@ -73,7 +74,8 @@ def snapshot() -> Snapshot | None:
         serving=serving,
         dns=dns,
         writer=writer,
-        elapsed=None if run.t0 is None else time.time() - run.t0,
+        # AWS seconds since the fault started, like the objective it is shown against
+        elapsed=None if run.t0 is None else timescale(run).speed * (time.time() - run.t0),
         rto=getattr(objectives, "rto_seconds", None),
     )
 

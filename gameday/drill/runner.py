@@ -24,7 +24,7 @@ from typing import Any
 from gameday.drill import DrillError
 from gameday.drill.validate import validate_experiment
 
-EXIT_MET, EXIT_MISSED, EXIT_INCOMPLETE = 0, 1, 2
+EXIT_MET, EXIT_MISSED, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3
 
 
 @dataclass
@@ -125,9 +125,12 @@ def outcome_of(journal: Mapping[str, Any]) -> RunOutcome:
     verdict = ext.get("verdict") or "incomplete"
     run_dir = Path(ext["run_dir"]) if ext.get("run_dir") else None
     if verdict == "met":
-        return RunOutcome(EXIT_MET, verdict, run_dir, "every objective met", dict(journal))
+        return RunOutcome(EXIT_MET, verdict, run_dir, "all five checks passed", dict(journal))
     if verdict == "missed":
-        return RunOutcome(EXIT_MISSED, verdict, run_dir, "an objective was missed", dict(journal))
+        return RunOutcome(EXIT_MISSED, verdict, run_dir, "a check was missed", dict(journal))
+    if verdict == "interrupted":
+        why = ext.get("interrupted") or (ext.get("summary") or {}).get("interrupted") or "stopped"
+        return RunOutcome(EXIT_INTERRUPTED, verdict, run_dir, f"interrupted: {why}", dict(journal))
     message = (
         ext.get("error") or "the drill did not complete (see the journal and chaostoolkit.log)"
     )

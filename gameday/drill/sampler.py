@@ -7,7 +7,10 @@ replication, a DNS query timing out) never delays the others; each sample is one
 of ``samples.jsonl`` in the contract's shape::
 
     {"time": 1764513000.25, "probe": "health_check", "subject": "us-east-1",
-     "value": {"healthy": true}, "ok": true, "error": null}
+     "value": {"healthy": true, "route53_status": 1}, "ok": true, "error": null}
+
+(``healthy`` is computed from the checkers' observations, ``route53_status`` is Route 53's
+own status from CloudWatch ``HealthCheckStatus``: the report labels them apart.)
 
 The same probes run against the lab and AWS: they are gameday's own read-only probes
 through :func:`gameday.aws.client`. A probe error is a sample with ``ok: false`` and the
@@ -133,13 +136,19 @@ class Sampler:
     def sample_health(self) -> None:
         from gameday.probes.route53 import health_check_status
 
+        # AWS publishes HealthCheckStatus once a minute; the lab answers per second
+        period = 1 if self.configuration.get("gameday_target") == "lab" else 60
         for region, check in self.targets.health_checks.items():
 
             def read(check: str = check) -> tuple[Any, bool]:
                 status = health_check_status(
-                    check, configuration=self.configuration, secrets=self.secrets
-                )
-                return {"healthy": bool(status["healthy"])}, True
+                    check, metric_period=period, configuration=self.configuration,
+                    secrets=self.secrets,
+                )  # fmt: skip
+                # "healthy": computed from the checkers' observations (leads Route 53);
+                # "route53_status": Route 53's own verdict (CloudWatch HealthCheckStatus)
+                metric = (status.get("metric") or {}).get("value")
+                return {"healthy": bool(status["healthy"]), "route53_status": metric}, True
 
             self._record("health_check", region, read)
 

@@ -14,6 +14,11 @@ An experiment carries everything the drill needs beyond Chaos Toolkit in its
      "observation": {"max_seconds": 60},
      "sampling": {"interval_seconds": 0.25}}
 
+Units (one clock, :mod:`gameday.reports.clock`): the objectives, the recovery window and
+the observation maximum are AWS seconds, run at 1/speed on the lab; the load's warm-up
+timeout and the sampling interval are seconds of the machine running the drill (the
+sampler must see each lab phase, so it samples in lab seconds).
+
 Every part has a default (:class:`DrillSettings`); objectives are validated by the report
 package (:func:`gameday.reports.objectives.parse_objectives`), everything else here, with
 one message naming the key and what to write (:class:`~gameday.drill.DrillError`).

@@ -9,7 +9,9 @@ balancer with ``EvaluateTargetHealth``); an HTTP health check per region on its 
 global cluster (primary writer, secondary reader); the application secret in the primary
 replicated to the secondary; a DynamoDB global table in both regions (whose replication
 FIS can pause; it holds the orders in the ``dynamodb`` data tier). The Aurora global
-database exists in the ``aurora`` tier only.
+database exists in the ``aurora`` tier only. The IAM role FIS experiments run under
+(``gameday-fis``) exists too, and the service's resources carry the tags
+``gameday discover`` reads (``gameday:service``, ``gameday:region``, ``gameday:role``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gameday.aws import client
+from gameday.discovery.model import TAG_ROLE, TAG_SERVICE
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
+
+#: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
+FIS_ROLE_NAME = "gameday-fis"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             AddTags=[
                 {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
                 {"Key": "gameday:region", "Value": spec.name},
+                {"Key": TAG_SERVICE, "Value": config.record_name},
+                {"Key": TAG_ROLE, "Value": failover.lower()},
             ],
         )
         health_checks[spec.name] = hc_id
@@ -179,6 +187,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
+    _for_discovery(aws, config, balancers)
 
     for spec in config.regions:
         vpc_id, subnet_id, acl_id = networks[spec.name]
@@ -235,6 +244,35 @@ def _global_database(
             **extra,
         )["DBCluster"]
         clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
+
+
+def _for_discovery(
+    aws: Callable[[str, str], Any], config: LabConfig, balancers: dict[str, _Balancer]
+) -> None:
+    """The ``gameday:service`` tag discovery reads (README "Your first game day on AWS") on
+    the load balancers, the secret and the table, and the role FIS experiments run under,
+    which the var file's ``fis_role_arn`` names."""
+    tags = [{"Key": TAG_SERVICE, "Value": config.record_name}]
+    primary = config.primary.name
+    for spec in config.regions:
+        aws("elbv2", spec.name).add_tags(ResourceArns=[balancers[spec.name].arn], Tags=tags)
+        dynamodb = aws("dynamodb", spec.name)
+        arn = dynamodb.describe_table(TableName=config.table_name)["Table"]["TableArn"]
+        dynamodb.tag_resource(ResourceArn=arn, Tags=tags)
+    aws("secretsmanager", primary).tag_resource(SecretId=config.secret_name, Tags=tags)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "fis.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    aws("iam", primary).create_role(
+        RoleName=FIS_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust), Tags=tags
+    )
 
 
 def _upsert(name: str, ttl: int, address: str, **routing: Any) -> dict[str, Any]:

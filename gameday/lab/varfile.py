@@ -22,42 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from gameday.aws import LAB_ACCOUNT_ID
+from gameday.lab.bootstrap import FIS_ROLE_NAME
+from gameday.varkeys import KEYS
 
 __all__ = ["KEYS", "VARFILE_NAME", "lab_variables", "varfile_path", "write_varfile"]
 
 VARFILE_NAME = "vars.json"
-
-#: Every configuration key of an environment var file, lab or AWS (what each means is in
-#: the README's "Pointing at real AWS").
-KEYS = (
-    "gameday_target",
-    "gameday_allowed_accounts",
-    "gameday_lab_dir",
-    "aws_region",
-    "aws_endpoint_url",
-    "service_name",
-    "service_port",
-    "service_scheme",
-    "nameserver",
-    "hosted_zone_id",
-    "primary_region",
-    "secondary_region",
-    "primary_endpoint",
-    "secondary_endpoint",
-    "primary_health_check_id",
-    "secondary_health_check_id",
-    "primary_subnet_id",
-    "secondary_subnet_id",
-    "primary_network_acl_id",
-    "secondary_network_acl_id",
-    "global_cluster_id",
-    "primary_db_cluster_arn",
-    "secondary_db_cluster_arn",
-    "secret_name",
-    "table_name",
-    "table_arn",
-    "fis_role_arn",
-)
 
 
 def varfile_path(lab_dir: str | os.PathLike[str]) -> Path:
@@ -85,7 +55,7 @@ def lab_variables(state: dict[str, Any]) -> dict[str, Any]:
         "secret_name": state["secret_name"],
         "table_name": table,
         "table_arn": f"arn:aws:dynamodb:{primary['name']}:{LAB_ACCOUNT_ID}:table/{table}",
-        "fis_role_arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:role/gameday-fis",
+        "fis_role_arn": f"arn:aws:iam::{LAB_ACCOUNT_ID}:role/{FIS_ROLE_NAME}",
     }
     for role, region in (("primary", primary), ("secondary", secondary)):
         values |= {

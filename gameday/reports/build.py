@@ -9,15 +9,14 @@ raises a :class:`~gameday.reports.errors.ReportError` before anything is written
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from gameday import rundir as names
 from gameday.reports import runfiles as rf
-from gameday.reports.analysis import Measurement, analyze, clock_correction, promotion_time
+from gameday.reports.analysis import analyze, clock_correction, writers
 from gameday.reports.audit import read_audit
-from gameday.reports.errors import ObjectivesError, RunDirError
+from gameday.reports.clock import Timescale
 from gameday.reports.evidence import (
     HistoryLine,
     append_history,
@@ -26,72 +25,23 @@ from gameday.reports.evidence import (
     write_manifest,
 )
 from gameday.reports.measure import LedgerPass, WriteMark
-from gameday.reports.objectives import Objectives, parse_objectives
+from gameday.reports.model import Measurement
+from gameday.reports.render import render_html
 from gameday.reports.restore import restore_run, with_restore
+from gameday.reports.rundata import RunData, read_run
 from gameday.reports.summary import Summary, junit_xml, summarize, write_summary
-from gameday.rundir.files import read_json, write_text
+from gameday.reports.timeline import fault_start
+from gameday.rundir.files import write_text
 
-
-@dataclass(frozen=True)
-class RunData:
-    """Everything read from a run directory, before the ledger pass."""
-
-    run_dir: Path
-    run: rf.RunInfo
-    journal: rf.Journal
-    objectives: Objectives
-    samples: list[rf.Sample]
-    lab_events: list[dict[str, Any]]
-    faults: list[rf.FaultEntry] | None
-    notes: list[dict[str, Any]]
-    steps: list[dict[str, Any]]
-    missing: tuple[str, ...]
-    experiment: dict[str, Any]
-
-
-def read_run(run_dir: Path) -> RunData:
-    """Read (and validate) every small artifact; the ledger is streamed later."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(
-            run_dir,
-            "is not a directory (give a run directory such as reports/<experiment>/<stamp>)",
-        )
-    run = rf.read_run_info(run_dir / names.RUN_JSON)
-    journal_path = run_dir / names.JOURNAL
-    journal = rf.parse_journal(read_json(journal_path, required=True), journal_path)
-    if not (run_dir / names.REQUESTS).exists():
-        raise RunDirError(run_dir / names.REQUESTS, "missing: the request ledger is required")
-    source = run_dir / (names.RUN_JSON if run.objectives is not None else names.JOURNAL)
-    try:
-        objectives = parse_objectives(
-            run.objectives if run.objectives is not None else journal.extension or None
-        )
-    except ObjectivesError as exc:
-        raise RunDirError(source, str(exc)) from None
-    missing = [
-        name
-        for name in (names.RUN_JSON, names.SAMPLES, names.FAULTS, names.AUDIT, names.NOTES)
-        if not (run_dir / name).exists()
-    ]
-    if journal.fault is None:
-        missing.append("an impairment action in the journal (t0)")
-    experiment = {"name": run.experiment.get("name") or run_dir.resolve().parent.name,
-                  "title": run.experiment.get("title") or journal.title}  # fmt: skip
-    return RunData(
-        run_dir, run, journal, objectives, rf.read_samples(run_dir / names.SAMPLES),
-        rf.read_lab_events(run_dir / names.LAB_EVENTS), rf.read_faults(run_dir / names.FAULTS),
-        rf.read_notes(run_dir / names.NOTES), rf.read_steps(run_dir / names.STEPS), tuple(missing),
-        experiment,
-    )  # fmt: skip
+__all__ = ["RunData", "build_report", "measure_run", "read_run"]
 
 
 def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
     """One streaming pass over the ledger, then the analysis."""
     audit = read_audit(data.run_dir)
     clock = clock_correction(audit)
-    t0 = data.journal.t0
-    promotion = promotion_time(t0, data.samples, data.lab_events, data.run.secondary)
+    t0 = fault_start(data.journal)
+    who = writers(data.journal, data.samples, data.lab_events)
     lost = frozenset(w.id for w in audit.lost) if audit else frozenset()
     oldest = (
         WriteMark(audit.lost[0].id, audit.lost[0].acked_at + clock.offset_s, audit.lost[0].region)
@@ -99,7 +49,12 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
         else None
     )
     ledger_pass = LedgerPass(
-        t0, data.objectives, promotion=promotion[0], lost=lost, oldest_lost=oldest
+        t0,
+        data.objectives,
+        promotion=who.promoted_at,
+        lost=lost,
+        oldest_lost=oldest,
+        speed=Timescale.of(data.run.floors.get("lab_speed")).speed,
     )
     stats = rf.LedgerStats()
     # The pass allocates millions of short-lived tuples and dicts and makes no reference
@@ -116,15 +71,14 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
             gc.enable()
     facts = ledger_pass.result()
     if audit is not None and clock.offset_s:  # the audit's ack times are client times too
-        from dataclasses import replace
-
         audit = replace(
             audit, lost=tuple(replace(w, acked_at=w.acked_at + clock.offset_s) for w in audit.lost)
         )
     m = analyze(
         journal=data.journal, run=data.run, objectives=data.objectives, facts=facts, clock=clock,
         samples=data.samples, lab_events=data.lab_events, faults=data.faults, audit=audit,
-        steps=data.steps, promotion=promotion, late_records=stats.late, missing=data.missing,
+        steps=data.steps, writers=who, late_records=stats.late, missing=data.missing,
+        interrupted=data.interrupted,
     )  # fmt: skip
     return m, stats
 
@@ -132,8 +86,6 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
 def build_report(run_dir: Path, *, history: bool = True) -> Summary:
     """Measure ``run_dir`` and write report.html, summary.json, junit.xml, the history line
     and manifest.sha256. Returns the summary."""
-    from gameday.reports.render import render_html
-
     run_dir = Path(run_dir)
     data = read_run(run_dir)
     m, _stats = measure_run(data)

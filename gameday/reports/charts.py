@@ -19,9 +19,9 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedFormatter, FuncFormatter
 
-from gameday.reports.analysis import Phase
 from gameday.reports.evidence import HistoryLine
 from gameday.reports.measure import BinRow
+from gameday.reports.model import Phase
 
 MAX_POINTS = 600
 COLORS = {"ok": "#2e7d32", "failed": "#c62828", "lost-read": "#6a1b9a", "client-error": "#ef6c00"}
@@ -118,59 +118,69 @@ def _max(values: list[float | None]) -> float | None:
     return max(present) if present else None
 
 
-def _marks(ax: object, phases: Sequence[Phase], origin: float) -> None:
+def _marks(ax: object, phases: Sequence[Phase], origin: float, speed: float) -> None:
     seen = set()
     for p in phases:
-        key = (
-            "detection"
-            if p.key == "detection-lab" and "detection" not in {q.key for q in phases}
-            else p.key
-        )
-        if key not in MARKERS or p.time is None or key in seen:
+        if p.key not in MARKERS or p.time is None or p.key in seen:
             continue
-        seen.add(key)
-        color, label = MARKERS[key]
-        ax.axvline(p.time - origin, color=color, linestyle="--", linewidth=1, label=label)  # type: ignore[attr-defined]
+        seen.add(p.key)
+        color, label = MARKERS[p.key]
+        ax.axvline((p.time - origin) * speed, color=color, linestyle="--", linewidth=1, label=label)  # type: ignore[attr-defined]
 
 
-def requests_chart(
-    bins: Sequence[BinRow], phases: Sequence[Phase], origin: float, *, by: str
-) -> str:
-    """Requests per second, by outcome (``by="outcome"``) or by serving region."""
+def _xlabel(origin: float, speed: float) -> str:
+    unit = "AWS seconds" if speed == 1.0 else f"AWS seconds (lab seconds x {speed:g})"
+    return f"{unit} since the fault started" if origin else unit
+
+
+def request_series(
+    bins: Sequence[BinRow], origin: float, *, by: str, speed: float = 1.0
+) -> tuple[list[float], dict[str, list[float]]]:
+    """The requests charts' data: x (AWS seconds since ``origin``) and requests per lab
+    second for each outcome or serving region. Every second of the run is a point (the
+    ledger pass fills silent seconds with zeros), so a step never carries a value across a
+    second without requests."""
     width, rows = _rebin(bins)
-    fig = _figure()
-    ax = fig.add_subplot()
-    xs = [r.t - origin for r in rows]
+    xs = [(r.t - origin) * speed for r in rows]
     if by == "outcome":
         series = {"ok": [r.ok for r in rows], "failed": [r.failed for r in rows],
                   "lost-read": [r.lost_read for r in rows], "client-error": [r.client_error for r in rows]}  # fmt: skip
         series = {k: v for k, v in series.items() if any(v) or k in ("ok", "failed")}
-        ax.stackplot(xs, *[[c / width for c in v] for v in series.values()], labels=list(series),
+    else:
+        names = sorted({k for r in rows for k in r.regions})
+        series = {name: [r.regions.get(name, 0) for r in rows] for name in names}
+    return xs, {k: [c / width for c in v] for k, v in series.items()}
+
+
+def requests_chart(
+    bins: Sequence[BinRow], phases: Sequence[Phase], origin: float, *, by: str, speed: float = 1.0
+) -> str:
+    """Requests per second, by outcome (``by="outcome"``) or by serving region."""
+    xs, series = request_series(bins, origin, by=by, speed=speed)
+    fig = _figure()
+    ax = fig.add_subplot()
+    if by == "outcome":
+        ax.stackplot(xs, *series.values(), labels=list(series),
                      colors=[COLORS[k] for k in series], step="post", alpha=0.85)  # fmt: skip
         title = "Requests per second by outcome"
     else:
-        names = sorted({k for r in rows for k in r.regions})
         palette = ["#1565c0", "#00838f", "#8e24aa", "#5d4037"]
-        for i, name in enumerate(names):
-            ax.step(
-                xs,
-                [r.regions.get(name, 0) / width for r in rows],
-                where="post",
-                label=name,
-                color=palette[i % 4],
-            )
+        for i, (name, ys) in enumerate(series.items()):
+            ax.step(xs, ys, where="post", label=name, color=palette[i % 4])
         title = "Requests per second by serving region (no answer = no region)"
-    _marks(ax, phases, origin)
-    ax.set_xlabel("seconds since the fault" if origin else "time (s)")
-    ax.set_ylabel("requests / s")
+    _marks(ax, phases, origin, speed)
+    ax.set_xlabel(_xlabel(origin, speed))
+    ax.set_ylabel("requests / lab s" if speed != 1.0 else "requests / s")
     return _finish(fig, ax, title)
 
 
-def latency_chart(bins: Sequence[BinRow], phases: Sequence[Phase], origin: float) -> str:
+def latency_chart(
+    bins: Sequence[BinRow], phases: Sequence[Phase], origin: float, *, speed: float = 1.0
+) -> str:
     _, rows = _rebin(bins)
     fig = _figure()
     ax = fig.add_subplot()
-    xs = [r.t - origin for r in rows]
+    xs = [(r.t - origin) * speed for r in rows]
     for name, attr, color in (
         ("p50", "p50_ms", "#2e7d32"),
         ("p95", "p95_ms", "#ef6c00"),
@@ -183,9 +193,9 @@ def latency_chart(bins: Sequence[BinRow], phases: Sequence[Phase], origin: float
             label=name,
             color=color,
         )
-    _marks(ax, phases, origin)
+    _marks(ax, phases, origin, speed)
     ax.set_yscale("log")
-    ax.set_xlabel("seconds since the fault" if origin else "time (s)")
+    ax.set_xlabel(_xlabel(origin, speed))
     ax.set_ylabel("latency (ms)")
     title = "Latency percentiles per second (all requests, timeouts included)"
     return _finish(fig, ax, title)
@@ -210,7 +220,7 @@ def phases_chart(phases: Sequence[Phase]) -> str:
     ax.set_yticks(range(len(shown)), [p.label for p in shown], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(0, color="#c62828", linewidth=1)
-    ax.set_xlabel("seconds since the fault (t0)")
+    ax.set_xlabel("AWS seconds since the fault started (t0)")
     title = "RTO phases"
     ax.set_title(title, loc="left")
     ax.grid(axis="x", alpha=0.3)

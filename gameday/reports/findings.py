@@ -1,407 +1,277 @@
-"""Findings and the verdict: what the measurement means against the objectives.
+"""Findings: what the measurement means, one function per finding.
 
-Every finding is derived from the measured numbers and carries them (``numbers``); nothing
-here is fixed text pretending to be a measurement. :func:`judge` gives one result per
-objective (RTO, RPO, steady state before and after, every fault reverted: the JUnit test
-cases) and :func:`verdict` the sentence stakeholders read first.
+Every rule takes the measurement (:class:`FindingInput`) and returns a :class:`Finding`
+carrying the numbers behind it, or None. A rule states a cause only when its data shows
+the premise: a refusal is blamed on a missing promotion only if the region refusing was
+not yet the writer, a lag is "before the fault" only if measured wholly before t0, a
+reconcile is asked only after a writer change. Each rule has a test with a run where it
+must not fire. Durations are AWS seconds (:mod:`gameday.reports.clock`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from gameday.reports.measure import LedgerFacts, Recovery, SteadyState
+from gameday.reports.model import Finding, Measurement, Phase
 from gameday.reports.objectives import Objectives
-from gameday.reports.runfiles import FaultEntry, Journal
-
-if TYPE_CHECKING:
-    from gameday.reports.analysis import Clock, CohortSummary, Floors, Phase, Rpo
+from gameday.reports.runfiles import FaultEntry
 
 
 @dataclass(frozen=True)
-class Finding:
-    code: str
-    severity: str  # "high" | "medium" | "info"
-    text: str
-    numbers: dict[str, Any] = field(default_factory=dict)
+class FindingInput:
+    m: Measurement
+    objectives: Objectives
+    faults: list[FaultEntry] | None
+    late_records: int = 0
+
+    def phase(self, key: str) -> Phase | None:
+        return next((p for p in self.m.phases if p.key == key), None)
+
+    def aws_since_t0(self, time: float) -> float:
+        return (time - (self.m.t0 or 0.0)) * self.m.speed
 
 
-@dataclass(frozen=True)
-class ObjectiveResult:
-    """One judged objective (also one JUnit test case)."""
-
-    name: str
-    status: str  # "met" | "missed" | "unknown"
-    objective: Any
-    measured: Any
-    detail: str
+Rule = Callable[[FindingInput], Finding | None]
 
 
-# --------------------------------------------------------------------------- findings
 def _fmt(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds:.2f} s"
 
 
-def findings(
-    objectives: Objectives, floors: Floors, facts: LedgerFacts, cohorts: tuple[CohortSummary, ...],
-    rpo: Rpo, clock: Clock, phases: tuple[Phase, ...], secondary: str | None,
-    faults: list[FaultEntry] | None, late_records: int,
-) -> tuple[Finding, ...]:  # fmt: skip
-    """Findings derived from the measurements, each carrying the numbers behind it."""
-    out: list[Finding] = []
+# ------------------------------------------------------------------------------ floors
+def ttl_exceeds_rto(x: FindingInput) -> Finding | None:
+    ttl, rto = x.m.floors.ttl_s, x.objectives.rto_seconds
+    if ttl is None or rto is None or ttl <= rto:
+        return None
+    return Finding("ttl-exceeds-rto", "high",
+                   f"The DNS TTL alone ({ttl:g} s) exceeds the RTO objective ({rto:g} s): no DNS failover can meet it.",
+                   {"ttl_s": ttl, "rto_objective_s": rto})  # fmt: skip
 
-    def add(code: str, severity: str, text: str, numbers: dict[str, Any]) -> None:
-        out.append(Finding(code, severity, text, numbers))
 
-    rto_obj, rpo_obj = objectives.rto_seconds, objectives.rpo_seconds
-    r = facts.recovery
-    by_key = {p.key: p for p in phases}
-    if floors.ttl_s is not None and rto_obj is not None and floors.ttl_s > rto_obj:
-        add(
-            "ttl-exceeds-rto",
-            "high",
-            f"The DNS TTL alone ({floors.ttl_s:g} s) exceeds the RTO objective ({rto_obj:g} s): no DNS failover can meet it.",
-            {"ttl_s": floors.ttl_s, "rto_objective_s": rto_obj},
-        )
-    if floors.dns_floor_s is not None and rto_obj is not None and floors.dns_floor_s > rto_obj:
-        add(
-            "dns-floor-exceeds-rto",
-            "high",
-            f"The DNS failover floor (interval {floors.interval_s:g} s x threshold {floors.threshold} + TTL {floors.ttl_s:g} s = {floors.dns_floor_s:g} s) exceeds the RTO objective ({rto_obj:g} s).",
-            {"dns_floor_s": floors.dns_floor_s, "rto_objective_s": rto_obj},
-        )
-    shift = by_key.get("dns-shift")
-    if floors.dns_floor_s is not None and shift is not None and shift.since_t0_s is not None:
-        add(
-            "dns-shift-vs-floor",
-            "info",
-            f"Users reached the recovery region {shift.since_t0_s:.2f} s after the fault; the predicted floor was {floors.dns_floor_s:g} s.",
-            {"dns_shift_s": shift.since_t0_s, "dns_floor_s": floors.dns_floor_s},
-        )
-    lag = floors.replication_lag_max_before_s
-    if lag is not None and rpo_obj is not None and lag > rpo_obj:
-        add(
-            "lag-exceeds-rpo",
-            "high",
-            f"Replication lag before the fault already reached {lag:.2f} s, above the RPO objective ({rpo_obj:g} s).",
-            {"replication_lag_s": lag, "rpo_objective_s": rpo_obj},
-        )
-    crossed = next(
-        (
-            (at, lag)
-            for at, lag in floors.replication_lag_after
-            if rpo_obj is not None and lag > rpo_obj
-        ),
-        None,
-    )
-    if crossed is not None and rpo_obj is not None:
-        peak = max(lag for _, lag in floors.replication_lag_after)
-        add(
-            "lag-crossed-rpo",
-            "high",
-            f"Replication lag crossed the RPO objective ({rpo_obj:g} s) {crossed[0]:.2f} s after the fault and peaked at {peak:.2f} s: failing over from then on would have lost up to {peak:.2f} s of acknowledged writes, {peak - rpo_obj:.2f} s more than the objective allows.",
-            {
-                "crossed_after_t0_s": crossed[0],
-                "lag_at_crossing_s": crossed[1],
-                "peak_lag_s": peak,
-                "rpo_objective_s": rpo_obj,
-                "excess_s": peak - rpo_obj,
-            },
-        )
-    if r.outcome == "not-recovered":
-        add(
-            "not-recovered",
-            "high",
-            f"No {objectives.window_seconds:g} s window after the fault reached {objectives.success_threshold:.1%} success with {objectives.min_requests} requests before the ledger ended ({facts.recovery.failed_after_t0} failed of {r.requests_after_t0} requests after the fault).",
-            {"failed": r.failed_after_t0, "requests": r.requests_after_t0},
-        )
-    elif r.outcome == "no-outage":
-        add(
-            "no-outage",
-            "info",
-            f"No user-visible outage: none of the {r.requests_after_t0} requests after the fault failed before the recovery window.",
-            {"requests": r.requests_after_t0},
-        )
-    by_cohort = {c.cohort: c for c in cohorts}
-    sticky, ttl = by_cohort.get("sticky"), by_cohort.get("ttl")
+def dns_floor_exceeds_rto(x: FindingInput) -> Finding | None:
+    f, rto = x.m.floors, x.objectives.rto_seconds
+    if f.dns_floor_s is None or rto is None or f.dns_floor_s <= rto:
+        return None
+    return Finding("dns-floor-exceeds-rto", "high",
+                   f"The DNS failover floor (interval {f.interval_s:g} s x threshold {f.threshold} + TTL {f.ttl_s:g} s = {f.dns_floor_s:g} s) exceeds the RTO objective ({rto:g} s).",
+                   {"dns_floor_s": f.dns_floor_s, "rto_objective_s": rto})  # fmt: skip
+
+
+def dns_shift_vs_floor(x: FindingInput) -> Finding | None:
+    shift, floor = x.phase("dns-shift"), x.m.floors.dns_floor_s
+    if floor is None or shift is None or shift.since_t0_s is None or not x.m.roles.moved:
+        return None
+    return Finding("dns-shift-vs-floor", "info",
+                   f"Users reached {x.m.roles.users_to} {shift.since_t0_s:.2f} s after the fault started; the predicted floor was {floor:g} s.",
+                   {"dns_shift_s": shift.since_t0_s, "dns_floor_s": floor})  # fmt: skip
+
+
+# -------------------------------------------------------------------------- replication
+def lag_exceeds_rpo(x: FindingInput) -> Finding | None:
+    lag, rpo = x.m.floors.replication_lag_max_before_s, x.objectives.rpo_seconds
+    if lag is None or rpo is None or lag <= rpo:
+        return None
+    return Finding("lag-exceeds-rpo", "high",
+                   f"Replication lag measured before the fault started already reached {lag:.2f} s, above the RPO objective ({rpo:g} s).",
+                   {"replication_lag_s": lag, "rpo_objective_s": rpo})  # fmt: skip
+
+
+def lag_crossed_rpo(x: FindingInput) -> Finding | None:
+    f, rpo = x.m.floors, x.objectives.rpo_seconds
+    if rpo is None or not f.replication_lag_after:
+        return None
+    crossed = next(((at, lag) for at, lag in f.replication_lag_after if lag > rpo), None)
+    if crossed is None:
+        return None
+    peak = max(lag for _, lag in f.replication_lag_after)
+    return Finding("lag-crossed-rpo", "high",
+                   f"Replication lag toward {x.m.roles.users_to} ({f.lag_subject}) crossed the RPO objective ({rpo:g} s) {crossed[0]:.2f} s after the fault started, before any promotion, and reached {peak:.2f} s: failing over to it then would have lost up to {peak:.2f} s of acknowledged writes, {peak - rpo:.2f} s more than the objective allows.",
+                   {"crossed_after_t0_s": crossed[0], "lag_at_crossing_s": crossed[1], "peak_lag_s": peak,
+                    "rpo_objective_s": rpo, "excess_s": peak - rpo})  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- recovery
+def not_recovered(x: FindingInput) -> Finding | None:
+    r, o = x.m.recovery, x.objectives
+    if r.outcome != "not-recovered":
+        return None
+    return Finding("not-recovered", "high",
+                   f"No {o.window_seconds:g} s window after the fault reached {o.success_threshold:.1%} success with {o.min_requests} requests before the ledger ended ({r.failed_after_t0} failed of {r.requests_after_t0} requests after the fault).",
+                   {"failed": r.failed_after_t0, "requests": r.requests_after_t0})  # fmt: skip
+
+
+def no_outage(x: FindingInput) -> Finding | None:
+    r = x.m.recovery
+    if r.outcome != "no-outage":
+        return None
+    return Finding("no-outage", "info",
+                   f"No user-visible outage: none of the {r.requests_after_t0} requests after the fault started failed before the recovery window.",
+                   {"requests": r.requests_after_t0})  # fmt: skip
+
+
+def sticky_never_moved(x: FindingInput) -> Finding | None:
+    sticky = next((c for c in x.m.cohorts if c.cohort == "sticky"), None)
+    to = x.m.roles.users_to
     if (
-        sticky is not None
-        and secondary
-        and sticky.recovery.requests_after_t0
-        and sticky.reached_recovery_region_s is None
+        sticky is None
+        or not to
+        or not sticky.recovery.requests_after_t0
+        or sticky.reached_recovery_region_s is not None
     ):
-        add(
-            "sticky-never-moved",
-            "high",
-            f"Clients that cache their first DNS answer never reached {secondary}: {sticky.recovery.failed_after_t0} of their {sticky.recovery.requests_after_t0} requests after the fault failed ({(sticky.recovery.error_share or 0):.1%}).",
-            {
-                "sticky_requests": sticky.recovery.requests_after_t0,
-                "sticky_failed": sticky.recovery.failed_after_t0,
-            },
-        )
+        return None
+    r = sticky.recovery
+    return Finding("sticky-never-moved", "high",
+                   f"Clients that cache their first DNS answer never reached {to}: {r.failed_after_t0} of their {r.requests_after_t0} requests after the fault failed ({(r.error_share or 0):.1%}).",
+                   {"sticky_requests": r.requests_after_t0, "sticky_failed": r.failed_after_t0})  # fmt: skip
+
+
+def sticky_slower(x: FindingInput) -> Finding | None:
+    by = {c.cohort: c for c in x.m.cohorts}
+    sticky, ttl = by.get("sticky"), by.get("ttl")
     ttl_rto = ttl.recovery.rto_s if ttl is not None else None
-    if (
-        sticky is not None
-        and ttl_rto is not None
-        and (sticky.recovery.rto_s is None or sticky.recovery.rto_s > ttl_rto + 1.0)
-    ):
-        srto = (
-            "never recovered"
-            if sticky.recovery.rto_s is None
-            else f"recovered in {sticky.recovery.rto_s:.2f} s"
-        )
-        add(
-            "sticky-slower",
-            "medium",
-            f"TTL-honouring clients recovered in {ttl_rto:.2f} s; sticky clients {srto}.",
-            {"ttl_rto_s": ttl_rto, "sticky_rto_s": sticky.recovery.rto_s},
-        )
-    if secondary and secondary in facts.refused_writes:
-        n, first, last = facts.refused_writes[secondary]
-        promo = by_key.get("promotion")
-        start = shift.time if shift is not None and shift.time is not None else first
-        add(
-            "writes-refused-after-dns",
-            "medium",
-            f"{n} writes were refused by {secondary} for {max(0.0, last - start):.2f} s after DNS moved, because the database was not yet promoted"
-            + (
-                f" (promotion {promo.since_t0_s:.2f} s after the fault)."
-                if promo and promo.since_t0_s is not None
-                else "."
-            ),
-            {"refused": n, "seconds": max(0.0, last - start)},
-        )
-    if rpo.split_brain:
-        add(
-            "split-brain",
-            "high",
-            f"The old region acknowledged {rpo.split_brain} writes after the recovery region was promoted (split brain).",
-            {"writes": rpo.split_brain},
-        )
-    if rpo.lost:
-        assert rpo.oldest_lost and rpo.newest_lost
-        add(
-            "lost-writes",
-            "high",
-            f"{rpo.lost} acknowledged writes were lost, acknowledged between {_fmt(rpo.oldest_lost.time - (facts.recovery.t0 or 0))} and {_fmt(rpo.newest_lost.time - (facts.recovery.t0 or 0))} relative to the fault; RPO {_fmt(rpo.rpo_s)}.",
-            {"lost": rpo.lost, "rpo_s": rpo.rpo_s},
-        )
-    if rpo.non_suffix:
-        add(
-            "loss-not-suffix",
-            "medium",
-            f"Loss is not a suffix of the ack order: {rpo.non_suffix} writes acknowledged after the oldest lost write survived.",
-            {"survived_after_oldest_lost": rpo.non_suffix},
-        )
-    if rpo.duplicates:
-        add(
-            "duplicates",
-            "medium",
-            f"{rpo.duplicates} write ids are stored more than once or with differing payloads.",
-            {"duplicates": rpo.duplicates},
-        )
-    if rpo.recovery_only:
-        add(
-            "failback-reconcile",
-            "medium",
-            f"{rpo.recovery_only} writes taken by the recovery region are missing in the old region: failback must reconcile them.",
-            {"writes": rpo.recovery_only},
-        )
-    if rpo.lost_reads:
-        add(
-            "lost-reads",
-            "medium",
-            f"{rpo.lost_reads} reads of acknowledged ids answered 404 (a symptom of data loss, not counted as unavailability).",
-            {"lost_reads": rpo.lost_reads},
-        )
-    if facts.outcomes.get("client-error"):
-        add(
-            "client-errors",
-            "info",
-            f"{facts.outcomes['client-error']} requests got a 4xx client error (reported apart, not counted as unavailability).",
-            {"client_errors": facts.outcomes["client-error"]},
-        )
-    if clock.offset_s:
-        add(
-            "clock-skew",
-            "medium",
-            f"The load's clock was {-clock.offset_s:+.2f} s off the servers' (median over {clock.samples} acknowledged writes); the ledger was shifted by {clock.offset_s:+.2f} s before measuring.",
-            {"offset_s": clock.offset_s, "samples": clock.samples},
-        )
-    elif clock.suspected:
-        add(
-            "clock-skew-suspected",
-            "medium",
-            f"Possible clock skew, not corrected (no audit to measure it): {clock.suspected}.",
-            {},
-        )
-    if late_records:
-        add(
-            "ledger-out-of-order",
-            "info",
-            f"{late_records} ledger records arrived more than the reorder horizon out of order and were measured in arrival order.",
-            {"records": late_records},
-        )
-    open_faults = [f for f in faults or [] if f.state in ("pending", "applied")]
-    if open_faults:
-        add(
-            "faults-open",
-            "high",
-            f"{len(open_faults)} faults of this run were not reverted: {', '.join(f.activity for f in open_faults)} (run gameday recover).",
-            {"open": len(open_faults)},
-        )
-    return tuple(out)
+    if sticky is None or ttl_rto is None:
+        return None
+    srto = sticky.recovery.rto_s
+    if srto is not None and srto <= ttl_rto + x.m.speed:  # within one lab second
+        return None
+    said = "never recovered" if srto is None else f"recovered in {srto:.2f} s"
+    return Finding("sticky-slower", "medium",
+                   f"TTL-honouring clients recovered in {ttl_rto:.2f} s; sticky clients {said}.",
+                   {"ttl_rto_s": ttl_rto, "sticky_rto_s": srto})  # fmt: skip
 
 
-# ---------------------------------------------------------------------------- verdict
-def judge(
-    objectives: Objectives, recovery: Recovery, rpo: Rpo, journal: Journal,
-    before: SteadyState | None, after: SteadyState | None, faults: list[FaultEntry] | None,
-) -> tuple[ObjectiveResult, ...]:  # fmt: skip
-    """One result per objective (the JUnit test cases)."""
-    out = []
-    obj = objectives.rto_seconds
-    if recovery.rto_s is not None:
-        status = "met" if obj is None or recovery.rto_s <= obj else "missed"
-        by = (
-            ""
-            if obj is None
-            else f" ({abs(obj - recovery.rto_s):.2f} s {'under' if status == 'met' else 'over'} the {obj:g} s objective)"
-        )
-        detail = (
-            "no user-visible outage"
-            if recovery.outcome == "no-outage"
-            else f"recovered {recovery.rto_s:.2f} s after the fault"
-        ) + by
-        out.append(
-            ObjectiveResult(
-                "RTO",
-                status if obj is not None else "unknown",
-                obj,
-                recovery.rto_s,
-                detail if obj is not None else detail + "; no RTO objective set",
-            )
-        )
-    elif recovery.outcome == "not-recovered":
-        out.append(
-            ObjectiveResult(
-                "RTO", "missed", obj, None, "not recovered within the observation window"
-            )
-        )
-    else:
-        out.append(
-            ObjectiveResult(
-                "RTO",
-                "unknown",
-                obj,
-                None,
-                {
-                    "no-fault": "no impairment action in the journal: t0 unknown",
-                    "no-requests": "no request after the fault",
-                }.get(recovery.outcome, recovery.outcome),
-            )
-        )
-    obj = objectives.rpo_seconds
-    if rpo.measured and rpo.rpo_s is not None:
-        status = "met" if obj is None or rpo.rpo_s <= obj else "missed"
-        detail = f"{rpo.lost} of {rpo.audited} acknowledged writes lost; RPO {rpo.rpo_s:.2f} s ({rpo.basis})"
-        if obj is not None:
-            detail += f", {abs(obj - rpo.rpo_s):.2f} s {'under' if status == 'met' else 'over'} the {obj:g} s objective"
-        out.append(
-            ObjectiveResult(
-                "RPO",
-                status if obj is not None else "unknown",
-                obj,
-                rpo.rpo_s,
-                detail if obj is not None else detail + "; no RPO objective set",
-            )
-        )
-    else:
-        out.append(ObjectiveResult("RPO", "unknown", obj, None, rpo.basis))
-    for name, met, steady in (
-        ("steady state before", journal.steady_before, before),
-        ("steady state after", journal.steady_after, after),
-    ):
-        if met is not None:
-            out.append(
-                ObjectiveResult(
-                    name,
-                    "met" if met else "missed",
-                    True,
-                    met,
-                    "the journal's steady-state hypothesis " + ("held" if met else "did not hold"),
-                )
-            )
-        elif steady is not None and steady.success_ratio is not None:
-            ok = steady.success_ratio >= objectives.success_threshold
-            out.append(
-                ObjectiveResult(
-                    name,
-                    "met" if ok else "missed",
-                    objectives.success_threshold,
-                    steady.success_ratio,
-                    f"{steady.success_ratio:.2%} of {steady.requests} requests succeeded (measured, no hypothesis in the journal)",
-                )
-            )
-        else:
-            out.append(
-                ObjectiveResult(
-                    name,
-                    "unknown",
-                    None,
-                    None,
-                    "no hypothesis in the journal and no requests in the window",
-                )
-            )
-    if faults is not None:
-        open_ = [f.activity for f in faults if f.state in ("pending", "applied")]
-        out.append(
-            ObjectiveResult(
-                "every fault reverted",
-                "missed" if open_ else "met",
-                0,
-                len(open_),
-                f"still open: {', '.join(open_)}"
-                if open_
-                else f"{len(faults)} fault-ledger entries, none open",
-            )
-        )
-    elif journal.rollbacks:
-        bad = [a.name for a in journal.rollbacks if a.status != "succeeded"]
-        out.append(
-            ObjectiveResult(
-                "every fault reverted",
-                "missed" if bad else "met",
-                0,
-                len(bad),
-                f"rollbacks not succeeded: {', '.join(bad)}"
-                if bad
-                else f"all {len(journal.rollbacks)} rollbacks succeeded (no fault ledger slice)",
-            )
-        )
-    else:
-        out.append(
-            ObjectiveResult(
-                "every fault reverted",
-                "unknown",
-                0,
-                None,
-                "no fault ledger slice and no rollbacks in the journal",
-            )
-        )
-    return tuple(out)
+def writes_refused_after_dns(x: FindingInput) -> Finding | None:
+    """Only when the region refusing was not yet the writer (its refusals came before the
+    promotion): a demoted old writer's refusals are not a missing promotion."""
+    roles, m = x.m.roles, x.m
+    to = roles.users_to
+    if not to or to not in m.facts.refused_writes or roles.writer_before == to:
+        return None
+    n, first, last = m.facts.refused_writes[to]
+    promo = x.phase("promotion")
+    if promo is not None and promo.time is not None:
+        if first >= promo.time:
+            return None
+        last = min(last, promo.time)
+    shift = x.phase("dns-shift")
+    start = shift.time if shift is not None and shift.time is not None else first
+    seconds = max(0.0, last - start) * m.speed
+    when = (
+        f" (promotion {promo.since_t0_s:.2f} s after the fault started)."
+        if promo and promo.since_t0_s is not None
+        else "."
+    )
+    return Finding("writes-refused-after-dns", "medium",
+                   f"{n} writes were refused by {to} for {seconds:.2f} s after DNS moved, because it was not yet the writer{when}",
+                   {"refused": n, "seconds": seconds})  # fmt: skip
 
 
-def verdict(results: tuple[ObjectiveResult, ...], objectives: Objectives) -> tuple[str, str]:
-    """("met" | "missed" | "incomplete", the sentence a stakeholder reads)."""
-    judged = [r for r in results if r.name in ("RTO", "RPO") and r.objective is not None]
-    missed = [r for r in judged if r.status == "missed"]
-    unknown = [r for r in judged if r.status == "unknown"]
-    parts = [f"{r.name}: {r.detail}" for r in judged]
-    if missed:
-        return "missed", "Objectives missed. " + "; ".join(parts) + "."
-    if unknown or not judged:
-        why = "; ".join(parts) if judged else "no RTO or RPO objective is set"
-        return "incomplete", "Incomplete: the objectives could not all be judged. " + why + "."
-    return "met", "Objectives met. " + "; ".join(parts) + "."
+# ---------------------------------------------------------------------------------- data
+def split_brain(x: FindingInput) -> Finding | None:
+    n = x.m.rpo.split_brain
+    if not n:
+        return None
+    return Finding("split-brain", "high",
+                   f"The old writer ({x.m.roles.writer_before or 'unknown'}) acknowledged {n} writes after {x.m.roles.writer_after} was promoted (split brain).",
+                   {"writes": n})  # fmt: skip
+
+
+def lost_writes(x: FindingInput) -> Finding | None:
+    rpo = x.m.rpo
+    if not rpo.lost or rpo.oldest_lost is None or rpo.newest_lost is None:
+        return None
+    a, b = x.aws_since_t0(rpo.oldest_lost.time), x.aws_since_t0(rpo.newest_lost.time)
+    return Finding("lost-writes", "high",
+                   f"{rpo.lost} acknowledged writes were lost, acknowledged between {_fmt(a)} and {_fmt(b)} relative to the fault's start; RPO {_fmt(rpo.rpo_s)}.",
+                   {"lost": rpo.lost, "rpo_s": rpo.rpo_s})  # fmt: skip
+
+
+def loss_not_suffix(x: FindingInput) -> Finding | None:
+    n = x.m.rpo.non_suffix
+    if not n:
+        return None
+    return Finding("loss-not-suffix", "medium",
+                   f"Loss is not a suffix of the ack order: {n} writes acknowledged after the oldest lost write survived.",
+                   {"survived_after_oldest_lost": n})  # fmt: skip
+
+
+def duplicates(x: FindingInput) -> Finding | None:
+    n = x.m.rpo.duplicates
+    if not n:
+        return None
+    return Finding("duplicates", "medium",
+                   f"{n} write ids are stored more than once or with differing payloads.", {"duplicates": n})  # fmt: skip
+
+
+def failback_reconcile(x: FindingInput) -> Finding | None:
+    """Only after a writer change: without one, writes missing in the other region are
+    replication still in flight, not writes a failback must reconcile."""
+    n, roles = x.m.rpo.recovery_only, x.m.roles
+    if not n or x.phase("promotion") is None or roles.writer_after == roles.writer_before:
+        return None
+    return Finding("failback-reconcile", "medium",
+                   f"{n} writes taken by {roles.writer_after} after the promotion are missing in {roles.writer_before}: failback must reconcile them.",
+                   {"writes": n})  # fmt: skip
+
+
+def lost_reads(x: FindingInput) -> Finding | None:
+    n = x.m.rpo.lost_reads
+    if not n:
+        return None
+    return Finding("lost-reads", "medium",
+                   f"{n} reads of acknowledged ids answered 404 (a symptom of data loss, not counted as unavailability).",
+                   {"lost_reads": n})  # fmt: skip
+
+
+def client_errors(x: FindingInput) -> Finding | None:
+    n = x.m.facts.outcomes.get("client-error")
+    if not n:
+        return None
+    return Finding("client-errors", "info",
+                   f"{n} requests got a 4xx client error (reported apart, not counted as unavailability).",
+                   {"client_errors": n})  # fmt: skip
+
+
+# ---------------------------------------------------------------------- the evidence
+def clock_skew(x: FindingInput) -> Finding | None:
+    c = x.m.clock
+    if c.offset_s:
+        return Finding("clock-skew", "medium",
+                       f"The load's clock was {-c.offset_s:+.2f} s off the servers' (median over {c.samples} acknowledged writes); the ledger was shifted by {c.offset_s:+.2f} s before measuring.",
+                       {"offset_s": c.offset_s, "samples": c.samples})  # fmt: skip
+    if c.suspected:
+        return Finding("clock-skew-suspected", "medium",
+                       f"Possible clock skew, not corrected (no audit to measure it): {c.suspected}.", {})  # fmt: skip
+    return None
+
+
+def ledger_out_of_order(x: FindingInput) -> Finding | None:
+    if not x.late_records:
+        return None
+    return Finding("ledger-out-of-order", "info",
+                   f"{x.late_records} ledger records arrived more than the reorder horizon out of order and were measured in arrival order.",
+                   {"records": x.late_records})  # fmt: skip
+
+
+def faults_open(x: FindingInput) -> Finding | None:
+    still = [f for f in x.faults or [] if f.state in ("pending", "applied")]
+    if not still:
+        return None
+    return Finding("faults-open", "high",
+                   f"{len(still)} faults of this run were not reverted: {', '.join(f.activity for f in still)} (run gameday recover).",
+                   {"open": len(still)})  # fmt: skip
+
+
+#: Every rule, in the order the report lists their findings.
+RULES: tuple[Rule, ...] = (
+    ttl_exceeds_rto, dns_floor_exceeds_rto, dns_shift_vs_floor, lag_exceeds_rpo, lag_crossed_rpo,
+    not_recovered, no_outage, sticky_never_moved, sticky_slower, writes_refused_after_dns,
+    split_brain, lost_writes, loss_not_suffix, duplicates, failback_reconcile, lost_reads,
+    client_errors, clock_skew, ledger_out_of_order, faults_open,
+)  # fmt: skip
+
+
+def findings(x: FindingInput) -> tuple[Finding, ...]:
+    """Every finding whose rule fires, each carrying the numbers behind it."""
+    return tuple(f for rule in RULES if (f := rule(x)) is not None)

@@ -7,36 +7,30 @@ Definitions (DESIGN.md, "Measured RTO and RPO", sharpened here):
   id the client had written and seen acknowledged: a symptom of data loss, counted under
   RPO, not an availability failure); ``client-error`` (any other 4xx, reported on its own).
   Only ``ok`` and ``failed`` enter a success ratio.
-* **t0** is when the impairment action completed (the journal's ``end`` of it).
-* **Sustained recovery** t_r is the start of the first window [s, s + W) with s the start
-  of a *successful* request at or after t0, holding at least ``min_requests`` ok+failed requests with a
-  success ratio at least ``success_threshold``, and lying wholly inside the observed ledger
-  (s + W <= last request end), with no silence longer than W / 2 in it (between two of its
-  requests or before its end). At request resolution, not per-second bins. A window only
-  starts at a request, and a mostly silent one is not evidence, so a gap in the load is
-  never taken for a recovery. **RTO = t_r - t0**.
-  No failed request in [t0, t_r) is the result "no user-visible outage"; no such window in
-  the ledger is "not recovered within the observation window".
-* **RPO = promotion time - ack time of the oldest lost write** (0 when nothing was lost),
-  where promotion is when the recovery region became the writer (probe samples, else the
-  lab's events; t0 when neither knows, said so in ``basis``).
+* **t0** is when the impairment action *started* (:mod:`gameday.reports.timeline`).
+* **Sustained recovery** and **RTO = t_r - t0**: :mod:`gameday.reports.recovery`.
+* **RPO**: :mod:`gameday.reports.analysis` (the later of t0 and the newest lost write
+  acknowledged before the promotion, minus the oldest lost write's ack).
 
 :class:`LedgerPass` consumes the ledger once, in start order, and keeps only per-second
 aggregates, a bounded latency histogram per second, the recovery scanners' sliding windows
 (requests-per-second x W records) and counters: memory follows the run's length in
-seconds and its writes to audit, never its number of requests.
+seconds and its writes to audit, never its number of requests. Every second between the
+first and the last request is a row, a second without requests a row of zeros: a chart
+drawn from the rows never carries a value across a silence.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gameday.load.ledger import ACK_STATUSES, LedgerRecord
 from gameday.reports.objectives import Objectives
+from gameday.reports.recovery import Recovery, RecoveryScanner
 from gameday.reports.runfiles import Request
 
 #: A ledger record: the load's dataclass, or the reader's faster tuple with the same fields.
@@ -90,127 +84,6 @@ def percentile(hist: dict[int, int], q: float) -> float | None:
         if seen >= rank:
             return bucket_upper_ms(bucket)
     return bucket_upper_ms(max(hist))
-
-
-# ------------------------------------------------------------------------- the recovery
-@dataclass(frozen=True)
-class Recovery:
-    """The sustained-recovery result of one population (all requests, or one cohort)."""
-
-    outcome: str  # "recovered" | "no-outage" | "not-recovered" | "no-fault" | "no-requests"
-    t0: float | None
-    recovered_at: float | None
-    rto_s: float | None
-    failed_after_t0: int  # failed requests in [t0, t_r) (or to the end when not recovered)
-    requests_after_t0: int
-    first_failure: float | None
-    last_failure: float | None  # last failed request before t_r
-    window_requests: int = 0  # requests in the recovery window
-    window_ratio: float | None = None
-
-    @property
-    def error_share(self) -> float | None:
-        return self.failed_after_t0 / self.requests_after_t0 if self.requests_after_t0 else None
-
-
-class RecoveryScanner:
-    """One-pass search for t_r over requests fed in start order (mutable; see module doc)."""
-
-    def __init__(self, t0: float | None, objectives: Objectives) -> None:
-        self.t0 = t0
-        self.window = objectives.window_seconds
-        self.threshold = objectives.success_threshold
-        self.min_requests = objectives.min_requests
-        self.max_silence = self.window / 2
-        self._queue: deque[tuple[float, bool]] = deque()
-        self._gaps: deque[float] = deque()  # starts of requests that followed a long silence
-        self._last_start: float | None = None
-        self._ok = 0
-        self.recovered_at: float | None = None
-        self._window_n = 0
-        self._window_ratio: float | None = None
-        self.requests = 0
-        self.failed_before = 0  # failed in [t0, t_r)
-        self.first_failure: float | None = None
-        self.last_failure: float | None = None
-
-    def _qualifies(self) -> bool:
-        """The window starting at the head: it starts with a success (recovery begins at a
-        request that worked), holds enough requests, and meets the threshold."""
-        queue = self._queue
-        n = len(queue)
-        head = queue[0][0]
-        end = head + self.window
-        gaps = self._gaps
-        while gaps and gaps[0] <= head:
-            gaps.popleft()
-        if (gaps and gaps[0] < end) or end - queue[-1][0] > self.max_silence:
-            return False  # a silent stretch in the window: no evidence of recovery
-        return queue[0][1] and n >= self.min_requests and self._ok >= self.threshold * n
-
-    def _settle(self, head: float) -> None:
-        self.recovered_at = head
-        self._window_n = len(self._queue)
-        self._window_ratio = self._ok / self._window_n
-        self._queue.clear()
-
-    def _drop_head(self) -> None:
-        start, ok = self._queue.popleft()
-        if ok:
-            self._ok -= 1
-        else:
-            self.failed_before += 1
-            if self.first_failure is None:
-                self.first_failure = start
-            self.last_failure = start
-
-    def feed(self, start: float, ok: bool) -> None:
-        """One ok/failed request (others do not enter ratios), in start order."""
-        if self.t0 is None or start < self.t0:
-            return
-        self.requests += 1
-        if self.recovered_at is not None:
-            return
-        if self._last_start is not None and start - self._last_start > self.max_silence:
-            self._gaps.append(start)
-        self._last_start = start
-        queue = self._queue
-        while queue and start >= queue[0][0] + self.window:
-            if self._qualifies():
-                self._settle(queue[0][0])
-                return
-            self._drop_head()
-        queue.append((start, ok))
-        if ok:
-            self._ok += 1
-
-    def finish(self, observed_until: float) -> Recovery:
-        """Close the scan: windows that end by ``observed_until`` are still judged."""
-        queue = self._queue
-        while self.recovered_at is None and queue and queue[0][0] + self.window <= observed_until:
-            if self._qualifies():
-                self._settle(queue[0][0])
-                break
-            self._drop_head()
-        while queue:  # not recovered: what is left are failures and successes after t0
-            self._drop_head()
-        if self.t0 is None:
-            outcome = "no-fault"
-        elif self.requests == 0:
-            outcome = "no-requests"
-        elif self.recovered_at is None:
-            outcome = "not-recovered"
-        elif self.failed_before == 0:
-            outcome = "no-outage"
-        else:
-            outcome = "recovered"
-        rto = None
-        if self.recovered_at is not None and self.t0 is not None:
-            rto = 0.0 if outcome == "no-outage" else max(0.0, self.recovered_at - self.t0)
-        return Recovery(
-            outcome, self.t0, self.recovered_at, rto, self.failed_before, self.requests,
-            self.first_failure, self.last_failure, self._window_n, self._window_ratio,
-        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- the ledger pass
@@ -304,14 +177,15 @@ class LedgerPass:
         promotion: float | None = None,
         lost: frozenset[str] = frozenset(),
         oldest_lost: WriteMark | None = None,
+        speed: float = 1.0,
     ) -> None:
         self.t0 = t0
         self.objectives = objectives
         self.promotion = promotion
         self.lost = lost
         self.oldest_lost = oldest_lost
-        self.all = RecoveryScanner(t0, objectives)
-        self.by_cohort = {c: RecoveryScanner(t0, objectives) for c in COHORTS}
+        self.all = RecoveryScanner(t0, objectives, speed)
+        self.by_cohort = {c: RecoveryScanner(t0, objectives, speed) for c in COHORTS}
         self.cohort_requests = dict.fromkeys(COHORTS, 0)
         self.cohort_first: dict[tuple[str, str], float] = {}
         self.bins: dict[int, _Bin] = {}
@@ -341,11 +215,7 @@ class LedgerPass:
         into locals, and per-second aggregates are reached through the current bin."""
         counts, bins, t0 = self._counts, self.bins, self.t0
         all_feed, by_cohort = self.all.feed, self.by_cohort
-        cohort_requests, first_after, cohort_first = (
-            self.cohort_requests,
-            self.first_after,
-            self.cohort_first,
-        )
+        cohort_requests, first_after, cohort_first = self.cohort_requests, self.first_after, self.cohort_first  # fmt: skip
         regions_before, refused = self.regions_before, self.refused
         log, floor_ms, log_base, top = math.log, _MIN_MS, _LOG_BASE, HIST_BUCKETS - 1
         second_now, b = self._second, self._bin
@@ -443,8 +313,9 @@ class LedgerPass:
     def result(self) -> LedgerFacts:
         until = self.last_end if self.last_end is not None else 0.0
         rows = []
-        for second in sorted(self.bins):
-            b = self.bins[second]
+        empty = _Bin()
+        for second in _seconds(self.bins):
+            b = self.bins.get(second, empty)  # a second without requests is a row of zeros
             for bucket, n in b.latency.items():
                 self.latency_all[bucket] = self.latency_all.get(bucket, 0) + n
             rows.append(
@@ -478,6 +349,23 @@ class LedgerPass:
             first_lost_read=self.first_lost_read,
             latency_all=self.latency_all,
         )
+
+
+#: Longest run filled second by second; past it only the seconds that bound a silence are.
+MAX_FILLED_SECONDS = 7 * 86400
+
+
+def _seconds(bins: dict[int, _Bin]) -> list[int]:
+    """Every second from the first request to the last; for a longer span (a clock jump)
+    the seconds that hold requests plus one zero second on each side of every silence."""
+    held = sorted(bins)
+    if not held or held[-1] - held[0] <= MAX_FILLED_SECONDS:
+        return list(range(held[0], held[-1] + 1)) if held else []
+    edges = set(held)
+    for a, b in itertools.pairwise(held):
+        if b - a > 1:
+            edges.update((a + 1, b - 1))
+    return sorted(edges)
 
 
 def measure_ledger(

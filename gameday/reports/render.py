@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
 from gameday.reports import charts
-from gameday.reports.analysis import Measurement
+from gameday.reports.clock import Timescale
 from gameday.reports.evidence import HistoryLine
+from gameday.reports.model import Measurement
+from gameday.reports.rundata import RunData
 from gameday.reports.summary import Summary
-
-if TYPE_CHECKING:
-    from gameday.reports.build import RunData
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("gameday.reports", "templates"),
@@ -52,15 +51,16 @@ def render_html(
 ) -> str:
     origin = m.t0 or (m.facts.first_start or 0.0)
     bins = m.facts.bins
+    ts = Timescale(m.speed)
     chart: dict[str, Any] = {
         "phases": charts.phases_chart(m.phases) if m.t0 is not None else None,
-        "outcome": charts.requests_chart(bins, m.phases, origin, by="outcome"),
-        "region": charts.requests_chart(bins, m.phases, origin, by="region"),
-        "latency": charts.latency_chart(bins, m.phases, origin),
+        "outcome": charts.requests_chart(bins, m.phases, origin, by="outcome", speed=ts.speed),
+        "region": charts.requests_chart(bins, m.phases, origin, by="region", speed=ts.speed),
+        "latency": charts.latency_chart(bins, m.phases, origin, speed=ts.speed),
         "history": charts.history_chart(history) if len(history) > 1 else None,
     }
     objectives = data.objectives
     return _ENV.get_template("report.html.j2").render(
         d=data, m=m, s=summary.to_json(), obj=objectives, chart=chart, history=history,
-        lab_speed=m.floors.lab_speed, t0=m.t0,
+        lab_speed=m.floors.lab_speed if ts.compressed else None, t0=m.t0, clock_sentence=ts.sentence(),
     )  # fmt: skip

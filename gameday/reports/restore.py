@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from gameday.reports.findings import ObjectiveResult, verdict
+from gameday.reports.model import ObjectiveResult
 from gameday.reports.objectives import Objectives
+from gameday.reports.verdict import verdict
 from gameday.rundir import optional_epoch
 
 __all__ = ["Discarded", "RestoreFacts", "RestoreMeasurement", "judge_restore", "measure_restore",
@@ -190,7 +191,7 @@ def judge_restore(results: Sequence[ObjectiveResult], r: RestoreMeasurement,
         "no probe after the cut-over" if left is None else f"{left} corrupted record(s) still served",
     )  # fmt: skip
     out = (*(rpo_result if x.name == "RPO" else x for x in results), remaining)
-    v, text = verdict(out, objectives)
+    v, text = verdict(out)
     if remaining.status == "missed" and v != "missed":
         v, text = "missed", f"Objectives missed. {remaining.name}: {remaining.detail}."
     return out, v, text
@@ -215,7 +216,10 @@ def with_restore(summary: Any, r: RestoreMeasurement | None) -> Any:
 
 
 def apply_restore(m: Any, results: tuple[ObjectiveResult, ...], v: str, text: str) -> Any:
-    """``m`` (a Measurement) with the restore's results and verdict."""
+    """``m`` (a Measurement) with the restore's results and verdict (still "interrupted"
+    when the drill was stopped)."""
+    if m.interrupted:
+        v, text = verdict(results, m.interrupted)
     return replace(m, results=results, verdict=v, verdict_text=text)
 
 

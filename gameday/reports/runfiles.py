@@ -122,14 +122,17 @@ class Journal:
     start: float | None
     end: float | None
     activities: tuple[Activity, ...]
-    fault: Activity | None  # the impairment; its end is t0
+    fault: Activity | None  # the impairment; its start is t0 (gameday.reports.timeline)
     steady_before: bool | None
     steady_after: bool | None
     extension: dict[str, Any] = field(default_factory=dict)  # extensions[name=gameday]
 
     @property
     def t0(self) -> float | None:
-        return self.fault.end if self.fault else None
+        """When the impairment started (DESIGN.md; gameday.reports.timeline.fault_start)."""
+        if self.fault is None:
+            return None
+        return self.fault.start if self.fault.start is not None else self.fault.end
 
     @property
     def rollbacks(self) -> tuple[Activity, ...]:

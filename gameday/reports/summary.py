@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from gameday.reports.analysis import Measurement
+from gameday.reports.clock import Timescale
+from gameday.reports.model import Measurement
 from gameday.reports.objectives import Objectives
 from gameday.rundir.files import write_text
 
@@ -25,7 +26,7 @@ SCHEMA_FILE = Path(__file__).with_name("summary.schema.json")
 
 @dataclass(frozen=True)
 class Summary:
-    """The run's result: ``verdict`` is "met", "missed" or "incomplete"."""
+    """The run's result: ``verdict`` is "met", "missed", "incomplete" or "interrupted"."""
 
     verdict: str
     rto_seconds: float | None
@@ -37,8 +38,9 @@ class Summary:
         return self.data
 
 
-def _t(value: float | None, t0: float | None) -> float | None:
-    return None if value is None or t0 is None else round(value - t0, 4)
+def _t(value: float | None, t0: float | None, speed: float = 1.0) -> float | None:
+    """AWS seconds from ``t0`` to ``value`` (epoch times of a run at ``speed``)."""
+    return None if value is None or t0 is None else round((value - t0) * speed, 4)
 
 
 def summarize(m: Measurement, objectives: Objectives, *, experiment: dict[str, Any], run_dir: str,
@@ -51,10 +53,17 @@ def summarize(m: Measurement, objectives: Objectives, *, experiment: dict[str, A
         "run_dir": run_dir,
         "target": target,
         "regions": {"primary": m.primary, "secondary": m.secondary},
+        "roles": {"users_from": m.roles.users_from, "users_to": m.roles.users_to,
+                  "writer_before": m.roles.writer_before, "writer_after": m.roles.writer_after,
+                  "missing": list(m.roles.missing)},
         "verdict": m.verdict,
         "verdict_text": m.verdict_text,
+        "interrupted": m.interrupted,
+        "time_scale": {"speed": m.speed, "sentence": Timescale(m.speed).sentence()},
         "rto_seconds": r.rto_s,
+        "rto_lab_seconds": r.lab_rto_s,
         "rpo_seconds": rpo.rpo_s if rpo.measured else None,
+        "rpo_lab_seconds": rpo.lab_rpo_s if rpo.measured else None,
         "lost_write_count": rpo.lost if rpo.measured else None,
         "objectives": objectives.to_json(),
         "recovery": {
@@ -85,8 +94,8 @@ def summarize(m: Measurement, objectives: Objectives, *, experiment: dict[str, A
             "lost": rpo.lost,
             "loss_window": None if rpo.oldest_lost is None or rpo.newest_lost is None else {
                 "oldest_ack": rpo.oldest_lost.time, "newest_ack": rpo.newest_lost.time,
-                "oldest_since_t0_s": _t(rpo.oldest_lost.time, m.t0),
-                "newest_since_t0_s": _t(rpo.newest_lost.time, m.t0),
+                "oldest_since_t0_s": _t(rpo.oldest_lost.time, m.t0, m.speed),
+                "newest_since_t0_s": _t(rpo.newest_lost.time, m.t0, m.speed),
             },
             "lost_sample": [asdict(w) for w in rpo.lost_sample],
             "non_suffix": rpo.non_suffix,
@@ -120,24 +129,29 @@ def write_summary(path: Path, summary: Summary) -> None:
 
 
 def junit_xml(m: Measurement, suite: str) -> str:
-    """One ``<testcase>`` per objective result; missed = failure, unknown = skipped."""
+    """One ``<testcase>`` per check: missed = failure, unknown or an objective not set =
+    skipped; an interrupted drill adds a case in error, so a pipeline never reads a
+    stopped drill as a passed one."""
     cases = []
-    failures = skipped = 0
+    failures = skipped = errors = 0
+    cls = quoteattr("gameday." + suite)
     for r in m.results:
-        body = ""
         if r.status == "missed":
             failures += 1
             body = f"<failure message={quoteattr(r.detail)}>{escape(r.detail)}</failure>"
-        elif r.status == "unknown":
+        elif r.status in ("unknown", "not-set"):
             skipped += 1
             body = f"<skipped message={quoteattr(r.detail)}/>"
         else:
             body = f"<system-out>{escape(r.detail)}</system-out>"
-        cases.append(
-            f"  <testcase classname={quoteattr('gameday.' + suite)} name={quoteattr(r.name)}>{body}</testcase>"
-        )
+        cases.append(f"  <testcase classname={cls} name={quoteattr(r.name)}>{body}</testcase>")
+    if m.interrupted:
+        errors += 1
+        why = f"interrupted: {m.interrupted}"
+        cases.append(f"  <testcase classname={cls} name=\"drill ran to its end\">"
+                     f"<error message={quoteattr(why)} type=\"interrupted\">{escape(why)}</error></testcase>")  # fmt: skip
     head = (
         f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(suite)} '
-        f'tests="{len(m.results)}" failures="{failures}" errors="0" skipped="{skipped}">'
+        f'tests="{len(cases)}" failures="{failures}" errors="{errors}" skipped="{skipped}">'
     )
     return "\n".join([head, *cases, "</testsuite>", ""])

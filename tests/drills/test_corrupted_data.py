@@ -24,7 +24,7 @@ from gameday.lab.api import served_data
 from gameday.probes.data import corrupted_records
 from gameday.reports.summary import schema
 from tests.drills.conftest import wait_for_steady_state
-from tests.drills.test_drills_lab import ROOT, aws_calls, run  # noqa: F401 (fixture)
+from tests.drills.test_truth_matrix import ROOT, aws_calls, run  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

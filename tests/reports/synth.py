@@ -20,14 +20,16 @@ def iso(t: float) -> str:
 
 def journal(t0: float | None, *, end: float = 60.0, rollback_at: float | None = None,
             fault_name: str = "fail-over-database", steady: bool | None = True,
-            extension: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
-    """A Chaos Toolkit journal: the impairment action ends at BASE + t0."""
-    run = []
+            extension: dict[str, Any] | None = None, action_s: float = 0.2,
+            before: list[tuple[str, float, float]] = ()) -> dict[str, Any]:  # fmt: skip
+    """A Chaos Toolkit journal: the impairment action starts at BASE + t0 (t0) and ends
+    ``action_s`` later; ``before`` are (name, start, end) setup actions that precede it."""
+    run = [action(name, a, b, module="gameday.actions.setup") for name, a, b in before]
     if t0 is not None:
         run.append({
             "activity": {"type": "action", "name": fault_name,
                          "provider": {"type": "python", "module": "gameday.actions.rds", "func": "failover_database"}},
-            "status": "succeeded", "start": iso(BASE + t0 - 0.2), "end": iso(BASE + t0), "output": None,
+            "status": "succeeded", "start": iso(BASE + t0), "end": iso(BASE + t0 + action_s), "output": None,
         })  # fmt: skip
     rollbacks = []
     if rollback_at is not None:
@@ -54,6 +56,12 @@ def journal(t0: float | None, *, end: float = 60.0, rollback_at: float | None = 
             "during": [],
         }
     return out
+
+
+def action(name: str, start: float, end: float, *, module: str) -> dict[str, Any]:
+    """One journal run entry of a python action from BASE + start to BASE + end."""
+    return {"activity": {"type": "action", "name": name, "provider": {"type": "python", "module": module, "func": "f"}},
+            "status": "succeeded", "start": iso(BASE + start), "end": iso(BASE + end), "output": None}  # fmt: skip
 
 
 def requests(rate: float, until: float, *, start: float = 0.0,

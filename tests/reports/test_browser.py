@@ -94,7 +94,7 @@ def test_the_report_opens_offline_shows_the_verdict_and_every_chart(tmp_path: Pa
                 box = charts.nth(i).bounding_box()
                 assert box is not None and box["width"] > 600 and box["height"] > 100
             assert page.get_by_text(
-                "TTL-honouring clients recovered in 2.50 s; sticky clients recovered in 30.00 s"
+                "TTL-honouring clients recovered in 25.00 s; sticky clients recovered in 300.00 s"
             ).is_visible()
             assert page.get_by_text("Paged the DB on-call <b>not bold</b>").is_visible()  # escaped
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

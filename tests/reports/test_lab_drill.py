@@ -9,6 +9,7 @@ DNS change is within one probe interval of the lab's logged DNS change.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -142,7 +143,7 @@ class Sampler(threading.Thread):
 
 
 def floors(lab: Lab) -> dict[str, Any]:
-    """Interval, threshold and TTL read from Route 53 (the lab runs them 10x faster)."""
+    """Interval, threshold and TTL read from Route 53 (AWS seconds) and the lab's speed."""
     info = lab.info
     r53 = boto3.client("route53")
     config = r53.get_health_check(HealthCheckId=info.primary.health_check_id)["HealthCheck"][
@@ -151,7 +152,7 @@ def floors(lab: Lab) -> dict[str, Any]:
     records = r53.list_resource_record_sets(HostedZoneId=info.zone_id)["ResourceRecordSets"]
     ttl = next(r["TTL"] for r in records if r["Name"].rstrip(".") == info.record_name)
     speed = 1 / LabConfig().time_scale  # the fixture's lab runs the default configuration
-    return {"health_check_interval_s": config["RequestInterval"] / speed, "failure_threshold": config["FailureThreshold"],
+    return {"health_check_interval_s": float(config["RequestInterval"]), "failure_threshold": config["FailureThreshold"],
             "ttl_s": float(ttl), "lab_speed": speed}  # fmt: skip
 
 
@@ -238,24 +239,31 @@ def test_a_real_lab_drill_measures_what_the_lab_logged(lab: Lab, lab_env: dict[s
     assert lost_in_lab, "the drill lost nothing: replication was not paused long enough"
     assert {w.id for w in audit.lost} == lost_in_lab
     assert summary.lost_write_count == len(lost_in_lab)
-    # the measured DNS change is within one probe interval of the lab's logged change
-    dns_event = next(e for e in events if e["kind"] == "dns" and e["answer"] == [secondary.address])
+    # the service record's DNS change is the lab's own logged change (ground truth first)
+    speed = run_floors["lab_speed"]
+    dns_event = next(e for e in events if e["kind"] == "dns" and e["name"] == info.record_name
+                     and e["answer"] == [secondary.address] and e.get("previous"))  # fmt: skip
     phases = {p["key"]: p for p in data["phases"]}
-    assert abs(phases["dns-change"]["time"] - dns_event["time"]) <= PROBE_INTERVAL
-    assert phases["dns-change-lab"]["time"] == pytest.approx(dns_event["time"])
-    # TTL clients follow within TTL + one health-check interval; sticky ones never do
-    assert (
-        0
-        <= phases["dns-shift"]["time"] - dns_event["time"]
-        <= run_floors["ttl_s"] + run_floors["health_check_interval_s"]
-    )
+    assert phases["dns-change"]["time"] == pytest.approx(dns_event["time"])
+    # the probe saw it at its first sample after the change: the sample before was taken
+    # before the lab changed the record (compared with the samples' own times, which a
+    # busy machine spaces more than the nominal interval, not with that interval)
+    seen = phases["dns-probe"]["time"]
+    taken = sorted(json.loads(x)["time"] for x in (run_dir / "samples.jsonl").read_text().splitlines()
+                   if json.loads(x)["probe"] == "dns_answer")  # fmt: skip
+    assert max(t for t in taken if t < seen) < dns_event["time"]
+    # TTL clients follow within the served TTL + one health-check interval (lab seconds)
+    ttl_lab = math.ceil(run_floors["ttl_s"] / speed)
+    interval_lab = run_floors["health_check_interval_s"] / speed
+    assert 0 <= phases["dns-shift"]["time"] - dns_event["time"] <= ttl_lab + interval_lab
     writer_event = next(
         e for e in events if e["kind"] == "writer" and e["region"] == secondary.name
     )
-    assert abs(phases["promotion"]["time"] - writer_event["time"]) <= PROBE_INTERVAL + 0.1
-    assert summary.rpo_seconds == pytest.approx(
-        phases["promotion"]["time"] - audit.lost[0].acked_at
-    )
+    assert phases["promotion"]["time"] == pytest.approx(writer_event["time"])  # the lab's log
+    # RPO: the later of t0 and the newest lost ack before the promotion, minus the oldest
+    t0 = data["recovery"]["t0"]
+    newest = max(w.acked_at for w in audit.lost if w.acked_at <= writer_event["time"])
+    assert summary.rpo_seconds == pytest.approx((max(t0, newest) - audit.lost[0].acked_at) * speed)
     cohorts = {c["cohort"]: c for c in data["cohorts"]}
     assert (
         cohorts["ttl"]["rto_seconds"] is not None

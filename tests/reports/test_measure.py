@@ -127,7 +127,7 @@ def test_phases_come_from_samples_lab_events_and_the_ledger(tmp_path: Path) -> N
                     op=lambda i: "write" if i % 4 == 0 else "read")  # fmt: skip
     samples = [
         {"time": BASE + 5, "probe": "writer_region", "subject": "db", "value": PRIMARY, "ok": True, "error": None},
-        {"time": BASE + 11.0, "probe": "health_check", "subject": "hc-1", "value": {"healthy": False}, "ok": True, "error": None},
+        {"time": BASE + 11.0, "probe": "health_check", "subject": PRIMARY, "value": {"healthy": False}, "ok": True, "error": None},
         {"time": BASE + 11.9, "probe": "dns_answer", "subject": "api", "value": {"addresses": ["127.0.2.1"], "region": SECONDARY}, "ok": True, "error": None},
         {"time": BASE + 13.0, "probe": "writer_region", "subject": "db", "value": SECONDARY, "ok": True, "error": None},
         {"time": BASE + 8.0, "probe": "replication_lag", "subject": "db", "value": 7.5, "ok": True, "error": None},
@@ -139,25 +139,27 @@ def test_phases_come_from_samples_lab_events_and_the_ledger(tmp_path: Path) -> N
             tmp_path / "r", journal(10.0, rollback_at=30), recs, run_json=run, samples_jsonl=samples
         )
     )
+    # lab_speed 10: every duration is in AWS seconds (lab seconds x 10), lab seconds beside
     at = {p.key: p.since_t0_s for p in m.phases}
-    assert at["detection"] == pytest.approx(1.0)
-    assert at["dns-change"] == pytest.approx(1.9)
-    assert at["dns-shift"] == pytest.approx(2.2, abs=INTERVAL)
-    assert at["promotion"] == pytest.approx(3.0)
-    assert at["first-write"] == pytest.approx(3.5, abs=4 * INTERVAL + 0.01)
-    assert at["rollback"] == pytest.approx(20.0)
-    scaled = {p.key: p.aws_time_s for p in m.phases}
-    assert scaled["detection"] == pytest.approx(10.0) and scaled["promotion"] == pytest.approx(30.0)
-    assert scaled["dns-shift"] is None  # client-side: not scaled
+    lab = {p.key: p.lab_since_t0_s for p in m.phases}
+    assert "detection" not in at  # no Route 53 status seen: the checkers' failure is its own phase
+    assert at["checkers"] == pytest.approx(10.0) and lab["checkers"] == pytest.approx(1.0)
+    assert "dns-change" not in at  # no lab log: the service record's change is not claimed
+    assert at["dns-probe"] == pytest.approx(19.0)
+    assert at["dns-shift"] == pytest.approx(22.0, abs=10 * INTERVAL)
+    assert at["promotion"] == pytest.approx(30.0)
+    assert at["first-write"] == pytest.approx(35.0, abs=10 * (4 * INTERVAL + 0.01))
+    assert at["rollback"] == pytest.approx(200.0)
+    assert m.roles.users_from == PRIMARY and m.roles.users_to == SECONDARY
+    assert m.roles.writer_before == PRIMARY and m.roles.writer_after == SECONDARY
     codes = {f.code: f for f in m.findings}
     assert codes["ttl-exceeds-rto"].numbers == {"ttl_s": 3.0, "rto_objective_s": 2}
     assert codes["dns-floor-exceeds-rto"].numbers["dns_floor_s"] == 5.0
-    assert codes["lag-exceeds-rpo"].numbers["replication_lag_s"] == 7.5
+    assert codes["lag-exceeds-rpo"].numbers["replication_lag_s"] == pytest.approx(75.0)
     assert "lag-crossed-rpo" not in codes  # no lag sample after the fault
     refused = codes["writes-refused-after-dns"].numbers
-    assert refused["seconds"] == pytest.approx(
-        13.5 - 12.2, abs=4 * INTERVAL + 1e-6
-    )  # one write interval
+    # refused by the region users moved to, from the DNS shift until its promotion
+    assert refused["seconds"] == pytest.approx(10 * (13.0 - 12.2), abs=10 * 4 * INTERVAL + 1e-6)
 
 
 def test_the_journal_names_the_fault_activity_explicitly(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gameday.lab.api import served_data
-from gameday.reports.findings import ObjectiveResult
+from gameday.reports.model import ObjectiveResult
 from gameday.reports.objectives import parse_objectives
 from gameday.reports.restore import (
     Discarded,
