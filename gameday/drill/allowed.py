@@ -2,9 +2,10 @@
 
 Chaos Toolkit runs any importable function (``{"module": "os", "func": "system"}``) and
 any process. A drill runs unattended in shared accounts, so an activity is *known* only
-when its module is one of gameday's activity packages or chaostoolkit-aws
-(:data:`KNOWN_PREFIXES`) **and** chaoslib's discovery lists the function as one of that
-module's activities (its ``__all__``; private helpers are not activities). Everything else,
+when it is declared in :mod:`gameday.registry` (gameday's own and a team's registered
+impairments), or its module is chaostoolkit-aws (:data:`KNOWN_PREFIXES`) **and**
+chaoslib's discovery lists the function as one of that module's activities (its
+``__all__``; private helpers are not activities). Everything else,
 and every ``process`` provider, must be named in the experiment's ``gameday`` extension::
 
     "allow_activities": ["os.system", "process:./scripts/drain.sh"]
@@ -21,17 +22,12 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from gameday import registry
+
 __all__ = ["KNOWN_PREFIXES", "activity_problems"]
 
 #: Modules whose discovered activities may run without an allow.
-KNOWN_PREFIXES = (
-    "gameday.actions.",
-    "gameday.probes.",
-    "gameday.runbook",
-    "gameday.drill.lag",
-    "gameday.drill.replay",
-    "chaosaws.",
-)
+KNOWN_PREFIXES = ("gameday.actions.", "gameday.probes.", "chaosaws.")
 ALLOW_KEY = "allow_activities"
 
 
@@ -50,8 +46,12 @@ def _discovered(module: str) -> frozenset[str]:
 
 
 def _known(module: str, func: str) -> bool:
-    in_package = module.startswith(KNOWN_PREFIXES) or module + "." in KNOWN_PREFIXES
-    return in_package and func in _discovered(module)
+    """A discovered activity of gameday or chaostoolkit-aws, or a team's activity declared in
+    :mod:`gameday.registry` (a declaration names its rollback and IAM actions, so it is
+    as known as gameday's own)."""
+    if registry.lookup(module, func, import_any=True) is not None:
+        return True
+    return module.startswith(KNOWN_PREFIXES) and func in _discovered(module)
 
 
 def _activities(experiment: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
