@@ -30,6 +30,7 @@ from gameday.lab.api import (
     served_data,
     shell_exports,
 )
+from gameday.lab.config import NUMBER_RANGES
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 
@@ -484,8 +485,9 @@ def set_lag(seconds: float, lab_dir: str | None) -> None:
 
     Not an AWS fault (no AWS call delays Aurora's storage replication): a lab knob to
     rehearse a lagging replica. Recorded in the lab's events as lab_only."""
-    if not 0 <= seconds < float("inf"):
-        _fail(f"lag must be a number of seconds >= 0, got {seconds:g}")
+    low, high = NUMBER_RANGES["replication_lag"][:2]  # the same cap as 'lab up --lag'
+    if not low <= seconds <= high:
+        _fail(f"lag must be a number of seconds from {low:g} to {high:g}, got {seconds:g}")
     handle = Lab(_lab_dir(lab_dir))
     if not handle.running():
         _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
