@@ -15,6 +15,7 @@ identity, so the fault ledger can record which account a fault was injected into
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -25,10 +26,14 @@ from gameday.aws import LAB_ACCOUNT_ID
 __all__ = [
     "LAB_ACCOUNT_ID",
     "AccountNotAllowed",
+    "RegionNotAllowed",
     "allowed_accounts",
+    "allowed_regions",
     "caller_account",
     "ensure_account_allowed",
+    "ensure_regions_allowed",
     "forget_identities",
+    "production_like",
     "verified_account",
 ]
 
@@ -135,3 +140,61 @@ def forget_identities() -> None:
     with _identities_lock:
         _identities.clear()
         _verified.clear()
+
+
+# -- regions ---------------------------------------------------------------------------
+
+
+class RegionNotAllowed(PermissionError):
+    """A region the drill would touch is not allowlisted."""
+
+
+def allowed_regions(configuration: Mapping[str, Any] | None = None) -> set[str]:
+    """Allowlisted regions: ``gameday_allowed_regions`` (list or comma-separated) and
+    ``GAMEDAY_ALLOWED_REGIONS``; on the lab, its own two regions."""
+    cfg = configuration or {}
+    allowed: set[str] = set()
+    configured = cfg.get("gameday_allowed_regions")
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    for value in configured or ():
+        if str(value).strip():
+            allowed.add(str(value).strip())
+    for value in os.environ.get("GAMEDAY_ALLOWED_REGIONS", "").split(","):
+        if value.strip():
+            allowed.add(value.strip())
+    if cfg.get("gameday_target") == "lab":
+        allowed |= {str(cfg[k]) for k in ("primary_region", "secondary_region") if cfg.get(k)}
+    return allowed
+
+
+def ensure_regions_allowed(configuration: Mapping[str, Any], regions: set[str]) -> None:
+    """Raise :class:`RegionNotAllowed` unless every region of ``regions`` is allowlisted."""
+    allowed = allowed_regions(configuration)
+    if not allowed:
+        raise RegionNotAllowed(
+            "No AWS region is allowlisted for fault injection: set `gameday_allowed_regions` "
+            "in the var file (or GAMEDAY_ALLOWED_REGIONS) to the regions this drill may impair."
+        )
+    outside = sorted(r for r in regions if r and r not in allowed)
+    if outside:
+        raise RegionNotAllowed(
+            f"region(s) {', '.join(outside)} not allowlisted for fault injection (allowed: "
+            f"{', '.join(sorted(allowed))}): add them to `gameday_allowed_regions` / "
+            "GAMEDAY_ALLOWED_REGIONS if this drill may impair them."
+        )
+
+
+# -- production-looking targets ----------------------------------------------------------
+
+#: "prod", "production", "prd" as a word of a name or tag ("non-prod" and "preprod" are not).
+_PRODUCTION = re.compile(r"(?<![a-z0-9])(?<!non-)(?<!non_)(?<!pre-)(prod|production|prd)(?![a-z])")
+
+
+def production_like(values: Mapping[str, Any]) -> list[str]:
+    """``"where=value"`` for each value (a name or tag) that looks like production."""
+    return [
+        f"{where}={value}"
+        for where, value in values.items()
+        if isinstance(value, str) and _PRODUCTION.search(value.lower())
+    ]

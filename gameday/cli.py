@@ -18,7 +18,7 @@ def main() -> None:
 
 def _register() -> None:
     """Attach the sub-commands; each lives beside the code it drives."""
-    from gameday.discover.cli import discover_command
+    from gameday.discovery.cli import discover_command
     from gameday.drill.commands import COMMANDS
     from gameday.faults_cli import recover_command
     from gameday.lab.cli import lab

@@ -43,7 +43,7 @@ from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from gameday.drill import DrillError
+from gameday.drill import DrillError, safety
 from gameday.drill import rundir as rd
 from gameday.drill.artefacts import (
     floors,
@@ -140,10 +140,12 @@ def before_experiment_control(
         configure_control(context, configuration, secrets)
         run = _current
     assert run is not None
+    safety.begin(run)
     run.configuration = dict(configuration or run.configuration)
     run.path = _experiment_path()
     try:
         run.settings = parse_settings(context, run.path)
+        safety.admit(run)
     except DrillError as exc:
         run.error = str(exc)
         logger.error("gameday: %s", exc)
@@ -154,6 +156,7 @@ def before_experiment_control(
     rd.publish_current(run.run_dir)
     logger.info("gameday: run directory %s", run.run_dir)
     try:
+        safety.started(run)
         targets = Targets.from_configuration(run.configuration)
         run.sampler = Sampler(
             run.run_dir / rd.SAMPLES,
@@ -169,6 +172,7 @@ def before_experiment_control(
             return run.sampler.latest
 
         run.account = preflight(context, run.configuration, run.secrets, steady, targets)
+        safety.preflight(run)
         run.run_json["floors"] = floors(run)
         scale_pauses(context, timescale(run))
         write_run_json(run)
@@ -178,7 +182,10 @@ def before_experiment_control(
         run.enter(Phase.METHOD)
     except Exception as exc:
         run.error = str(exc) if isinstance(exc, DrillError) else f"{type(exc).__name__}: {exc}"
+        if safety.stopping(run):
+            run.error = f"stopped before anything was injected: {run.safety.guard.stop.reason}"
         logger.error("gameday: the drill cannot run: %s", run.error)
+        run.enter(Phase.REFUSED)
         stop_load(run)
         write_run_json(run)
         raise InterruptExecution(f"gameday: the drill cannot run: {run.error}") from exc
@@ -187,6 +194,8 @@ def before_experiment_control(
 def before_activity_control(context: dict[str, Any], **_: Any) -> None:
     """Live progress: the activity under way is the phase; t0 when the fault starts."""
     run = _current
+    if run is not None and run.phase is Phase.METHOD:
+        safety.check(run)  # a pending stop: no further activity
     if run is not None and run.phase in (Phase.METHOD, Phase.ROLLBACK):
         run.activity = str(context.get("name"))
         named = run.settings.fault_activity if run.settings else None
@@ -201,11 +210,16 @@ def after_activity_control(context: dict[str, Any], state: Any = None, **_: Any)
 def before_rollback_control(context: dict[str, Any], **_: Any) -> None:
     """A drill that failed its preflight injected nothing: skip the rollbacks."""
     run = _current
-    if run is not None and run.error and run.phase in (Phase.PREFLIGHT, Phase.WARM_UP):
+    if (
+        run is not None
+        and run.error
+        and run.phase in (Phase.PREFLIGHT, Phase.WARM_UP, Phase.REFUSED)
+    ):
         raise InterruptExecution("gameday: nothing was injected, no rollback needed")
     if run is not None:
         run.enter(Phase.ROLLBACK)
         run.rollbacks_started = time.time()
+        safety.quiet(run)
 
 
 def after_method_control(
@@ -216,13 +230,19 @@ def after_method_control(
     if run is None or run.error or run.run_dir is None:
         return
     run.t0 = fault_time(run, state) or run.t0
+    if safety.stopping(run):  # roll back now: no observation, no audit
+        run.enter(Phase.STOPPING)
+        return
     try:
         observe(run)
     finally:
-        stop_load(run)
+        if not safety.stopping(run):  # a stopped drill rolls back first, the load can wait
+            stop_load(run)
     run.enter(Phase.AUDIT)
     try:
         audit(run)
+    except InterruptExecution:
+        raise
     except Exception as exc:
         logger.error("gameday: the audit failed: %s", exc)
         run.cleanup.append({"audit_error": str(exc)})
@@ -233,7 +253,15 @@ def _attach(journal: dict[str, Any], item: dict[str, Any]) -> None:
     extensions[:] = [
         e for e in extensions if not (isinstance(e, dict) and e.get("name") == "gameday")
     ]
-    extensions.append({"name": "gameday", **item})
+    extensions.append({"name": "gameday", **item, **_safety_record()})
+
+
+def _safety_record() -> dict[str, Any]:
+    """Whether and why the drill was stopped, for the journal (as in run.json)."""
+    if _current is None:
+        return {}
+    fields = safety.run_json_fields(_current)
+    return {k: fields[k] for k in ("stopped", "allow_production") if k in fields}
 
 
 def after_experiment_control(
@@ -244,12 +272,16 @@ def after_experiment_control(
     if run is None:
         return
     journal = state if isinstance(state, dict) else {}
+    run.enter(Phase.CLEANUP)
+    safety.quiet(run)
     stop_load(run)
     if run.run_dir is None:  # the extension itself was invalid: no run directory
+        safety.end(run)
         _attach(journal, {"verdict": "incomplete", "error": run.error, "run_dir": None})
         return
     try:
         revert_open_faults(run)
+        safety.release_target(run)  # restored: the next drill may start while this reports
         ended = time.time()
         write_faults_slice(run)
         write_lab_events(run, ended)
@@ -284,6 +316,7 @@ def after_experiment_control(
         run.error = run.error or f"the report could not be built: {exc}"
         _attach(journal, {"verdict": "incomplete", "error": run.error, "run_dir": str(run.run_dir)})
     finally:
+        safety.end(run)
         run.enter(Phase.DONE)
         rd.clear_current(run.run_dir)
 
@@ -294,6 +327,8 @@ def cleanup_control(**_: Any) -> None:
     run = _current
     if run is not None:
         stop_load(run)
+        safety.end(run)
+        safety.restore(run)
         restore_environment(run)
     _current = None
 

@@ -17,9 +17,22 @@ accepted forms; callers wrap it in their own error type (``ActivityFailed``, an 
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import re
 
-__all__ = ["DurationError", "iso8601_seconds", "span_seconds"]
+__all__ = [
+    "MAX_DURATION_ENV",
+    "DurationError",
+    "bound_fis_duration",
+    "iso8601_seconds",
+    "span_seconds",
+]
+
+#: Set by the gameday control while a drill runs: its maximum duration in AWS seconds
+#: (``stop_conditions.max_duration_seconds``); FIS actions bound their ``duration`` by it.
+MAX_DURATION_ENV = "GAMEDAY_MAX_DURATION_SECONDS"
 
 _ISO8601 = re.compile(r"^PT(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$")
 _SPAN = re.compile(r"^(?=\d)(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -48,3 +61,19 @@ def span_seconds(text: str) -> float:
         raise DurationError(f"{text!r} is not a duration like 90, 90s, 2m, 1h30m or PT2M")
     hours, minutes, seconds = (float(part) if part else 0.0 for part in match.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+def bound_fis_duration(duration: str) -> str:
+    """``duration`` (ISO 8601), cut to the running drill's maximum duration, if any."""
+    limit = os.environ.get(MAX_DURATION_ENV)
+    try:
+        bound = float(limit) if limit else math.inf
+        asked = iso8601_seconds(duration)
+    except ValueError:
+        return duration  # the action's own check reports a bad duration
+    if not math.isfinite(bound) or asked <= bound:
+        return duration
+    logging.getLogger("gameday").warning(
+        "gameday: FIS duration %s cut to the drill's maximum duration of %g s", duration, bound
+    )
+    return f"PT{max(1, int(bound))}S"

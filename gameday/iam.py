@@ -120,7 +120,7 @@ def render(experiment: Mapping[str, Any]) -> str:
 
 def discover_policy() -> str:
     """``gameday iam --discover``: the read-only policy ``gameday discover`` needs, derived
-    from the only calls its reader may make (:data:`gameday.discover.reader.READ_CALLS`)."""
-    from gameday.discover.reader import iam_actions
+    from the only calls its reader may make (:data:`gameday.discovery.reader.READ_CALLS`)."""
+    from gameday.discovery.reader import iam_actions
 
     return json.dumps(policy_document(iam_actions()), indent=2)

@@ -23,7 +23,7 @@ from typing import Any
 from gameday import aws, registry
 from gameday.faults import REVERTED, Entry, Ledger
 from gameday.faults import ledger_path as configured_ledger_path
-from gameday.procutil import pid_alive
+from gameday.procutil import alive_since
 
 __all__ = ["LedgerNotFound", "live_writer", "recover", "rollback_for"]
 
@@ -86,7 +86,19 @@ def live_writer(entry: Entry) -> bool:
     The current process never counts: a run may recover its own faults."""
     if not entry.pid or entry.pid == os.getpid() or entry.host != socket.gethostname():
         return False
-    return pid_alive(entry.pid)  # a zombie has exited: its faults are orphans
+    # a zombie has exited, and a process that started after the entry was written merely
+    # reuses the pid: either way its faults are orphans
+    return alive_since(entry.pid, _entry_epoch(entry))
+
+
+def _entry_epoch(entry: Entry) -> float:
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(entry.time)
+    except (TypeError, ValueError):
+        return float("inf")  # unknown: trust the pid alone, as before
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
 
 
 def recover(

@@ -3,7 +3,7 @@
 An environment is a Chaos Toolkit var file (``chaos run --var-file F``) whose
 ``configuration`` holds the names and ids every catalogue experiment reads. The lab writes
 its own (:mod:`gameday.lab.varfile`), ``gameday discover`` writes one for a real account
-(:mod:`gameday.discover`), and a team may write one by hand
+(:mod:`gameday.discovery`), and a team may write one by hand
 (``experiments/vars/aws.example.json``); all carry exactly :data:`KEYS`, in this order.
 """
 

@@ -15,7 +15,6 @@ Which lab fixture to use (see tests/README.md, "How to write a lab test that sta
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,10 +34,6 @@ __all__ = ["FAST_SPEED", "STEADY_TIMEOUT", "wait_for_lab_steady", "wait_for_stea
 
 def pytest_configure(config: pytest.Config) -> None:
     scheduling.register(config)
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        # An xdist worker ignores SIGINT, and an ignored signal is inherited: the commands
-        # a test starts (`gameday lab up`, told to stop with Ctrl-C) would never see it.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -47,6 +42,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"_report_{report.when}", report)
     return report
+
+
+#: The shared lab's fixed global-failover and rebuild durations (AWS seconds; see `lab`).
+SHARED_LAB_FAILOVER_SECONDS = 60.0
+SHARED_LAB_RESYNC_SECONDS = 20.0
+SHARED_LAB_PAUSE_DELAY_SECONDS = 10.0
+#: The settings of ``lab`` and ``shared_lab`` (see ``lab``).
+SHARED_LAB = {
+    "failover_seconds": SHARED_LAB_FAILOVER_SECONDS,
+    "resync_seconds": SHARED_LAB_RESYNC_SECONDS,
+    "pause_replication_delay_seconds": SHARED_LAB_PAUSE_DELAY_SECONDS,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -62,9 +69,9 @@ def _start(lab_dir: Path, **settings: object) -> Lab:
 
 
 def _restart(handle: Lab) -> None:
-    """Stop ``handle``'s lab and start a fresh default one in its directory, in place."""
+    """Stop ``handle``'s lab and start a fresh one (:data:`SHARED_LAB`) in its directory."""
     handle.stop()
-    handle.__dict__.update(_start(handle.dir).__dict__)
+    handle.__dict__.update(_start(handle.dir, **SHARED_LAB).__dict__)
 
 
 class SharedLab:
@@ -78,7 +85,7 @@ class SharedLab:
 
     def get(self, tmp_path_factory: pytest.TempPathFactory) -> Lab:
         if self.handle is None:
-            self.handle = _start(tmp_path_factory.mktemp("shared-lab"))
+            self.handle = _start(tmp_path_factory.mktemp("shared-lab"), **SHARED_LAB)
             self.starts += 1
         return self.handle
 
@@ -111,8 +118,16 @@ def shared_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A lab with the default configuration, for one test module."""
-    handle = _start(tmp_path_factory.mktemp("lab"))
+    """A lab with the default configuration, for one test module.
+
+    Except three drawn durations, fixed here to keep the suite short (:data:`SHARED_LAB`):
+    an unplanned global failover (60 AWS s; drawn from 60-300 s by default), the old
+    primary's rebuild after it (20 AWS s; drawn from 300-1800 s), which every
+    failover-then-failback test would otherwise wait out, and the delay before a FIS
+    global-table pause bites (10 AWS s; drawn from 0-300 s). tests/lab/test_fidelity.py
+    covers the draws themselves. ``shared_lab`` uses the same settings.
+    """
+    handle = _start(tmp_path_factory.mktemp("lab"), **SHARED_LAB)
     try:
         yield handle
     finally:

@@ -25,7 +25,7 @@ from click.testing import CliRunner, Result
 from gameday.lab import Lab
 from gameday.lab import cli as lab_cli
 from gameday.lab.config import NUMBER_RANGES as LAB_RANGES
-from gameday.lab.config import LabConfig
+from gameday.lab.config import OPTIONAL_NUMBERS, LabConfig
 from gameday.lab.lock import lab_processes
 from gameday.load import cli as load_cli
 from gameday.load.settings import NUMBER_RANGES as LOAD_RANGES
@@ -125,18 +125,22 @@ def test_every_numeric_lab_option(runner: CliRunner, tmp_path: Path) -> None:
 
 def test_every_numeric_lab_config_key(runner: CliRunner, tmp_path: Path) -> None:
     defaults = LabConfig()
+    # numeric keys, the optional ones included (None: drawn by the lab, gameday.lab.draws)
     keys = [
         f.name
         for f in fields(LabConfig)
-        if isinstance(getattr(defaults, f.name), int | float)
-        and not isinstance(getattr(defaults, f.name), bool)
+        if f.name in OPTIONAL_NUMBERS
+        or (
+            isinstance(getattr(defaults, f.name), int | float)
+            and not isinstance(getattr(defaults, f.name), bool)
+        )
     ]
     assert set(LAB_RANGES) <= set(keys) and "ttl" in keys
     lab_dir = tmp_path / "lab"
     config = tmp_path / "lab.json"
     for key in keys:
         for value in BAD_VALUES:
-            if valid(value, LAB_RANGES, key):
+            if valid(value, LAB_RANGES, key) or (value is None and key in OPTIONAL_NUMBERS):
                 continue
             config.write_text(json.dumps({key: value}))  # NaN/Infinity: Python's JSON
             result = runner.invoke(

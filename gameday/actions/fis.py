@@ -22,7 +22,7 @@ from gameday import activity, registry
 from gameday.actions._fistemplates import HINTS as _HINTS
 from gameday.actions._fistemplates import check_template as _check_template
 from gameday.actions._fistemplates import ensure_template as _ensure_template
-from gameday.durations import DurationError, iso8601_seconds
+from gameday.durations import DurationError, bound_fis_duration, iso8601_seconds
 from gameday.faults import FAILED, Undo
 
 __all__ = [
@@ -51,11 +51,12 @@ _FAULT_TAG = "gameday:fault-id"
 
 
 def _check_duration(duration: str) -> str:
+    """``duration`` checked, and cut to the running drill's maximum duration (if any)."""
     try:
         iso8601_seconds(duration)
     except DurationError as exc:
         raise activity.fail(f"Bad `duration`: {exc}.") from exc
-    return duration
+    return bound_fis_duration(duration)
 
 
 _duration_check = registry.argument("duration", _check_duration)
@@ -252,7 +253,7 @@ def pause_replication(
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
     region = activity.check_region(region)
-    _check_duration(duration)
+    duration = _check_duration(duration)
     if not template_id and not table_arns and not bucket_arns:
         raise activity.fail(
             "Give `template_id`, or the `table_arns` / `bucket_arns` whose replication to pause."
@@ -375,7 +376,7 @@ def disrupt_cross_region_connectivity(
     Returns ``region``, ``experiment_id``, ``template_id``, ``state`` and ``fault_id``.
     """
     region = activity.check_region(region)
-    _check_duration(duration)
+    duration = _check_duration(duration)
     if not template_id:
         destination_region = activity.check_region(destination_region, "destination_region")
         activity.require(subnet_ids, "subnet_ids", "the subnets whose cross-region traffic to cut")

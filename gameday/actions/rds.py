@@ -74,6 +74,49 @@ def _member_in(cluster: dict[str, Any], region: str, global_cluster_id: str) -> 
     )
 
 
+def _settled(
+    rds: Any, global_cluster_id: str, cluster: dict[str, Any], timeout: float, poll_interval: float
+) -> dict[str, Any]:
+    """The global cluster once no operation runs and no member is rebuilding (or fail)."""
+    # an operation still running (a failover whose action timed out, say) must end before
+    # the writer's place means anything: until then the global cluster refuses the next one
+    # and the writer may still move
+    busy_until = time.monotonic() + timeout
+    while cluster.get("FailoverState") and time.monotonic() < busy_until:
+        time.sleep(max(0.05, poll_interval))
+        cluster = describe_global_cluster(rds, global_cluster_id)
+    if cluster.get("FailoverState"):
+        state = cluster["FailoverState"]
+        raise activity.fail(
+            f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
+            f"progress ({state.get('Status', 'unknown')}, towards "
+            f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
+            f"{timeout:g} s: wait until it ends, then run the action again."
+        )
+    # after an unplanned failover the old primary is rebuilt (pending-resync, minutes to
+    # hours): AWS refuses a switchover until every member is in sync again, so wait for it
+    while _resyncing(cluster) and time.monotonic() < busy_until:
+        time.sleep(max(0.05, poll_interval))
+        cluster = describe_global_cluster(rds, global_cluster_id)
+    if _resyncing(cluster):
+        raise activity.fail(
+            f"Global cluster {global_cluster_id!r} has member(s) in pending-resync "
+            f"({', '.join(sorted(arn_region(a) for a in _resyncing(cluster)))}) after "
+            f"{timeout:g} s: an old primary is rebuilt after an unplanned failover and AWS "
+            "refuses a switchover until it is in sync; wait, then run the action again."
+        )
+    return cluster
+
+
+def _resyncing(cluster: dict[str, Any]) -> list[str]:
+    """The members still rebuilding after an unplanned failover (``pending-resync``)."""
+    return [
+        m["DBClusterArn"]
+        for m in cluster.get("GlobalClusterMembers", [])
+        if m.get("SynchronizationStatus") == "pending-resync"
+    ]
+
+
 def _move_writer(
     *,
     fault: str,
@@ -94,21 +137,7 @@ def _move_writer(
     rds = activity.connect("rds", api_region, configuration, secrets)
     activity.guard(api_region, configuration, secrets)
     cluster = describe_global_cluster(rds, global_cluster_id)
-    # an operation still running (a failover whose action timed out, say) must end before
-    # the writer's place means anything: until then the global cluster refuses the next one
-    # and the writer may still move
-    busy_until = time.monotonic() + timeout
-    while cluster.get("FailoverState") and time.monotonic() < busy_until:
-        time.sleep(max(0.05, poll_interval))
-        cluster = describe_global_cluster(rds, global_cluster_id)
-    if cluster.get("FailoverState"):
-        state = cluster["FailoverState"]
-        raise activity.fail(
-            f"Global cluster {global_cluster_id!r} still has a failover or switchover in "
-            f"progress ({state.get('Status', 'unknown')}, towards "
-            f"{arn_region(state.get('ToDbClusterArn', '')) or 'an unknown region'}) after "
-            f"{timeout:g} s: wait until it ends, then run the action again."
-        )
+    cluster = _settled(rds, global_cluster_id, cluster, timeout, poll_interval)
     old = writer_of(cluster)
     target_arn = _member_in(cluster, target_region, global_cluster_id)
     outcome: dict[str, Any] = {

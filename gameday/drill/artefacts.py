@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import Any
 
 from gameday.drill import rundir as rd
+from gameday.drill.safety import run_json_fields as safety_fields
 from gameday.drill.state import DrillRun
 from gameday.rundir import epoch
 from gameday.rundir.files import write_atomic
@@ -101,6 +102,7 @@ def write_run_json(run: DrillRun) -> None:
         "error": run.error,
         "cleanup": run.cleanup,
         "pid": os.getpid(),
+        **safety_fields(run),
     }
     rd.write_json(run.run_dir / rd.RUN_JSON, run.run_json)
 

@@ -78,9 +78,21 @@ def lab_varfile(lab_dir: str | None = None) -> Iterator[Path]:
         click.echo("gameday: lab stopped", err=True)
 
 
+def _lab_running(lab_dir: str | None) -> bool:
+    from gameday.lab.api import Lab, LabConfig
+
+    return Lab(lab_dir or LabConfig().lab_dir).running()
+
+
 def _report(outcome: Any) -> None:
-    where = f"\n  report: {outcome.run_dir / 'report.html'}" if outcome.run_dir else ""
-    click.echo(f"verdict: {outcome.verdict.upper()} ({outcome.message}){where}")
+    """The verdict line, and the report's path only if a report was written."""
+    where = ""
+    if outcome.run_dir and (outcome.run_dir / "report.html").is_file():
+        where = f"\n  report: {outcome.run_dir / 'report.html'}"
+    elif outcome.run_dir:
+        where = f"\n  run directory (no report): {outcome.run_dir}"
+    with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) must not fail the run
+        click.echo(f"verdict: {outcome.verdict.upper()} ({outcome.message}){where}")
 
 
 @click.command("run")
@@ -109,6 +121,17 @@ def _report(outcome: Any) -> None:
     is_flag=True,
     help="Operator steps continue after their delay or run their automated action.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve every target and print what would be injected and how each fault would "
+    "be rolled back; change nothing (read-only AWS calls only).",
+)
+@click.option(
+    "--allow-production",
+    is_flag=True,
+    help="Allow targets whose names or tags look like production (recorded in run.json).",
+)
 def run_command(
     experiment: str,
     use_lab: bool,
@@ -118,20 +141,32 @@ def run_command(
     users: int | None,
     out: Path | None,
     unattended: bool,
+    dry_run: bool,
+    allow_production: bool,
 ) -> None:
     """Run EXPERIMENT as a drill under load, always rolling back, and write its report.
 
-    Exit 0 when all five checks pass, 1 when one is missed, 3 when the drill was
-    interrupted, 2 when the drill could not run (nothing injected)."""
+    SIGINT, SIGTERM, SIGHUP and 'gameday abort' stop it and roll back at once. Exit 0
+    when all five checks pass, 1 when one is missed, 3 when the drill was interrupted,
+    2 when the drill could not run (nothing injected)."""
     from gameday.drill.progress import start_progress
     from gameday.drill.runner import RunRequest, run_drill
 
     try:
         path = resolve_experiment(experiment)
         request = RunRequest(path, list(var_files), _variables(variables), users, out, unattended)
+        request.allow_production = allow_production
         with contextlib.ExitStack() as stack:
             if use_lab:
+                if dry_run and not _lab_running(lab_dir):
+                    _fail("--dry-run --lab needs a running lab ('gameday lab up --detach').")
                 request.var_files.insert(0, stack.enter_context(lab_varfile(lab_dir)))
+            if dry_run:
+                from gameday.drill.runner import plan_drill
+
+                plan = plan_drill(request)
+                click.echo(plan.render())
+                raise SystemExit(2 if plan.problems else 0)
             outcome = run_drill(request, watch=start_progress)
     except DrillError as exc:
         _fail(str(exc))
@@ -313,7 +348,29 @@ def note_command(text: str, author: str | None, run_dir: Path | None) -> None:
     click.echo(f"noted in {path}")
 
 
+@click.command("abort")
+@click.option("--reason", default=None, help="Why (recorded in each drill's run directory).")
+def abort_command(reason: str | None) -> None:
+    """Emergency stop: stop every drill running on this host (for this user's state
+    directory); each rolls back at once and records the abort.
+
+    External systems can do the same by creating the emergency-stop file
+    ($GAMEDAY_ABORT_FILE, else ABORT beside the fault ledger): while it exists running
+    drills stop and no drill starts. Exits 1 when no drill is running."""
+    from gameday.drill.abort import abort_all, drills_dir
+
+    stopped = abort_all(reason)
+    if not stopped:
+        _fail(f"no drill is running on this host (none registered in {drills_dir()}).", code=1)
+    for item in stopped:
+        click.echo(
+            f"abort: drill {item['experiment']} (pid {item['pid']}, run directory "
+            f"{item['run_dir']}): {item['outcome']}"
+        )
+
+
 COMMANDS = (
+    abort_command,
     run_command,
     validate_command,
     list_command,

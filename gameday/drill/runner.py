@@ -37,6 +37,7 @@ class RunRequest:
     users: int | None = None
     out: Path | None = None
     unattended: bool = False
+    allow_production: bool = False
 
 
 @dataclass
@@ -80,6 +81,12 @@ def configuration_for(
             data = json.loads(var_file.read_text()) if var_file.suffix == ".json" else None
         except ValueError as exc:
             raise DrillError(f"var file {var_file} is not valid JSON: {exc}") from exc
+        if data is not None and not isinstance(data, dict):
+            raise DrillError(
+                f"var file {var_file} must hold a JSON object such as "
+                '{"configuration": {...}, "secrets": {...}}, '
+                f"not a {type(data).__name__}."
+            )
         if data is not None and not isinstance(data.get("configuration", {}), dict):
             raise DrillError(f"var file {var_file}: 'configuration' must be an object.")
     config_vars, secret_vars = merge_vars(dict(variables), [str(p) for p in var_files])
@@ -130,12 +137,48 @@ def outcome_of(journal: Mapping[str, Any]) -> RunOutcome:
     return RunOutcome(EXIT_INCOMPLETE, "incomplete", run_dir, message, dict(journal))
 
 
+#: The load generator's bound on users (:data:`gameday.load.runner.NUMBER_RANGES`).
+MAX_USERS = 100_000
+
+
+def check_request(request: RunRequest) -> None:
+    """Bad input refused before anything runs (preflight included)."""
+    if request.users is not None and not 1 <= request.users <= MAX_USERS:
+        raise DrillError(f"--users must be between 1 and {MAX_USERS}, got {request.users}.")
+    share = os.environ.get("GAMEDAY_STICKY_SHARE")
+    if share:
+        try:
+            ok = 0.0 <= float(share) <= 1.0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise DrillError(
+                f"GAMEDAY_STICKY_SHARE must be a fraction between 0 and 1, got {share!r}."
+            )
+
+
+def plan_drill(request: RunRequest) -> Any:
+    """``gameday run --dry-run``: validate, resolve, describe; change nothing."""
+    from gameday.drill.dryrun import dry_run
+
+    check_request(request)
+    experiment = load(request.experiment)
+    configuration, _config_vars, secret_vars = configuration_for(
+        experiment, request.var_files, request.variables
+    )
+    problems = validate_experiment(experiment, request.experiment, configuration)
+    plan = dry_run(request.experiment, experiment, configuration, secret_vars or None)
+    plan.problems = problems + plan.problems
+    return plan
+
+
 def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> RunOutcome:
     """Validate, then run the experiment with rollbacks always; never raises for a drill
     that ran (its outcome says how it went), DrillError for bad input (exit 2)."""
     from chaoslib.experiment import run_experiment
     from chaoslib.settings import get_loaded_settings, load_settings
 
+    check_request(request)
     experiment = load(request.experiment)
     configuration, config_vars, secret_vars = configuration_for(
         experiment, request.var_files, request.variables
@@ -145,8 +188,6 @@ def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> Ru
         raise DrillError(
             f"{request.experiment} is not a runnable drill:\n  - " + "\n  - ".join(problems)
         )
-    if request.users is not None and request.users < 1:
-        raise DrillError(f"--users must be at least 1, got {request.users}.")
     settings = dict(get_loaded_settings() or load_settings() or {})
     settings.setdefault("runtime", {}).setdefault("rollbacks", {})["strategy"] = "always"
     env = {
@@ -156,6 +197,7 @@ def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> Ru
         if request.out
         else os.environ.get("GAMEDAY_REPORTS_DIR"),
         "GAMEDAY_UNATTENDED": "1" if request.unattended else os.environ.get("GAMEDAY_UNATTENDED"),
+        "GAMEDAY_ALLOW_PRODUCTION": "1" if request.allow_production else None,
     }
     with _environment(env):
         stop = watch() if watch else None

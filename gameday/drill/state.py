@@ -37,6 +37,9 @@ class Phase(StrEnum):
     OBSERVATION = "observation"
     ROLLBACK = "rollback"
     AUDIT = "audit"
+    STOPPING = "stopping"  # stopped (signal, stop condition, abort): straight to rollbacks
+    REFUSED = "refused"  # could not start: nothing injected, no rollbacks
+    CLEANUP = "cleanup"  # reverting what is open, writing the run files
     REPORT = "report"
     DONE = "done"
 
@@ -65,6 +68,7 @@ class DrillRun:
     summary: Any = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
     run_json: dict[str, Any] = field(default_factory=dict)
+    safety: Any = None  # gameday.drill.safety.Safety: stop guard, target lock, watcher
 
     def enter(self, phase: Phase) -> None:
         """Move to ``phase`` (no activity under way yet)."""

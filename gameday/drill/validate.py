@@ -72,7 +72,8 @@ def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
             continue
         provider = activity.get("provider") or {}
         names = [_name(provider)]
-        automated = (provider.get("arguments") or {}).get("automated")
+        arguments = provider.get("arguments")  # a process's may be a string
+        automated = arguments.get("automated") if isinstance(arguments, dict) else None
         if isinstance(automated, dict):
             names.append(_name(automated))
         for name in names:
@@ -81,6 +82,20 @@ def _rollbacks(experiment: Mapping[str, Any]) -> list[str]:
                 problems.append(
                     f"action {activity.get('name')!r} ({name}) has no rollback{problem}"
                 )
+    return problems
+
+
+def _safety_problems(experiment: dict[str, Any]) -> list[str]:
+    """Unregistered activities and malformed stop conditions (:mod:`gameday.drill.allowed`)."""
+    from gameday.drill.allowed import activity_problems
+    from gameday.drill.settings import extension
+    from gameday.drill.stops import parse_stop_conditions
+
+    problems = activity_problems(experiment)
+    try:
+        parse_stop_conditions(extension(experiment))
+    except DrillError as exc:
+        problems.append(str(exc))
     return problems
 
 
@@ -126,6 +141,7 @@ def validate_experiment(
     except DrillError as exc:
         problems.append(str(exc))
     problems += _rollbacks(experiment)
+    problems += _safety_problems(experiment)
     hypothesis = experiment.get("steady-state-hypothesis") or {}
     for section, items in (
         ("steady-state-hypothesis", hypothesis.get("probes") or []),
@@ -138,7 +154,8 @@ def validate_experiment(
             where = f"{section} {item.get('name')!r}"
             provider = item.get("provider") or {}
             problems += _binds(where, provider)
-            automated = (provider.get("arguments") or {}).get("automated")
+            arguments = provider.get("arguments")  # a process's may be a string
+            automated = arguments.get("automated") if isinstance(arguments, dict) else None
             if isinstance(automated, dict):
                 problems += _binds(f"{where} (automated)", {"type": "python", **automated})
     declared = set(experiment.get("configuration") or {})

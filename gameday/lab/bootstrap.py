@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gameday.aws import client
-from gameday.discover.model import TAG_ROLE, TAG_SERVICE
+from gameday.discovery.model import TAG_ROLE, TAG_SERVICE
 from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
 
 #: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
@@ -222,27 +222,51 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
     )
 
 
+#: Every lab cluster's DB instances: a writer and a reader (the reader is what an in-region
+#: failover promotes), as a production Aurora cluster has at least.
+INSTANCE_SUFFIXES = ("writer", "reader")
+INSTANCE_CLASS = "db.r6g.large"
+ENGINE = "aurora-postgresql"
+PARAMETER_GROUP_FAMILY = "aurora-postgresql16"
+
+
 def _global_database(
     config: LabConfig, aws: Callable[[str, str], Any], clusters: dict[str, tuple[str, str]]
 ) -> None:
-    """An Aurora global database: the primary's cluster writes, the secondary's reads."""
+    """An Aurora global database: the primary's cluster writes, the secondary's reads.
+
+    Each cluster has its own cluster parameter group (``orders-<region>``; where a team
+    sets ``rds.global_db_rpo``) and two DB instances, a writer and a reader.
+    """
     rds = aws("rds", config.primary.name)
-    rds.create_global_cluster(
-        GlobalClusterIdentifier=config.global_cluster, Engine="aurora-postgresql"
-    )
+    rds.create_global_cluster(GlobalClusterIdentifier=config.global_cluster, Engine=ENGINE)
     for index, spec in enumerate(config.regions):
+        regional = aws("rds", spec.name)
         cluster_id = f"orders-{spec.name}"
+        regional.create_db_cluster_parameter_group(
+            DBClusterParameterGroupName=cluster_id,
+            DBParameterGroupFamily=PARAMETER_GROUP_FAMILY,
+            Description="gameday lab: the orders cluster's parameters (rds.global_db_rpo)",
+        )
         extra: dict[str, Any] = (
             {"MasterUsername": "gameday", "MasterUserPassword": "lab-only-password"}
             if index == 0
             else {}
         )
-        cluster = aws("rds", spec.name).create_db_cluster(
+        cluster = regional.create_db_cluster(
             DBClusterIdentifier=cluster_id,
-            Engine="aurora-postgresql",
+            Engine=ENGINE,
             GlobalClusterIdentifier=config.global_cluster,
+            DBClusterParameterGroupName=cluster_id,
             **extra,
         )["DBCluster"]
+        for suffix in INSTANCE_SUFFIXES:
+            regional.create_db_instance(
+                DBInstanceIdentifier=f"{cluster_id}-{suffix}",
+                DBClusterIdentifier=cluster_id,
+                Engine=ENGINE,
+                DBInstanceClass=INSTANCE_CLASS,
+            )
         clusters[spec.name] = (cluster_id, cluster["DBClusterArn"])
 
 

@@ -30,6 +30,7 @@ from gameday.lab.api import (
     served_data,
     shell_exports,
 )
+from gameday.lab.config import NUMBER_RANGES
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
 
@@ -66,7 +67,8 @@ def lab() -> None:
     "--speed",
     type=float,
     help="AWS seconds per lab second for every AWS-side duration (health checks, TTLs, "
-    "failovers, FIS, replica status), 0.1-200; 1 = real time [10].",
+    "failovers, FIS, replica status), 0.1-200, dividing the TTLs (--ttl and 60) so that "
+    "they are served exactly; 1 = real time [10].",
 )
 @click.option(
     "--data-tier",
@@ -78,6 +80,12 @@ def lab() -> None:
     "--lag",
     type=float,
     help="Lab-only: baseline delay of the lab's replication link, in lab seconds, 0-60 [0.3].",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Seed of the lab's draws from AWS's documented ranges (failover and resync "
+    "durations, checker phases, FIS replication delay), 0-2147483647 [drawn at start].",
 )
 @click.option("--service-port", type=int, help="Port of the regional APIs (0: pick a free one).")
 @click.option(
@@ -134,6 +142,8 @@ def _already_running(handle: Lab, config: LabConfig, message: str) -> None:
     click.echo(f"gameday lab: {handle.describe_running()}")
     running = (handle.state().get("config") or {}) | {"lab_dir": str(handle.dir)}
     wanted = config.to_dict() | {"lab_dir": str(handle.dir)}
+    if wanted.get("seed") is None:  # not asked for: the running lab drew its own
+        wanted["seed"] = running.get("seed")
     differ = sorted(k for k in wanted.keys() | running.keys() if wanted.get(k) != running.get(k))
     if differ:
         for key in differ:
@@ -149,6 +159,27 @@ def _already_running(handle: Lab, config: LabConfig, message: str) -> None:
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
+
+
+def drawn_values(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lab's draws from AWS's documented ranges so far (``draw`` events)."""
+    return [
+        {k: e.get(k) for k in ("name", "aws_seconds", "low", "high", "source", "time")}
+        for e in events
+        if e.get("kind") == "draw"
+    ]
+
+
+def _draws_json(raw_state: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"seed": raw_state.get("config", {}).get("seed"), "draws": drawn_values(events)}
+
+
+def _print_draws(raw_state: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    draws = drawn_values(events)
+    click.echo(
+        f"draws (seed {raw_state.get('config', {}).get('seed')}): "
+        + (", ".join(f"{d['name']} {d['aws_seconds']:g} AWS s" for d in draws) or "none yet")
+    )
 
 
 def _build_config(
@@ -170,6 +201,7 @@ def _build_config(
         "data_tier": "data_tier",
         "threshold": "failure_threshold",
         "lag": "replication_lag",
+        "seed": "seed",
         "service_port": "service_port",
         "dns_port": "dns_port",
         "endpoint_port": "endpoint_port",
@@ -289,7 +321,8 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
         "detail": raw_state.get("network_mode_detail", ""),
     }
     if as_json:
-        click.echo(json.dumps(_status_json(info, liveness, events, network, n_events), indent=2))
+        data = _status_json(info, liveness, events, network, n_events)
+        click.echo(json.dumps(data | _draws_json(raw_state, events), indent=2))
         return
     click.echo(f"lab running (supervisor pid {info.supervisor_pid}, {info.lab_dir})")
     if health["status"] == "degraded":
@@ -300,6 +333,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     _print_summary(handle)
     for name, cluster in _served(info, events).items():
         click.echo(f"  data {name:<12}  serves {cluster}")
+    _print_draws(raw_state, events)
     _print_processes_and_events(liveness, events, n_events)
 
 
@@ -451,8 +485,9 @@ def set_lag(seconds: float, lab_dir: str | None) -> None:
 
     Not an AWS fault (no AWS call delays Aurora's storage replication): a lab knob to
     rehearse a lagging replica. Recorded in the lab's events as lab_only."""
-    if not 0 <= seconds < float("inf"):
-        _fail(f"lag must be a number of seconds >= 0, got {seconds:g}")
+    low, high = NUMBER_RANGES["replication_lag"][:2]  # the same cap as 'lab up --lag'
+    if not low <= seconds <= high:
+        _fail(f"lag must be a number of seconds from {low:g} to {high:g}, got {seconds:g}")
     handle = Lab(_lab_dir(lab_dir))
     if not handle.running():
         _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")

@@ -7,7 +7,11 @@ what the same phase takes in a real account. So the lab has one speed factor (de
 * Route 53 health checks: the ``RequestInterval`` in the control plane (10 or 30 AWS
   seconds) and the checker's timeouts (HTTP/HTTPS: 4 s to connect, 2 s for the status
   line after connecting; TCP: 10 s to connect), the interval counted from the response;
-* record TTLs as the DNS server serves them (the control plane keeps the AWS TTL);
+* record TTLs as the DNS server serves them (the control plane keeps the AWS TTL). DNS
+  TTLs are whole seconds, so a TTL is served faithfully only when ``speed`` divides it:
+  the lab refuses a speed that would distort its own TTLs (:func:`ttl_problem`, checked
+  by ``LabConfig.validate``) and a record whose TTL it would distort (Route 53's
+  ``InvalidInput``, naming the lab's limit), never serving a silently longer TTL;
 * Aurora global-database failover and switchover durations, the old primary's resync;
 * Secrets Manager replica status changes;
 * FIS action durations (``PT5M`` runs 30 lab seconds at speed 10);
@@ -40,6 +44,12 @@ TCP_CONNECT_TIMEOUT = 10.0
 
 class LabClockError(ValueError):
     """A speed factor the lab cannot run at."""
+
+
+def faithful_speeds(ttls: list[int]) -> list[float]:
+    """Whole speeds from 1 up at which every one of ``ttls`` is served faithfully."""
+    whole = math.gcd(*[t for t in ttls if t > 0]) if any(t > 0 for t in ttls) else 1
+    return [float(d) for d in range(1, whole + 1) if whole % d == 0]
 
 
 def check_speed(speed: object) -> float:
@@ -91,6 +101,19 @@ class LabClock:
         if ttl <= 0:
             return 0
         return max(1, math.ceil(ttl / self.speed))
+
+    def ttl_problem(self, ttl: int) -> str | None:
+        """Why ``ttl`` cannot be served faithfully at this speed (None: it can)."""
+        if ttl <= 0:
+            return None
+        served = ttl / self.speed
+        if served >= 1 and abs(served - round(served)) < 1e-9:
+            return None
+        return (
+            f"a TTL of {ttl} s at speed {self.speed:g} would be {served:g} lab seconds, but "
+            f"DNS TTLs are whole seconds: it would be served as {self.ttl_served(ttl)} s, "
+            f"that is {self.ttl_served(ttl) * self.speed:g} AWS s"
+        )
 
     def health_check_interval(self, request_interval: float) -> float:
         """Lab seconds between the end of one probe and the start of the next."""

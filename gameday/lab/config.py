@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from gameday.aws import known_regions
-from gameday.lab.clock import DEFAULT_SPEED, LabClock, LabClockError, check_speed
+from gameday.lab.clock import (
+    DEFAULT_SPEED,
+    LabClock,
+    LabClockError,
+    check_speed,
+    faithful_speeds,
+)
+from gameday.lab.controlplane.route53 import ELB_ALIAS_TTL
 from gameday.netutil import is_loopback
 from gameday.numbers import number_problem
 
@@ -36,7 +43,9 @@ CONTROL_PLANE_REQUEST_INTERVAL = 10
 #: failover) or ``dynamodb`` (a global table: every region writes, replication both ways).
 DATA_TIERS = ("aurora", "dynamodb")
 
-#: Aurora global database, in AWS seconds. AWS presents Aurora Global Database's
+#: Aurora global database, in AWS seconds (switchover; an unplanned failover's duration and
+#: the old primary's rebuild are drawn per lab from documented ranges, :mod:`.draws`,
+#: unless ``failover_seconds`` / ``resync_seconds`` are set). AWS presents Aurora Global Database's
 #: cross-Region recovery as taking about a minute (an RTO "typically under a minute" in the
 #: Aurora User Guide's overview and the product page), and documents FailoverGlobalCluster /
 #: SwitchoverGlobalCluster as operations that run for a while, reported through the global
@@ -44,9 +53,19 @@ DATA_TIERS = ("aurora", "dynamodb")
 #: ``SynchronizationStatus`` (User Guide: "Using switchover or failover in an Amazon Aurora
 #: global database"; API reference: FailoverState). The lab uses one minute for both by
 #: default; set ``failover_seconds`` / ``switchover_seconds`` to what your own account shows.
-DEFAULT_FAILOVER_SECONDS = 60.0
 DEFAULT_SWITCHOVER_SECONDS = 60.0
+#: Numeric settings that may be None: drawn per lab (the durations from AWS's documented
+#: range, :mod:`.draws`; the seed itself at ``lab up``).
+OPTIONAL_NUMBERS = (
+    "failover_seconds",
+    "resync_seconds",
+    "pause_replication_delay_seconds",
+    "seed",
+)
 
+
+#: The largest seed (a 31-bit number, as ``gameday lab up --seed`` takes it).
+MAX_SEED = 2**31 - 1
 
 #: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
 NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
@@ -55,6 +74,10 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "speed": (0.1, 200.0, False, "AWS seconds per lab second"),
     "failover_seconds": (1.0, 3600.0, False, "AWS seconds"),
     "switchover_seconds": (1.0, 3600.0, False, "AWS seconds"),
+    "resync_seconds": (1.0, 86400.0, False, "AWS seconds"),
+    "in_region_failover_seconds": (1.0, 600.0, False, "AWS seconds"),
+    "pause_replication_delay_seconds": (0.0, 300.0, False, "AWS seconds"),
+    "seed": (0, MAX_SEED, True, ""),
     "failure_threshold": (1, 10, True, ""),
     "replication_lag": (0.0, 60.0, False, "seconds"),
     "writer_lease": (0.05, 600.0, False, "seconds"),
@@ -125,8 +148,20 @@ class LabConfig:
     #: Lab-only: the baseline delay of the lab's replication link, in lab seconds.
     replication_lag: float = 0.3
     data_tier: str = "aurora"
-    failover_seconds: float = DEFAULT_FAILOVER_SECONDS
+    #: AWS seconds of an unplanned global failover (None: drawn per failover, 60-300 s).
+    failover_seconds: float | None = None
     switchover_seconds: float = DEFAULT_SWITCHOVER_SECONDS
+    #: AWS seconds an old primary takes to rebuild after an unplanned failover (None:
+    #: drawn per failover, 300-1800 s); a switchback is refused meanwhile.
+    resync_seconds: float | None = None
+    #: AWS seconds of an in-region Aurora failover (a reader promoted): "typically within
+    #: 30 seconds" (Aurora User Guide, high availability), so the lab takes all 30.
+    in_region_failover_seconds: float = 30.0
+    #: AWS seconds before a FIS global-table pause takes effect (None: drawn per action,
+    #: 0-300 s: "items may continue to be replicated for up to 5 minutes").
+    pause_replication_delay_seconds: float | None = None
+    #: The seed of the lab's draws (:mod:`gameday.lab.draws`); None: one is drawn at start.
+    seed: int | None = None
     #: Lab seconds a writer's lease lasts: how long a writer cut off from the control plane
     #: (frozen, say) may still acknowledge writes after a failover (the fence window).
     writer_lease: float = 1.0
@@ -200,11 +235,14 @@ class LabConfig:
             check_speed(self.speed)
         except LabClockError as exc:
             raise LabConfigError(str(exc)) from exc
+        self._check_ttls()
         if self.data_tier not in DATA_TIERS:
             raise LabConfigError(
                 f"data_tier must be one of {', '.join(DATA_TIERS)}, got {self.data_tier!r}"
             )
         for key, (low, high, integer, unit) in NUMBER_RANGES.items():
+            if key in OPTIONAL_NUMBERS and getattr(self, key) is None:
+                continue
             problem = number_problem(getattr(self, key), low, high, integer=integer, unit=unit)
             if problem:
                 raise LabConfigError(f"{key} must be {problem}")
@@ -221,6 +259,26 @@ class LabConfig:
         if not isinstance(self.lab_dir, str) or not self.lab_dir or "\0" in self.lab_dir:
             raise LabConfigError(f"lab_dir must be a directory path, got {self.lab_dir!r}")
         return self
+
+    def fixed_draws(self) -> dict[str, float | None]:
+        """The documented ranges this configuration fixes instead of drawing."""
+        return {"pause_replication_delay_seconds": self.pause_replication_delay_seconds}
+
+    def _check_ttls(self) -> None:
+        """Refuse a speed at which the lab's own TTLs would be served distorted."""
+        if number_problem(self.ttl, *NUMBER_RANGES["ttl"][:2], integer=True, unit=""):
+            return  # the range check below says what is wrong with it
+        ttls = [self.ttl, ELB_ALIAS_TTL]
+        clock = self.clock
+        for ttl in ttls:
+            problem = clock.ttl_problem(ttl)
+            if problem:
+                speeds = ", ".join(f"{s:g}" for s in faithful_speeds(ttls))
+                raise LabConfigError(
+                    f"speed {self.speed:g} would distort DNS TTLs ({problem}): with ttl "
+                    f"{self.ttl} and the load balancers' {ELB_ALIAS_TTL} s, use a speed that "
+                    f"divides both (whole speeds: {speeds}), or another ttl"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

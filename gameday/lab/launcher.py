@@ -13,6 +13,7 @@ lost or whose directory was deleted. :class:`Lab` is the handle on it::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 from gameday.faults import ledger_path
 from gameday.lab.bootstrap import RegionResources, Resources
 from gameday.lab.config import LabConfig
+from gameday.lab.draws import new_seed
 from gameday.lab.events import Event, read_events
 from gameday.lab.lock import PID_NAME, LabLock, lab_processes, locked
 from gameday.lab.network import synfilter
@@ -180,6 +182,8 @@ class Lab:
     @classmethod
     def _start_once(cls, config: LabConfig, timeout: float) -> Lab:
         config.validate()
+        if config.seed is None:  # the draws of this lab are repeatable with its seed
+            config = dataclasses.replace(config, seed=new_seed())
         lab = cls(config.lab_dir)
         try:
             lock = LabLock.try_acquire(lab.dir)

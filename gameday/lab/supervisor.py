@@ -38,6 +38,7 @@ from gameday.lab.controlapi import ControlServer, Route53View
 from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
 from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
+from gameday.lab.draws import Draws
 from gameday.lab.events import EventLog
 from gameday.lab.lock import PID_NAME, LabLock
 from gameday.lab.network import synfilter
@@ -90,6 +91,7 @@ class Supervisor:
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
         self._watcher: Worker | None = None
+        self.draws: Draws | None = None
 
     # -- start ------------------------------------------------------------------------
 
@@ -145,7 +147,8 @@ class Supervisor:
         events_path = self.dir / "events.jsonl"
         events_path.unlink(missing_ok=True)
         self.events = EventLog(events_path)
-        self.events.emit("lab-starting", pid=os.getpid())
+        self.events.emit("lab-starting", pid=os.getpid(), seed=cfg.seed)
+        self.draws = Draws.for_lab(cfg, self.events)
         addresses = [r.address for r in cfg.regions]
         self.certificate = tlscert.generate(self.dir, addresses, [cfg.zone, f"*.{cfg.zone}"])
 
@@ -194,10 +197,11 @@ class Supervisor:
             self.events,
             on_change=self._roles_changed,
             lease=cfg.writer_lease,
-            timing=FailoverTiming.from_aws(cfg.clock, cfg.failover_seconds, cfg.switchover_seconds),
+            timing=FailoverTiming.from_config(cfg),
+            draws=self.draws,
         )
         controlplane.install_operation_overrides(
-            Route53View(self), self.topology.requests, cfg.clock
+            Route53View(self), self.topology.requests, cfg.clock, self.draws
         )
         healthcheckconfig.install()
         self.restorer = pitr_restore.install(
@@ -215,8 +219,9 @@ class Supervisor:
         labels = {r.health_check_id: r.name for r in self.resources.regions}
         self.checker = HealthChecker(
             self.events,
-            cfg.time_scale,
+            cfg.clock,
             labels.get,
+            draws=self.draws,
             resolve=dns_resolver("127.0.0.1", self.ports["dns"]),
         )
         by_address = {r.address: r.name for r in self.resources.regions}

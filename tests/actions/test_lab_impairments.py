@@ -109,7 +109,13 @@ def _primary_writer(lab: Lab) -> None:
         cluster = rds.describe_global_clusters(GlobalClusterIdentifier=info.global_cluster_id)[
             "GlobalClusters"
         ][0]
-        return None if cluster.get("FailoverState") else cluster
+        # an old primary rebuilding after an unplanned failover (pending-resync) must be in
+        # sync first: AWS refuses the switchover back until then
+        rebuilding = any(
+            m.get("SynchronizationStatus") == "pending-resync"
+            for m in cluster["GlobalClusterMembers"]
+        )
+        return None if cluster.get("FailoverState") or rebuilding else cluster
 
     cluster = wait_until(settled, timeout=40)
     writer = next(m["DBClusterArn"] for m in cluster["GlobalClusterMembers"] if m["IsWriter"])

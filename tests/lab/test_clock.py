@@ -47,6 +47,16 @@ def test_a_speed_that_is_not_a_finite_positive_number_is_refused(speed: object) 
         LabConfig(speed=speed).validate()  # type: ignore[arg-type]
 
 
+def test_a_speed_that_would_distort_the_labs_ttls_is_refused_with_the_speeds_that_do_not() -> None:
+    """DNS TTLs are whole seconds: at speed 20 a 10 s TTL would be served as 1 s (20 AWS s).
+    The lab refuses the speed instead of serving a longer TTL in silence."""
+    with pytest.raises(LabConfigError, match=r"speed 20 would distort.*whole speeds: 1, 2, 5, 10"):
+        LabConfig(speed=20).validate()
+    LabConfig(speed=20, ttl=60).validate()  # 60 / 20 = 3 lab s: faithful
+    LabConfig(speed=0.5).validate()  # slower than AWS: 20 lab s, exact
+    assert LabClock(10).ttl_problem(5) is not None and LabClock(10).ttl_problem(60) is None
+
+
 def test_the_old_interval_setting_says_what_replaced_it() -> None:
     with pytest.raises(LabConfigError, match="replaced by speed"):
         LabConfig.from_dict({"health_check_interval": 1.0})

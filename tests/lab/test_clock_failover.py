@@ -25,6 +25,8 @@ pytestmark = pytest.mark.lab
 SPEED = 10
 FAILOVER_AWS_SECONDS = 30.0
 SWITCHOVER_AWS_SECONDS = 20.0
+#: The old primary's rebuild, set short here (the default is drawn from 300-1800 AWS s).
+RESYNC_AWS_SECONDS = 20.0
 #: One lab tick of the topology's clock, plus the event log's own write.
 TOLERANCE = TICK * 5
 
@@ -35,6 +37,7 @@ def timed_lab(lab_factory: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch) 
         speed=SPEED,
         failover_seconds=FAILOVER_AWS_SECONDS,
         switchover_seconds=SWITCHOVER_AWS_SECONDS,
+        resync_seconds=RESYNC_AWS_SECONDS,
     )
     for name, value in lab.env().items():
         monkeypatch.setenv(name, value)
@@ -94,10 +97,14 @@ def test_an_unplanned_failover_takes_its_configured_time_and_writes_fail_meanwhi
     assert _cluster(info.primary.name)["Status"] == "available"
 
 
-def test_the_old_primary_is_pending_resync_until_it_has_caught_up(timed_lab: Lab) -> None:
+def test_the_old_primary_is_rebuilt_and_a_failback_is_refused_meanwhile(timed_lab: Lab) -> None:
+    """AWS rebuilds the old primary's volume after an unplanned failover (pending-resync
+    from the promotion, for its rebuild time), keeps an ``rds:unplanned-global-failover``
+    snapshot of it, and refuses a switchover back while it is not in sync."""
     info = timed_lab.info
     started = time.time()
-    boto3.client("rds", region_name=info.secondary.name).failover_global_cluster(
+    rds = boto3.client("rds", region_name=info.secondary.name)
+    rds.failover_global_cluster(
         GlobalClusterIdentifier=info.global_cluster_id,
         TargetDbClusterIdentifier=info.secondary.db_cluster_arn,
         AllowDataLoss=True,
@@ -107,16 +114,45 @@ def test_the_old_primary_is_pending_resync_until_it_has_caught_up(timed_lab: Lab
         members = _cluster(info.primary.name)["GlobalClusterMembers"]
         return {m["DBClusterArn"]: m["SynchronizationStatus"] for m in members}
 
-    # The topology demotes the old primary once it has taken the request up (one lab tick).
-    wait_until(lambda: sync()[info.primary.db_cluster_arn] == "pending-resync", timeout=1)
-    during = sync()
-    assert during[info.secondary.db_cluster_arn] == "connected"
-    timed_lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=5, since=started)
+    # Still the writer while the failover runs: not pending-resync yet.
+    assert sync()[info.primary.db_cluster_arn] == "connected"
+    writer = timed_lab.wait_for_event(lambda e: e["kind"] == "writer", timeout=5, since=started)
+    rebuild = timed_lab.wait_for_event(
+        lambda e: e["kind"] == "resync-started", timeout=2, since=started
+    )
+    assert rebuild["region"] == info.primary.name
+    assert rebuild["rebuild_aws_seconds"] == pytest.approx(RESYNC_AWS_SECONDS)
+    assert sync()[info.primary.db_cluster_arn] == "pending-resync"
+    snapshots = boto3.client("rds", region_name=info.primary.name).describe_db_cluster_snapshots(
+        SnapshotType="automated"
+    )["DBClusterSnapshots"]
+    names = [s["DBClusterSnapshotIdentifier"] for s in snapshots]
+    assert rebuild["snapshot"] in names
+    assert rebuild["snapshot"].startswith("rds:unplanned-global-failover-orders-")
+    with pytest.raises(rds.exceptions.ClientError) as refused:
+        rds.switchover_global_cluster(
+            GlobalClusterIdentifier=info.global_cluster_id,
+            TargetDbClusterIdentifier=info.primary.db_cluster_arn,
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidGlobalClusterStateFault"
+    assert "pending-resync" in refused.value.response["Error"]["Message"]
     resynced = timed_lab.wait_for_event(
-        lambda e: e["kind"] == "resynchronised", timeout=5, since=started
+        lambda e: e["kind"] == "resynchronised", timeout=10, since=started
     )
     assert resynced["region"] == info.primary.name
+    assert resynced["time"] - writer["time"] >= RESYNC_AWS_SECONDS / SPEED
     assert set(sync().values()) == {"connected"}
+    # in sync again: the failback is accepted
+    rds.switchover_global_cluster(
+        GlobalClusterIdentifier=info.global_cluster_id,
+        TargetDbClusterIdentifier=info.primary.db_cluster_arn,
+    )
+    back = timed_lab.wait_for_event(
+        lambda e: e["kind"] == "writer" and e["region"] == info.primary.name,
+        timeout=10,
+        since=resynced["time"],
+    )
+    assert back["how"] == "switchover"
 
 
 def test_a_switchover_takes_its_configured_time_and_loses_nothing(timed_lab: Lab) -> None:

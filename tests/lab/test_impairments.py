@@ -203,6 +203,14 @@ def writer(lab: Lab) -> Iterator[None]:
     lab.set_lag(LAG)
     if lab.info.primary.role != "writer":
         rds = boto3.client("rds", region_name=info.primary.name, endpoint_url=info.endpoint_url)
+
+        def in_sync() -> bool:
+            members = rds.describe_global_clusters()["GlobalClusters"][0]["GlobalClusterMembers"]
+            return all(m["SynchronizationStatus"] == "connected" for m in members)
+
+        # after an unplanned failover the old primary is rebuilt first (pending-resync):
+        # AWS refuses the switchover back until then (20 AWS s on the shared lab)
+        wait_until(in_sync, timeout=10)
         rds.switchover_global_cluster(
             GlobalClusterIdentifier=info.global_cluster_id,
             TargetDbClusterIdentifier=info.primary.db_cluster_arn,
@@ -532,6 +540,12 @@ def test_the_whole_runbook_after_a_hard_outage(
     primary = RegionClient(info.primary.control_port)
     wait_until(lambda: sorted(primary.existing(survivors)) == sorted(survivors), timeout=5)
 
+    # the runbook waits for the rebuild too: AWS refuses the failback during pending-resync
+    lab.wait_for_event(
+        lambda e: e["kind"] == "resynchronised" and e["region"] == info.primary.name,
+        10,
+        since=started,
+    )
     failback = time.time()
     rds.switchover_global_cluster(
         GlobalClusterIdentifier=info.global_cluster_id,

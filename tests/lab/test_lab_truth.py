@@ -29,6 +29,7 @@ from click.testing import CliRunner
 
 from gameday.cli import main as gameday_cli
 from gameday.lab import Lab
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane.route53 import HealthCheckConfig
 from gameday.lab.events import EventLog, read_events
 from gameday.lab.network import synfilter
@@ -125,7 +126,7 @@ def test_a_misbehaving_endpoint_is_a_failed_observation(
     answer: Callable[[socket.socket], None], kind: str, wording: str
 ) -> None:
     with misbehaving(answer) as port:
-        observation = probe(_config(port, kind), source="127.0.3.1", time_scale=0.1)
+        observation = probe(_config(port, kind), source="127.0.3.1", clock=LabClock(10))
     assert not observation.success
     assert observation.status.startswith("Failure: ") and wording in observation.status
 
@@ -133,11 +134,11 @@ def test_a_misbehaving_endpoint_is_a_failed_observation(
 def test_a_closed_port_and_an_address_off_loopback_are_failed_observations() -> None:
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         closed = placeholder.getsockname()[1]
-    refused = probe(_config(closed), source="127.0.3.1", time_scale=0.1)
+    refused = probe(_config(closed), source="127.0.3.1", clock=LabClock(10))
     assert refused.status.startswith("Failure: Connection refused.")
-    away = probe(_config(80, address="192.0.2.1"), source="127.0.3.1", time_scale=0.1)
+    away = probe(_config(80, address="192.0.2.1"), source="127.0.3.1", clock=LabClock(10))
     assert not away.success and "was not probed" in away.status
-    tcp_closed = probe(_config(closed, "TCP"), source="127.0.3.1", time_scale=0.1)
+    tcp_closed = probe(_config(closed, "TCP"), source="127.0.3.1", clock=LabClock(10))
     assert tcp_closed.status.startswith("Failure: Connection refused.")
 
 
@@ -466,9 +467,10 @@ def test_a_calculated_check_is_refused_by_get_health_check_status_as_aws_does(
             route53.get_health_check_status(HealthCheckId=calculated)
         assert raised.value.response["Error"]["Code"] == "InvalidInput"
         assert "calculated" in raised.value.response["Error"]["Message"]
-        since = time.time()
-        # HealthThreshold 0: always healthy, published as the metric
-        wait_until(lambda: _metric_values(cloudwatch, calculated, since), timeout=3)
+        # HealthThreshold 0: always healthy, published as the metric once per AWS minute
+        # (6 lab seconds at speed 10), the datapoint stamped at the minute's start
+        since = time.time() - 6
+        wait_until(lambda: _metric_values(cloudwatch, calculated, since), timeout=13)
         assert set(_metric_values(cloudwatch, calculated, since)) == {1.0}
     finally:
         route53.delete_health_check(HealthCheckId=calculated)
@@ -592,8 +594,10 @@ def test_an_old_writer_acknowledges_writes_until_its_lease_ends_and_never_after(
     """The fence window is the writer lease. Resumed within it, the old writer acknowledges
     writes until it ends, each one a split-brain-write event; frozen past it, nothing."""
     lease = 6.0
-    # a 1 lab second failover (10 AWS s at speed 10): the promotion lands well inside the lease
-    lab = lab_factory(writer_lease=lease, failover_seconds=10)
+    # a 1 lab second failover (10 AWS s at speed 10): the promotion lands well inside the lease;
+    # the old primary's rebuild is cut to 1 AWS s so that part 2 may fail back at once (a
+    # failback during the rebuild is refused, as AWS refuses it: test_clock_failover.py)
+    lab = lab_factory(writer_lease=lease, failover_seconds=10, resync_seconds=1)
     info = lab.info
     # 1. the primary freezes, the secondary is promoted, the primary resumes within its lease
     pid, _, changed = _freeze_and_fail_over(lab, 0)
@@ -617,7 +621,13 @@ def test_an_old_writer_acknowledges_writes_until_its_lease_ends_and_never_after(
     assert split in [w["id"] for w in primary.lost()]
 
     # 2. the new writer freezes for longer than its lease: after resuming it acknowledges
-    # nothing (the freeze itself is the scenario: it must outlast the lease)
+    # nothing (the freeze itself is the scenario: it must outlast the lease). The old
+    # primary is back in sync first: AWS refuses a failover to a member in pending-resync.
+    lab.wait_for_event(
+        lambda e: e["kind"] == "resynchronised" and e["region"] == info.primary.name,
+        timeout=5,
+        since=changed["time"],
+    )
     pid, frozen_at, changed = _freeze_and_fail_over(lab, 1)
     time.sleep(max(0.0, frozen_at + lease + 0.1 - time.time()))
     os.kill(pid, signal.SIGCONT)

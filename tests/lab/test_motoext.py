@@ -1,7 +1,8 @@
 """Fail loudly when moto changes underneath the lab's control plane.
 
 Every reach into moto's internals sits in a section marked ``moto internals (pinned)`` in
-one of ``gameday/lab/controlplane/{server,route53,ec2,fis,rds,secretsmanager,cloudwatch}.py``;
+one of ``gameday/lab/controlplane/{server,route53,ec2,fismoto,rds,secretsmanager,cloudwatch,
+alarms}.py``;
 this test checks each thing those sections rely on.
 """
 
@@ -12,21 +13,23 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+from moto.cloudwatch.models import Alarm, CloudWatchBackend, cloudwatch_backends
 from moto.ec2.models.network_acls import NetworkAclBackend
 from moto.fis.models import Experiment, FISBackend, fis_backends
-from moto.rds.models import DBCluster, GlobalCluster
+from moto.rds.models import DBCluster, GlobalCluster, RDSBackend
 from moto.rds.responses import RDSResponse
 from moto.route53 import urls as route53_urls
 from moto.route53.exceptions import InvalidInput
-from moto.route53.models import route53_backends
+from moto.route53.models import HealthCheck, route53_backends
 from moto.route53.responses import Route53
 from moto.secretsmanager.models import ReplicaSecret, SecretsManagerBackend
 
 import gameday.lab.controlplane as controlplane_package
 from gameday.lab.controlplane import server as motoext_server
 
-SERVICE_MODULES = ("route53", "ec2", "fis", "rds", "secretsmanager", "cloudwatch")
+SERVICE_MODULES = ("route53", "ec2", "fismoto", "rds", "secretsmanager", "cloudwatch", "alarms")
+#: Modules of the control plane that hold rules only: they never reach into moto.
+PURE_MODULES = ("fis", "aurora")
 
 
 def test_moto_is_the_pinned_version() -> None:
@@ -50,6 +53,11 @@ def test_every_service_module_marks_its_moto_internals() -> None:
     for name in SERVICE_MODULES:
         text = (folder / f"{name}.py").read_text()
         assert "moto internals (pinned" in text, f"{name}.py lost its marker"
+    for name in PURE_MODULES:
+        text = (folder / f"{name}.py").read_text()
+        assert "from moto" not in text and "import moto" not in text, (
+            f"{name}.py holds rules only and must not reach into moto"
+        )
     # nothing outside the control plane imports moto
     package = folder.parent
     for path in package.rglob("*.py"):
@@ -99,6 +107,13 @@ def test_the_operations_the_lab_patches_have_the_shapes_it_wraps() -> None:
         "metric_data",
     ]
     assert hasattr(Route53, "get_health_check_status")
+    assert {"db_cluster_identifier", "target_db_instance_identifier"} <= inspect.signature(
+        RDSBackend.failover_db_cluster
+    ).parameters.keys()
+    assert "cluster_identifier" in inspect.signature(RDSBackend.stop_db_cluster).parameters
+    assert "snapshot_type" in inspect.signature(RDSBackend.create_db_cluster_snapshot).parameters
+    assert "self.state_value" in inspect.getsource(Alarm.__init__)
+    assert "health_check_version" in inspect.getsource(HealthCheck.__init__)
 
 
 def test_moto_still_lacks_what_the_lab_adds() -> None:

@@ -1,7 +1,8 @@
-"""AWS Fault Injection Service, emulated on the lab's clock.
+"""AWS Fault Injection Service's rules, as pure functions: templates and timelines.
 
 moto stores experiment templates and experiments but finishes every experiment at once and
-has no effects. The lab validates templates as FIS does (known action ids, their targets
+has no effects; :mod:`.fismoto` patches it with what this module decides. The lab
+validates templates as FIS does (known action ids, their targets
 and parameters, ISO 8601 durations), resolves targets against the control plane when an
 experiment starts, and runs a timeline: pending -> initiating -> running -> completed, each
 action from its start (after the actions it ``startAfter``) for its ``duration`` divided by
@@ -11,14 +12,19 @@ the lab's speed (``PT5M`` runs 30 lab seconds at speed 10, :mod:`gameday.lab.clo
 The effects the lab's data plane honours (:data:`EMULATED`):
 
 * ``aws:dynamodb:global-table-pause-replication`` on the lab's table: in the ``dynamodb``
-  data tier the global table's replication pauses in both directions; in the ``aurora``
-  tier the orders are not in that table and nothing changes for them;
+  data tier the global table's replication pauses in both directions, from a delay after
+  the action starts: the FIS actions reference says items may keep replicating for up to
+  5 minutes, so the delay is drawn per action from 0-300 AWS seconds (:mod:`..draws`,
+  never assumed to be 0); in the ``aurora`` tier the orders are not in that table and
+  nothing changes for them;
 * ``aws:network:route-table-disrupt-cross-region-connectivity`` on a region's subnet (with
   ``region`` naming the other lab region): traffic between the two regions' addresses
   through the VPC is dropped; managed replication (Aurora storage, DynamoDB global tables)
   does not travel that way and keeps flowing;
 * ``aws:network:disrupt-connectivity`` with ``scope`` ``all`` on a region's subnet: the
-  region's address is black-holed.
+  region's address is black-holed. The other scopes the reference lists
+  (:data:`DISRUPT_SCOPES`) are valid in a template; an experiment using one is refused at
+  ``StartExperiment`` as not emulated (:data:`EMULATED_SCOPES`), never run with no effect.
 
 Validation follows AWS's FIS actions reference for the actions whose parameters the lab
 knows (:data:`ACTIONS`: parameter names, required ones, duration limits). Other real FIS
@@ -34,8 +40,6 @@ from typing import Any
 
 from gameday.durations import DurationError, iso8601_seconds
 from gameday.lab.clock import LabClock
-from gameday.lab.controlplane import ec2
-from gameday.lab.controlplane.server import LAB_ACCOUNT_ID
 
 #: Action id -> (target key -> resource type, required parameters, optional parameters).
 ACTIONS: dict[str, tuple[dict[str, str], set[str], set[str]]] = {
@@ -138,6 +142,9 @@ NOT_EMULATED = frozenset(
         "aws:eks:pod-network-packet-loss",
         "aws:eks:terminate-nodegroup-instances",
         "aws:elasticache:replicationgroup-interrupt-az-power",
+        # its former id, which AWS still accepts (chaostoolkit-aws's AZ power
+        # interruption scenario uses it)
+        "aws:elasticache:interrupt-cluster-az-power",
         "aws:lambda:invocation-add-delay",
         "aws:lambda:invocation-error",
         "aws:lambda:invocation-http-integration-response",
@@ -154,7 +161,22 @@ MIN_DURATION = {
     "aws:fis:inject-api-throttle-error": 60.0,
     "aws:fis:inject-api-unavailable-error": 60.0,
 }
-DISRUPT_SCOPES = {"all", "availability-zone", "dynamodb", "prefix-list", "s3"}
+#: The scopes the FIS actions reference lists for aws:network:disrupt-connectivity.
+DISRUPT_SCOPES = {
+    "all",
+    "availability-zone",
+    "dynamodb",
+    "prefix-list",
+    "s3",
+    "s3express",
+    "vpc",
+}
+#: The scopes the lab emulates (the others are refused when an experiment starts).
+EMULATED_SCOPES = {"all"}
+#: Actions whose effect begins after a drawn delay (draw name in gameday.lab.draws).
+EFFECT_DELAYS = {
+    "aws:dynamodb:global-table-pause-replication": "pause_replication_delay_seconds",
+}
 PENDING_FOR = 0.1  # lab seconds in "pending"
 INITIATING_FOR = 0.1  # lab seconds in "initiating"
 STOPPING_FOR = 0.1  # lab seconds in "stopping"
@@ -254,6 +276,12 @@ class ActionRun:
     resources: dict[str, list[str]]  # target key -> resolved ARNs
     start: float
     end: float
+    #: When the effect begins (lab time): ``start`` unless AWS documents a delay.
+    effect_from: float | None = None
+
+    @property
+    def effective_from(self) -> float:
+        return self.start if self.effect_from is None else self.effect_from
 
 
 @dataclass
@@ -331,7 +359,7 @@ class ExperimentRun:
         if self.failed_reason is not None:
             return []
         until = self.stopped_at if self.stopped_at is not None else float("inf")
-        return [a for a in self.actions if a.start <= now < min(a.end, until)]
+        return [a for a in self.actions if a.effective_from <= now < min(a.end, until)]
 
 
 def plan(
@@ -367,156 +395,17 @@ def plan(
     return run
 
 
-# -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
-
-
-def runs() -> list[ExperimentRun]:
-    """Every experiment the lab has started, in every region (what the data plane reads).
-
-    The run lives on moto's experiment object, so the control plane publishes it and the
-    fault reconciler only reads it; nothing else shares it.
-    """
-    from moto.fis.models import fis_backends
-
-    found = []
-    for backend in list(fis_backends[LAB_ACCOUNT_ID].values()):
-        for experiment in list(backend.experiments.values()):
-            run = getattr(experiment, "_lab_run", None)
-            if run is not None:
-                found.append(run)
-    return found
-
-
-def _table_arns(region: str) -> list[str]:
-    from moto.dynamodb.models import dynamodb_backends
-
-    return [t.table_arn for t in list(dynamodb_backends[LAB_ACCOUNT_ID][region].tables.values())]
-
-
-def install(clock: LabClock = REAL_TIME) -> None:
-    """FIS templates are validated, experiments run on the lab's clock with effects."""
-    import time as _time
-
-    from moto.fis.exceptions import FISException
-    from moto.fis.models import Experiment, FISBackend
-
-    class ValidationException(FISException):
-        code = 400
-
-        def __init__(self, message: str) -> None:
-            super().__init__("ValidationException", message)
-
-    create_template = FISBackend.create_experiment_template
-    start = FISBackend.start_experiment
-    managed_status = Experiment.status
-
-    def create_experiment_template(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            validate_template(kwargs.get("actions") or {}, kwargs.get("targets") or {})
-        except FisValidationError as exc:
-            raise ValidationException(str(exc)) from exc
-        return create_template(self, *args, **kwargs)
-
-    def start_experiment(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = start(self, *args, **kwargs)
-        experiment = self.experiments[result["id"]]
-        if getattr(experiment, "_lab_run", None) is not None:
-            return result  # an idempotent retry with the same client token
-        resolved, failure = _resolve_targets(
-            self.region_name, experiment.targets, experiment.actions
-        )
-        run = plan(
-            experiment.id,
-            self.region_name,
-            experiment.start_time,
-            experiment.actions,
-            resolved,
-            clock,
-        )
-        if failure and experiment.experiment_options.get("emptyTargetResolutionMode") != "skip":
-            run.failed_reason = failure
-            experiment.STATUS_REASONS = {**Experiment.STATUS_REASONS, "failed": failure}
-        experiment._lab_run = run
-        return experiment.to_dict(tags=self.tagger.get_tag_dict_for_resource(experiment.arn))
-
-    def status_get(self: Any) -> str | None:
-        run = getattr(self, "_lab_run", None)
-        if run is None:
-            return managed_status.fget(self)
-        return run.status(_time.time())
-
-    def status_set(self: Any, value: str) -> None:
-        run = getattr(self, "_lab_run", None)
-        if run is None:
-            managed_status.fset(self, value)
-        elif value == "stopping" and run.stopped_at is None:
-            run.stopped_at = _time.time()
-
-    def sync_state(self: Any) -> str:
-        run = getattr(self, "_lab_run", None)
-        if run is None:
-            return Experiment._moto_sync_state(self)
-        now = _time.time()
-        status = run.status(now)
-        self.end_time = run.end_time(now)
-        for action in run.actions:
-            state, started, ended = run.action_status(action, now)
-            entry = self.actions[action.name]
-            entry["state"] = {"status": state, "reason": f"Action is {state}"}
-            if started is not None:
-                entry["startTime"] = started
-            if ended is not None:
-                entry["endTime"] = ended
-        return status
-
-    Experiment._moto_sync_state = Experiment._sync_state
-    Experiment._sync_state = sync_state
-    Experiment.status = property(status_get, status_set)
-    FISBackend.create_experiment_template = create_experiment_template
-    FISBackend.start_experiment = start_experiment
-
-
-def _resolve_targets(
-    region: str, targets: dict[str, Any], actions: dict[str, Any]
-) -> tuple[dict[str, dict[str, list[str]]], str | None]:
-    """Resolve each action's targets to ARNs in the control plane; (resolved, failure)."""
-    subnet_list = ec2.subnets(region)
-    tables = _table_arns(region)
-    by_target: dict[str, list[str]] = {}
-    for name, target in targets.items():
-        kind = target.get("resourceType")
-        arns = list(target.get("resourceArns") or [])
-        tags = target.get("resourceTags") or {}
-        if kind == "aws:ec2:subnet":
-            if arns:
-                known = {arn for _, arn, _ in subnet_list}
-                arns = [a for a in arns if a in known]
-            elif tags:
-                arns = [
-                    arn for _, arn, t in subnet_list if all(t.get(k) == v for k, v in tags.items())
-                ]
-        elif kind == "aws:dynamodb:global-table":
-            arns = [a for a in arns if a in tables]
-        arns = _select(arns, target.get("selectionMode", "ALL"))
-        by_target[name] = arns
-    resolved: dict[str, dict[str, list[str]]] = {}
-    for action_name, action in actions.items():
-        resolved[action_name] = {
-            key: by_target.get(t, []) for key, t in (action.get("targets") or {}).items()
-        }
-        for key, target_name in (action.get("targets") or {}).items():
-            if not by_target.get(target_name):
-                return (
-                    resolved,
-                    f"Target resolution failed: target {target_name} ({key}) matched no resource in {region}",
-                )
-    return resolved, None
-
-
-def _select(arns: list[str], mode: str) -> list[str]:
-    if mode.startswith("COUNT(") and mode.endswith(")"):
-        return arns[: int(mode[6:-1])]
-    if mode.startswith("PERCENT(") and mode.endswith(")"):
-        keep = max(1, round(len(arns) * int(mode[8:-1]) / 100)) if arns else 0
-        return arns[:keep]
-    return arns
+def unemulated_scope(actions: dict[str, Any]) -> str | None:
+    """Why an experiment with these actions cannot run in the lab (a scope it does not
+    emulate), or None."""
+    for name, action in actions.items():
+        if action.get("actionId") != "aws:network:disrupt-connectivity":
+            continue
+        scope = (action.get("parameters") or {}).get("scope", "all")
+        if scope not in EMULATED_SCOPES:
+            return (
+                f"action {name!r}: aws:network:disrupt-connectivity with scope {scope!r} is "
+                "valid in AWS but not emulated by the gameday lab (it emulates scope 'all'); "
+                "run it against AWS, or use scope 'all'"
+            )
+    return None

@@ -23,7 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gameday.lab.controlplane.healthcheckconfig import ALARM_ATTR, INSUFFICIENT_ATTR
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID, truthy
+
+#: An alias record to a load balancer has no TTL of its own: Route 53 answers with 60 s.
+ELB_ALIAS_TTL = 60
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,11 @@ class HealthCheckConfig:
     health_threshold: int | None = None
     fqdn: str | None = None
     enable_sni: bool = False
+    #: The checker regions the check runs in (empty: every one of Route 53's).
+    regions: tuple[str, ...] = ()
+    #: CLOUDWATCH_METRIC: the alarm's (region, name) and InsufficientDataHealthStatus.
+    alarm: tuple[str, str] | None = None
+    insufficient_data_health_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,17 @@ def _config(hc: Any) -> HealthCheckConfig:
         health_threshold=int(threshold) if threshold not in (None, "") else None,
         fqdn=hc.fqdn or None,
         enable_sni=truthy(hc.enable_sni),
+        regions=tuple(hc.regions or ()),
+        alarm=_alarm(hc),
+        insufficient_data_health_status=getattr(hc, INSUFFICIENT_ATTR, None),
     )
+
+
+def _alarm(hc: Any) -> tuple[str, str] | None:
+    identifier = getattr(hc, ALARM_ATTR, None)
+    if not identifier:
+        return None
+    return str(identifier["Region"]), str(identifier["Name"])
 
 
 def zones() -> list[Zone]:
@@ -200,8 +219,9 @@ def _route53() -> Any:
     return route53_backends[LAB_ACCOUNT_ID]["aws"]
 
 
-def install(view: DataPlaneView) -> None:
-    """Make the watching APIs answer from ``view``; name every operation the lab lacks."""
+def install(view: DataPlaneView, clock: Any = None) -> None:
+    """Make the watching APIs answer from ``view``; name every operation the lab lacks;
+    refuse a record whose TTL the lab's ``clock`` would serve distorted."""
     from botocore.session import get_session
     from moto.core.responses import ActionResult
     from moto.route53.exceptions import InvalidInput, Route53ClientError
@@ -253,6 +273,8 @@ def install(view: DataPlaneView) -> None:
             }
         )
 
+    if clock is not None:
+        _refuse_distorted_ttls(clock, InvalidInput)
     Route53.get_health_check_status = get_health_check_status
     Route53.get_health_check_last_failure_reason = get_health_check_last_failure_reason
     Route53.test_dns_answer = test_dns_answer
@@ -263,6 +285,31 @@ def install(view: DataPlaneView) -> None:
         method = _snake(operation)
         if method not in implemented:
             setattr(Route53, method, _refuse(operation, NotImplementedByLab))
+
+
+def _refuse_distorted_ttls(clock: Any, invalid: Any) -> None:
+    """ChangeResourceRecordSets with a TTL the lab cannot serve faithfully is refused,
+    naming the lab's limit (AWS accepts it; the lab will not serve it wrong in silence)."""
+    from moto.route53.models import Route53Backend
+
+    change = Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(self: Any, the_zone_id: str, change_list: Any) -> Any:
+        for item in change_list or []:
+            record = item.get("ResourceRecordSet") or item
+            ttl = record.get("TTL")
+            if item.get("Action") == "DELETE" or ttl in (None, ""):
+                continue
+            problem = clock.ttl_problem(int(ttl))
+            if problem:
+                raise invalid(
+                    f"The gameday lab cannot serve {record.get('Name')} faithfully: {problem}. "
+                    f"Use a TTL that is a multiple of the lab's speed ({clock.speed:g}), or "
+                    "run the lab at a speed that divides it."
+                )
+        return change(self, the_zone_id, change_list)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
 
 
 def register_url_paths() -> None:

@@ -22,6 +22,7 @@ loudly when moto changes underneath them.
 
 from __future__ import annotations
 
+import os
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -67,6 +68,9 @@ class ControlPlaneServer:
         from gameday.lab.controlplane import route53
 
         route53.register_url_paths()
+        # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
+        # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
@@ -96,18 +100,28 @@ def truthy(value: Any) -> bool:
 
 
 def install_operation_overrides(
-    view: Any, failover_requests: Any, clock: LabClock | None = None
+    view: Any, failover_requests: Any, clock: LabClock | None = None, draws: Any = None
 ) -> None:
     """Patch moto's operations where the lab needs AWS's behaviour (see each service module).
 
     ``view`` is what the data plane publishes for the Route 53 APIs
     (:class:`gameday.lab.controlplane.route53.DataPlaneView`); ``failover_requests`` is the
-    outbox accepted global-cluster failovers go to (:data:`gameday.lab.controlplane.rds.Outbox`).
+    outbox accepted global-cluster failovers go to (:data:`gameday.lab.controlplane.rds.Outbox`);
+    ``draws`` the lab's seeded draws (:class:`gameday.lab.draws.Draws`, FIS's delays).
     """
-    from gameday.lab.controlplane import dynamodb, ec2, fis, rds, route53, secretsmanager
+    from gameday.lab.controlplane import (
+        alarms,
+        dynamodb,
+        ec2,
+        fismoto,
+        rds,
+        route53,
+        secretsmanager,
+    )
 
-    route53.install(view)
-    fis.install(clock or LabClock(1))
+    route53.install(view, clock)
+    alarms.install()
+    fismoto.install(clock or LabClock(1), draws)
     rds.install(failover_requests)
     ec2.install()
     secretsmanager.install(clock)

@@ -10,7 +10,16 @@ lab is configured with (AWS seconds, defaults and their source in
   switchover cannot complete;
 * the global cluster's ``Status``: ``failing-over`` / ``switching-over``, then ``available``;
 * each member's ``SynchronizationStatus``: ``connected``, or ``pending-resync`` for an old
-  primary after a failover until it has caught up with the new writer.
+  primary from its successor's promotion until its volume is rebuilt: the rebuild takes
+  ``resync_seconds`` (drawn per failover from AWS's "minutes to hours", :mod:`..draws`)
+  and ends no earlier than the old primary is fenced and caught up. Aurora keeps what the
+  old primary had as an automated snapshot ``rds:unplanned-global-failover-<cluster>-<time>``
+  (taken at the promotion here). A switchover or failover while a member is
+  ``pending-resync`` is refused (:mod:`.rds`).
+
+An unplanned failover's own duration is ``failover_seconds`` when configured, else drawn
+per failover from AWS's "typically minutes" (:mod:`gameday.lab.draws`); every draw is a
+``draw`` event.
 
 * Unplanned failover (``failover_global_cluster`` with ``AllowDataLoss``): the old writer
   is fenced at once (it becomes a reader and moves aside whatever it acknowledged but never
@@ -42,10 +51,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import rds
+from gameday.lab.controlplane.aurora import AuroraRegional
+from gameday.lab.draws import Draws, new_seed
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient, RegionControlError
 from gameday.lab.region.replication import ReplicationLink
@@ -72,15 +84,48 @@ class Member:
 
 @dataclass(frozen=True)
 class FailoverTiming:
-    """How long each operation takes, in lab seconds."""
+    """How long each operation takes, in lab seconds (None: drawn per operation)."""
 
-    failover: float = 0.0
+    failover: float | None = 0.0
     switchover: float = 0.0
+    #: Lab seconds an old primary's volume takes to rebuild after an unplanned failover.
+    resync: float | None = 0.0
+    #: AWS seconds of an in-region failover (the clock below scales it).
+    in_region_aws: float = 30.0
+    clock: LabClock = field(default_factory=lambda: LabClock(1))
 
     @classmethod
-    def from_aws(cls, clock: LabClock, failover: float, switchover: float) -> FailoverTiming:
-        """Durations given in AWS seconds, on the lab's clock."""
-        return cls(clock.aws_to_lab(failover), clock.aws_to_lab(switchover))
+    def from_aws(
+        cls,
+        clock: LabClock,
+        failover: float | None,
+        switchover: float,
+        resync: float | None = None,
+        in_region: float = 30.0,
+    ) -> FailoverTiming:
+        """Durations given in AWS seconds (None: drawn), on the lab's clock."""
+
+        def lab(seconds: float | None) -> float | None:
+            return None if seconds is None else clock.aws_to_lab(seconds)
+
+        return cls(lab(failover), clock.aws_to_lab(switchover), lab(resync), in_region, clock)
+
+    @classmethod
+    def from_config(cls, config: Any) -> FailoverTiming:
+        """A lab configuration's durations (:class:`gameday.lab.config.LabConfig`)."""
+        return cls.from_aws(
+            config.clock,
+            config.failover_seconds,
+            config.switchover_seconds,
+            config.resync_seconds,
+            config.in_region_failover_seconds,
+        )
+
+    def drawn(self, configured: float | None, name: str, draws: Draws, **context: object) -> float:
+        """Lab seconds: ``configured``, or the next draw of ``name`` (AWS seconds) scaled."""
+        if configured is not None:
+            return configured
+        return self.clock.aws_to_lab(draws.draw(name, **context))
 
 
 class Topology:
@@ -96,6 +141,7 @@ class Topology:
         on_change: Callable[[dict[str, str]], None],
         lease: float = 1.0,
         timing: FailoverTiming = FailoverTiming(),
+        draws: Draws | None = None,
     ) -> None:
         self.global_cluster_id = global_cluster_id
         self.members = members
@@ -117,12 +163,22 @@ class Topology:
         self._pending_lock = threading.Lock()
         self.busy = False
         self._timing = timing
+        self._draws = draws or Draws(new_seed(), events)
         self._stop = threading.Event()
-        # old primaries in pending-resync until they have caught up
-        self._resyncing: set[str] = set()
+        # old primaries in pending-resync -> when their volume's rebuild ends (time.time())
+        self._resyncing: dict[str, float] = {}
         self._resync_lock = threading.Lock()
         #: Failover requests accepted by the control plane (rds.install puts them here).
         self.requests: rds.Outbox = queue.Queue()
+        self.regional = AuroraRegional(
+            {m.region: m.cluster_arn.rsplit(":", 1)[-1] for m in members},
+            clients,
+            link,
+            events,
+            self.roles,
+            timing.clock,
+            timing.in_region_aws,
+        )
         self._workers = [
             Worker("failover-requests", self._take_request, 0.02, events),
             Worker("writer-fence", self._enforce, 0.2, events),
@@ -133,12 +189,16 @@ class Topology:
     def start(self) -> None:
         for worker in self._workers:
             worker.start()
+        self.regional.start()
 
     def _take_request(self) -> None:
         """Carry out the next failover/switchover request, if any (one at a time)."""
         try:
             request = self.requests.get_nowait()
         except queue.Empty:
+            return
+        if isinstance(request, rds.InRegionRequest):
+            self.regional.handle(request)
             return
         try:
             self.begin(request.from_arn, request.to_arn, request.allow_data_loss)
@@ -201,6 +261,13 @@ class Topology:
         assert old is not None and new is not None
         with self._lock:
             started = time.time()
+            duration = self._timing.drawn(
+                self._timing.failover,
+                "global_failover_seconds",
+                self._draws,
+                cluster=self.global_cluster_id,
+                target=new,
+            )
             rds.set_global_cluster_status(self.global_cluster_id, "failing-over")
             try:
                 new_seq = self._max_seq(new)
@@ -212,10 +279,9 @@ class Topology:
             previous = self._link.point(new, old, from_seq=new_seq)
             shipped = previous.shipped_seq if previous.source == old else 0
             discarded = self._demote(old, shipped)
-            self._set_sync(old, "pending-resync")
-            self._until(started + PENDING_SHARE * self._timing.failover)
+            self._until(started + PENDING_SHARE * duration)
             self._phase("failing-over")
-            self._until(started + self._timing.failover)
+            self._until(started + duration)
             promoted = time.time()
             self._promoted_at[old] = promoted
             self._clients[new].set_role("writer", lease_until=self._new_lease(new))
@@ -229,8 +295,7 @@ class Topology:
                 promoted_at=promoted,
                 fence_not_before=self._lease_sent.get(old) if discarded is None else None,
             )
-            with self._resync_lock:
-                self._resyncing.add(old)
+            self._begin_rebuild(old, promoted)
 
     def _new_lease(self, region: str) -> float:
         until = time.time() + self.lease
@@ -311,21 +376,44 @@ class Topology:
     def _set_sync(self, region: str, status: str) -> None:
         rds.set_member_synchronization(self.global_cluster_id, self.arn_of(region), status)
 
-    def _resync(self) -> None:
-        """Old primaries leave ``pending-resync`` once fenced and caught up (a worker)."""
+    def _begin_rebuild(self, old: str, promoted: float) -> None:
+        """The old primary becomes a secondary whose volume is rebuilt; Aurora keeps its
+        data as an automated snapshot."""
+        self._set_sync(old, "pending-resync")
+        cluster_id = self.arn_of(old).rsplit(":", 1)[-1]
+        stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(promoted))
+        snapshot = rds.take_snapshot(
+            old, cluster_id, f"rds:unplanned-global-failover-{cluster_id}-{stamp}"
+        )
+        rebuild = self._timing.drawn(self._timing.resync, "resync_seconds", self._draws, region=old)
         with self._resync_lock:
-            waiting = set(self._resyncing)
-        for region in waiting:
+            self._resyncing[old] = promoted + rebuild
+        self._events.emit(
+            "resync-started",
+            region=old,
+            snapshot=snapshot,
+            rebuild_aws_seconds=round(self._timing.clock.lab_to_aws(rebuild), 3),
+            until=promoted + rebuild,
+        )
+
+    def _resync(self) -> None:
+        """Old primaries leave ``pending-resync`` once rebuilt, fenced and caught up."""
+        with self._resync_lock:
+            waiting = dict(self._resyncing)
+        for region, rebuilt_at in waiting.items():
+            if time.time() < rebuilt_at:
+                continue
             with self._pending_lock:
                 fenced = region not in self._pending
             if fenced and self._link.status().target == region and self._link.caught_up():
                 with self._resync_lock:
-                    self._resyncing.discard(region)
+                    self._resyncing.pop(region, None)
                 self._set_sync(region, "connected")
                 self._events.emit("resynchronised", region=region)
 
     def stop(self) -> None:
         self._stop.set()
+        self.regional.stop()
         for worker in self._workers:
             worker.stop()
         for worker in self._workers:

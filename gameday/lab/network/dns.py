@@ -34,14 +34,13 @@ from dnslib.server import BaseResolver, DNSServer
 
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import elbv2, route53
+from gameday.lab.controlplane.route53 import ELB_ALIAS_TTL
 from gameday.lab.events import EventLog
 from gameday.lab.workers import Worker
 
 HealthLookup = Callable[[str], bool]
 #: The control plane's view of a load balancer named by an alias target (None if unknown).
 LoadBalancerLookup = Callable[[str], elbv2.LoadBalancerView | None]
-#: The TTL Route 53 serves for an alias to an Elastic Load Balancing load balancer (AWS s).
-ELB_ALIAS_TTL = 60
 #: How many aliases a name may go through before the lab gives up (Route 53 refuses loops).
 MAX_ALIAS_DEPTH = 8
 

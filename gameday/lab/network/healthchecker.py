@@ -1,34 +1,38 @@
 """The Route 53 health checker of the lab: real probes from several checker regions.
 
 Route 53 probes every endpoint from health checkers in several regions. The lab does the
-same with :data:`CHECKERS`: eight checker regions, each probing from its own loopback
-source address (127.0.3.x, so a network ACL can block the checkers' range and nothing
-else), each on its own supervised worker, their probes staggered across a fifth of an
-interval. For each health check:
+same with :data:`CHECKERS`: eight checker regions (or the three or more a check's
+``Regions`` names), each probing from its own loopback source address (127.0.3.x, so a
+network ACL can block the checkers' range and nothing else), each on its own supervised
+worker. As AWS documents ("How Route 53 determines whether a health check is healthy";
+``RequestInterval`` in the API reference), the checkers do not coordinate: each starts at
+its own moment, drawn uniformly over a whole interval from the lab's seeded draws
+(:mod:`gameday.lab.draws`), and waits ``RequestInterval`` from the endpoint's response (or
+the probe's time-out) to its next request. For each health check:
 
 * every checker keeps its own view, as Route 53's do: healthy -> unhealthy after
   ``FailureThreshold`` consecutive failed probes, and back after as many successes;
-* a probe fails when the TCP connection is not made within :data:`HTTP_CONNECT_LIMIT`
-  (HTTP) or :data:`TCP_CONNECT_LIMIT` (TCP), or no HTTP status arrives within
-  :data:`HTTP_STATUS_LIMIT`, or the status is not 2xx/3xx, or the answer is not HTTP at all
-  (garbage, a reset, half a response): each is a failed observation in AWS's wording,
-  never a crash. The limits are AWS's seconds on the lab's clock (:func:`lab_seconds`);
+* a probe fails when the TCP connection is not made within AWS's limit (HTTP/HTTPS 4 s,
+  TCP 10 s), or no HTTP status arrives within 2 s more, or the status is not 2xx/3xx, or
+  the answer is not HTTP at all (garbage, a reset, half a response): each is a failed
+  observation in AWS's wording, never a crash. The limits are the lab clock's
+  (:meth:`gameday.lab.clock.LabClock.probe_timeouts`);
 * the *effective* status is healthy when more than :data:`HEALTHY_FRACTION` of the
   checkers' views are healthy, then ``Inverted`` flips it and ``Disabled`` makes it
   healthy, or unhealthy when also inverted (AWS's way to stop routing to a resource whose
-  check is disabled); both are read from the control plane at every evaluation. CALCULATED checks count
-  their healthy children against ``HealthThreshold`` (0: always healthy).
+  check is disabled); both are read from the control plane at every evaluation. CALCULATED
+  checks count their healthy children against ``HealthThreshold`` (0: always healthy).
+  CLOUDWATCH_METRIC checks follow their alarm (:mod:`gameday.lab.network.alarmcheck`).
 
 What the checkers saw (raw, never inverted) feeds ``GetHealthCheckStatus`` and
-``GetHealthCheckLastFailureReason``; the effective status is what DNS routes on, what the
-ground-truth log records (``health`` events) and what the lab publishes as the CloudWatch
-metric ``AWS/Route53`` ``HealthCheckStatus``.
+``GetHealthCheckLastFailureReason``; the effective status is what DNS routes on and what
+the ground-truth log records (``health`` events). Once per AWS minute (Route 53's metric
+granularity) the lab publishes ``AWS/Route53`` ``HealthCheckStatus`` (the minute's
+minimum) and ``HealthCheckPercentageHealthy`` (:mod:`gameday.lab.controlplane.cloudwatch`).
 """
 
 from __future__ import annotations
 
-import http.client
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,11 +40,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gameday.lab.clock import LabClock
 from gameday.lab.controlplane import cloudwatch, route53
+from gameday.lab.controlplane.alarms import AlarmEvaluator
+from gameday.lab.draws import Draws, new_seed
 from gameday.lab.events import EventLog
-from gameday.lab.network import endpointprobe
+from gameday.lab.network import alarmcheck, endpointprobe
+from gameday.lab.network.checkerprobe import Observation, probe
 from gameday.lab.workers import Worker
-from gameday.netutil import is_loopback
 
 #: Route 53's checker regions the lab emulates, each with its own loopback source address.
 CHECKERS: tuple[tuple[str, str], ...] = (
@@ -57,39 +64,8 @@ CHECKERS: tuple[tuple[str, str], ...] = (
 CHECKER_CIDR = "127.0.3.0/24"
 #: Route 53: healthy when more than 18% of its checkers report healthy.
 HEALTHY_FRACTION = 0.18
-#: AWS's time limits, in AWS seconds: an HTTP check must connect within 4 s and get a
-#: status within 2 s more; a TCP check must connect within 10 s.
-HTTP_CONNECT_LIMIT = 4.0
-HTTP_STATUS_LIMIT = 2.0
-TCP_CONNECT_LIMIT = 10.0
-#: The checkers' first probes are spread over this fraction of an interval.
-STAGGER = 0.2
-#: Route 53 reads at most this much of the body for a string match.
-BODY_LIMIT = 5120
-
-_FIREWALL = (
-    "The endpoint or the internet connection is down, or requests are being blocked by "
-    "your firewall. See https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/"
-    "dns-failover-router-firewall-rules.html"
-)
-
-
-def lab_seconds(aws_seconds: float, time_scale: float) -> float:
-    """AWS seconds on the lab's clock.
-
-    TODO(labclock): read the lab's single speed factor (``LabConfig.speed``) once it is on
-    main; until then the health-check interval compression ratio is the lab's clock.
-    """
-    return aws_seconds * time_scale
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One probe's outcome, worded as Route 53 reports it (``Success: ...``/``Failure: ...``)."""
-
-    success: bool
-    status: str
-    checked_at: float
+#: Seconds of AWS time between two publications of a check's metrics.
+METRIC_PERIOD = 60.0
 
 
 @dataclass
@@ -135,13 +111,25 @@ class CheckState:
 
     id: str
     config: route53.HealthCheckConfig
-    views: list[CheckerView] = field(
-        default_factory=lambda: [CheckerView(r, a) for r, a in CHECKERS]
-    )
+    views: list[CheckerView] = field(default_factory=list)
     reported: bool | None = None  # the published effective status
+    #: The lowest effective status since the last metric datapoint (None: none yet).
+    minute_low: bool | None = None
     evaluations: int = 0
     workers: list[Worker] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if not self.views:
+            self.views = checker_views(self.config)
+
+
+def checker_views(config: route53.HealthCheckConfig) -> list[CheckerView]:
+    """One view per checker region the check runs in (its ``Regions``, else all eight)."""
+    if config.type in ("CALCULATED", "CLOUDWATCH_METRIC"):
+        return []  # no checker probes them
+    wanted = set(config.regions)
+    return [CheckerView(r, a) for r, a in CHECKERS if not wanted or r in wanted]
 
 
 class HealthChecker:
@@ -150,26 +138,34 @@ class HealthChecker:
     def __init__(
         self,
         events: EventLog,
-        time_scale: float,
+        clock: LabClock,
         label: Callable[[str], str | None],
         *,
-        publish_metric: Callable[[str, bool, float], None] = cloudwatch.put_health_check_status,
+        draws: Draws | None = None,
+        publish_metric: Callable[
+            [str, bool, float | None, float], None
+        ] = cloudwatch.put_health_check_metrics,
         resolve: endpointprobe.Resolve | None = None,
     ) -> None:
         self._resolve = resolve  # FQDN checks: names resolve through the lab's DNS
         self._events = events
-        self._scale = time_scale
+        self._clock = clock
+        self._draws = draws or Draws(new_seed())
         self._label = label
         self._publish_metric = publish_metric
         self._states: dict[str, CheckState] = {}
         self._lock = threading.Lock()
         self._reconciler = Worker("health-checks", self._reconcile, 0.25, events)
+        #: CloudWatch's alarm evaluation, which CLOUDWATCH_METRIC checks (and anyone) read
+        self.alarms = AlarmEvaluator(clock, events)
 
     def start(self) -> None:
         self._reconcile()
         self._reconciler.start()
+        self.alarms.start()
 
     def stop(self) -> None:
+        self.alarms.stop()
         workers = [self._reconciler]
         for state in list(self._states.values()):
             workers.extend(state.workers)
@@ -209,7 +205,7 @@ class HealthChecker:
             if (
                 state is not None
                 and state.reported is not None
-                and (state.config.type == "CALCULATED" or all(v.last for v in state.views))
+                and all(v.last for v in state.views)
             ):
                 return True
             time.sleep(0.02)
@@ -233,24 +229,28 @@ class HealthChecker:
             if threshold is None:
                 threshold = len(config.children)
             raw = sum(self.is_healthy(c) for c in config.children) >= threshold
+        elif config.type == "CLOUDWATCH_METRIC":
+            last = None if state.reported is None else state.reported != config.inverted
+            raw = alarmcheck.healthy(config, last)
         else:
             healthy = sum(1 for v in state.views if v.healthy)
             raw = healthy / len(state.views) > HEALTHY_FRACTION
         return (not raw) if config.inverted else raw
 
-    def _publish(self, state: CheckState, *, metric: bool) -> None:
-        """Evaluate the effective status; record a flip, publish the metric.
+    def _publish(self, state: CheckState) -> None:
+        """Evaluate the effective status; record a flip.
 
-        Under the check's lock, so that flips seen by two checkers at once reach the log,
-        the metric and DNS in the order they happened.
+        Under the check's lock, so that flips seen by two checkers at once reach the log
+        and DNS in the order they happened.
         """
         with state.lock:
             reported = self._effective(state)
             state.evaluations += 1
             changed = reported != state.reported
             previous, state.reported = state.reported, reported
-            if changed or metric:
-                self._publish_metric(state.id, reported, time.time())
+            state.minute_low = (
+                reported if state.minute_low is None else (state.minute_low and reported)
+            )
             if changed:
                 config = state.config
                 self._events.emit(
@@ -266,20 +266,35 @@ class HealthChecker:
                     detail=_detail(state),
                 )
 
+    def _publish_minute(self, state: CheckState, minute_start: float) -> None:
+        """The metrics of the AWS minute that began at ``minute_start`` (one datapoint each)."""
+        with state.lock:
+            low, state.minute_low = state.minute_low, state.reported
+            views = state.views
+            percentage = 100.0 * sum(1 for v in views if v.healthy) / len(views) if views else None
+        if low is None:
+            return  # not evaluated yet: Route 53 publishes nothing either
+        self._publish_metric(state.id, low, percentage, minute_start)
+
     # -- workers -------------------------------------------------------------------------
 
     def _reconcile(self) -> None:
-        """Start workers for each new health check; stop those of deleted ones."""
+        """Start workers for each new health check; stop those of deleted ones; restart
+        those whose checker regions changed."""
         configs = {c.id: c for c in route53.health_checks()}
         with self._lock:
             for hc_id, config in configs.items():
                 state = self._states.get(hc_id)
-                if state is None:
+                if state is not None and state.config.regions != config.regions:
+                    for worker in state.workers:
+                        worker.stop()
+                    state = CheckState(hc_id, config, reported=state.reported)
+                    self._states[hc_id] = state
+                    self._start_workers(state)
+                elif state is None:
                     state = CheckState(hc_id, config)
                     self._states[hc_id] = state
-                    state.workers = self._workers_for(state)
-                    for worker in state.workers:
-                        worker.start()
+                    self._start_workers(state)
                 else:
                     state.config = config
             for gone in set(self._states) - set(configs):
@@ -287,35 +302,52 @@ class HealthChecker:
                     worker.stop()
         return None
 
+    def _start_workers(self, state: CheckState) -> None:
+        state.workers = [*self._workers_for(state), self._metric_worker(state)]
+        for worker in state.workers:
+            worker.start()
+
     def _interval(self, state: CheckState) -> float:
-        return lab_seconds(state.config.request_interval, self._scale)
+        return self._clock.health_check_interval(state.config.request_interval)
+
+    def _metric_worker(self, state: CheckState) -> Worker:
+        period = self._clock.aws_to_lab(METRIC_PERIOD)
+        started = [time.time()]
+
+        def publish() -> None:
+            now = time.time()
+            self._publish_minute(state, started[0])
+            started[0] = now
+
+        return Worker(
+            f"hc-{state.id[:8]}-metrics", publish, period, self._events, first_delay=period
+        )
 
     def _workers_for(self, state: CheckState) -> list[Worker]:
         short = state.id[:8]
-        if state.config.type == "CALCULATED":
-            steps = [0]
+        if state.config.type in ("CALCULATED", "CLOUDWATCH_METRIC"):
 
             def evaluate() -> None:
-                # as often as a checker probes, the metric once per interval
-                steps[0] += 1
                 state.config = route53.health_check(state.id) or state.config
-                self._publish(state, metric=steps[0] % len(CHECKERS) == 1)
+                self._publish(state)
 
             return [
                 Worker(
-                    f"hc-{short}-calculated",
+                    f"hc-{short}-{state.config.type.lower()}",
                     evaluate,
                     lambda: self._interval(state) / len(CHECKERS),
                     self._events,
                 )
             ]
+        phases = self._draws.stream("checker-phase")
         workers = []
-        for index, view in enumerate(state.views):
-            offset = self._interval(state) * STAGGER * index / len(CHECKERS)
+        for view in state.views:
+            # uncoordinated checkers: each starts at its own moment within an interval
+            offset = phases.uniform(0.0, self._interval(state))
             workers.append(
                 Worker(
                     f"hc-{short}-{view.region}",
-                    self._checker_step(state, view, first=index == 0),
+                    self._checker_step(state, view),
                     lambda: self._interval(state),
                     self._events,
                     first_delay=offset,
@@ -323,30 +355,18 @@ class HealthChecker:
             )
         return workers
 
-    def _checker_step(
-        self, state: CheckState, view: CheckerView, *, first: bool
-    ) -> Callable[[], float | None]:
-        next_due = [0.0]
-
+    def _checker_step(self, state: CheckState, view: CheckerView) -> Callable[[], float | None]:
         def step() -> float | None:
-            started = time.monotonic()
-            if not next_due[0]:
-                next_due[0] = started
             config = route53.health_check(state.id) or state.config  # read at every probe
             state.config = config
             observation = probe(
-                config, source=view.address, time_scale=self._scale, resolve=self._resolve
+                config, source=view.address, clock=self._clock, resolve=self._resolve
             )
             with state.lock:
                 view.record(observation, config.failure_threshold)
-            # the first checker publishes the metric once per interval, every checker
-            # publishes a flip the moment its observation causes one
-            self._publish(state, metric=first)
-            next_due[0] += self._interval(state)
-            now = time.monotonic()
-            if next_due[0] < now:
-                next_due[0] = now
-            return next_due[0] - now
+            self._publish(state)  # a flip is published the moment an observation causes it
+            # RequestInterval runs from the endpoint's response (or the probe's time-out)
+            return self._interval(state)
 
         return step
 
@@ -355,6 +375,9 @@ def _detail(state: CheckState) -> str:
     config = state.config
     if config.type == "CALCULATED":
         return "calculated from child health checks"
+    if config.type == "CLOUDWATCH_METRIC":
+        region, name = config.alarm or ("?", "?")
+        return f"follows CloudWatch alarm {name} ({region})"
     healthy = sum(1 for v in state.views if v.healthy)
     latest = max((v.last for v in state.views if v.last), key=lambda o: o.checked_at, default=None)
     text = f"{healthy} of {len(state.views)} checkers healthy"
@@ -365,124 +388,3 @@ def _detail(state: CheckState) -> str:
     elif config.inverted:
         text += "; inverted"
     return text
-
-
-def probe(
-    config: route53.HealthCheckConfig,
-    *,
-    source: str,
-    time_scale: float,
-    resolve: endpointprobe.Resolve | None = None,
-) -> Observation:
-    """Probe a health check's endpoint once from ``source``, as a Route 53 checker does.
-
-    Never raises for anything the endpoint does: a refused, reset, dropped or timed-out
-    connection, a non-HTTP answer or half a response is a failed observation. A check
-    named by ``FullyQualifiedDomainName`` alone is resolved with ``resolve`` first.
-    """
-    now = time.time()
-    address, failure = endpointprobe.endpoint_address(config, resolve)
-    if address is None:
-        return Observation(False, f"Failure: {failure}", now)
-    if not is_loopback(address):
-        # Network hygiene: the lab never sends a probe off this machine.
-        return Observation(
-            False,
-            f"Failure: The lab only probes 127.0.0.0/8; {address} was not probed",
-            now,
-        )
-    if config.type == "TCP":
-        limit = lab_seconds(TCP_CONNECT_LIMIT, time_scale)
-        try:
-            sock = socket.create_connection(
-                (address, config.port), timeout=limit, source_address=(source, 0)
-            )
-        except OSError as exc:
-            return Observation(False, _connect_failure(exc), now)
-        sock.close()
-        return Observation(True, "Success: TCP connection established", now)
-    if config.type not in ("HTTP", "HTTP_STR_MATCH", "HTTPS", "HTTPS_STR_MATCH"):
-        return Observation(
-            False, f"Failure: The lab does not probe {config.type} health checks", now
-        )
-    return _probe_http(config, address, source, time_scale, now)
-
-
-def _probe_http(
-    config: route53.HealthCheckConfig, address: str, source: str, time_scale: float, now: float
-) -> Observation:
-    connect_limit = lab_seconds(HTTP_CONNECT_LIMIT, time_scale)
-    status_limit = lab_seconds(HTTP_STATUS_LIMIT, time_scale)
-    conn = endpointprobe.connection(
-        address,
-        config.port,
-        timeout=connect_limit,
-        source=source,
-        tls=config.type.startswith("HTTPS"),
-        sni=config.fqdn if config.enable_sni else None,
-    )
-    try:
-        try:
-            conn.connect()
-        except OSError as exc:
-            return Observation(False, _connect_failure(exc), now)
-        assert conn.sock is not None
-        conn.sock.settimeout(status_limit)
-        try:
-            conn.request(
-                "GET",
-                config.resource_path,
-                headers={
-                    "User-Agent": "Amazon-Route53-Health-Check-Service",
-                    **({"Host": config.fqdn} if config.fqdn else {}),
-                },
-            )
-            response = conn.getresponse()
-            body = response.read(BODY_LIMIT) if config.type.endswith("_STR_MATCH") else b""
-        except TimeoutError:
-            return Observation(
-                False,
-                f"Failure: Response timed out. The endpoint did not return an HTTP status "
-                f"within {HTTP_STATUS_LIMIT:.0f} seconds (lab: {status_limit:.2f} s).",
-                now,
-            )
-        except http.client.HTTPException as exc:
-            # garbage, a status line cut short, half a response, a peer gone mid-answer
-            return Observation(
-                False,
-                f"Failure: The endpoint did not return a valid HTTP response "
-                f"({type(exc).__name__}: {_printable(str(exc)) or 'empty'}).",
-                now,
-            )
-        except OSError as exc:
-            return Observation(False, _connect_failure(exc), now)
-    finally:
-        conn.close()
-    status = f"HTTP Status Code {response.status}, {response.reason}"
-    if not 200 <= response.status < 400:
-        return Observation(False, f"Failure: {status}", now)
-    if config.type.endswith("_STR_MATCH") and (config.search_string or "") not in body.decode(
-        "utf-8", "replace"
-    ):
-        return Observation(
-            False,
-            f"Failure: {status}. The search string was not found in the first "
-            f"{BODY_LIMIT} bytes of the response body.",
-            now,
-        )
-    return Observation(True, f"Success: {status}", now)
-
-
-def _printable(text: str, limit: int = 60) -> str:
-    """What an endpoint sent, safe to show in an XML status (no control characters)."""
-    return "".join(c if c.isprintable() and c.isascii() else "?" for c in text.strip())[:limit]
-
-
-def _connect_failure(exc: OSError) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"Failure: Connection timed out. {_FIREWALL}"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"Failure: Connection refused. {_FIREWALL}"
-    if isinstance(exc, ConnectionResetError):
-        return f"Failure: Connection reset by peer. {_FIREWALL}"
-    return f"Failure: Failure to connect: {exc.strerror or exc}. {_FIREWALL}"

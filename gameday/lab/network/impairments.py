@@ -17,7 +17,7 @@ makes the regions behave accordingly:
 * a region process stopped with SIGSTOP or killed is recorded too.
 
 Each fault taking effect or ending is one ``fault`` event in the ground-truth log. The
-reconciler reads the control plane only (FIS runs through :func:`gameday.lab.controlplane.fis.runs`)
+reconciler reads the control plane only (FIS runs through :func:`gameday.lab.controlplane.fismoto.runs`)
 and runs as a supervised worker.
 """
 
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gameday.lab.controlplane import ec2, fis, secretsmanager
+from gameday.lab.controlplane import ec2, fismoto, secretsmanager
 from gameday.lab.controlplane.fis import EMULATED, ExperimentRun
 from gameday.lab.events import EventLog
 from gameday.lab.network.netacl import Rule, connection_allowed, deny_entries
@@ -114,7 +114,7 @@ class Reconciler:
         by_subnet = {r.subnet_id: r.name for r in self.regions}
         names = {r.name for r in self.regions}
 
-        for run in fis.runs():
+        for run in fismoto.runs():
             for action in run.begun(now):
                 if action.name not in run.announced and action.action_id not in EMULATED:
                     run.announced.add(action.name)

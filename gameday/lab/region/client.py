@@ -81,6 +81,24 @@ class RegionClient:
         """Extend a writer's lease to ``until`` (wall clock); a reader ignores it."""
         return self.call("POST", "/_lab/lease", {"until": until})
 
+    def set_writes(
+        self,
+        *,
+        unavailable_until: float | None = None,
+        reason: str = "",
+        rpo_blocked: bool | None = None,
+        rpo_reason: str = "",
+    ) -> dict[str, Any]:
+        """Block the writer's commits: unavailable until a time (an in-region failover),
+        and/or blocked by ``rds.global_db_rpo`` (see :mod:`gameday.lab.region.writeblock`)."""
+        body = {
+            "unavailable_until": unavailable_until,
+            "reason": reason,
+            "rpo_blocked": rpo_blocked,
+            "rpo_reason": rpo_reason,
+        }
+        return self.call("POST", "/_lab/writes", body)
+
     def set_network(
         self,
         *,

@@ -120,6 +120,15 @@ class ReplicationLink:
         with self._lock:
             return [c["id"] for c in self._in_flight]
 
+    def oldest_unshipped_age(self, now: float | None = None) -> float:
+        """Lab seconds since the oldest change pulled and not yet applied was acknowledged
+        (0 when nothing is waiting): how far the target is behind, as Aurora's RPO lag."""
+        with self._lock:
+            if not self._in_flight:
+                return 0.0
+            oldest = float(self._in_flight[0]["acked_at"])
+        return max(0.0, (time.time() if now is None else now) - oldest)
+
     @property
     def lag(self) -> float:
         """The lab-only replication delay, in lab seconds."""

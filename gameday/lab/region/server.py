@@ -47,6 +47,7 @@ from gameday.lab.region.dataswitch import DataSource
 from gameday.lab.region.httpserver import Gate, Request, Response, serve
 from gameday.lab.region.store import OrderStore
 from gameday.lab.region.tablemirror import TableMirror
+from gameday.lab.region.writeblock import WriteBlock
 
 ROLES = ("writer", "reader")
 MAX_ID_LENGTH = 128
@@ -85,6 +86,7 @@ class Region:
         self.store = store
         self.role = role
         self.gate = Gate()
+        self.writes = WriteBlock()
         self.secret = SecretStatus()
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self._role_replies: dict[str, dict[str, Any]] = {}
@@ -159,6 +161,9 @@ class Region:
                     "role": self.role,
                 },
             )
+        blocked = self.writes.refusal()  # an in-region failover, rds.global_db_rpo
+        if blocked is not None:
+            return Response(503, {"error": blocked, "region": self.name, "role": self.role})
         return None
 
     def _delete_order(self, order_id: str) -> Response:
@@ -270,6 +275,8 @@ class Region:
             if request_id is not None:
                 self._role_replies[request_id] = reply
             return Response(200, reply)
+        if path == "/_lab/writes" and method == "POST":
+            return Response(200, self.writes.set_from(request.json()))
         if path == "/_lab/lease" and method == "POST":
             if self.role == "writer":
                 self.lease_until = max(self.lease_until, float(request.json()["until"]))

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 
 from gameday.cli import main
 from gameday.lab import Lab
-from tests.discover.helpers import configuration, lab_configuration, reach_env
+from tests.discovery.helpers import configuration, lab_configuration, reach_env
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gameday.discover.model import TAG_ROLE, DiscoveryError
-from gameday.discover.reader import Reader, error_code
+from gameday.discovery.model import TAG_ROLE, DiscoveryError
+from gameday.discovery.reader import Reader, error_code
 
 __all__ = ["RoutedRecord", "ServiceRecords", "find_service", "normalise"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gameday.discover.model import TAG_SERVICE, Missing
-from gameday.discover.reader import Reader, error_code
-from gameday.discover.route53 import normalise
+from gameday.discovery.model import TAG_SERVICE, Missing
+from gameday.discovery.reader import Reader, error_code
+from gameday.discovery.route53 import normalise
 
 __all__ = ["Hints", "Span", "fis_role", "global_database", "secret", "table"]
 

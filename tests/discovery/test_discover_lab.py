@@ -17,7 +17,7 @@ import pytest
 
 from gameday.lab import Lab, RegionSpec
 from gameday.varkeys import ENVIRONMENT_KEYS, KEYS
-from tests.discover.helpers import configuration, discover_cli, lab_configuration
+from tests.discovery.helpers import configuration, discover_cli, lab_configuration
 
 pytestmark = pytest.mark.lab
 

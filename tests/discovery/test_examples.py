@@ -14,7 +14,7 @@ import pytest
 import yaml
 from cfnlint.decode import decode
 
-from gameday.discover.model import TAG_REGION, TAG_ROLE, TAG_SERVICE
+from gameday.discovery.model import TAG_REGION, TAG_ROLE, TAG_SERVICE
 from gameday.varkeys import ENVIRONMENT_KEYS, KEYS
 
 ROOT = Path(__file__).resolve().parents[2]

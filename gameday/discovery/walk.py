@@ -16,12 +16,12 @@ from typing import Any
 
 from gameday import aws
 from gameday.allowlist import allowed_accounts
-from gameday.discover import datatier
-from gameday.discover.drills import ruled_out
-from gameday.discover.model import Discovery, DiscoveryError, Missing
-from gameday.discover.reader import Reader
-from gameday.discover.regions import network, region_of
-from gameday.discover.route53 import RoutedRecord, ServiceRecords, find_service
+from gameday.discovery import datatier
+from gameday.discovery.drills import ruled_out
+from gameday.discovery.model import Discovery, DiscoveryError, Missing
+from gameday.discovery.reader import Reader
+from gameday.discovery.regions import network, region_of
+from gameday.discovery.route53 import RoutedRecord, ServiceRecords, find_service
 from gameday.varkeys import KEYS
 
 __all__ = ["discover", "environment_values"]

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from gameday.discover.model import TAG_REGION, TAG_SERVICE, DiscoveryError, Missing
-from gameday.discover.reader import Reader
-from gameday.discover.route53 import RoutedRecord, normalise
+from gameday.discovery.model import TAG_REGION, TAG_SERVICE, DiscoveryError, Missing
+from gameday.discovery.reader import Reader
+from gameday.discovery.route53 import RoutedRecord, normalise
 
 __all__ = ["RegionNetwork", "network", "region_of"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from gameday.discover import discover
+from gameday.discovery import discover
 
 NAME = "api.example.internal"
 REGIONS = ("us-east-1", "us-west-2")

@@ -8,10 +8,10 @@ Product code: it reaches AWS (or the lab, which answers the same calls) only thr
 :func:`gameday.aws.client`.
 """
 
-from gameday.discover.datatier import Hints
-from gameday.discover.model import Discovery, DiscoveryError, Missing
-from gameday.discover.output import render, write_varfile
-from gameday.discover.walk import discover
+from gameday.discovery.datatier import Hints
+from gameday.discovery.model import Discovery, DiscoveryError, Missing
+from gameday.discovery.output import render, write_varfile
+from gameday.discovery.walk import discover
 
 __all__ = [
     "Discovery",

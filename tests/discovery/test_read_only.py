@@ -2,7 +2,7 @@
 
 Every AWS call of a discovery run on the lab is seen at botocore's ``before-call`` event
 hook of every client made in the process: none may change anything, each must be one
-:data:`~gameday.discover.reader.READ_CALLS` allows, and the printed policy must allow it.
+:data:`~gameday.discovery.reader.READ_CALLS` allows, and the printed policy must allow it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from click.testing import CliRunner
 
 from gameday import aws
 from gameday.cli import main
-from gameday.discover import discover
-from gameday.discover.reader import READ_CALLS, NotReadOnly, Reader, iam_actions
+from gameday.discovery import discover
+from gameday.discovery.reader import READ_CALLS, NotReadOnly, Reader, iam_actions
 from gameday.iam import iam_prefix
 from gameday.lab import Lab
-from tests.discover.helpers import REACH, lab_configuration
+from tests.discovery.helpers import REACH, lab_configuration
 
 _READ_PREFIXES = ("Describe", "List", "Get")
 
@@ -113,8 +113,8 @@ def test_discovery_does_not_import_the_lab() -> None:
     import sys
 
     code = (
-        "import sys, gameday.discover, gameday.discover.cli\n"
-        "from gameday.discover.drills import ruled_out\n"
+        "import sys, gameday.discovery, gameday.discovery.cli\n"
+        "from gameday.discovery.drills import ruled_out\n"
         "ruled_out(['secret_name'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('gameday.lab')))"
     )
@@ -127,7 +127,7 @@ def test_discovery_does_not_import_the_lab() -> None:
 def test_names_given_for_the_data_tier_are_used_not_guessed(
     lab: Lab, reach: None, calls: list
 ) -> None:
-    from gameday.discover import Hints
+    from gameday.discovery import Hints
 
     info = lab.info
     found = discover(

@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from gameday.discover.model import Discovery
+from gameday.discovery.model import Discovery
 
 __all__ = ["render", "write_varfile"]
 

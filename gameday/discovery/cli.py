@@ -50,7 +50,7 @@ def discover_command(
     table, the secret replicated to both regions, the FIS role. Says what it could not find
     and which catalogue drills that rules out. The account must be allowlisted
     (GAMEDAY_ALLOWED_ACCOUNTS). Exit 0 when written, 2 on bad input (nothing written)."""
-    from gameday.discover import DiscoveryError, Hints, discover, render, write_varfile
+    from gameday.discovery import DiscoveryError, Hints, discover, render, write_varfile
 
     hints = Hints(global_cluster=global_cluster, table=table, secret=secret, fis_role=fis_role)
     try:
