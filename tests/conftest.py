@@ -168,7 +168,8 @@ def steady_lab(shared_lab: Lab) -> Lab:
 
 @pytest.fixture
 def fast_speed() -> float:
-    """:data:`FAST_SPEED`, for ``lab_factory(speed=fast_speed)``."""
+    """:data:`FAST_SPEED`, for ``lab_factory(speed=fast_speed, ttl=60)`` (the lab refuses a
+    speed that would distort its TTLs: at 20, a TTL must be a multiple of 20 seconds)."""
     return FAST_SPEED
 
 
