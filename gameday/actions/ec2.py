@@ -100,6 +100,130 @@ def _target(region: str, acl_id: str) -> str:
     return f"ec2:{region}:network-acl:{acl_id}:"
 
 
+def _records(entry: Any, cidr: str | None, rule_number: Any, egress: Any) -> bool:
+    """Whether the ``block_endpoint`` ledger ``entry`` added a deny for ``cidr``,
+    ``rule_number`` and ``egress`` (each None: any); shared by block and unblock."""
+    args = entry.undo.kwargs
+    return (
+        (cidr is None or _canonical(args.get("cidr")) == cidr)
+        and (rule_number is None or int(args["rule_number"]) == int(rule_number))
+        and (egress is None or bool(args.get("egress")) == bool(egress))
+    )
+
+
+def _check_match(protocol: Any, port: Any) -> tuple[str, int | None]:
+    """``protocol`` as the number AWS takes and ``port`` checked against it (or fail)."""
+    proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
+    if not proto.lstrip("-").isdigit():
+        raise activity.fail(
+            f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number."
+        )
+    port = _check_port(port)
+    if port is not None and proto not in ("6", "17"):
+        raise activity.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+    return proto, port
+
+
+def _reusable_block(book: Any, acl: dict[str, Any], outcome: dict[str, Any]) -> Any:
+    """The open ``block_endpoint`` fault whose deny with the same match is still in place
+    on ``acl`` (to reuse instead of adding another), or None."""
+    region, cidr, egress = outcome["region"], outcome["cidr"], outcome["egress"]
+    for entry in book.open_entries(
+        activity="block_endpoint", target_prefix=_target(region, acl["NetworkAclId"])
+    ):
+        same = (
+            _records(entry, cidr, None, egress)
+            and entry.arguments.get("protocol") == outcome["protocol"]
+            and entry.arguments.get("port") == outcome["port"]
+        )
+        if same and _matching_deny(acl, int(entry.undo.kwargs["rule_number"]), egress, cidr):
+            return entry
+    return None
+
+
+def _add_deny(
+    ec2: Any,
+    acl: dict[str, Any],
+    outcome: dict[str, Any],
+    subnet_id: str | None,
+    configuration: Configuration,
+) -> tuple[int, str]:
+    """Add the deny entry of ``outcome``'s match under the first free rule number, written
+    to the fault ledger first; (rule number, fault id)."""
+    region, acl_id, egress = outcome["region"], acl["NetworkAclId"], outcome["egress"]
+    cidr, proto, port = outcome["cidr"], outcome["protocol"], outcome["port"]
+    rule_number = _free_rule_number(acl, egress)
+    params: dict[str, Any] = {
+        "NetworkAclId": acl_id,
+        "RuleNumber": rule_number,
+        "Protocol": proto,
+        "RuleAction": "deny",
+        "Egress": egress,
+        "CidrBlock": cidr,
+    }
+    if proto in ("6", "17"):
+        # AWS requires a port range for tcp and udp: no `port` means all of them
+        low, high = (port, port) if port is not None else (0, 65535)
+        params["PortRange"] = {"From": low, "To": high}
+
+    fault_id, _ = activity.inject(
+        activity="block_endpoint",
+        target=f"{_target(region, acl_id)}{'egress' if egress else 'ingress'}:{rule_number}",
+        arguments={
+            "region": region,
+            "network_acl_id": acl_id,
+            "subnet_id": subnet_id,
+            "cidr": cidr,
+            "protocol": proto,
+            "port": port,
+            "egress": egress,
+        },
+        undo=Undo(
+            _MODULE,
+            "unblock_endpoint",
+            {
+                "region": region,
+                "network_acl_id": acl_id,
+                "rule_number": rule_number,
+                "egress": egress,
+                "cidr": cidr,
+            },
+        ),
+        configuration=configuration,
+        apply=lambda _id: ec2.create_network_acl_entry(**params),
+        failure=f"Could not add a deny entry to network ACL {acl_id} in {region}",
+        hints=_HINTS,
+    )
+    return rule_number, fault_id
+
+
+def _delete_denies(
+    ec2: Any, acl: dict[str, Any], region: str, planned: list[tuple[int, bool, Any]]
+) -> list[int]:
+    """Delete the ``planned`` (rule number, egress, cidr) denies still on ``acl``; the
+    rule numbers deleted (a number now holding someone else's rule is left alone)."""
+    acl_id = acl["NetworkAclId"]
+    removed: list[int] = []
+    for number, is_egress, rule_cidr in dict.fromkeys(planned):
+        if not _matching_deny(acl, number, is_egress, rule_cidr):
+            continue  # already gone, or the number now holds someone else's rule
+        try:
+            activity.call(
+                ec2,
+                "delete_network_acl_entry",
+                f"Could not delete deny entry {number} from network ACL {acl_id} in {region}",
+                _HINTS,
+                NetworkAclId=acl_id,
+                RuleNumber=number,
+                Egress=is_egress,
+            )
+        except ActivityFailed as exc:
+            if not activity.caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
+                raise
+        removed.append(number)
+    return removed
+
+
 @registry.fault(
     rollback="unblock_endpoint",
     iam=("ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry"),
@@ -132,22 +256,14 @@ def block_endpoint(
     """
     region = activity.check_region(region)
     cidr = _check_cidr(cidr)
-    proto = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
-    if not proto.lstrip("-").isdigit():
-        raise activity.fail(
-            f"Unknown `protocol` {protocol!r}: use '-1' (all), 'tcp', 'udp' or a number."
-        )
-    port = _check_port(port)
-    if port is not None and proto not in ("6", "17"):
-        raise activity.fail("A `port` needs `protocol` 'tcp' or 'udp': set one or drop the port.")
+    proto, port = _check_match(protocol, port)
     check_designation(subnet_id, network_acl_id, tag)
     ec2 = activity.connect("ec2", region, configuration, secrets)
     activity.guard(region, configuration, secrets)
     acl = find_network_acl(ec2, region, subnet_id, network_acl_id, tag)
-    acl_id = acl["NetworkAclId"]
     outcome: dict[str, Any] = {
         "region": region,
-        "network_acl_id": acl_id,
+        "network_acl_id": acl["NetworkAclId"],
         "egress": bool(egress),
         "cidr": cidr,
         "protocol": proto,
@@ -156,62 +272,11 @@ def block_endpoint(
         "fault_id": None,
     }
     book = activity.ledger(configuration)
-    for entry in book.open_entries(
-        activity="block_endpoint", target_prefix=_target(region, acl_id)
-    ):
-        args = entry.undo.kwargs
-        same = (
-            _canonical(args.get("cidr")) == cidr
-            and bool(args.get("egress")) == bool(egress)
-            and entry.arguments.get("protocol") == proto
-            and entry.arguments.get("port") == port
-        )
-        if same and _matching_deny(acl, int(args["rule_number"]), bool(egress), cidr):
-            outcome.update(rule_number=int(args["rule_number"]), fault_id=entry.id)
-            return outcome
-
-    rule_number = _free_rule_number(acl, bool(egress))
-    params: dict[str, Any] = {
-        "NetworkAclId": acl_id,
-        "RuleNumber": rule_number,
-        "Protocol": proto,
-        "RuleAction": "deny",
-        "Egress": bool(egress),
-        "CidrBlock": cidr,
-    }
-    if proto in ("6", "17"):
-        # AWS requires a port range for tcp and udp: no `port` means all of them
-        low, high = (port, port) if port is not None else (0, 65535)
-        params["PortRange"] = {"From": low, "To": high}
-
-    fault_id, _ = activity.inject(
-        activity="block_endpoint",
-        target=f"{_target(region, acl_id)}{'egress' if egress else 'ingress'}:{rule_number}",
-        arguments={
-            "region": region,
-            "network_acl_id": acl_id,
-            "subnet_id": subnet_id,
-            "cidr": cidr,
-            "protocol": proto,
-            "port": port,
-            "egress": bool(egress),
-        },
-        undo=Undo(
-            _MODULE,
-            "unblock_endpoint",
-            {
-                "region": region,
-                "network_acl_id": acl_id,
-                "rule_number": rule_number,
-                "egress": bool(egress),
-                "cidr": cidr,
-            },
-        ),
-        configuration=configuration,
-        apply=lambda _id: ec2.create_network_acl_entry(**params),
-        failure=f"Could not add a deny entry to network ACL {acl_id} in {region}",
-        hints=_HINTS,
-    )
+    reused = _reusable_block(book, acl, outcome)
+    if reused is not None:
+        outcome.update(rule_number=int(reused.undo.kwargs["rule_number"]), fault_id=reused.id)
+        return outcome
+    rule_number, fault_id = _add_deny(ec2, acl, outcome, subnet_id, configuration)
     outcome.update(rule_number=rule_number, changed=True, fault_id=fault_id)
     return outcome
 
@@ -271,9 +336,7 @@ def unblock_endpoint(
     entries = [
         e
         for e in book.open_entries(activity="block_endpoint", target_prefix=_target(region, acl_id))
-        if (cidr is None or _canonical(e.undo.kwargs.get("cidr")) == cidr)
-        and (rule_number is None or int(e.undo.kwargs["rule_number"]) == int(rule_number))
-        and (egress is None or bool(e.undo.kwargs.get("egress")) == bool(egress))
+        if _records(e, cidr, rule_number, egress)
     ]
     planned = [
         (
@@ -285,24 +348,7 @@ def unblock_endpoint(
     ]
     if not entries and rule_number is not None:
         planned = [(int(rule_number), bool(egress), cidr)]
-    removed: list[int] = []
-    for number, is_egress, rule_cidr in dict.fromkeys(planned):
-        if not _matching_deny(acl, number, is_egress, rule_cidr):
-            continue  # already gone, or the number now holds someone else's rule
-        try:
-            activity.call(
-                ec2,
-                "delete_network_acl_entry",
-                f"Could not delete deny entry {number} from network ACL {acl_id} in {region}",
-                _HINTS,
-                NetworkAclId=acl_id,
-                RuleNumber=number,
-                Egress=is_egress,
-            )
-        except ActivityFailed as exc:
-            if not activity.caused_by(exc, "InvalidNetworkAclEntry.NotFound"):
-                raise
-        removed.append(number)
+    removed = _delete_denies(ec2, acl, region, planned)
     book.mark_reverted(entries, by="unblock_endpoint")
     return {
         "region": region,

@@ -225,6 +225,37 @@ def _stop(
     return {"region": region, "stopped": stopped, "reverted": [e.id for e in entries]}
 
 
+def _every(resource_type: str, arns: list[str]) -> dict[str, Any]:
+    """An FIS experiment target selecting every one of ``arns``."""
+    return {"resourceType": resource_type, "resourceArns": list(arns), "selectionMode": "ALL"}
+
+
+def _pause_spec(
+    table_arns: list[str] | None,
+    bucket_arns: list[str] | None,
+    duration: str,
+    destination_region: str | None,
+) -> dict[str, Any]:
+    """The targets and actions of an FIS template pausing the tables' and buckets' replication."""
+    targets: dict[str, Any] = {}
+    actions: dict[str, Any] = {}
+    if table_arns:
+        targets["tables"] = _every("aws:dynamodb:global-table", table_arns)
+        actions["pause-table-replication"] = {
+            "actionId": "aws:dynamodb:global-table-pause-replication",
+            "parameters": {"duration": duration},
+            "targets": {"Tables": "tables"},
+        }
+    if bucket_arns:
+        targets["buckets"] = _every("aws:s3:bucket", bucket_arns)
+        actions["pause-bucket-replication"] = {
+            "actionId": "aws:s3:bucket-pause-replication",
+            "parameters": {"duration": duration, "region": destination_region},
+            "targets": {"Buckets": "buckets"},
+        }
+    return {"targets": targets, "actions": actions}
+
+
 @registry.fault(
     rollback="resume_replication",
     iam=START_IAM,
@@ -266,34 +297,10 @@ def pause_replication(
     if template_id:
         template_id = _check_template(fis, region, template_id)
     else:
-        targets: dict[str, Any] = {}
-        actions: dict[str, Any] = {}
-        if table_arns:
-            targets["tables"] = {
-                "resourceType": "aws:dynamodb:global-table",
-                "resourceArns": list(table_arns),
-                "selectionMode": "ALL",
-            }
-            actions["pause-table-replication"] = {
-                "actionId": "aws:dynamodb:global-table-pause-replication",
-                "parameters": {"duration": duration},
-                "targets": {"Tables": "tables"},
-            }
-        if bucket_arns:
-            targets["buckets"] = {
-                "resourceType": "aws:s3:bucket",
-                "resourceArns": list(bucket_arns),
-                "selectionMode": "ALL",
-            }
-            actions["pause-bucket-replication"] = {
-                "actionId": "aws:s3:bucket-pause-replication",
-                "parameters": {"duration": duration, "region": destination_region},
-                "targets": {"Buckets": "buckets"},
-            }
         template_id = _ensure_template(
             fis,
             region,
-            {"targets": targets, "actions": actions},
+            _pause_spec(table_arns, bucket_arns, duration, destination_region),
             role,
             "gameday: pause replication",
         )
@@ -392,11 +399,7 @@ def disrupt_cross_region_connectivity(
             region,
             {
                 "targets": {
-                    "subnets": {
-                        "resourceType": "aws:ec2:subnet",
-                        "resourceArns": arns,
-                        "selectionMode": "ALL",
-                    }
+                    "subnets": _every("aws:ec2:subnet", arns),
                 },
                 "actions": {
                     "disrupt-cross-region": {

@@ -117,6 +117,119 @@ def _resyncing(cluster: dict[str, Any]) -> list[str]:
     ]
 
 
+def _open_reverts(book: Any, target: str, target_region: str) -> list[Any]:
+    """The open faults on this global cluster that moving the writer to ``target_region``
+    reverts (moving it back where an open fault found it is that fault's revert)."""
+    open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
+        e
+        for e in book.open_entries(activity=_ACTIVITIES, target_prefix=target)
+        if e.target == target
+    ]
+    return [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
+
+
+def _start_move(
+    *,
+    rds: Any,
+    fault: str,
+    operation: str,
+    global_cluster_id: str,
+    target: str,
+    target_arn: str,
+    target_region: str,
+    api_region: str,
+    old: dict[str, Any] | None,
+    reverting: list[Any],
+    configuration: Configuration,
+) -> str | None:
+    """Call ``operation``: plainly when it reverts open faults, else through the ledger
+    (with a switchover back to the old writer's region as its undo); the fault id, if any."""
+    params: dict[str, Any] = {
+        "GlobalClusterIdentifier": global_cluster_id,
+        "TargetDbClusterIdentifier": target_arn,
+    }
+    if operation == "failover_global_cluster":
+        params["AllowDataLoss"] = True
+    failure = (
+        f"Could not move the writer of global cluster {global_cluster_id!r} to {target_region}"
+    )
+    if reverting:
+        activity.call(rds, operation, failure, _HINTS, **params)
+        return None
+    fault_id, _ = activity.inject(
+        activity=fault,
+        target=target,
+        arguments={
+            "global_cluster_id": global_cluster_id,
+            "target_region": target_region,
+            "region": api_region,
+        },
+        undo=Undo(
+            _MODULE,
+            "switchover_database",
+            {
+                "global_cluster_id": global_cluster_id,
+                "target_region": old["region"] if old else target_region,
+                "region": old["region"] if old else api_region,
+            },
+        ),
+        configuration=configuration,
+        apply=lambda _id: getattr(rds, operation)(**params),
+        failure=failure,
+        hints=_HINTS,
+    )
+    return fault_id
+
+
+def _await_writer(
+    rds: Any, global_cluster_id: str, target_region: str, deadline: float, poll_interval: float
+) -> tuple[dict[str, Any], dict[str, Any] | None, bool, bool]:
+    """Poll until the writer is in ``target_region`` with the operation over, the operation
+    ends elsewhere (cancelled) or ``deadline``: (cluster, writer, completed, cancelled)."""
+    seen_in_progress = cancelled = False
+    while True:
+        cluster = describe_global_cluster(rds, global_cluster_id)
+        new = writer_of(cluster)
+        # FailoverState is set only while an operation is pending or in progress: the
+        # writer flag may flip before it ends, and the next operation is refused until then
+        in_progress = bool(cluster.get("FailoverState"))
+        seen_in_progress = seen_in_progress or in_progress
+        arrived = bool(new and new["region"] == target_region)
+        if arrived and not in_progress:
+            break
+        if seen_in_progress and not in_progress:
+            cancelled = True  # the operation ended with the writer elsewhere
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(max(0.05, poll_interval))
+    return cluster, new, arrived and not in_progress, cancelled
+
+
+def _close_reverted(
+    book: Any,
+    reverting: list[Any],
+    fault: str,
+    outcome: dict[str, Any],
+    target_region: str,
+    timeout: float,
+) -> None:
+    """Close the reverted faults once the writer is back; fail (they stay open) if not."""
+    if not outcome["completed"]:
+        # a rollback that did not bring the writer back fails: its fault stays open
+        # in the ledger, so `gameday recover` (or a second run) tries again
+        new = outcome["new_writer"]
+        where = new["region"] if new else "no region"
+        why = "was cancelled" if outcome["cancelled"] else f"did not finish within {timeout:g} s"
+        raise activity.fail(
+            f"Moving the writer of global cluster {outcome['global_cluster_id']!r} back to "
+            f"{target_region} {why} (writer in {where}): wait until replication "
+            "has caught up, then run the rollback or `gameday recover` again."
+        )
+    book.mark_reverted(reverting, by=fault)
+    outcome["reverted"] = [e.id for e in reverting]
+
+
 def _move_writer(
     *,
     fault: str,
@@ -129,6 +242,8 @@ def _move_writer(
     configuration: Configuration,
     secrets: Secrets,
 ) -> dict[str, Any]:
+    """Move the writer of a global cluster to ``target_region`` with ``operation`` and wait
+    for it (see the module docstring); shared by failover and switchover."""
     activity.require(global_cluster_id, "global_cluster_id", "the Aurora global cluster identifier")
     target_region = activity.check_region(target_region, "target_region")
     api_region = activity.check_region(region or target_region)
@@ -152,94 +267,39 @@ def _move_writer(
     }
     book = activity.ledger(configuration)
     target = f"rds:global-cluster:{global_cluster_id}"
-    open_entries = [  # exactly this global cluster: "orders" is a prefix of "orders-eu"
-        e
-        for e in book.open_entries(activity=_ACTIVITIES, target_prefix=target)
-        if e.target == target
-    ]
-    # moving the writer back where an open fault found it is that fault's revert
-    reverting = [e for e in open_entries if e.undo.kwargs.get("target_region") == target_region]
+    reverting = _open_reverts(book, target, target_region)
     if outcome["completed"]:
         book.mark_reverted(reverting, by=fault)
         outcome["reverted"] = [e.id for e in reverting]
         return outcome
 
-    params: dict[str, Any] = {
-        "GlobalClusterIdentifier": global_cluster_id,
-        "TargetDbClusterIdentifier": target_arn,
-    }
-    if operation == "failover_global_cluster":
-        params["AllowDataLoss"] = True
-    failure = (
-        f"Could not move the writer of global cluster {global_cluster_id!r} to {target_region}"
-    )
     started = time.monotonic()
-    if reverting:
-        activity.call(rds, operation, failure, _HINTS, **params)
-    else:
-        fault_id, _ = activity.inject(
-            activity=fault,
-            target=target,
-            arguments={
-                "global_cluster_id": global_cluster_id,
-                "target_region": target_region,
-                "region": api_region,
-            },
-            undo=Undo(
-                _MODULE,
-                "switchover_database",
-                {
-                    "global_cluster_id": global_cluster_id,
-                    "target_region": old["region"] if old else target_region,
-                    "region": old["region"] if old else api_region,
-                },
-            ),
-            configuration=configuration,
-            apply=lambda _id: getattr(rds, operation)(**params),
-            failure=failure,
-            hints=_HINTS,
-        )
-        outcome["fault_id"] = fault_id
-
-    deadline = started + timeout
-    new = old
-    seen_in_progress = cancelled = False
-    while True:
-        cluster = describe_global_cluster(rds, global_cluster_id)
-        new = writer_of(cluster)
-        # FailoverState is set only while an operation is pending or in progress: the
-        # writer flag may flip before it ends, and the next operation is refused until then
-        in_progress = bool(cluster.get("FailoverState"))
-        seen_in_progress = seen_in_progress or in_progress
-        arrived = bool(new and new["region"] == target_region)
-        if arrived and not in_progress:
-            break
-        if seen_in_progress and not in_progress:
-            cancelled = True  # the operation ended with the writer elsewhere
-            break
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(max(0.05, poll_interval))
+    fault_id = _start_move(
+        rds=rds,
+        fault=fault,
+        operation=operation,
+        global_cluster_id=global_cluster_id,
+        target=target,
+        target_arn=target_arn,
+        target_region=target_region,
+        api_region=api_region,
+        old=old,
+        reverting=reverting,
+        configuration=configuration,
+    )
+    outcome["fault_id"] = fault_id
+    cluster, new, completed, cancelled = _await_writer(
+        rds, global_cluster_id, target_region, started + timeout, poll_interval
+    )
     outcome.update(
         new_writer=new,
         changed=new != old,
-        completed=arrived and not in_progress,
+        completed=completed,
         cancelled=cancelled,
         elapsed_seconds=round(time.monotonic() - started, 3),
     )
     if reverting:
-        if not outcome["completed"]:
-            # a rollback that did not bring the writer back fails: its fault stays open
-            # in the ledger, so `gameday recover` (or a second run) tries again
-            where = new["region"] if new else "no region"
-            why = "was cancelled" if cancelled else f"did not finish within {timeout:g} s"
-            raise activity.fail(
-                f"Moving the writer of global cluster {global_cluster_id!r} back to "
-                f"{target_region} {why} (writer in {where}): wait until replication has "
-                "caught up, then run the rollback or `gameday recover` again."
-            )
-        book.mark_reverted(reverting, by=fault)
-        outcome["reverted"] = [e.id for e in reverting]
+        _close_reverted(book, reverting, fault, outcome, target_region, timeout)
     elif not outcome["completed"]:
         raise _not_moved(book, outcome, cluster, target_region, timeout)
     return outcome
