@@ -2,7 +2,7 @@
 
 A failover loses the writes of the last replication lag before it; a load younger than
 the lag caps the measured RPO at the load's age. A warm-up counted only in successes ran
-0.7-0.9 lab s before t0 at speed 2 (1.4-1.8 AWS s, under the 3 AWS s lag: the oldest lost
+0.4-0.6 lab s before t0 at speed 2 (0.8-1.3 AWS s, under the 3 AWS s lag: the oldest lost
 write was the run's first write) but several AWS seconds at speed 10.
 """
 
