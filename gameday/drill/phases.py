@@ -17,6 +17,7 @@ from typing import Any
 
 from gameday.drill import DrillError
 from gameday.drill import rundir as rd
+from gameday.drill.settings import Warmup
 from gameday.drill.state import DrillRun, Phase
 from gameday.reports.clock import Timescale
 from gameday.reports.faultrule import is_fault_activity
@@ -58,6 +59,18 @@ def scale_pauses(experiment: dict[str, Any], ts: Timescale) -> None:
                 pauses[key] = ts.lab(float(value))
 
 
+def is_warm(warm: Warmup, ts: Timescale, good: int, error_rate: float, ran_for: float) -> bool:
+    """Whether a load that has run ``ran_for`` seconds of this machine's clock, with ``good``
+    successes and ``error_rate``, is warm: the count, the ratio and ``warm.min_seconds`` (AWS
+    seconds, so as long in AWS time at every lab speed: the RPO a failover can measure is
+    capped by how long the load has been writing)."""
+    return (
+        good >= warm.min_successes
+        and error_rate <= warm.max_error_ratio
+        and ran_for >= ts.lab(warm.min_seconds)
+    )
+
+
 def start_load(run: DrillRun) -> None:
     """Start Locust into ``requests.jsonl`` and wait for its warm-up."""
     from gameday.load.ledger import recent_window
@@ -89,12 +102,13 @@ def start_load(run: DrillRun) -> None:
     )
     run.load = LoadRun(settings).start()
     warm = profile.warmup
-    deadline = time.monotonic() + warm.timeout_seconds
+    deadline = time.monotonic() + warm.timeout_seconds + ts.lab(warm.min_seconds)
     run.load.wait_until_producing(timeout=warm.timeout_seconds)
+    started = time.monotonic()  # the load's age counts from its first request
     while True:
         stats = recent_window(run.run_dir / rd.REQUESTS, 3600.0)
         good = stats.requests - stats.errors
-        if good >= warm.min_successes and stats.error_rate <= warm.max_error_ratio:
+        if is_warm(warm, ts, good, stats.error_rate, time.monotonic() - started):
             return
         if time.monotonic() > deadline:
             raise DrillError(

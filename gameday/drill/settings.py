@@ -10,13 +10,14 @@ An experiment carries everything the drill needs beyond Chaos Toolkit in its
      "recovery": {"window_seconds": 10, "success_threshold": 0.99, "min_requests": 20},
      "load": {"profile": "load/orders.py", "users": 8, "spawn_rate": 8,
               "sticky_share": 0.25, "write_ratio": 0.5,
-              "warmup": {"min_successes": 20, "max_error_ratio": 0.01, "timeout_seconds": 30}},
+              "warmup": {"min_successes": 20, "min_seconds": 10, "max_error_ratio": 0.01,
+                         "timeout_seconds": 30}},
      "observation": {"max_seconds": 60},
      "sampling": {"interval_seconds": 0.25}}
 
 Units (one clock, :mod:`gameday.reports.clock`): the objectives, the recovery window and
-the observation maximum are AWS seconds, run at 1/speed on the lab; the load's warm-up
-timeout and the sampling interval are seconds of the machine running the drill (the
+the observation maximum and the load's warm-up minimum are AWS seconds, run at 1/speed on
+the lab; the load's warm-up timeout and the sampling interval are seconds of the machine running the drill (the
 sampler must see each lab phase, so it samples in lab seconds).
 
 Every part has a default (:class:`DrillSettings`); objectives are validated by the report
@@ -38,9 +39,16 @@ EXTENSION = "gameday"
 
 @dataclass(frozen=True)
 class Warmup:
-    """When the load counts as warm: enough successes, few enough errors."""
+    """When the load counts as warm: enough successes, few enough errors, and long enough.
+
+    ``min_seconds`` (AWS seconds, 1/speed on the lab) is how long the load has run before
+    the method starts: the writes a failover can lose are those of the last replication lag
+    before it, so a load younger than the lag caps the measured RPO at the load's age, and
+    a count of successes alone lasts a different AWS time at each lab speed.
+    """
 
     min_successes: int = 20
+    min_seconds: float = 10.0
     max_error_ratio: float = 0.01
     timeout_seconds: float = 30.0
 
@@ -155,16 +163,19 @@ def parse_settings(experiment: dict[str, Any], path: Path | None = None) -> Dril
     warm = load.get("warmup") or {}
     if not isinstance(warm, dict) or set(warm) - {
         "min_successes",
+        "min_seconds",
         "max_error_ratio",
         "timeout_seconds",
     }:
         raise DrillError(
-            "extensions[gameday].load.warmup takes min_successes, max_error_ratio, timeout_seconds."
+            "extensions[gameday].load.warmup takes min_successes, min_seconds, max_error_ratio, "
+            "timeout_seconds."
         )
     warmup = Warmup(
         min_successes=_number(
             "load.warmup.min_successes", warm.get("min_successes", 20), low=1, integer=True
         ),
+        min_seconds=_number("load.warmup.min_seconds", warm.get("min_seconds", 10.0), low=0),
         max_error_ratio=_number(
             "load.warmup.max_error_ratio", warm.get("max_error_ratio", 0.01), low=0, high=1
         ),

@@ -18,7 +18,7 @@ from typing import Any
 NOT_SCALED = (
     "request latencies and requests-per-second rates (per lab second)",
     "the time gameday's own calls take (an action's API calls and polls, the probes)",
-    "the load's warm-up and the audit",
+    "the load's warm-up count and timeout (its minimum duration is scaled), the audit",
 )
 
 
