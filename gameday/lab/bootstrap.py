@@ -24,7 +24,7 @@ from typing import Any
 
 from gameday.aws import client
 from gameday.discovery.model import TAG_ROLE, TAG_SERVICE
-from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig
+from gameday.lab.config import CONTROL_PLANE_REQUEST_INTERVAL, LabConfig, RegionSpec
 
 #: The IAM role FIS experiments run under (the var file's ``fis_role_arn``).
 FIS_ROLE_NAME = "gameday-fis"
@@ -76,38 +76,74 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
     def aws(service: str, region: str) -> Any:
         return client(service, region, endpoint_url=endpoint_url)
 
-    regions: list[RegionResources] = []
-    networks: dict[str, tuple[str, str, str]] = {}
-    for index, spec in enumerate(config.regions):
-        ec2 = aws("ec2", spec.name)
-        tags = [
-            {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
-            {"Key": "gameday:region", "Value": spec.name},
-        ]
-        vpc_id = ec2.create_vpc(
-            CidrBlock=f"10.{index + 1}.0.0/16",
-            TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
-        )["Vpc"]["VpcId"]
-        subnet_id = ec2.create_subnet(
-            VpcId=vpc_id,
-            CidrBlock=f"10.{index + 1}.1.0/24",
-            TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
-        )["Subnet"]["SubnetId"]
-        acls = ec2.describe_network_acls(
-            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
-        )["NetworkAcls"]
-        acl_id = acls[0]["NetworkAclId"]
-        ec2.create_tags(Resources=[acl_id], Tags=tags)
-        networks[spec.name] = (vpc_id, subnet_id, acl_id)
+    networks = {
+        spec.name: _network(aws("ec2", spec.name), index, spec.name)
+        for index, spec in enumerate(config.regions)
+    }
     balancers = {
         spec.name: _load_balancer(
             aws("elbv2", spec.name), spec.name, spec.address, service_port, *networks[spec.name][:2]
         )
         for spec in config.regions
     }
+    zone_id, health_checks = _dns(
+        aws("route53", config.primary.name), config, networks, balancers, service_port
+    )
 
+    clusters: dict[str, tuple[str, str]] = {spec.name: ("", "") for spec in config.regions}
+    if config.data_tier == "aurora":  # the DynamoDB tier has no relational database
+        _global_database(config, aws, clusters)
+    _secret(aws, config, bool(clusters[config.primary.name][0]))
+    _global_table(aws, config)
+    _for_discovery(aws, config, balancers)
+
+    return Resources(
+        zone_id=zone_id,
+        zone_name=config.zone,
+        record_name=config.record_name,
+        alias_record_name=alias_record_name(config),
+        global_cluster_id=config.global_cluster if config.data_tier == "aurora" else "",
+        secret_name=config.secret_name,
+        table_name=config.table_name,
+        regions=_region_resources(config, networks, health_checks, clusters, balancers),
+        speed=config.speed,
+        data_tier=config.data_tier,
+    )
+
+
+def _network(ec2: Any, index: int, region: str) -> tuple[str, str, str]:
+    """One region's VPC, subnet and the subnet's network ACL, tagged: (vpc, subnet, acl) ids."""
+    tags = [
+        {"Key": "Name", "Value": f"gameday-lab-{region}"},
+        {"Key": "gameday:region", "Value": region},
+    ]
+    vpc_id = ec2.create_vpc(
+        CidrBlock=f"10.{index + 1}.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}],
+    )["Vpc"]["VpcId"]
+    subnet_id = ec2.create_subnet(
+        VpcId=vpc_id,
+        CidrBlock=f"10.{index + 1}.1.0/24",
+        TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}],
+    )["Subnet"]["SubnetId"]
+    acls = ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+    )["NetworkAcls"]
+    acl_id = acls[0]["NetworkAclId"]
+    ec2.create_tags(Resources=[acl_id], Tags=tags)
+    return vpc_id, subnet_id, acl_id
+
+
+def _dns(
+    route53: Any,
+    config: LabConfig,
+    networks: dict[str, tuple[str, str, str]],
+    balancers: dict[str, _Balancer],
+    service_port: int,
+) -> tuple[str, dict[str, str]]:
+    """The private hosted zone, a health check per region and the service's records in one
+    change batch: (zone id, health check id per region)."""
     primary = config.primary
-    route53 = aws("route53", primary.name)
     zone = route53.create_hosted_zone(
         Name=config.zone,
         CallerReference=f"gameday-lab-{uuid.uuid4()}",
@@ -118,67 +154,82 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
     changes: list[dict[str, Any]] = []
     health_checks: dict[str, str] = {}
     for spec, failover in zip(config.regions, ("PRIMARY", "SECONDARY"), strict=True):
-        hc_id = route53.create_health_check(
-            CallerReference=f"gameday-lab-{spec.name}-{uuid.uuid4()}",
-            HealthCheckConfig={
-                "Type": "HTTP",
-                "IPAddress": spec.address,
-                "Port": service_port,
-                "ResourcePath": "/health",
-                "RequestInterval": CONTROL_PLANE_REQUEST_INTERVAL,
-                "FailureThreshold": config.failure_threshold,
-            },
-        )["HealthCheck"]["Id"]
-        route53.change_tags_for_resource(
-            ResourceType="healthcheck",
-            ResourceId=hc_id,
-            AddTags=[
-                {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
-                {"Key": "gameday:region", "Value": spec.name},
-                {"Key": TAG_SERVICE, "Value": config.record_name},
-                {"Key": TAG_ROLE, "Value": failover.lower()},
-            ],
-        )
+        hc_id = _health_check(route53, config, spec, failover, service_port)
         health_checks[spec.name] = hc_id
-        changes.append(
-            _upsert(
-                config.record_name,
-                config.ttl,
-                spec.address,
-                SetIdentifier=f"{spec.name}-{failover.lower()}",
-                Failover=failover,
-                HealthCheckId=hc_id,
-            )
-        )
-        changes.append(_upsert(f"{spec.name}.{config.record_name}", config.ttl, spec.address))
-        changes.append(
-            _alias(
-                alias_record_name(config),
-                balancers[spec.name],
-                SetIdentifier=f"{spec.name}-{failover.lower()}",
-                Failover=failover,
-            )
-        )
+        changes += _region_records(config, spec, failover, hc_id, balancers[spec.name])
     route53.change_resource_record_sets(
         HostedZoneId=zone_id, ChangeBatch={"Comment": "gameday lab", "Changes": changes}
     )
+    return zone_id, health_checks
 
-    clusters: dict[str, tuple[str, str]] = {spec.name: ("", "") for spec in config.regions}
-    if config.data_tier == "aurora":  # the DynamoDB tier has no relational database
-        _global_database(config, aws, clusters)
 
-    aws("secretsmanager", primary.name).create_secret(
+def _health_check(
+    route53: Any, config: LabConfig, spec: RegionSpec, failover: str, service_port: int
+) -> str:
+    """An HTTP health check on the region's ``/health``, tagged for discovery; its id."""
+    hc_id: str = route53.create_health_check(
+        CallerReference=f"gameday-lab-{spec.name}-{uuid.uuid4()}",
+        HealthCheckConfig={
+            "Type": "HTTP",
+            "IPAddress": spec.address,
+            "Port": service_port,
+            "ResourcePath": "/health",
+            "RequestInterval": CONTROL_PLANE_REQUEST_INTERVAL,
+            "FailureThreshold": config.failure_threshold,
+        },
+    )["HealthCheck"]["Id"]
+    route53.change_tags_for_resource(
+        ResourceType="healthcheck",
+        ResourceId=hc_id,
+        AddTags=[
+            {"Key": "Name", "Value": f"gameday-lab-{spec.name}"},
+            {"Key": "gameday:region", "Value": spec.name},
+            {"Key": TAG_SERVICE, "Value": config.record_name},
+            {"Key": TAG_ROLE, "Value": failover.lower()},
+        ],
+    )
+    return hc_id
+
+
+def _region_records(
+    config: LabConfig, spec: RegionSpec, failover: str, hc_id: str, balancer: _Balancer
+) -> list[dict[str, Any]]:
+    """One region's changes: its failover record, its simple record and its failover alias."""
+    return [
+        _upsert(
+            config.record_name,
+            config.ttl,
+            spec.address,
+            SetIdentifier=f"{spec.name}-{failover.lower()}",
+            Failover=failover,
+            HealthCheckId=hc_id,
+        ),
+        _upsert(f"{spec.name}.{config.record_name}", config.ttl, spec.address),
+        _alias(
+            alias_record_name(config),
+            balancer,
+            SetIdentifier=f"{spec.name}-{failover.lower()}",
+            Failover=failover,
+        ),
+    ]
+
+
+def _secret(aws: Callable[[str, str], Any], config: LabConfig, has_database: bool) -> None:
+    """The application secret in the primary, replicated to every other region."""
+    aws("secretsmanager", config.primary.name).create_secret(
         Name=config.secret_name,
         # The application's connection: the Aurora tier connects to the global database
         # (a cut-over to a restored cluster changes dbClusterIdentifier).
         SecretString=json.dumps(
             {"username": "gameday", "password": "lab-only-password"}
-            | ({"dbClusterIdentifier": config.global_cluster} if clusters[primary.name][0] else {})
+            | ({"dbClusterIdentifier": config.global_cluster} if has_database else {})
         ),
         AddReplicaRegions=[{"Region": spec.name} for spec in config.regions[1:]],
     )
 
-    # A global table (version 2019.11.21 style): the same table in every region.
+
+def _global_table(aws: Callable[[str, str], Any], config: LabConfig) -> None:
+    """A global table (version 2019.11.21 style): the same table in every region."""
     for spec in config.regions:
         aws("dynamodb", spec.name).create_table(
             TableName=config.table_name,
@@ -187,15 +238,26 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
-    _for_discovery(aws, config, balancers)
 
+
+def _region_resources(
+    config: LabConfig,
+    networks: dict[str, tuple[str, str, str]],
+    health_checks: dict[str, str],
+    clusters: dict[str, tuple[str, str]],
+    balancers: dict[str, _Balancer],
+) -> list[RegionResources]:
+    """What was created for each region, in the config's order."""
+    regions: list[RegionResources] = []
     for spec in config.regions:
         vpc_id, subnet_id, acl_id = networks[spec.name]
         regions.append(
             RegionResources(
                 name=spec.name,
                 address=spec.address,
-                role="writer" if spec is primary or config.data_tier == "dynamodb" else "reader",
+                role="writer"
+                if spec is config.primary or config.data_tier == "dynamodb"
+                else "reader",
                 health_check_id=health_checks[spec.name],
                 vpc_id=vpc_id,
                 subnet_id=subnet_id,
@@ -208,18 +270,7 @@ def bootstrap(config: LabConfig, endpoint_url: str, service_port: int) -> Resour
                 target_group_arn=balancers[spec.name].target_group_arn,
             )
         )
-    return Resources(
-        zone_id=zone_id,
-        zone_name=config.zone,
-        record_name=config.record_name,
-        alias_record_name=alias_record_name(config),
-        global_cluster_id=config.global_cluster if config.data_tier == "aurora" else "",
-        secret_name=config.secret_name,
-        table_name=config.table_name,
-        regions=regions,
-        speed=config.speed,
-        data_tier=config.data_tier,
-    )
+    return regions
 
 
 #: Every lab cluster's DB instances: a writer and a reader (the reader is what an in-region

@@ -30,6 +30,7 @@ from gameday.lab.api import (
     served_data,
     shell_exports,
 )
+from gameday.lab.cli_output import follow, format_event, print_summary
 from gameday.lab.config import NUMBER_RANGES
 
 _DIR_HELP = "Lab directory holding its state, logs and event log [env GAMEDAY_LAB_DIR; default .gameday/lab]."
@@ -114,16 +115,22 @@ def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: 
     except KeyboardInterrupt:
         click.echo("interrupted while starting: the lab was stopped", err=True)
         sys.exit(130)
+    _serve(handle, started, detach)
+
+
+def _serve(handle: Lab, started: float, detach: bool) -> None:
+    """Say the lab is ready and how to use it; then follow its events until Ctrl-C and stop
+    it, or, with ``detach``, return and leave it running."""
     try:
         info = handle.info
         click.echo(f"lab ready in {time.monotonic() - started:.1f} s ({info.lab_dir})")
-        _print_summary(handle)
+        print_summary(handle)
         click.echo('\nPoint boto3, chaos and gameday at it with:\n  eval "$(gameday lab env)"')
         if detach:
             click.echo("Stop it with: gameday lab down")
             return
         click.echo("Following the lab's events; Ctrl-C stops the lab.\n")
-        _follow(handle)
+        follow(handle)
     except KeyboardInterrupt:
         if detach:
             sys.exit(130)  # a detached lab keeps running; 'gameday lab down' stops it
@@ -212,49 +219,6 @@ def _build_config(
     return LabConfig.from_dict(base).validate()
 
 
-def _follow(handle: Lab) -> None:
-    """Print the lab's events as they happen until the lab stops (or Ctrl-C)."""
-    seen = 0
-    while handle.running():
-        events = handle.events()
-        for event in events[seen:]:
-            click.echo(_format_event(event))
-        seen = len(events)
-        time.sleep(0.2)
-
-
-def _format_event(event: dict[str, Any]) -> str:
-    stamp = (
-        time.strftime("%H:%M:%S", time.localtime(event["time"]))
-        + f".{int(event['time'] % 1 * 1000):03d}"
-    )
-    details = " ".join(
-        f"{k}={v}" for k, v in event.items() if k not in ("time", "kind") and v is not None
-    )
-    return f"{stamp}  {event['kind']:<16} {details}"
-
-
-def _print_summary(handle: Lab) -> None:
-    info = handle.info
-    click.echo(f"  AWS endpoint     {info.endpoint_url}")
-    click.echo(f"  DNS              {info.dns_host}:{info.dns_port} (UDP and TCP)")
-    click.echo(
-        f"  service name     {info.record_name} port {info.service_port} (zone {info.zone_id})"
-    )
-    click.echo(
-        f"  alias name       {info.alias_record_name} (alias records to each region's load balancer)"
-    )
-    for region in info.regions:
-        click.echo(
-            f"  {region.name:<16} {region.address}  {region.role:<6}  health check {region.health_check_id}"
-        )
-    click.echo(
-        f"  clock            speed {info.speed:g} (AWS seconds per lab second), "
-        f"data tier {info.data_tier}"
-    )
-    click.echo(f"  try: dig @{info.dns_host} -p {info.dns_port} {info.record_name}")
-
-
 @lab.command("down")
 @click.option("--dir", "lab_dir", help=_DIR_HELP)
 def down(lab_dir: str | None) -> None:
@@ -330,7 +294,7 @@ def status(as_json: bool, n_events: int, lab_dir: str | None) -> None:
     else:
         click.echo("lab health: ok (no lab component failed)")
     click.echo(f"network faults: {network['mode']} ({network['detail']})")
-    _print_summary(handle)
+    print_summary(handle)
     for name, cluster in _served(info, events).items():
         click.echo(f"  data {name:<12}  serves {cluster}")
     _print_draws(raw_state, events)
@@ -397,11 +361,11 @@ def _print_processes_and_events(
     faults = active_faults(events)
     click.echo(f"active faults: {len(faults) or 'none'}")
     for fault in faults:
-        click.echo("  " + _format_event(fault))
+        click.echo("  " + format_event(fault))
     if n_events:
         click.echo("recent events:")
         for event in events[-n_events:]:
-            click.echo("  " + _format_event(event))
+            click.echo("  " + format_event(event))
 
 
 @lab.command("env")

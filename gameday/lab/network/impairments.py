@@ -39,6 +39,9 @@ from gameday.procutil import process_state
 #: A typical client of the lab: loopback, an ephemeral source port.
 PROBE_CLIENT = ("127.0.0.1", 50000)
 
+#: The faults in effect, by key (``("nacl", region)``, ``("fis", experiment, action)``, ...).
+Faults = dict[tuple[str, ...], dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class LabRegion:
@@ -78,7 +81,7 @@ class Reconciler:
         self._filtered: list[Target] | None = None
         self._clients = {r.name: RegionClient(r.control_port, timeout=0.3) for r in regions}
         self._pushed: dict[str, Any] = {}
-        self._active: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._active: Faults = {}
         self._worker = Worker("fault-reconciler", self.reconcile, period, events)
 
     def start(self) -> None:
@@ -104,27 +107,30 @@ class Reconciler:
         return name in self.impaired_regions
 
     def reconcile(self) -> None:
-        now = time.time()
-        faults: dict[tuple[str, ...], dict[str, Any]] = {}
+        """One pass: read the control plane's faults, push them to the data plane, log changes."""
+        faults, blackholed, cut_from, link_reasons = self._fis_faults(time.time())
+        acls: dict[str, list[Rule]] = {}
+        for region in self.regions:
+            acls[region.name] = self._reconcile_region(region, faults, blackholed, cut_from)
+        self.link_block = "; ".join(link_reasons) or None
+        self.impaired_regions = frozenset(key[1] for key in faults if key[0] == "process")
+        self._apply_filter(acls, blackholed)
+        self._emit_changes(faults)
+
+    def _fis_faults(
+        self, now: float
+    ) -> tuple[Faults, dict[str, str], dict[str, set[str]], list[str]]:
+        """What the running FIS actions do: (faults, black-holed region -> reason,
+        region -> addresses whose traffic it drops, reasons the replication link is blocked)."""
+        faults: Faults = {}
         blackholed: dict[str, str] = {}
         link_reasons: list[str] = []
-        acls: dict[str, list[Rule]] = {}
         cut_from: dict[str, set[str]] = {}  # region -> addresses whose traffic it drops
         address_of = {r.name: r.address for r in self.regions}
         by_subnet = {r.subnet_id: r.name for r in self.regions}
         names = {r.name for r in self.regions}
-
         for run in fismoto.runs():
-            for action in run.begun(now):
-                if action.name not in run.announced and action.action_id not in EMULATED:
-                    run.announced.add(action.name)
-                    self.events.emit(
-                        "fis-action",
-                        experiment_id=run.experiment_id,
-                        action=action.name,
-                        action_id=action.action_id,
-                        effect="no effect in the lab: this action is not emulated",
-                    )
+            self._announce_not_emulated(run, now)
             for action in run.active(now):
                 effect = self._effect(
                     run, action.action_id, action.parameters, action.resources, by_subnet, names
@@ -144,61 +150,93 @@ class Reconciler:
                     cut_from.setdefault(there, set()).add(address_of[here])
                 if effect.get("blocks_replication"):
                     link_reasons.append(f"FIS experiment {run.experiment_id} ({action.action_id})")
+        return faults, blackholed, cut_from, link_reasons
 
-        for region in self.regions:
-            acl_id, entries = ec2.subnet_acl(region.name, region.subnet_id)
-            rules = [
-                Rule(e.rule_number, e.protocol, e.action, e.egress, e.cidr, e.port_from, e.port_to)
-                for e in entries
-            ]
-            acls[region.name] = rules
-            if not connection_allowed(
-                rules,
-                client=PROBE_CLIENT[0],
-                client_port=PROBE_CLIENT[1],
-                service_port=self.service_port,
-            ):
-                faults[("nacl", region.name)] = {
-                    "fault": "network-acl-deny",
-                    "source": "ec2",
-                    "region": region.name,
-                    "network_acl_id": acl_id,
-                    "deny_rules": [r.rule_number for r in deny_entries(rules)],
-                }
-            desired = {
+    def _announce_not_emulated(self, run: ExperimentRun, now: float) -> None:
+        """One ``fis-action`` event for each begun action the lab does not emulate."""
+        for action in run.begun(now):
+            if action.name not in run.announced and action.action_id not in EMULATED:
+                run.announced.add(action.name)
+                self.events.emit(
+                    "fis-action",
+                    experiment_id=run.experiment_id,
+                    action=action.name,
+                    action_id=action.action_id,
+                    effect="no effect in the lab: this action is not emulated",
+                )
+
+    def _reconcile_region(
+        self,
+        region: LabRegion,
+        faults: Faults,
+        blackholed: dict[str, str],
+        cut_from: dict[str, set[str]],
+    ) -> list[Rule]:
+        """Read one region's ACL, secret and process into ``faults``, push its network to
+        the region process; returns the ACL's rules."""
+        acl_id, entries = ec2.subnet_acl(region.name, region.subnet_id)
+        rules = [
+            Rule(e.rule_number, e.protocol, e.action, e.egress, e.cidr, e.port_from, e.port_to)
+            for e in entries
+        ]
+        if not connection_allowed(
+            rules,
+            client=PROBE_CLIENT[0],
+            client_port=PROBE_CLIENT[1],
+            service_port=self.service_port,
+        ):
+            faults[("nacl", region.name)] = {
+                "fault": "network-acl-deny",
+                "source": "ec2",
+                "region": region.name,
+                "network_acl_id": acl_id,
+                "deny_rules": [r.rule_number for r in deny_entries(rules)],
+            }
+        self._push_network(
+            region.name,
+            {
                 "blackholed": region.name in blackholed,
                 "acl": [r.to_dict() for r in rules],
                 "blocked_sources": sorted(cut_from.get(region.name, ())),
+            },
+        )
+        if not secretsmanager.secret_in_region(region.name, self.secret_name):
+            faults[("secret", region.name)] = {
+                "fault": "secret-missing",
+                "source": "secretsmanager",
+                "region": region.name,
+                "secret": self.secret_name,
             }
-            if self._pushed.get(region.name) != desired:
-                try:
-                    self._clients[region.name].set_network(**desired)
-                    self._pushed[region.name] = desired
-                except RegionControlError:
-                    pass  # stopped or dead: pushed again once it answers
-            if not secretsmanager.secret_in_region(region.name, self.secret_name):
-                faults[("secret", region.name)] = {
-                    "fault": "secret-missing",
-                    "source": "secretsmanager",
-                    "region": region.name,
-                    "secret": self.secret_name,
-                }
-            state = process_state(region.pid) if region.pid else None
-            if state == "T":
-                faults[("process", region.name)] = {
-                    "fault": "region-hung",
-                    "source": "process",
-                    "region": region.name,
-                }
-            elif state in (None, "Z", "X"):
-                faults[("process", region.name)] = {
-                    "fault": "region-down",
-                    "source": "process",
-                    "region": region.name,
-                }
+        self._record_process(region, faults)
+        return rules
 
-        self.link_block = "; ".join(link_reasons) or None
-        self.impaired_regions = frozenset(key[1] for key in faults if key[0] == "process")
+    def _push_network(self, name: str, desired: dict[str, Any]) -> None:
+        """Send region ``name`` its network settings when they changed since the last push."""
+        if self._pushed.get(name) != desired:
+            try:
+                self._clients[name].set_network(**desired)
+                self._pushed[name] = desired
+            except RegionControlError:
+                pass  # stopped or dead: pushed again once it answers
+
+    def _record_process(self, region: LabRegion, faults: Faults) -> None:
+        """A region process stopped (``region-hung``) or gone (``region-down``) into ``faults``."""
+        state = process_state(region.pid) if region.pid else None
+        if state == "T":
+            faults[("process", region.name)] = {
+                "fault": "region-hung",
+                "source": "process",
+                "region": region.name,
+            }
+        elif state in (None, "Z", "X"):
+            faults[("process", region.name)] = {
+                "fault": "region-down",
+                "source": "process",
+                "region": region.name,
+            }
+
+    def _apply_filter(self, acls: dict[str, list[Rule]], blackholed: dict[str, str]) -> None:
+        """Mirror the ACLs and black-holes into the packet filter, when there is one."""
         if self._filter is not None:
             targets = [
                 Target(r.address, self.service_port, tuple(acls[r.name]), r.name in blackholed)
@@ -207,6 +245,9 @@ class Reconciler:
             if targets != self._filtered:
                 self._filter.apply(targets)
                 self._filtered = targets
+
+    def _emit_changes(self, faults: Faults) -> None:
+        """One ``fault`` event per fault that took effect or ended since the last pass."""
         for key in faults.keys() - self._active.keys():
             self.events.emit("fault", state="applied", **faults[key])
         for key in self._active.keys() - faults.keys():
