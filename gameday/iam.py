@@ -19,9 +19,13 @@ from typing import Any
 from gameday import registry
 from gameday.drill import DrillError
 
-#: What the gameday control calls in every drill (allowlist, preflight, sampler, floors).
+#: What the gameday control calls in every drill (allowlist, preflight, sampler, floors,
+#: and the production guard, which reads the tags of the NACLs and health checks the var
+#: file names: :mod:`gameday.drill.safety`).
 CONTROL_ACTIONS = (
     "sts:GetCallerIdentity",
+    "route53:ListTagsForResource",
+    "ec2:DescribeNetworkAcls",
     "route53:GetHealthCheck",
     "route53:GetHealthCheckStatus",
     "cloudwatch:GetMetricData",
