@@ -100,6 +100,8 @@ SWITCH_TO_SECONDARY = action(
         poll_interval=0.2,
     ),
 )
+# After an unplanned failover AWS rebuilds the old primary (pending-resync, minutes to hours)
+# and refuses a switchover until it is in sync: the switch back waits that long.
 SWITCH_BACK = action(
     "switch-database-back-to-primary",
     py(
@@ -108,7 +110,7 @@ SWITCH_BACK = action(
         global_cluster_id="${global_cluster_id}",
         target_region="${primary_region}",
         region="${primary_region}",
-        timeout=120,
+        timeout=2400,
         poll_interval=0.2,
     ),
 )
@@ -375,7 +377,7 @@ CATALOGUE = [
         "Starting from a failover (database and users in the recovery region), we reconcile and switch the database back to the primary with a planned switchover, which waits for replication, and send users back. The report measures how long the failback hurt users (the failback RTO) and checks that no acknowledged order was lost.",
         ["rds", "route53", "failback"],
         READY,
-        [SWITCH_TO_SECONDARY, with_pause(INVERT, 3), SWITCH_BACK, with_pause(RESTORE, 2), WRITER],
+        [SWITCH_TO_SECONDARY, with_pause(INVERT, 40), SWITCH_BACK, with_pause(RESTORE, 2), WRITER],
         [RESTORE, SWITCH_BACK],
         drill(
             fault=SWITCH_BACK,
