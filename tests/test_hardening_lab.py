@@ -115,10 +115,10 @@ def test_env_is_quoted_a_second_up_says_what_runs_and_down_survives_a_lost_state
 
     same = gameday("lab", "up", "--detach", "--dir", str(lab_dir))
     assert same.returncode == 0 and "already running" in same.stdout
-    other = gameday("lab", "up", "--detach", "--dir", str(lab_dir), "--ttl", "7")
+    other = gameday("lab", "up", "--detach", "--dir", str(lab_dir), "--ttl", "20")
     assert other.returncode == 2
     assert "already running" in other.stdout and f"supervisor pid {pids[0]}" in other.stdout
-    assert "ttl: running with 10, asked for 7" in other.stderr and "NOT applied" in other.stderr
+    assert "ttl: running with 10, asked for 20" in other.stderr and "NOT applied" in other.stderr
 
     negative = gameday("lab", "status", "--events", "-3", "--dir", str(lab_dir))
     assert negative.returncode == 2 and "--events" in negative.stderr

@@ -74,7 +74,10 @@ def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -
             ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
             timeout=300,
         )  # fmt: skip
-        assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
+        # the drill's exit code is its verdict (0 met, 1 missed: on AWS's clock the lab's
+        # flagship misses its 30 s RTO objective); every other step must succeed
+        ok = (0, 1) if command.startswith("gameday run") and "--dry-run" not in command else (0,)
+        assert run.returncode in ok, f"{command}\n{run.stdout}\n{run.stderr}"
         ran.append((command, run.stdout))
     assert configuration(tmp_path / "staging.json") == lab_configuration(lab)
     discover_policy = json.loads((tmp_path / "discover-policy.json").read_text())
