@@ -68,7 +68,7 @@ def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -
         "GAMEDAY_FAULT_LEDGER": str(tmp_path / "faults.jsonl"),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    ran = []
+    ran, codes = [], {}
     for command in filter(_supported, steps):
         run = subprocess.run(
             ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -79,6 +79,7 @@ def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -
         ok = (0, 1) if command.startswith("gameday run") and "--dry-run" not in command else (0,)
         assert run.returncode in ok, f"{command}\n{run.stdout}\n{run.stderr}"
         ran.append((command, run.stdout))
+        codes[command] = run.returncode
     assert configuration(tmp_path / "staging.json") == lab_configuration(lab)
     discover_policy = json.loads((tmp_path / "discover-policy.json").read_text())
     assert all(
@@ -89,7 +90,8 @@ def test_the_readme_walkthrough_runs_against_the_lab(lab: Lab, tmp_path: Path) -
     reports = sorted((tmp_path / "reports" / "region-evacuation").glob("*/report.html"))
     assert len(reports) == 1 and (reports[0].parent / "junit.xml").is_file()
     summary = json.loads((reports[0].parent / "summary.json").read_text())
-    assert summary["verdict"] == "met"
+    drill = next(c for c in codes if c.startswith("gameday run") and "--dry-run" not in c)
+    assert {"met": 0, "missed": 1}[summary["verdict"]] == codes[drill]  # exit code = verdict
     history = next(out for command, out in ran if command.startswith("gameday report"))
     assert "region-evacuation" in history
 
