@@ -9,12 +9,16 @@ reaching into the actions package; nothing here changes state unless an action a
 - :func:`call`: one AWS call, a ``ClientError`` turned into :class:`ActivityFailed` with one
   actionable sentence, raised ``from`` the original error;
 - :func:`guard`: the account allowlist check, before any state-changing call;
-- :func:`inject`: the write-ahead protocol around the one call that injects a fault.
+- :func:`inject`: the write-ahead protocol around the one call that injects a fault;
+- :func:`target_speed` / :func:`wall_seconds`: the one clock. Every ``timeout`` and
+  ``poll_interval`` an experiment declares is AWS seconds; on the lab (which runs AWS's
+  durations ``speed`` times faster) it is waited at 1/speed.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -167,6 +171,24 @@ def guard(
         raise fail(str(exc)) from exc
     except (ClientError, BotoCoreError) as exc:
         raise as_failure(exc, "Could not identify the AWS account (sts:GetCallerIdentity)") from exc
+
+
+def target_speed(configuration: Mapping[str, Any] | None) -> float:
+    """AWS seconds per second of this machine's clock on the var file's target: the lab's
+    ``speed`` (read through :mod:`gameday.lab.api`), 1 against AWS or when unreadable."""
+    c = configuration or {}
+    if c.get("gameday_target") != "lab" or not c.get("gameday_lab_dir"):
+        return 1.0
+    from gameday.lab import api
+
+    speed = api.speed(str(c["gameday_lab_dir"]))
+    return speed if speed is not None and math.isfinite(speed) and speed > 0 else 1.0
+
+
+def wall_seconds(aws_seconds: float, configuration: Mapping[str, Any] | None) -> float:
+    """How long this machine waits for ``aws_seconds`` (a declared timeout or poll
+    interval) on the var file's target: ``aws_seconds / speed`` on the lab, as is on AWS."""
+    return aws_seconds / target_speed(configuration)
 
 
 def ledger(configuration: Mapping[str, Any] | None) -> Ledger:

@@ -15,12 +15,14 @@ Which lab fixture to use (see tests/README.md, "How to write a lab test that sta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from gameday.lab import Lab, LabConfig
+from gameday.lab.config import START_TIMEOUT_ENV
 from tests import scheduling
 from tests.lab.helpers import STEADY_TIMEOUT, wait_for_lab_steady, wait_for_steady_state
 
@@ -34,6 +36,11 @@ __all__ = ["FAST_SPEED", "STEADY_TIMEOUT", "wait_for_lab_steady", "wait_for_stea
 
 def pytest_configure(config: pytest.Config) -> None:
     scheduling.register(config)
+    # The suite runs more workers than cores (it waits more than it computes), so at its
+    # busiest moments a lab's start waits for the CPU: give every lab the tests start (in
+    # this process and the gameday commands it runs) three minutes instead of 45 s. A lab
+    # that cannot start still fails with its cause, only later.
+    os.environ.setdefault(START_TIMEOUT_ENV, "180")
 
 
 @pytest.hookimpl(wrapper=True)

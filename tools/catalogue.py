@@ -76,6 +76,9 @@ UNBLOCK = action(
         network_acl_id="${primary_network_acl_id}",
     ),
 )
+# Timeouts and poll intervals are AWS seconds like every duration a drill declares (on the
+# lab, waited at 1/speed): an unplanned failover takes minutes ("typically" 1-5, drawn so by
+# the lab), a planned switchover about one.
 FAILOVER = action(
     "fail-database-over-to-secondary",
     py(
@@ -84,8 +87,8 @@ FAILOVER = action(
         global_cluster_id="${global_cluster_id}",
         target_region="${secondary_region}",
         region="${secondary_region}",
-        timeout=120,
-        poll_interval=0.2,
+        timeout=600,
+        poll_interval=2,
     ),
 )
 SWITCH_TO_SECONDARY = action(
@@ -96,8 +99,8 @@ SWITCH_TO_SECONDARY = action(
         global_cluster_id="${global_cluster_id}",
         target_region="${secondary_region}",
         region="${secondary_region}",
-        timeout=120,
-        poll_interval=0.2,
+        timeout=600,
+        poll_interval=2,
     ),
 )
 # After an unplanned failover AWS rebuilds the old primary (pending-resync, minutes to hours)
@@ -111,7 +114,7 @@ SWITCH_BACK = action(
         target_region="${primary_region}",
         region="${primary_region}",
         timeout=2400,
-        poll_interval=0.2,
+        poll_interval=2,
     ),
 )
 PAUSE_REPLICATION = action(
@@ -425,8 +428,8 @@ CATALOGUE = [
                     global_cluster_id="${global_cluster_id}",
                     target_region="${secondary_region}",
                     region="${secondary_region}",
-                    timeout=120,
-                    poll_interval=0.2,
+                    timeout=600,
+                    poll_interval=2,
                 ),
             ),
             DNS,

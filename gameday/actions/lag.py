@@ -85,15 +85,8 @@ def delay_replication(
     lab_dir = _lab_dir(configuration)
     if lab_dir is not None:
         _check_seconds(seconds)
-        # AWS seconds, like every duration a drill declares: seconds / speed lab seconds
-        from gameday.lab import api
-
-        lab_seconds = float(seconds) / (api.speed(lab_dir) or 1.0)
-        return {
-            "target": "lab",
-            "aws_seconds": float(seconds),
-            **_set_lab_lag(lab_dir, lab_seconds),
-        }
+        # AWS seconds, like every duration a drill declares (the lab serves seconds / speed)
+        return {"target": "lab", **_set_lab_lag(lab_dir, float(seconds))}
     c = configuration or {}
     result = pause_replication(
         region=str(c.get("primary_region")),

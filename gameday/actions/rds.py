@@ -251,8 +251,11 @@ def _move_writer(
     poll_interval = _seconds(poll_interval, "poll_interval", minimum=0.0)
     rds = activity.connect("rds", api_region, configuration, secrets)
     activity.guard(api_region, configuration, secrets)
+    # declared in AWS seconds; on the lab waited at 1/speed (the one clock)
+    speed = activity.target_speed(configuration)
+    wait, poll = timeout / speed, poll_interval / speed
     cluster = describe_global_cluster(rds, global_cluster_id)
-    cluster = _settled(rds, global_cluster_id, cluster, timeout, poll_interval)
+    cluster = _settled(rds, global_cluster_id, cluster, wait, poll)
     old = writer_of(cluster)
     target_arn = _member_in(cluster, target_region, global_cluster_id)
     outcome: dict[str, Any] = {
@@ -289,14 +292,14 @@ def _move_writer(
     )
     outcome["fault_id"] = fault_id
     cluster, new, completed, cancelled = _await_writer(
-        rds, global_cluster_id, target_region, started + timeout, poll_interval
+        rds, global_cluster_id, target_region, started + wait, poll
     )
     outcome.update(
         new_writer=new,
         changed=new != old,
         completed=completed,
         cancelled=cancelled,
-        elapsed_seconds=round(time.monotonic() - started, 3),
+        elapsed_seconds=round((time.monotonic() - started) * speed, 3),
     )
     if reverting:
         _close_reverted(book, reverting, fault, outcome, target_region, timeout)
@@ -363,7 +366,9 @@ def failover_database(
 
     Calls ``failover_global_cluster(AllowDataLoss=True)`` towards the member cluster in
     ``target_region`` (API calls go to ``region``, default ``target_region``), then waits
-    up to ``timeout`` seconds for the writer to be there and the operation over.
+    up to ``timeout`` seconds for the writer to be there and the operation over (``timeout``,
+    ``poll_interval`` and the returned ``elapsed_seconds`` are AWS seconds: on the lab,
+    waited at 1/speed).
     Idempotent: nothing is called when the writer is already in ``target_region``.
     Recorded in the fault ledger with its undo (a switchover back to the old writer's
     region). Roll back with ``switchover_database`` towards the old writer's region.

@@ -139,7 +139,7 @@ def restore_database_to_point_in_time(
     ``bad_data_batch`` and ``writer_url``, one millisecond before the batch's first order
     was acknowledged (read through the service's API). A time that is not restorable yet
     (after ``LatestRestorableTime`` but not in the future) is waited for up to
-    ``window_timeout`` seconds; before ``EarliestRestorableTime``, in the future, or a
+    ``window_timeout`` AWS seconds (at 1/speed on the lab, as ``poll_interval``); before ``EarliestRestorableTime``, in the future, or a
     target name already in use fails at once, nothing changed. Recorded in the fault
     ledger with its rollback :func:`delete_restored_cluster`. Does not wait for the
     restore: the probe :func:`gameday.probes.restore.wait_for_restore` does.
@@ -166,7 +166,8 @@ def restore_database_to_point_in_time(
             f"DB cluster {target_cluster_id!r} already exists in {region}: choose another "
             "`target_cluster_id`; nothing was restored."
         )
-    _await_window(rds, source_cluster_id, when, float(window_timeout), float(poll_interval))
+    _await_window(rds, source_cluster_id, when, s.wall_seconds(float(window_timeout), configuration),
+                  s.wall_seconds(float(poll_interval), configuration))  # fmt: skip
     requested = time.time()
     fault_id, answer = s.inject(
         activity="restore_database_to_point_in_time",
@@ -210,22 +211,26 @@ def _secret_json(sm: Any, secret_id: str) -> dict[str, Any]:
     return data
 
 
-def _await_database(urls: list[str], database: str | None, timeout: float) -> float:
-    """Wait until every ``{url}/health`` reports ``database``; the seconds it took.
+def _await_database(
+    urls: list[str], database: str | None, timeout: float, configuration: Configuration
+) -> float:
+    """Wait until every ``{url}/health`` reports ``database``; the AWS seconds it took.
 
-    Nothing to wait for when ``database`` is None (the secret named no cluster before)."""
+    ``timeout`` is AWS seconds (waited at 1/speed on the lab). Nothing to wait for when
+    ``database`` is None (the secret named no cluster before)."""
+    speed = s.target_speed(configuration)
     started = time.monotonic()
     pending = list(urls) if database is not None else []
     while pending:
         pending = [u for u in pending if _health_database(u) != database]
-        if pending and time.monotonic() - started >= timeout:
+        if pending and (time.monotonic() - started) * speed >= timeout:
             raise s.fail(
                 f"{', '.join(pending)} still not connected to {database!r} after {timeout:g} s: "
                 "check that the application re-reads its secret."
             )
         if pending:
-            time.sleep(0.1)
-    return round(time.monotonic() - started, 3)
+            time.sleep(0.1 / speed)
+    return round((time.monotonic() - started) * speed, 3)
 
 
 def _health_database(url: str) -> Any:
@@ -266,7 +271,8 @@ def cut_over_database(
     ``put_secret_value`` with ``key`` set, recorded in the fault ledger with its rollback
     :func:`roll_back_cut_over` (the previous value), and waits up to ``timeout`` seconds
     until each of ``service_urls`` reports ``database`` = ``cluster_id`` in its deep
-    health. Idempotent: nothing is written when the secret already names the cluster.
+    health (``timeout`` and ``followed_after_s`` in AWS seconds, at 1/speed on the lab).
+    Idempotent: nothing is written when the secret already names the cluster.
 
     Returns ``secret_id``, ``previous``, ``cluster_id``, ``changed``, ``followed_after_s``
     and ``fault_id``.
@@ -299,7 +305,7 @@ def cut_over_database(
                 SecretId=secret_id, SecretString=json.dumps({**data, key: cluster_id})),
             failure=f"Could not point secret {secret_id!r} at {cluster_id!r}",
         )  # fmt: skip
-    followed = _await_database(list(service_urls or []), cluster_id, float(timeout))
+    followed = _await_database(list(service_urls or []), cluster_id, float(timeout), configuration)
     return {"secret_id": secret_id, "previous": previous, "cluster_id": cluster_id,
             "changed": fault_id is not None, "followed_after_s": followed,
             "fault_id": fault_id}  # fmt: skip
@@ -346,7 +352,7 @@ def roll_back_cut_over(
         _put_connection(
             sm, secret_id, restored if cluster_id is None else {**restored, key: cluster_id}
         )
-    followed = _await_database(list(service_urls or []), cluster_id, float(timeout))
+    followed = _await_database(list(service_urls or []), cluster_id, float(timeout), configuration)
     book.mark_reverted(entries, by="roll_back_cut_over")
     return {"secret_id": secret_id, "cluster_id": cluster_id, "changed": changed,
             "followed_after_s": followed, "reverted": [e.id for e in entries]}  # fmt: skip

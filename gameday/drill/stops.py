@@ -27,8 +27,6 @@ and ``run.json`` / the journal record which condition tripped, when, and in what
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import threading
@@ -144,14 +142,9 @@ def parse_stop_conditions(ext: Mapping[str, Any] | None) -> StopConditions:
 
 def lab_speed(configuration: Mapping[str, Any]) -> float:
     """AWS seconds per wall second of the target: the lab's ``speed``, 1 on AWS."""
-    if configuration.get("gameday_target") != "lab" or not configuration.get("gameday_lab_dir"):
-        return 1.0
-    with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-        state = json.loads((Path(configuration["gameday_lab_dir"]) / "state.json").read_text())
-        speed = float((state.get("config") or {}).get("speed") or 1.0)
-        if math.isfinite(speed) and speed > 0:
-            return speed
-    return 1.0
+    from gameday.activity import target_speed
+
+    return target_speed(configuration)
 
 
 class StopWatcher:

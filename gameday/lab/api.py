@@ -51,8 +51,8 @@ __all__ = [
     "varfile_path",
 ]
 
-#: The lab's default replication delay (lab seconds) when its state does not say.
-DEFAULT_LAG = 0.3
+#: The lab's default replication delay (AWS seconds) when its state does not say.
+DEFAULT_LAG = LabConfig.replication_lag
 
 
 def _config(lab_dir: str | Path) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def speed(lab_dir: str | Path) -> float | None:
 
 
 def baseline_lag(lab_dir: str | Path) -> float:
-    """The replication delay the lab was started with (lab seconds)."""
+    """The replication delay the lab was started with (AWS seconds)."""
     try:
         return float(_config(lab_dir).get("replication_lag", DEFAULT_LAG))
     except (TypeError, ValueError):
@@ -79,7 +79,8 @@ def baseline_lag(lab_dir: str | Path) -> float:
 
 
 def set_lag(lab_dir: str | Path, seconds: float) -> dict[str, Any]:
-    """Lab-only: delay every replication link of the lab by ``seconds`` lab seconds.
+    """Lab-only: delay every replication link of the lab by ``seconds`` AWS seconds
+    (``seconds / speed`` lab seconds, like every duration a user writes).
 
     :class:`LabError` with one actionable message when no lab runs there or it refuses."""
     return Lab(lab_dir).set_lag(seconds)

@@ -80,7 +80,8 @@ def lab() -> None:
 @click.option(
     "--lag",
     type=float,
-    help="Lab-only: baseline delay of the lab's replication link, in lab seconds, 0-60 [0.3].",
+    help="Lab-only: baseline delay of the lab's replication links, in AWS seconds (served "
+    "divided by --speed), 0-3600 [3].",
 )
 @click.option(
     "--seed",
@@ -445,19 +446,22 @@ def restart_region(region: str, lab_dir: str | None) -> None:
 @click.argument("seconds", type=float)
 @click.option("--dir", "lab_dir", help=_DIR_HELP)
 def set_lag(seconds: float, lab_dir: str | None) -> None:
-    """LAB-ONLY: delay the lab's replication by SECONDS lab seconds.
+    """LAB-ONLY: delay the lab's replication by SECONDS AWS seconds (served at 1/speed).
 
     Not an AWS fault (no AWS call delays Aurora's storage replication): a lab knob to
     rehearse a lagging replica. Recorded in the lab's events as lab_only."""
     low, high = NUMBER_RANGES["replication_lag"][:2]  # the same cap as 'lab up --lag'
     if not low <= seconds <= high:
-        _fail(f"lag must be a number of seconds from {low:g} to {high:g}, got {seconds:g}")
+        _fail(f"lag must be a number of AWS seconds from {low:g} to {high:g}, got {seconds:g}")
     handle = Lab(_lab_dir(lab_dir))
     if not handle.running():
         _fail(f"no lab running ({handle.dir}); start one with 'gameday lab up --detach'")
     try:
-        handle.set_lag(seconds)
+        reply = handle.set_lag(seconds)
     except LabError as exc:
         _fail(str(exc))
         return
-    click.echo(f"lab-only replication delay set to {seconds:g} lab s (not an AWS fault)")
+    click.echo(
+        f"lab-only replication delay set to {seconds:g} AWS s "
+        f"({reply['lab_seconds']:g} lab s; not an AWS fault)"
+    )

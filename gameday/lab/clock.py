@@ -17,12 +17,13 @@ what the same phase takes in a real account. So the lab has one speed factor (de
 * FIS action durations (``PT5M`` runs 30 lab seconds at speed 10);
 * point-in-time restores.
 
-What stays on the real clock: everything on the client side (load users, their timeouts,
-the drill's observation window, gameday's probes and polls). A report scales the lab's AWS
-phases back with :meth:`LabClock.lab_to_aws` and says which parts it did not scale.
+The lab-only knobs (the replication delay of ``gameday lab up --lag`` and ``gameday lab
+set-lag``) are written in AWS seconds too and served divided by the speed.
 
-The lab-only knobs (the replication delay set with ``gameday lab set-lag``) are not AWS
-durations and are not scaled: they are lab seconds.
+The drill runs the durations it declares (objectives, windows, pauses, the load's think
+times and timeouts) at 1/speed as well (:mod:`gameday.drill.phases`), and its report gives
+AWS seconds (:mod:`gameday.reports.clock`). What is not scaled: the time gameday's own code
+and the lab's processes take to run (their API calls, their ticks); the report says so.
 """
 
 from __future__ import annotations

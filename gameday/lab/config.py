@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import re
 import tomllib
@@ -67,6 +68,30 @@ OPTIONAL_NUMBERS = (
 #: The largest seed (a 31-bit number, as ``gameday lab up --seed`` takes it).
 MAX_SEED = 2**31 - 1
 
+#: Overrides the seconds a lab may take to start (a loaded CI machine needs longer).
+START_TIMEOUT_ENV = "GAMEDAY_LAB_START_TIMEOUT"
+#: Seconds a lab may take to start unless ``GAMEDAY_LAB_START_TIMEOUT`` says otherwise.
+DEFAULT_START_TIMEOUT = 45.0
+
+
+def start_timeout() -> float:
+    """Seconds a lab may take to become ready: ``GAMEDAY_LAB_START_TIMEOUT`` (a positive
+    number) or :data:`DEFAULT_START_TIMEOUT`. Each of the supervisor's start-up waits (the
+    regions healthy, the targets and health checks evaluated) gets two thirds of it."""
+    text = os.environ.get(START_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_START_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (math.isfinite(value) and 1 <= value <= 3600):
+        raise LabConfigError(
+            f"{START_TIMEOUT_ENV}={text!r} is not a number of seconds from 1 to 3600: fix or unset it"
+        )
+    return value
+
+
 #: key -> (low, high, whole number?, unit): the documented range of every numeric setting.
 NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "ttl": (1, 86400, True, "seconds"),
@@ -79,8 +104,8 @@ NUMBER_RANGES: dict[str, tuple[float, float, bool, str]] = {
     "pause_replication_delay_seconds": (0.0, 300.0, False, "AWS seconds"),
     "seed": (0, MAX_SEED, True, ""),
     "failure_threshold": (1, 10, True, ""),
-    "replication_lag": (0.0, 60.0, False, "seconds"),
-    "writer_lease": (0.05, 600.0, False, "seconds"),
+    "replication_lag": (0.0, 3600.0, False, "AWS seconds"),
+    "writer_lease": (0.05, 600.0, False, "lab seconds"),
     "service_port": (0, 65535, True, ""),
     "dns_port": (0, 65535, True, ""),
     "endpoint_port": (0, 65535, True, ""),
@@ -145,8 +170,9 @@ class LabConfig:
     #: AWS seconds per lab second for every AWS-side duration (1 = real time).
     speed: float = DEFAULT_SPEED
     failure_threshold: int = 2
-    #: Lab-only: the baseline delay of the lab's replication link, in lab seconds.
-    replication_lag: float = 0.3
+    #: Lab-only: the baseline delay of the lab's replication links, in AWS seconds like every
+    #: duration a user writes (served divided by ``speed``: 0.3 lab s at the default speed).
+    replication_lag: float = 3.0
     data_tier: str = "aurora"
     #: AWS seconds of an unplanned global failover (None: drawn per failover, 60-300 s).
     failover_seconds: float | None = None

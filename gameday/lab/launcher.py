@@ -29,7 +29,7 @@ from typing import Any
 
 from gameday.faults import ledger_path
 from gameday.lab.bootstrap import RegionResources, Resources
-from gameday.lab.config import LabConfig
+from gameday.lab.config import LabConfig, start_timeout
 from gameday.lab.draws import new_seed
 from gameday.lab.events import Event, read_events
 from gameday.lab.lock import PID_NAME, LabLock, lab_processes, locked
@@ -38,7 +38,6 @@ from gameday.lab.ports import listening
 from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
 from gameday.procutil import pid_alive, process_state
 
-START_TIMEOUT = 45.0
 #: Fresh starts after losing a port race: a free port the lab picked was bound by another
 #: process (another lab starting on the same machine) before the lab bound it.
 PORT_RACE_RETRIES = 2
@@ -161,7 +160,7 @@ class Lab:
     # -- lifecycle ----------------------------------------------------------------------
 
     @classmethod
-    def start(cls, config: LabConfig, timeout: float = START_TIMEOUT) -> Lab:
+    def start(cls, config: LabConfig, timeout: float | None = None) -> Lab:
         """Validate ``config``, start a supervisor and wait until the lab is ready.
 
         Raises :class:`LabAlreadyRunning` if a lab runs (or is starting) in that
@@ -169,6 +168,7 @@ class Lab:
         cannot start. A start that lost a race for a port the lab picked itself (every
         port 0) is tried again with new ports, up to :data:`PORT_RACE_RETRIES` times.
         """
+        timeout = start_timeout() if timeout is None else timeout
         picked = not (config.service_port or config.dns_port or config.endpoint_port)
         for attempt in range(PORT_RACE_RETRIES + 1):
             try:
@@ -283,9 +283,9 @@ class Lab:
         its state file says."""
         return locked(self.dir)
 
-    def wait_until_ready(self, timeout: float = START_TIMEOUT) -> bool:
+    def wait_until_ready(self, timeout: float | None = None) -> bool:
         """Wait for a lab another command is starting here; True once it is ready."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (start_timeout() if timeout is None else timeout)
         while time.monotonic() < deadline:
             state = read_state(self.state_path) or {}
             if state.get("status") == "ready" and pid_alive(state.get("supervisor_pid")):
@@ -413,14 +413,15 @@ class Lab:
         return self._supervisor("POST", f"/regions/{name}/restart")
 
     def set_lag(self, seconds: float) -> dict[str, Any]:
-        """Lab-only: delay the lab's replication by ``seconds`` lab seconds (not an AWS fault)."""
+        """Lab-only: delay the lab's replication by ``seconds`` AWS seconds (served divided by
+        the lab's speed; not an AWS fault)."""
         return self._supervisor("POST", "/replication/lag", {"seconds": seconds})
 
     def _supervisor(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """One call to the supervisor's control API; LabError with its message on failure."""
         state = self.state()
         conn = http.client.HTTPConnection(
-            "127.0.0.1", state["supervisor_port"], timeout=START_TIMEOUT
+            "127.0.0.1", state["supervisor_port"], timeout=start_timeout()
         )
         try:
             payload = json.dumps(body).encode() if body is not None else None

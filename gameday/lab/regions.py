@@ -20,14 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gameday.children import die_with_parent as _die_with_parent
-from gameday.lab.config import LabConfig
+from gameday.lab.config import LabConfig, start_timeout
 from gameday.lab.events import EventLog
 from gameday.lab.region.client import RegionClient
 from gameday.lab.tlscert import LabCertificate
 
-__all__ = ["READY_TIMEOUT", "RegionProcesses", "client_health"]
+__all__ = ["RegionProcesses", "client_health", "ready_timeout"]
 
-READY_TIMEOUT = 30.0
+
+def ready_timeout() -> float:
+    """Seconds each of the supervisor's start-up waits may take: two thirds of the lab's
+    start timeout (30 s by default), so that a slow start fails with its cause."""
+    return start_timeout() * 2 / 3
 
 
 def client_health(address: str, port: int) -> int | None:
@@ -123,7 +127,7 @@ class RegionProcesses:
         if exited:
             tail = log.read_text(errors="replace")[-800:]
             return f"region {name} exited with {proc.returncode} while starting: {tail}"
-        return f"region {name} was not healthy within {READY_TIMEOUT:.0f} s; see {log}"
+        return f"region {name} was not healthy within {ready_timeout():.0f} s; see {log}"
 
     def watch(self) -> None:
         """Record each region process's exit once (a supervised worker's step)."""

@@ -52,7 +52,7 @@ from gameday.lab.region import restore as pitr_restore
 from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
-from gameday.lab.regions import READY_TIMEOUT, RegionProcesses
+from gameday.lab.regions import RegionProcesses, ready_timeout
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
 from gameday.lab.varfile import write_varfile
 from gameday.lab.workers import Worker
@@ -236,12 +236,12 @@ class Supervisor:
             link.start()
         self.reconciler.start()
         self._watcher = Worker("process-watch", regions.watch, 0.05, self.events).start()
-        deadline = time.monotonic() + READY_TIMEOUT
+        deadline = time.monotonic() + ready_timeout()
         for region in self.resources.regions:
             regions.wait_healthy(region.name, region.address, deadline, starting=True)
         self.checker.start()
         self.prober.start()
-        if not self.prober.wait_checked(READY_TIMEOUT):
+        if not self.prober.wait_checked(ready_timeout()):
             raise RuntimeError("the load balancers' targets were never health-checked")
         self.dns = LabDNS(
             "127.0.0.1",
@@ -281,7 +281,7 @@ class Supervisor:
         for source, target in pairs:
             link = ReplicationLink(
                 link_clients,
-                cfg.replication_lag,
+                cfg.clock.aws_to_lab(cfg.replication_lag),
                 self.events,
                 blocked=self.reconciler.link_blocked,
                 impaired=self.reconciler.region_impaired,
@@ -302,10 +302,12 @@ class Supervisor:
             )
 
     def set_lag(self, seconds: float) -> dict[str, Any]:
-        """Lab-only: the replication links' delay, in lab seconds (not an AWS fault)."""
+        """Lab-only: the replication links' delay, ``seconds`` AWS seconds like every
+        duration a user writes (served at 1/speed; not an AWS fault)."""
+        lab_seconds = self.config.clock.aws_to_lab(seconds)
         for link in self.links.values():
-            link.set_lag(seconds)
-        return {"lag": seconds, "lab_only": True}
+            link.set_lag(lab_seconds, aws_seconds=seconds)
+        return {"aws_seconds": seconds, "lab_seconds": lab_seconds, "lab_only": True}
 
     def region_env(self, endpoint: str) -> dict[str, str]:
         """Environment under which lab processes reach the control plane."""
@@ -318,7 +320,7 @@ class Supervisor:
     def _wait_evaluated(self) -> None:
         assert self.resources is not None and self.checker is not None
         for region in self.resources.regions:
-            if not self.checker.wait_evaluated(region.health_check_id, READY_TIMEOUT):
+            if not self.checker.wait_evaluated(region.health_check_id, ready_timeout()):
                 raise RuntimeError(f"the health check of {region.name} was never evaluated")
 
     def _client_region(self, address: str) -> str:
@@ -384,7 +386,7 @@ class Supervisor:
             pid = self.regions.respawn(name, region.address, role)
             if self.reconciler is not None:
                 self.reconciler.region_restarted(name, pid)
-            deadline = time.monotonic() + READY_TIMEOUT
+            deadline = time.monotonic() + ready_timeout()
             self.regions.wait_healthy(name, region.address, deadline, starting=False)
             write_state(self.state_path, self.state("ready"))
             return {"region": name, "pid": pid, "role": role}

@@ -50,7 +50,9 @@ def corrupted_records(
     Without ``wait_for`` it looks once. With ``wait_for="all"`` it looks every ``interval``
     seconds until every region serves the whole batch (the corruption has replicated), with
     ``"none"`` until no region serves any of it, for at most ``timeout`` seconds; then it
-    answers with what it saw last (``settled`` false).
+    answers with what it saw last (``settled`` false). ``timeout``, ``interval`` and
+    ``elapsed_seconds`` are AWS seconds (on the lab, waited at 1/speed); the per-request
+    HTTP timeout (at most 5 s) is this machine's.
 
     Returns ``batch``, ``regions`` (one entry per URL: ``url``, ``region``, ``corrupted``,
     ``error``), ``total`` (null if a region did not answer), ``settled``, ``elapsed_seconds``
@@ -61,6 +63,7 @@ def corrupted_records(
     if wait_for not in (None, "all", "none"):
         raise s.fail(f"Bad `wait_for` {wait_for!r}: give 'all', 'none' or leave it out.")
     ids = batch_ids(str(s.require(batch, "batch", "the bad-data batch name")), int(count))
+    speed = s.target_speed(configuration)  # AWS seconds, waited at 1/speed on the lab
     started = time.monotonic()
     while True:
         regions = [_count(u, ids, min(float(timeout), 5.0)) for u in urls]
@@ -69,8 +72,8 @@ def corrupted_records(
         settled = wait_for is None or (
             None not in counts and all(c == (len(ids) if wait_for == "all" else 0) for c in counts)
         )
-        elapsed = time.monotonic() - started
+        elapsed = (time.monotonic() - started) * speed
         if settled or elapsed >= float(timeout):
             return {"batch": batch, "regions": regions, "total": total, "settled": settled,
                     "elapsed_seconds": round(elapsed, 3), "seen_at": time.time()}  # fmt: skip
-        time.sleep(float(interval))
+        time.sleep(float(interval) / speed)

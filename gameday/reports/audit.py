@@ -41,6 +41,8 @@ from gameday.rundir.files import read_json, write_text
 
 SCHEMA_VERSION = 1
 DEFAULT_BATCH_SIZE = 500
+#: Tries of one batch lookup before the audit fails (reads are safe to repeat).
+LOOKUP_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +184,9 @@ class HttpBatchLookup:
 
     def lookup(self, ids: list[str]) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
         body = json.dumps({"ids": ids}).encode()
-        for attempt in (1, 2):  # a keep-alive connection the server closed: one fresh retry
+        # A keep-alive connection the server closed, or a service too busy to answer in
+        # time: a read changes nothing, so it is tried again on a fresh connection.
+        for attempt in range(1, LOOKUP_ATTEMPTS + 1):
             conn = self._connection()
             try:
                 conn.request("POST", self.path, body, {"Content-Type": "application/json"})
@@ -192,8 +196,11 @@ class HttpBatchLookup:
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 self._conn = None
-                if attempt == 2:
-                    raise ReportError(f"audit lookup {self.describe()} failed: {exc}") from exc
+                if attempt == LOOKUP_ATTEMPTS:
+                    raise ReportError(
+                        f"audit lookup {self.describe()} failed {attempt} times: {exc}"
+                    ) from exc
+                time.sleep(0.5 * attempt)
         if response.status != 200:
             raise ReportError(
                 f"audit lookup {self.describe()} answered {response.status}: {payload[:200]!r}"

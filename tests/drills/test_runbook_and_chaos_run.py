@@ -133,6 +133,7 @@ def test_runbook_failover_waits_for_people_and_times_their_steps(
     assert notes[0]["text"] == "bridge opened; primary unreachable" and notes[0]["author"] == "ic"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert sum(1 for p in summary["phases"] if p["key"] == "step") == 6
+    assert (run_dir / "audit.json").exists(), output  # the drill says why it did not audit
     audit = json.loads((run_dir / "audit.json").read_text())
     assert {w["id"] for w in audit["lost"]} == lost_in_truth(
         drill_lab, run_dir, audit["writer_region"]

@@ -164,7 +164,7 @@ def lab_steady_problems(lab: Lab, default_lag: float | None = None) -> list[str]
             key = (event.get("fault"), event.get("region"), event.get("experiment_id"))
             faults[key] = event
         elif event["kind"] == "replication-lag":
-            lag = event.get("lag")
+            lag = event.get("aws_seconds")
     for region in info.regions:
         if not health.get(region.health_check_id, False):
             problems.append(f"the health check of {region.name} is not healthy")

@@ -389,7 +389,7 @@ def test_global_db_rpo_turns_replication_lag_into_a_write_stall(
         ],
     )
     started = time.time()
-    fidelity_lab.set_lag(3.0)  # lab-only: 3 lab s = 30 AWS s behind, beyond the 20 s limit
+    fidelity_lab.set_lag(30.0)  # lab-only: 30 AWS s behind, beyond the 20 s limit
     try:
 
         def write() -> tuple[int, dict[str, str]]:
@@ -411,7 +411,7 @@ def test_global_db_rpo_turns_replication_lag_into_a_write_stall(
         )
         assert stall["lag_aws_seconds"] > 20 and stall["rpo_limit_seconds"] == 20
     finally:
-        fidelity_lab.set_lag(0.3)
+        fidelity_lab.set_lag(LabConfig().replication_lag)
         rds.reset_db_cluster_parameter_group(
             DBClusterParameterGroupName=group, ResetAllParameters=True
         )

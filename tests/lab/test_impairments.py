@@ -297,7 +297,7 @@ def test_failover_with_data_loss_loses_exactly_the_unshipped_writes(
         RegionClient(info.secondary.control_port),
     )
     wait_until(lambda: secondary.existing([before]) == [before], timeout=2)
-    lab.set_lag(30)  # lab-only: no AWS fault delays Aurora's storage replication
+    lab.set_lag(300)  # lab-only: no AWS fault delays Aurora's storage replication
     during = [f"during-{i}-{uuid.uuid4()}" for i in range(5)]
     for order_id in during:
         _write(info, order_id)
@@ -458,7 +458,7 @@ def test_a_hung_old_writer_is_fenced_when_it_comes_back(
     unshipped writes are moved aside, as Aurora demotes an old primary that returns."""
     info = lab.info
     primary = RegionClient(info.primary.control_port)
-    lab.set_lag(30)  # lab-only: no AWS fault delays Aurora's storage replication
+    lab.set_lag(300)  # lab-only: no AWS fault delays Aurora's storage replication
     unshipped = f"unshipped-{uuid.uuid4()}"
     _write(info, unshipped)
     assert info.primary.pid is not None
@@ -504,7 +504,7 @@ def test_the_whole_runbook_after_a_hard_outage(
     surviving writer is lost, and only the unshipped writes of the dead primary are."""
     info = lab.info
     rds = boto3.client("rds", region_name=info.secondary.name)
-    lab.set_lag(30)  # lab-only: no AWS fault delays Aurora's storage replication
+    lab.set_lag(300)  # lab-only: no AWS fault delays Aurora's storage replication
     unshipped = f"doomed-{uuid.uuid4()}"
     _write(info, unshipped)
     assert info.primary.pid is not None

@@ -296,14 +296,16 @@ def test_set_lag_is_a_lab_only_knob(lab: Lab) -> None:
     result = _gameday("set-lag", "30", "--dir", info.lab_dir)
     assert result.returncode == 0 and "lab-only" in result.stdout
     event = lab.wait_for_event(lambda e: e["kind"] == "replication-lag", timeout=2, since=since)
-    assert event["lab_only"] is True and event["lag"] == 30
+    speed = lab.state()["config"]["speed"]
+    assert event["lab_only"] is True and event["aws_seconds"] == 30
+    assert event["lab_seconds"] == pytest.approx(30 / speed)
     order = f"lagged-{uuid.uuid4()}"
     try:
         assert _post(info, 0, {"id": order}) == 201
-        time.sleep(1.0)  # an absence needs a window: three times the default lag
+        time.sleep(1.0)  # an absence needs a window: three times the default lag (0.3 lab s)
         assert RegionClient(info.secondary.control_port).existing([order]) == []
     finally:
-        assert _gameday("set-lag", "0.3", "--dir", info.lab_dir).returncode == 0
+        assert _gameday("set-lag", "3", "--dir", info.lab_dir).returncode == 0
     wait_until(lambda: RegionClient(info.secondary.control_port).existing([order]) == [order], 2)
     bad = _gameday("set-lag", "nan", "--dir", info.lab_dir)
     assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1

@@ -179,7 +179,7 @@ def test_a_real_lab_drill_measures_what_the_lab_logged(lab: Lab, lab_env: dict[s
         time.sleep(3.0)  # steady state before the fault, as a drill observes it
         # No AWS fault delays Aurora's storage replication (issue 11): the unshipped writes
         # come from the lab-only replication delay, named as such in the journal.
-        journal.act("lab-only-replication-delay", lab.set_lag, seconds=120)
+        journal.act("lab-only-replication-delay", lab.set_lag, seconds=1200)
         time.sleep(2.0)  # writes the primary acknowledges now are not shipped
         journal.act(
             "block-primary", ec2.block_endpoint, region=primary.name, subnet_id=primary.subnet_id

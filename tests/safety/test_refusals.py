@@ -184,7 +184,7 @@ def test_a_ledger_entry_whose_pid_now_belongs_to_another_process_is_recovered() 
 
 def test_set_lag_has_the_same_cap_as_lab_up(tmp_path: Path) -> None:
     result = _cli("lab", "set-lag", "1e308", "--dir", str(tmp_path))
-    assert result.exit_code != 0 and "from 0 to 60" in result.output
+    assert result.exit_code != 0 and "AWS seconds from 0 to 3600" in result.output
 
 
 @pytest.mark.parametrize(

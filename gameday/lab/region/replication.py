@@ -1,9 +1,10 @@
 """The inter-region replication link: asynchronous, source -> target, with a lag.
 
 The link pulls the source's change log, holds each change until ``acked_at + lag`` and
-then applies it to the target. The lag is a lab-only knob (``gameday lab set-lag``, lab
-seconds, not scaled by the lab's clock): AWS has no fault that delays Aurora's storage
-replication, so a drill that needs unshipped writes sets it explicitly and says so.
+then applies it to the target. The lag is a lab-only knob (``gameday lab set-lag``, which
+takes AWS seconds; the link holds lab seconds, the supervisor converts): AWS has no fault
+that delays Aurora's storage replication, so a drill that needs unshipped writes sets it
+explicitly and says so.
 
 While the link is blocked (a paused DynamoDB global table, in the DynamoDB tier) nothing
 is pulled or delivered; when it opens again it catches up from where it stopped. A change
@@ -134,15 +135,17 @@ class ReplicationLink:
         """The lab-only replication delay, in lab seconds."""
         return self._lag
 
-    def set_lag(self, seconds: float) -> None:
-        """Change the lab-only replication delay (applies to changes not yet delivered)."""
+    def set_lag(self, seconds: float, aws_seconds: float | None = None) -> None:
+        """Change the lab-only replication delay to ``seconds`` lab seconds (``aws_seconds``
+        as the user wrote it, for the event log); applies to changes not yet delivered."""
         with self._lock:
             previous, self._lag = self._lag, float(seconds)
         self._events.emit(
             "replication-lag",
             lab_only=True,
-            lag=self._lag,
-            previous=previous,
+            lab_seconds=self._lag,
+            aws_seconds=aws_seconds,
+            previous_lab_seconds=previous,
             source=self._source,
             target=self._target,
         )
