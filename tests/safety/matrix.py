@@ -53,7 +53,7 @@ def _fault_action(fault: str) -> dict[str, Any]:
         "nacl": ("ec2", "block_endpoint", {"region": "${primary_region}", "network_acl_id": "${primary_network_acl_id}"}),
         "replication": ("fis", "pause_replication", {"region": "${primary_region}", "duration": "PT30M", "table_arns": ["${table_arn}"], "role_arn": "${fis_role_arn}"}),
         "secret": ("secretsmanager", "remove_secret_replica", {"secret_id": "${secret_name}", "replica_region": "${secondary_region}", "region": "${primary_region}"}),
-        "failover": ("rds", "failover_database", {"global_cluster_id": "${global_cluster_id}", "target_region": "${secondary_region}", "region": "${secondary_region}", "timeout": 120, "poll_interval": 0.1}),
+        "failover": ("rds", "failover_database", {"global_cluster_id": "${global_cluster_id}", "target_region": "${secondary_region}", "region": "${secondary_region}", "timeout": 2400, "poll_interval": 6}),
     }  # fmt: skip
     module, func, arguments = calls[fault]
     return {
@@ -75,7 +75,7 @@ def _rollback(fault: str) -> dict[str, Any]:
         "nacl": ("ec2", "unblock_endpoint", {"region": "${primary_region}", "network_acl_id": "${primary_network_acl_id}"}),
         "replication": ("fis", "resume_replication", {"region": "${primary_region}"}),
         "secret": ("secretsmanager", "restore_secret_replica", {"secret_id": "${secret_name}", "replica_region": "${secondary_region}", "region": "${primary_region}"}),
-        "failover": ("rds", "switchover_database", {"global_cluster_id": "${global_cluster_id}", "target_region": "${primary_region}", "region": "${primary_region}", "timeout": 120, "poll_interval": 0.1}),
+        "failover": ("rds", "switchover_database", {"global_cluster_id": "${global_cluster_id}", "target_region": "${primary_region}", "region": "${primary_region}", "timeout": 2400, "poll_interval": 6}),
     }  # fmt: skip
     module, func, arguments = calls[fault]
     return {

@@ -71,7 +71,7 @@ class ControlPlaneServer:
         # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
         # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        app = DomainDispatcherApplication(create_backend_app)
+        app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         self._server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
         )
@@ -90,6 +90,35 @@ class ControlPlaneServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+# moto internals (pinned): DomainDispatcherApplication.get_backend_for_host lists moto's
+# package directory (os.listdir and an isdir per entry) and then tries every service's URL
+# patterns, for every request, under the dispatcher's lock. Its answer depends on the host
+# alone, and the lab asks for a handful of hosts several times a second (each region reads
+# its secret, the health checkers publish metrics): the supervisor spent about half of its
+# CPU there while idle. Remembering the answer per host changes nothing else.
+_HOSTS_REMEMBERED = 1024
+
+
+def _cached_dispatcher(base: type) -> type:
+    """``base`` (moto's DomainDispatcherApplication) answering each host's backend once."""
+
+    class CachedDispatcher(base):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._backend_of: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backend_of[host]
+            except KeyError:
+                backend = super().get_backend_for_host(host)
+                if len(self._backend_of) < _HOSTS_REMEMBERED:
+                    self._backend_of[host] = backend
+                return backend
+
+    return CachedDispatcher
 
 
 def truthy(value: Any) -> bool:
