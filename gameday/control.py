@@ -53,6 +53,7 @@ from gameday.drill.artefacts import (
     write_run_json,
 )
 from gameday.drill.phases import (
+    AuditDeferred,
     audit,
     fault_time,
     observe,
@@ -239,8 +240,17 @@ def after_method_control(
         if not safety.stopping(run):  # a stopped drill rolls back first, the load can wait
             stop_load(run)
     run.enter(Phase.AUDIT)
+    _audit(run, deferrable=True)
+
+
+def _audit(run: DrillRun, *, deferrable: bool) -> None:
+    """The audit, or (``deferrable``, its writer cut off by the fault) a note to audit once
+    the rollbacks have run: a fault is never held in place to wait on the region it cuts."""
     try:
-        audit(run)
+        audit(run, deferrable=deferrable)
+    except AuditDeferred as exc:
+        logger.warning("gameday: %s: the audit waits until the rollbacks have run", exc)
+        run.audit_after_rollback = True
     except InterruptExecution:
         raise
     except Exception as exc:
@@ -281,6 +291,9 @@ def after_experiment_control(
         return
     try:
         revert_open_faults(run)
+        if run.audit_after_rollback and not safety.stopping(run):
+            run.enter(Phase.AUDIT)
+            _audit(run, deferrable=False)
         safety.release_target(run)  # restored: the next drill may start while this reports
         ended = time.time()
         write_faults_slice(run)

@@ -177,9 +177,17 @@ def stop_load(run: DrillRun) -> None:
         run.sampler.stop()
 
 
-def audit(run: DrillRun) -> None:
-    """Audit every acknowledged write against the writer region (``audit.json``)."""
-    from gameday.drill.lookup import service_lookup
+class AuditDeferred(Exception):
+    """The writer region does not answer now (the fault cuts it off): audit it after the
+    rollbacks instead of waiting on it with the fault in place."""
+
+
+def audit(run: DrillRun, *, deferrable: bool = True) -> None:
+    """Audit every acknowledged write against the writer region (``audit.json``).
+
+    ``deferrable``: raise :class:`AuditDeferred` at once when the writer does not answer
+    (one look, 3 s), so the control rolls back first and audits afterwards."""
+    from gameday.drill.lookup import answers, service_lookup
     from gameday.reports.audit import acked_writes, audit_writes, write_audit
 
     assert run.run_dir is not None and run.sampler is not None
@@ -191,8 +199,10 @@ def audit(run: DrillRun) -> None:
     endpoints = run.sampler.targets.endpoints
     if writer not in endpoints:
         raise DrillError(f"no service endpoint for the writer region {writer!r}")
+    if deferrable and not answers(endpoints[writer]):
+        raise AuditDeferred(f"the writer region {writer} does not answer")
     old_lookup = None
-    if old in endpoints:
+    if old in endpoints and answers(endpoints[old], timeout=2.0):
         with contextlib.suppress(Exception):  # the old region is cut off: audit the writer only
             old_lookup = service_lookup(endpoints[old], timeout=2.0)
     result = audit_writes(

@@ -64,6 +64,8 @@ class DrillRun:
     t0: float | None = None
     rollbacks_started: float | None = None
     audited: bool = False
+    #: the writer did not answer at the audit (cut off by the fault): audit after rollbacks
+    audit_after_rollback: bool = False
     cleanup: list[dict[str, Any]] = field(default_factory=list)
     summary: Any = None
     saved_env: dict[str, str | None] = field(default_factory=dict)
