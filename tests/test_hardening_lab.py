@@ -25,7 +25,8 @@ from tests.lab.helpers import wait_until
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
 
 
-def gameday(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+# a bound, not an expectation: a lab start may take GAMEDAY_LAB_START_TIMEOUT (180 s here)
+def gameday(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GAMEDAY, *args], capture_output=True, text=True, timeout=timeout)
 
 

@@ -22,9 +22,12 @@ from gameday.lab.state import read_state
 from gameday.procutil import pid_alive
 
 GAMEDAY = [sys.executable, "-m", "gameday.cli"]
+#: Bounds on a lab command on a loaded machine: a start may take GAMEDAY_LAB_START_TIMEOUT
+#: (180 s in the suite), a stop its workers' joins. Bounds, not expectations.
+START_BOUND, STOP_BOUND = 200.0, 120.0
 
 
-def gameday(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def gameday(*args: str, timeout: float = START_BOUND + 40) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*GAMEDAY, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -250,14 +253,14 @@ def test_foreground_up_stops_the_lab_on_ctrl_c_and_sigterm(
         # Ready is when the command says so (it follows events from then on).
         assert proc.stdout is not None
         fd, seen = proc.stdout.fileno(), b""
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_BOUND
         while b"Following the lab's events" not in seen:
             assert time.monotonic() < deadline and proc.poll() is None, seen.decode()
             if select.select([fd], [], [], 0.5)[0]:
                 seen += os.read(fd, 4096)
         state = Lab(lab_dir).state()
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=STOP_BOUND)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -277,7 +280,7 @@ def test_ctrl_c_while_starting_leaves_nothing_running(lab_dir: str) -> None:
     )
     state_path = Path(lab_dir, "state.json")
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_BOUND
         while not (
             state_path.exists()
             and json.loads(state_path.read_text() or "{}").get("status") == "starting"
@@ -286,7 +289,7 @@ def test_ctrl_c_while_starting_leaves_nothing_running(lab_dir: str) -> None:
             time.sleep(0.01)
         supervisor = json.loads(state_path.read_text())["supervisor_pid"]
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=STOP_BOUND)
     finally:
         if proc.poll() is None:
             proc.kill()
