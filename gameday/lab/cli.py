@@ -99,6 +99,9 @@ def lab() -> None:
 def up(config_file: str | None, lab_dir: str | None, detach: bool, **overrides: Any) -> None:
     """Start the lab (in the foreground until Ctrl-C, or --detach)."""
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops a foreground lab like Ctrl-C
+    # and so does SIGINT, even when the lab was started where it is ignored (a background job
+    # of a script: `gameday lab up & ... kill -INT $!`)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         config = _build_config(config_file, lab_dir, overrides)
     except LabConfigError as exc:
