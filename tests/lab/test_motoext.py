@@ -188,3 +188,17 @@ def test_the_readers_understand_moto_objects() -> None:
         subnet = ec2_client.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         acl_id, entries = ec2.subnet_acl("us-east-1", subnet)
         assert acl_id is not None and {e.action for e in entries} >= {"allow", "deny"}
+
+
+def test_the_remembered_backend_is_the_one_moto_picks() -> None:
+    """The control plane remembers moto's backend per Host header (moto re-lists its package
+    for every request): the answer must be moto's own, for every kind of host."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    plain = DomainDispatcherApplication(create_backend_app)
+    remembered = motoext_server._cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
+    hosts = [None, "moto_api", "route53", "rds.us-east-1.amazonaws.com",
+             "secretsmanager.us-west-2.amazonaws.com", "monitoring.eu-west-1.amazonaws.com",
+             "route53.amazonaws.com", "127.0.0.1:4566", "nothing.example"]  # fmt: skip
+    for host in hosts * 2:  # the second pass answers from memory
+        assert remembered.get_backend_for_host(host) == plain.get_backend_for_host(host), host
