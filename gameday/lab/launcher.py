@@ -38,6 +38,9 @@ from gameday.lab.ports import listening
 from gameday.lab.state import LAB_CREDENTIALS, read_state, write_state
 from gameday.procutil import pid_alive, process_state
 
+#: Seconds a running lab's state file may exist without a status (a supervisor writes it
+#: whole, atomically) before a second command stops waiting for that lab to be ready.
+BLANK_STATE_GRACE = 10.0
 #: Fresh starts after losing a port race: a free port the lab picked was bound by another
 #: process (another lab starting on the same machine) before the lab bound it.
 PORT_RACE_RETRIES = 2
@@ -284,15 +287,28 @@ class Lab:
         return locked(self.dir)
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
-        """Wait for a lab another command is starting here; True once it is ready."""
-        deadline = time.monotonic() + (start_timeout() if timeout is None else timeout)
-        while time.monotonic() < deadline:
+        """Wait for a lab another command is starting here; True once it is ready.
+
+        A lab whose ``state.json`` exists but says nothing for :data:`BLANK_STATE_GRACE`
+        seconds (emptied or damaged while it runs) is not waited for: nothing will mark it
+        ready. (A start removes the file first, so a missing one may be a start under way.)"""
+        now = time.monotonic()
+        deadline = now + (start_timeout() if timeout is None else timeout)
+        blank_since: float | None = None
+        while now < deadline:
             state = read_state(self.state_path) or {}
             if state.get("status") == "ready" and pid_alive(state.get("supervisor_pid")):
                 return True
             if state.get("status") in ("failed", "stopped") or not self.held():
                 return False
+            if state.get("status") or not self.state_path.exists():
+                blank_since = None
+            elif blank_since is None:
+                blank_since = now
+            elif now - blank_since > BLANK_STATE_GRACE:
+                return False
             time.sleep(0.05)
+            now = time.monotonic()
         return False
 
     @property
