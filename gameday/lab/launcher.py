@@ -223,8 +223,13 @@ class Lab:
             lock.release()  # our copy only: the supervisor's keeps the directory locked
         try:
             lab._wait_ready(timeout)
-        except BaseException:
-            lab.stop()  # an interrupted or failed start leaves nothing running
+        except BaseException as failed:
+            # an interrupted or failed start leaves nothing running; the start's own error
+            # stays the one raised (a port lost to another lab is retried by start())
+            try:
+                lab.stop()
+            except LabError as unclean:
+                failed.add_note(f"stopping the failed start: {unclean}")
             raise
         return lab
 
@@ -377,7 +382,6 @@ class Lab:
                     os.kill(pid, signal.SIGKILL)
                 forced.append(f"region {names.get(pid) or '?'} {pid}")
         _wait_gone(supervisors | regions)
-        _wait_closed(state)
         # the supervisor removes its nftables table on a clean stop; after a crash, here
         if synfilter.remove_table(self.dir):
             forced.append(f"nftables table {synfilter.table_name(self.dir)}")
@@ -390,6 +394,9 @@ class Lab:
             if final.get("status") != "failed":
                 final["status"] = "stopped"
             write_state(self.state_path, final)
+        # last, once everything else is cleaned up: a port still open now is not one of the
+        # processes above (all gone); after a start that lost a port race it is the winner's
+        _wait_closed(state)
         return forced
 
     def __enter__(self) -> Lab:

@@ -58,3 +58,34 @@ def test_other_failures_are_not_retried(
     with pytest.raises(LabError, match=re.escape(failure)):
         Lab.start(LabConfig(lab_dir=str(tmp_path), **settings))
     assert len(seen) == 1
+
+
+@pytest.mark.lab
+def test_a_lost_race_whose_port_stays_open_is_still_retried(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The port a lab lost stays open (the winner holds it), so stopping the failed start
+    finds it open: the start's own error must still be the one raised, and retried (it was
+    masked by the stop's, and the safety matrix's five labs failed to start)."""
+    real_wait, real_stop = Lab._wait_ready, Lab.stop
+    waits: list[int] = []
+
+    def wait(self: Lab, timeout: float) -> None:
+        waits.append(1)
+        if len(waits) == 1:
+            raise LabError(LOST_RACE)
+        real_wait(self, timeout)
+
+    def stop(self: Lab, *args: object, **kwargs: object) -> list[str]:
+        forced = real_stop(self, *args, **kwargs)  # type: ignore[arg-type]
+        if len(waits) == 1:
+            raise LabError("lab ports still open after stop: 127.0.0.1:41309")  # the winner's
+        return forced
+
+    monkeypatch.setattr(Lab, "_wait_ready", wait)
+    monkeypatch.setattr(Lab, "stop", stop)
+    lab = Lab.start(LabConfig(lab_dir=str(tmp_path / "lab")))
+    try:
+        assert len(waits) == 2 and lab.running()
+    finally:
+        real_stop(lab)
