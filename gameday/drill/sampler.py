@@ -210,10 +210,11 @@ class Sampler:
             pending = self._canary
             if pending is None or pending[1] != subject:
                 canary = f"gameday-canary-{uuid.uuid4().hex}"
+                sent = time.time()  # before the commit: the lag is never measured short
                 status = _http(self.targets.endpoints[writer], "POST", "/orders", {"id": canary})
                 if status not in (200, 201):
                     raise RuntimeError(f"the canary write to {writer} answered {status}")
-                pending = self._canary = (canary, subject, time.time())
+                pending = self._canary = (canary, subject, sent)
             canary, _, acked = pending
             deadline = time.monotonic() + min(LAG_TIMEOUT, self.interval * 2)
             while True:

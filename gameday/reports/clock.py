@@ -17,8 +17,8 @@ from typing import Any
 #: What a drill does not scale, said once in the report and in the README.
 NOT_SCALED = (
     "request latencies and requests-per-second rates (per lab second)",
-    "the time gameday's own calls take (an action's API calls, the probes' requests; the"
-    " timeouts and poll intervals an experiment declares are scaled)",
+    "the time gameday's own calls take (an action's API calls, the probes' requests and"
+    " their per-request timeouts; the waits an experiment declares are scaled)",
     "the load's warm-up count and timeout (its minimum duration is scaled), the audit",
 )
 
@@ -62,7 +62,7 @@ class Timescale:
             f"This lab run compresses time {s}x: one lab second stands for {s} AWS seconds. "
             f"Every duration shown is in AWS seconds (lab seconds x {s}, the lab seconds "
             f"beside them); the drill ran its objectives' recovery window, the observation "
-            f"window, Chaos Toolkit pauses, the activities' timeouts and poll intervals, the "
-            f"load's think time, timeouts and DNS caching at 1/{s}, as the lab "
+            f"window, Chaos Toolkit pauses, the timeouts and polls of activities that wait on "
+            f"AWS, the load's think time, timeouts and DNS caching at 1/{s}, as the lab "
             f"runs Route 53, Aurora and FIS. Not scaled: {'; '.join(NOT_SCALED)}."
         )
