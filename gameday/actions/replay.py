@@ -60,7 +60,7 @@ def replay_acknowledged_writes(
     conn = cls(parts.hostname, parts.port, timeout=float(timeout))
     result: dict[str, Any] = {
         "replayed": 0,
-        "accepted": 0,
+        "created": 0,
         "already_there": 0,
         "refused": {},
         "errors": 0,
