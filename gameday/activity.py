@@ -10,9 +10,10 @@ reaching into the actions package; nothing here changes state unless an action a
   actionable sentence, raised ``from`` the original error;
 - :func:`guard`: the account allowlist check, before any state-changing call;
 - :func:`inject`: the write-ahead protocol around the one call that injects a fault;
-- :func:`target_speed` / :func:`wall_seconds`: the one clock. Every ``timeout`` and
-  ``poll_interval`` an experiment declares is AWS seconds; on the lab (which runs AWS's
-  durations ``speed`` times faster) it is waited at 1/speed.
+- :func:`target_speed` / :func:`wall_seconds`: the one clock. The ``timeout`` and
+  ``poll_interval`` of an activity that waits on AWS (a failover, a restore) are AWS
+  seconds; on the lab (which runs AWS's durations ``speed`` times faster) they are waited
+  at 1/speed. A per-request network timeout is this machine's and is not converted.
 """
 
 from __future__ import annotations
