@@ -13,8 +13,9 @@ from __future__ import annotations
 import http.client
 import json
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from gameday.drill.sampler import http_status
 from gameday.reports.audit import HttpBatchLookup
 
 
@@ -58,17 +59,7 @@ class GetLookup(HttpBatchLookup):
 def answers(base_url: str, timeout: float = 3.0) -> bool:
     """Whether the service at ``base_url`` answers HTTP at all within ``timeout`` (one try):
     the audit's quick look before it commits to a region that may be cut off."""
-    parts = urlsplit(base_url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
-    try:
-        conn.request("GET", "/health")
-        conn.getresponse().read()
-        return True
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
+    return http_status(base_url, "GET", "/health", timeout=timeout) is not None
 
 
 def service_lookup(base_url: str, timeout: float = 10.0) -> Any:

@@ -80,11 +80,14 @@ class Targets:
         return None
 
 
-def _http(base_url: str, method: str, path: str, body: Any = None) -> int | None:
-    """One request's status (None when nothing answered within LAG_TIMEOUT)."""
+def http_status(
+    base_url: str, method: str, path: str, body: Any = None, timeout: float = LAG_TIMEOUT
+) -> int | None:
+    """One request's status on a fresh connection (None when nothing answered within
+    ``timeout``)."""
     parts = urlsplit(base_url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=LAG_TIMEOUT)
+    conn = cls(parts.hostname or "", parts.port, timeout=timeout)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         conn.request(method, path, payload, {"Content-Type": "application/json"})
@@ -211,14 +214,16 @@ class Sampler:
             if pending is None or pending[1] != subject:
                 canary = f"gameday-canary-{uuid.uuid4().hex}"
                 sent = time.time()  # before the commit: the lag is never measured short
-                status = _http(self.targets.endpoints[writer], "POST", "/orders", {"id": canary})
+                status = http_status(
+                    self.targets.endpoints[writer], "POST", "/orders", {"id": canary}
+                )
                 if status not in (200, 201):
                     raise RuntimeError(f"the canary write to {writer} answered {status}")
                 pending = self._canary = (canary, subject, sent)
             canary, _, acked = pending
             deadline = time.monotonic() + min(LAG_TIMEOUT, self.interval * 2)
             while True:
-                if _http(self.targets.endpoints[reader], "GET", f"/orders/{canary}") == 200:
+                if http_status(self.targets.endpoints[reader], "GET", f"/orders/{canary}") == 200:
                     self._canary = None
                     return time.time() - acked, True
                 if time.monotonic() > deadline:
