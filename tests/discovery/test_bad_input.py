@@ -5,7 +5,6 @@ moto in-process holds the account (no lab needed: each case fails before the reg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,6 @@ from gameday.cli import main
 from tests.moto_helpers import create_http_health_check
 
 NAME = "api.example.com"
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """moto's account, allowlisted, with boto3 pointed at it (no endpoint, no lab mode)."""
-    from moto import mock_aws
-
-    for name in ("AWS_ENDPOINT_URL", "GAMEDAY_LAB", "AWS_PROFILE", "GAMEDAY_NAMESERVER"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("GAMEDAY_ALLOWED_ACCOUNTS", "123456789012")
-    with mock_aws():
-        yield boto3.client("route53", region_name="us-east-1")
 
 
 def _zone(route53: Any, name: str = "example.com", private: bool = False) -> str:
