@@ -57,6 +57,7 @@ class Worker:
         self._events = events
         self._first_delay = first_delay
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.failures = 0  # every failed step since start
         self.last_error: str | None = None
@@ -68,6 +69,12 @@ class Worker:
     def stop(self) -> None:
         """Ask the loop to end (it ends within one period)."""
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Run the next step now instead of after the rest of the period: a producer of the
+        step's work calls it, so the loop can sleep long while there is none."""
+        self._wake.set()
 
     def join(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
@@ -84,7 +91,11 @@ class Worker:
     def _run(self) -> None:
         delay = self._first_delay
         consecutive = 0
-        while not self._stop.wait(max(0.0, delay)):
+        while True:
+            self._wake.wait(max(0.0, delay))
+            self._wake.clear()  # a wake from here on runs the next step (it sees its work)
+            if self._stop.is_set():
+                return
             try:
                 wanted = self._step()
             except Exception as exc:

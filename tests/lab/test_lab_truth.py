@@ -242,6 +242,34 @@ def test_a_failing_worker_step_is_a_lab_error_and_a_restart(tmp_path: Path) -> N
     log.close()
 
 
+def test_a_woken_worker_steps_at_once_and_a_stopped_one_ends_without_its_period(
+    tmp_path: Path,
+) -> None:
+    """A loop with nothing to do sleeps its whole period; the producer of its work wakes it
+    (the lab's idle loops rely on it instead of polling fast)."""
+    log = EventLog(tmp_path / "events.jsonl")
+    steps: list[float] = []
+    stepped = threading.Event()
+
+    def step() -> None:
+        steps.append(time.monotonic())
+        stepped.set()
+
+    worker = Worker("sleepy", step, 3600.0, log).start()
+    try:
+        assert stepped.wait(3)  # the first step runs at once (no first delay)
+        stepped.clear()
+        woken = time.monotonic()
+        worker.wake()
+        assert stepped.wait(3), "a woken worker must step without waiting its hour"
+        assert len(steps) == 2 and steps[1] >= woken
+    finally:
+        worker.stop()
+        worker.join(timeout=3)
+    assert not worker.alive, "a stopped worker must end without waiting its period"
+    log.close()
+
+
 # -- a replication peer that dies mid-batch -------------------------------------------------
 
 

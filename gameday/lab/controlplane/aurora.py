@@ -31,6 +31,10 @@ from gameday.lab.workers import Worker
 
 #: How often the RPO guard and the in-region timers look (lab seconds).
 TICK = 0.05
+#: How often the loops look while they have nothing to time (lab seconds): the RPO guard
+#: while no ``rds.global_db_rpo`` is set (a new value bites within it), the in-region
+#: timer while no failover runs (a new one wakes it).
+IDLE = 0.5
 
 
 class AuroraRegional:
@@ -98,12 +102,15 @@ class AuroraRegional:
         )
         with self._lock:
             self._ending.append((until, request))
+        self._workers[0].wake()
 
-    def _finish_due(self) -> None:
+    def _finish_due(self) -> float:
+        """End the in-region operations that are due; the delay until the next one."""
         now = time.time()
         with self._lock:
             due = [r for end, r in self._ending if end <= now]
             self._ending = [(end, r) for end, r in self._ending if end > now]
+            next_end = min((end for end, _ in self._ending), default=now + IDLE)
         for request in due:
             rds.set_cluster_status(request.region, request.cluster_id, "available")
             self._events.emit(
@@ -113,22 +120,26 @@ class AuroraRegional:
                 operation=request.operation,
                 state="completed",
             )
+        return max(0.0, min(next_end - time.time(), IDLE))
 
     # -- rds.global_db_rpo -----------------------------------------------------------------
 
-    def _guard_rpo(self) -> None:
+    def _guard_rpo(self) -> float | None:
         writer = next((r for r, role in self._roles().items() if role == "writer"), None)
         for region, stalled in list(self._stalled.items()):
             if stalled and region != writer:  # the writer moved: the old one's gate opens
                 self._set_stall(region, False, 0.0, None)
         if writer is None or writer not in self._clusters:
-            return
+            return IDLE
         value = rds.cluster_parameter(writer, self._clusters[writer], rds.GLOBAL_DB_RPO)
         limit = int(value) if value and value.isdigit() else None
+        if limit is None and not self._stalled.get(writer, False):
+            return IDLE
         lag = self._clock.lab_to_aws(self._link.oldest_unshipped_age())
         blocked = limit is not None and lag > limit
         if blocked != self._stalled.get(writer, False):
             self._set_stall(writer, blocked, lag, limit)
+        return None
 
     def _set_stall(self, region: str, blocked: bool, lag: float, limit: int | None) -> None:
         try:

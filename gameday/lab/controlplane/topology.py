@@ -69,6 +69,9 @@ SWITCHOVER_TIMEOUT = 30.0
 PENDING_SHARE = 0.1
 #: How often the topology's timers look (lab seconds).
 TICK = 0.02
+#: How long the failover-request worker waits on its queue before it looks at its stop flag
+#: (lab seconds; a request is taken the moment it is queued).
+REQUEST_WAIT = 0.5
 #: How long a fence attempt waits for the old writer (a hung one answers never): a failover
 #: does not wait on it longer than this, the fence worker retries.
 FENCE_TIMEOUT = 0.3
@@ -180,7 +183,7 @@ class Topology:
             timing.in_region_aws,
         )
         self._workers = [
-            Worker("failover-requests", self._take_request, 0.02, events),
+            Worker("failover-requests", self._take_request, 0.0, events),
             Worker("writer-fence", self._enforce, 0.2, events),
             Worker("writer-lease", self._renew_lease, lease / 8, events),
             Worker("writer-resync", self._resync, TICK * 5, events),
@@ -192,9 +195,10 @@ class Topology:
         self.regional.start()
 
     def _take_request(self) -> None:
-        """Carry out the next failover/switchover request, if any (one at a time)."""
+        """Carry out the next failover/switchover request (one at a time) as soon as it is
+        queued: the step waits on the queue, not a polling period."""
         try:
-            request = self.requests.get_nowait()
+            request = self.requests.get(timeout=REQUEST_WAIT)
         except queue.Empty:
             return
         if isinstance(request, rds.InRegionRequest):

@@ -46,6 +46,12 @@ from gameday.lab.workers import Worker
 RESTORE_BASE_SECONDS = 60.0
 #: Orders restored per AWS second beyond the base (a lab assumption).
 RESTORE_ROWS_PER_SECOND = 100.0
+#: How often the cut-over watch asks each region what it serves (lab seconds) while a
+#: restore is under way or done, and while there is none; how long the restore worker
+#: waits on its queue before it looks at its stop flag (a request is begun at once).
+CUT_OVER_PERIOD = 0.1
+IDLE_PERIOD = 0.5
+REQUEST_WAIT = 0.5
 
 
 @dataclass
@@ -96,8 +102,8 @@ class Restorer:
         self._restored: dict[str, pitr.RestoreRequest] = {}  # cluster id -> its request
         self._serving: dict[str, str] = {}
         self._workers = [
-            Worker("pitr-restores", self._tick, 0.05, events),
-            Worker("cut-over-watch", self._watch, 0.1, events),
+            Worker("pitr-restores", self._tick, 0.0, events),
+            Worker("cut-over-watch", self._watch, CUT_OVER_PERIOD, events),
         ]
 
     def start(self) -> None:
@@ -118,16 +124,18 @@ class Restorer:
     # -- restores ------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        while True:
-            try:
-                request = self.requests.get_nowait()
-            except queue.Empty:
-                break
-            self._begin(request)
+        """Complete the restores that are due, then wait for the next request until the
+        next restore is due (a request is begun the moment it is queued)."""
         now = time.time()
         for pending in [p for p in self._pending if p.ready_at <= now]:
             self._pending.remove(pending)
             self._complete(pending)
+        next_due = min((p.ready_at for p in self._pending), default=now + REQUEST_WAIT)
+        try:
+            request = self.requests.get(timeout=max(0.0, min(next_due - now, REQUEST_WAIT)))
+        except queue.Empty:
+            return
+        self._begin(request)
 
     def _begin(self, request: pitr.RestoreRequest) -> None:
         source = self._stores.get(request.source_arn)
@@ -168,7 +176,8 @@ class Restorer:
 
     # -- cut-overs ----------------------------------------------------------------------
 
-    def _watch(self) -> None:
+    def _watch(self) -> float:
+        """Record each region's cut-over once; the delay until the next look."""
         for region, client in self._clients.items():
             try:
                 data = client.state().get("data") or {}
@@ -184,6 +193,10 @@ class Restorer:
             del self._restored[cluster_id]
             cluster_store_path(self._dir, cluster_id).unlink(missing_ok=True)
             self._events.emit("pitr-cluster-deleted", cluster=cluster_id)
+        busy = self._pending or self._restored or any(c != "home" for c in self._serving.values())
+        # nothing restored or restoring and every region at home: a cut-over now could only
+        # follow a secret edited by hand; it is seen within the idle period
+        return CUT_OVER_PERIOD if busy else IDLE_PERIOD
 
     def _cut_over(self, region: str, cluster: str, switched_at: Any) -> None:
         fields: dict[str, Any] = {"region": region, "cluster": cluster, "switched_at": switched_at}
