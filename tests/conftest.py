@@ -25,6 +25,7 @@ from gameday.lab import Lab, LabConfig
 from gameday.lab.config import START_TIMEOUT_ENV
 from tests import scheduling
 from tests.lab.helpers import STEADY_TIMEOUT, wait_for_lab_steady, wait_for_steady_state
+from tests.safety.matrix import MATRIX_PROPERTY
 
 #: A lab speed (AWS seconds per lab second) for tests whose assertion holds at any speed:
 #: twice the default. Not faster: the health checkers' connect limit (4 AWS s) shrinks with
@@ -41,6 +42,29 @@ def pytest_configure(config: pytest.Config) -> None:
     # this process and the gameday commands it runs) three minutes instead of 45 s. A lab
     # that cannot start still fails with its cause, only later.
     os.environ.setdefault(START_TIMEOUT_ENV, "180")
+
+
+#: The safety matrix's cells as its columns report them (tests/safety/test_matrix.py); the
+#: reports reach this process from every xdist worker.
+_MATRIX_CELLS: list[dict[str, object]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == MATRIX_PROPERTY and report.when == "call":
+            _MATRIX_CELLS.extend(value)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The safety matrix over every column that ran: each cell, "cells passed / total" and
+    the median / max time from the trigger to the lab's steady state."""
+    if not _MATRIX_CELLS:
+        return
+    from tests.safety.matrix import Cell, summary
+    from tests.safety.test_matrix import SPEED
+
+    terminalreporter.section("safety matrix")
+    terminalreporter.write_line(summary([Cell.from_dict(c) for c in _MATRIX_CELLS], SPEED))
 
 
 @pytest.hookimpl(wrapper=True)

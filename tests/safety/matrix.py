@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -45,6 +46,12 @@ KILL_AFTER = 10.0
 IMPAIRED_TIMEOUT = 30.0
 #: gameday recover / abort: a fresh interpreter importing the CLI (slow on a loaded machine)
 COMMAND_TIMEOUT = 180.0
+#: AWS seconds an in-drill trigger (an exception, a failed probe) holds the fault before it
+#: fires: longer than the delay before a FIS pause bites (10 AWS s on the test labs), so
+#: every fault is in the lab's event log before the drill rolls it back.
+IN_DRILL_HOLD = 15
+#: The user property that carries a column's cells to the session's summary.
+MATRIX_PROPERTY = "gameday_safety_matrix"
 
 
 def _fault_action(fault: str) -> dict[str, Any]:
@@ -117,7 +124,7 @@ def _steady_probe(fault: str, primary_region: str) -> dict[str, Any]:
 def experiment(fault: str, trigger: str, variables: dict[str, Any]) -> dict[str, Any]:
     """A one-fault drill that holds its fault until ``trigger`` (or ends by itself for the
     in-drill triggers: an exception, a failed probe)."""
-    hold = 1 if trigger in ("exception", "probe") else 60
+    hold = IN_DRILL_HOLD if trigger in ("exception", "probe") else 60
     method = [{**_fault_action(fault), "pauses": {"after": hold}}]
     if trigger == "exception":
         bad = _rollback("health-check")  # an action that raises: NoSuchHealthCheck
@@ -247,6 +254,49 @@ class Cell:
         if self.log is not None:
             self.log.close()
         self.process = self.log = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON (what crosses from an xdist worker to the session summary)."""
+        return {
+            "fault": self.fault,
+            "trigger": self.trigger,
+            "passed": self.passed,
+            "seconds_to_steady": self.seconds_to_steady,
+            "exit_code": self.exit_code,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cell:
+        return cls(
+            str(data["fault"]),
+            str(data["trigger"]),
+            bool(data["passed"]),
+            data.get("seconds_to_steady"),
+            data.get("exit_code"),
+            str(data.get("detail") or ""),
+        )
+
+
+def summary(cells: list[Cell], speed: float) -> str:
+    """The table of ``cells``, "cells passed / total" and the median / max time to steady."""
+    lines = [f"{'fault':<14}{'trigger':<18}{'result':<8}{'to steady (s)':>14}  exit"]
+    for c in cells:
+        took = f"{c.seconds_to_steady:.2f}" if c.seconds_to_steady is not None else "-"
+        lines.append(
+            f"{c.fault:<14}{c.trigger:<18}{'ok' if c.passed else 'FAILED':<8}{took:>14}  {c.exit_code}"
+        )
+        if not c.passed or c.detail:
+            lines.append(f"    {c.detail}")
+    times = [c.seconds_to_steady for c in cells if c.seconds_to_steady is not None]
+    passed = sum(c.passed for c in cells)
+    lines.append(f"safety matrix: {passed}/{len(cells)} cells passed")
+    if times:
+        lines.append(
+            f"trigger -> lab steady: median {statistics.median(times):.2f} s, "
+            f"max {max(times):.2f} s (lab speed {speed:g})"
+        )
+    return "\n".join(lines)
 
 
 def _applied_count(ledger: Path) -> int:
