@@ -20,6 +20,11 @@ before they expire, so a long drill keeps working). boto3's global default sessi
 never touched: each distinct identity gets its own :class:`boto3.session.Session`,
 cached for the life of the process.
 
+A loop that calls the same probes many times a second (the drill's sampler) wraps itself in
+:func:`reused_clients`: within it, the thread gets the client it made before for the same
+service, region, endpoint and identity instead of building a new one each time (3 ms of CPU
+per client).
+
 In lab mode (``GAMEDAY_LAB=1``) a client whose endpoint is not on loopback is refused,
 so a lab drill can never reach a real AWS account by accident.
 """
@@ -29,7 +34,8 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,6 +61,7 @@ __all__ = [
     "is_lab_mode",
     "known_regions",
     "resolve_region",
+    "reused_clients",
     "session",
     "validate_region",
 ]
@@ -79,6 +86,8 @@ _UNIMPLEMENTED_MARKERS = (b"has not been implemented", b"not yet implemented")
 
 _sessions: dict[tuple[Any, ...], boto3.session.Session] = {}
 _sessions_lock = threading.Lock()
+#: This thread's clients while it is inside :func:`reused_clients` (unset: none kept).
+_reuse = threading.local()
 
 
 class AwsSetupError(ValueError):
@@ -319,13 +328,30 @@ def client(
     chosen_region = resolve_region(region, configuration, sess=sess)
     if chosen_region is not None:
         validate_region(chosen_region)
+    endpoint = _setting(endpoint_url, configuration, "aws_endpoint_url")
+    kept: dict[tuple[Any, ...], BaseClient] | None = getattr(_reuse, "clients", None)
+    key = (sess, service, chosen_region, endpoint)
+    if kept is not None and key in kept:
+        return kept[key]
     made = sess.client(
-        service,
-        region_name=chosen_region,
-        endpoint_url=_setting(endpoint_url, configuration, "aws_endpoint_url"),
-        config=RETRY_CONFIG,
+        service, region_name=chosen_region, endpoint_url=endpoint, config=RETRY_CONFIG
     )
     _refuse_outside_lab(made)
     service_id = made.meta.service_model.service_id.hyphenize()
     made.meta.events.register_first(f"needs-retry.{service_id}", _fail_fast_on_unimplemented)
+    if kept is not None:
+        kept[key] = made
     return made
+
+
+@contextmanager
+def reused_clients() -> Iterator[None]:
+    """Within the block, :func:`client` returns this thread's earlier client for the same
+    service, region, endpoint and identity (sessions are cached per identity, so the
+    session stands for it). For hot loops only: a client lives as long as the block."""
+    outer = getattr(_reuse, "clients", None)
+    _reuse.clients = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _reuse.clients = outer

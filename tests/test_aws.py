@@ -66,6 +66,27 @@ def test_default_session_is_never_touched_and_sessions_are_per_identity() -> Non
     assert aws.session(secrets={"aws_access_key_id": "A", "aws_secret_access_key": "B"}) is one
 
 
+def test_reused_clients_keep_one_client_per_service_region_endpoint_and_identity() -> None:
+    other = {"aws_access_key_id": "A", "aws_secret_access_key": "B"}
+    assert aws.client("route53") is not aws.client("route53")  # outside: a new one each time
+    with aws.reused_clients():
+        first = aws.client("route53", "us-east-1")
+        assert aws.client("route53", "us-east-1") is first
+        assert aws.client("route53", "us-west-2") is not first
+        assert aws.client("rds", "us-east-1") is not first
+        assert aws.client("route53", "us-east-1", secrets=other) is not first
+        assert aws.client("route53", "us-east-1", endpoint_url="http://127.0.0.1:1") is not first
+        with aws.reused_clients():  # nested: the same clients
+            assert aws.client("route53", "us-east-1") is first
+        seen: list[object] = []
+        thread = threading.Thread(target=lambda: seen.append(aws.client("route53", "us-east-1")))
+        thread.start()
+        thread.join()
+        assert seen[0] is not first  # another thread outside the block builds its own
+        assert aws.client("route53", "us-east-1") is first
+    assert aws.client("route53", "us-east-1") is not first  # the block ended
+
+
 def test_assume_role_gives_the_roles_temporary_credentials() -> None:
     from moto import mock_aws
 

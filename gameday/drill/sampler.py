@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from gameday.aws import reused_clients
 from gameday.drill.rundir import append_jsonl
 from gameday.rundir.records import Sample
 
@@ -243,13 +244,14 @@ class Sampler:
 
     def _loop(self, sample: Callable[[], None], interval: float) -> None:
         next_at = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                sample()
-            except Exception:  # pragma: no cover - _record already catches probe errors
-                logger.exception("sampler %s failed", sample.__name__)
-            next_at = max(next_at + interval, time.monotonic())
-            self._stop.wait(next_at - time.monotonic())
+        with reused_clients():  # the same few calls every interval: build their clients once
+            while not self._stop.is_set():
+                try:
+                    sample()
+                except Exception:  # pragma: no cover - _record already catches probe errors
+                    logger.exception("sampler %s failed", sample.__name__)
+                next_at = max(next_at + interval, time.monotonic())
+                self._stop.wait(next_at - time.monotonic())
 
     def start(self) -> None:
         kinds = (
