@@ -3,7 +3,7 @@
 The suite is CPU-bound on 2 cores (its waits stretch when the CPU is busy), so its wall time
 follows the CPU its tests burn, not their own durations. Opt in with::
 
-    .venv/bin/python -m pytest -n 4 --dist loadgroup -p tests.cpuprofile
+    .venv/bin/python -m pytest -n 6 --dist loadgroup -p tests.cpuprofile
 
 Each worker adds, per test (setup, call and teardown), the CPU seconds of its own process
 tree: itself and every live descendant (the labs, the drills, Locust), including the
