@@ -67,7 +67,8 @@ class Worker:
         return self
 
     def stop(self) -> None:
-        """Ask the loop to end (it ends within one period)."""
+        """Ask the loop to end: at once if it is waiting for its next step, after the step
+        under way otherwise (a step that waits on a queue waits at most half a second)."""
         self._stop.set()
         self._wake.set()
 

@@ -42,7 +42,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
 #: The suite's fast speed: the cells' assertions do not depend on the speed, but the
 #: checkers' connect limit (4 AWS s) shrinks with it and must hold on a loaded machine; and
-#: an idle lab's checkers cost CPU in proportion to it (23% of a core at speed 60, 9% at 20).
+#: an idle lab costs CPU with it (24% of a core at speed 60, 12% at 20: psutil over 20 s).
 SPEED = FAST_SPEED
 TTL = 60
 
