@@ -270,13 +270,19 @@ def test_route53_publishes_both_metrics_once_per_aws_minute(
 ) -> None:
     cw = boto3.client("cloudwatch", region_name="us-east-1")
     hc = fidelity_lab.info.primary.health_check_id
-    names = {
-        m["MetricName"]
-        for m in cw.list_metrics(
-            Namespace="AWS/Route53", Dimensions=[{"Name": "HealthCheckId", "Value": hc}]
-        )["Metrics"]
-    }
-    assert names == {"HealthCheckStatus", "HealthCheckPercentageHealthy"}
+
+    def names() -> set[str]:
+        return {
+            m["MetricName"]
+            for m in cw.list_metrics(
+                Namespace="AWS/Route53", Dimensions=[{"Name": "HealthCheckId", "Value": hc}]
+            )["Metrics"]
+        }
+
+    # the first points come one AWS minute after the check starts: await them (alone, this
+    # test can start before then; after its module's other tests it never did)
+    published = wait_until(lambda: names() or None, timeout=3 * MINUTE)
+    assert published == {"HealthCheckStatus", "HealthCheckPercentageHealthy"}
     start = fidelity_lab.state()["updated_at"] - 10 * MINUTE
 
     def stamps() -> list[float]:
