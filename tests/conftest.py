@@ -47,12 +47,14 @@ def pytest_configure(config: pytest.Config) -> None:
 #: The safety matrix's cells as its columns report them (tests/safety/test_matrix.py); the
 #: reports reach this process from every xdist worker.
 _MATRIX_CELLS: list[dict[str, object]] = []
+_MATRIX_SPEEDS: set[float] = set()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for name, value in report.user_properties:
         if name == MATRIX_PROPERTY and report.when == "call":
-            _MATRIX_CELLS.extend(value)
+            _MATRIX_CELLS.extend(value["cells"])
+            _MATRIX_SPEEDS.add(value["speed"])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -61,10 +63,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _MATRIX_CELLS:
         return
     from tests.safety.matrix import Cell, summary
-    from tests.safety.test_matrix import SPEED
 
+    (speed,) = _MATRIX_SPEEDS  # every column runs at the matrix's one speed
     terminalreporter.section("safety matrix")
-    terminalreporter.write_line(summary([Cell.from_dict(c) for c in _MATRIX_CELLS], SPEED))
+    terminalreporter.write_line(summary([Cell.from_dict(c) for c in _MATRIX_CELLS], speed))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -259,25 +259,15 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         """The outcome as JSON (what crosses from an xdist worker to the session summary)."""
-        return {
-            "fault": self.fault,
-            "trigger": self.trigger,
-            "passed": self.passed,
-            "seconds_to_steady": self.seconds_to_steady,
-            "exit_code": self.exit_code,
-            "detail": self.detail,
-        }
+        return {name: getattr(self, name) for name in OUTCOME_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cell:
-        return cls(
-            str(data["fault"]),
-            str(data["trigger"]),
-            bool(data["passed"]),
-            data.get("seconds_to_steady"),
-            data.get("exit_code"),
-            str(data.get("detail") or ""),
-        )
+        return cls(**{name: data[name] for name in OUTCOME_FIELDS})
+
+
+#: The fields of a cell's outcome (the rest is its running process and log).
+OUTCOME_FIELDS = ("fault", "trigger", "passed", "seconds_to_steady", "exit_code", "detail")
 
 
 def summary(cells: list[Cell], speed: float) -> str:

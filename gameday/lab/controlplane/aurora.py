@@ -60,10 +60,8 @@ class AuroraRegional:
         self._lock = threading.Lock()
         self._ending: list[tuple[float, rds.InRegionRequest]] = []
         self._stalled: dict[str, bool] = {}
-        self._workers = [
-            Worker("aurora-in-region", self._finish_due, TICK, events),
-            Worker("aurora-rpo-guard", self._guard_rpo, TICK, events),
-        ]
+        self._timer = Worker("aurora-in-region", self._finish_due, TICK, events)
+        self._workers = [self._timer, Worker("aurora-rpo-guard", self._guard_rpo, TICK, events)]
 
     def start(self) -> None:
         if self._clusters:
@@ -102,7 +100,7 @@ class AuroraRegional:
         )
         with self._lock:
             self._ending.append((until, request))
-        self._workers[0].wake()
+        self._timer.wake()
 
     def _finish_due(self) -> float:
         """End the in-region operations that are due; the delay until the next one."""
