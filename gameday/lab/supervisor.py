@@ -35,7 +35,7 @@ from gameday.lab import tlscert
 from gameday.lab.bootstrap import Resources, bootstrap
 from gameday.lab.config import LabConfig
 from gameday.lab.controlapi import ControlServer, Route53View
-from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig
+from gameday.lab.controlplane import dynamodb, elbv2, healthcheckconfig, secretsmanager
 from gameday.lab.controlplane import server as controlplane
 from gameday.lab.controlplane.topology import FailoverTiming, Member, Topology
 from gameday.lab.draws import Draws
@@ -53,6 +53,7 @@ from gameday.lab.region.client import RegionClient
 from gameday.lab.region.multiactive import FailoverWitness
 from gameday.lab.region.replication import ReplicationLink
 from gameday.lab.regions import RegionProcesses, ready_timeout
+from gameday.lab.secretpush import SecretPush
 from gameday.lab.state import LAB_CREDENTIALS, hold, write_state
 from gameday.lab.varfile import write_varfile
 from gameday.lab.workers import Worker
@@ -91,6 +92,7 @@ class Supervisor:
         self.ports: dict[str, int] = {}
         self.control_ports: dict[str, int] = {}
         self._watcher: Worker | None = None
+        self.secret_push: SecretPush | None = None
         self.draws: Draws | None = None
 
     # -- start ------------------------------------------------------------------------
@@ -112,6 +114,9 @@ class Supervisor:
         # The lab never launches instances: skip loading moto's catalogue of public AMIs.
         os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
         self.moto = controlplane.ControlPlaneServer("127.0.0.1", self.ports["endpoint"])
+        # from the bootstrap's CreateSecret on, every change reaches the regions at once
+        self.secret_push = SecretPush(self.control_ports, self.events).start()
+        secretsmanager.on_change(self.secret_push.changed)
         self.moto.start()
         self.resources = bootstrap(self.config, endpoint, self.ports["service"])
         dynamodb.make_global(self.config.table_name, [r.name for r in self.config.regions])
@@ -412,6 +417,7 @@ class Supervisor:
             self.dns,
             self.prober,
             self.checker,
+            self.secret_push,
         ):
             if part is not None:
                 try:

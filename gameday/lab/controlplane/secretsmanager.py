@@ -3,15 +3,65 @@
 A region process reads its secret through the API itself (its deep health); the fault
 reconciler reads :func:`secret_in_region` only to record ground truth. One operation is
 patched: removing a region that holds no replica is AWS's ``InvalidParameterException``.
+
+The regions read again when told (:func:`on_change`): after every Secrets Manager request
+that is not a read (:func:`notifying` wraps moto's WSGI application), and when a new replica
+turns ``InSync`` on the lab's clock. Without the word they would have to poll the API several
+times a lab second to notice a change.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from gameday.lab.clock import LabClock
 from gameday.lab.controlplane.server import LAB_ACCOUNT_ID
+
+#: Secrets Manager operations that change nothing. Every other one (including one this list
+#: does not know yet) tells the regions to read their secret again.
+READ_OPERATIONS = frozenset(
+    {
+        "BatchGetSecretValue",
+        "DescribeSecret",
+        "GetRandomPassword",
+        "GetResourcePolicy",
+        "GetSecretValue",
+        "ListSecretVersionIds",
+        "ListSecrets",
+        "ValidateResourcePolicy",
+    }
+)
+
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> None:
+    """Call ``listener`` (from any thread, without blocking it) whenever a secret may have
+    changed in some region."""
+    _listeners.append(listener)
+
+
+def _changed() -> None:
+    for listener in list(_listeners):
+        listener()
+
+
+def notifying(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """``app`` (moto's WSGI application), telling :func:`on_change`'s listeners after every
+    Secrets Manager request that is not a read (the JSON protocol names it in
+    ``X-Amz-Target``), once moto has answered it."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        answer = app(environ, start_response)
+        service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        if service == "secretsmanager" and operation not in READ_OPERATIONS:
+            _changed()
+        return answer
+
+    return application
+
 
 # -- moto internals (pinned: server.PINNED_MOTO_VERSION; checked by tests/lab/test_motoext.py)
 
@@ -84,6 +134,7 @@ def _install_replication(clock: LabClock) -> None:
         if replica in secret.replicas:  # not removed while it was in progress
             backend.secrets[replica.arn] = replica
             set_status(replica, "InSync", "Replication succeeded")
+            _changed()  # readable in its region from now on
 
     def replicate_secret_to_regions(
         self: Any, secret_id: str, replica_regions: list[dict[str, str]], force_overwrite: bool

@@ -65,13 +65,15 @@ class ControlPlaneServer:
         )
         from werkzeug.serving import make_server
 
-        from gameday.lab.controlplane import route53
+        from gameday.lab.controlplane import route53, secretsmanager
 
         route53.register_url_paths()
         # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
         # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-        app = _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
+        app = secretsmanager.notifying(
+            _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
+        )
         self._server = make_server(
             host, port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -2,8 +2,10 @@
 
 A team cuts over to a restored database by changing the connection the application reads
 (here the application secret's ``dbClusterIdentifier``), not by copying data back. The
-region process reads its secret every few tenths of a second (its deep health); each read
-goes through :meth:`DataSource.follow`:
+region process reads its secret when the control plane says it changed, and every few tenths
+of a second while it cannot connect to the database the secret names (its deep health,
+:func:`gameday.lab.region.server.watch_secret`); each read goes through
+:meth:`DataSource.follow`:
 
 * no ``dbClusterIdentifier``, or the lab's global cluster (``GAMEDAY_LAB_HOME_CLUSTER``):
   the region serves its own member of the global database (its store, which the

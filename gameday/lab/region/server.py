@@ -16,8 +16,12 @@ Every answer carries ``X-Region``. The listener can be black-holed (a NACL deny 
 disruption in the control plane): connections are accepted and never answered.
 
 Control listener (``127.0.0.1:control_port``), for the lab supervisor only and never
-black-holed: role changes, network state, the change log the replication link ships, and
-ground-truth lookups.
+black-holed: role changes, network state, the change log the replication link ships,
+ground-truth lookups, and word that the application secret changed.
+
+The application secret is read through this region's Secrets Manager API (:func:`watch_secret`),
+as the application would: at start, whenever the control plane says the secret changed
+(``/_lab/secret-changed``), and at least every ``--secret-resync`` seconds as a backstop.
 
 The fence window (what a writer cut off from the control plane does): a writer acknowledges
 a write only while it holds a *writer lease*, which the supervisor renews (``/_lab/lease``)
@@ -88,6 +92,8 @@ class Region:
         self.gate = Gate()
         self.writes = WriteBlock()
         self.secret = SecretStatus()
+        #: Set when the control plane says the secret changed: the watcher reads it at once.
+        self.secret_changed = threading.Event()
         self.acl_rules: list[int] | None = None  # rule numbers of the enforced NACL
         self._role_replies: dict[str, dict[str, Any]] = {}
         self.started_at = time.time()
@@ -302,6 +308,9 @@ class Region:
             )
             self.acl_rules = [r.rule_number for r in rules] if rules is not None else None
             return Response(200, {"blackholed": self.gate.blackholed, "acl_rules": self.acl_rules})
+        if path == "/_lab/secret-changed" and method == "POST":
+            self.secret_changed.set()
+            return Response(200, {"secret": "reading"})
         if path == "/_lab/existing" and method == "POST":
             return Response(200, {"existing": self.store.existing(list(request.json()["ids"]))})
         if path == "/_lab/lost" and method == "GET":
@@ -339,14 +348,24 @@ class Region:
         return None if self.lease_until == float("inf") else self.lease_until
 
 
-def watch_secret(region: Region, secret_name: str, period: float, stop: threading.Event) -> None:
-    """Keep ``region.secret`` current by reading the secret from this region's endpoint."""
+def watch_secret(
+    region: Region, secret_name: str, resync: float, retry: float, stop: threading.Event
+) -> None:
+    """Keep ``region.secret`` current by reading the secret from this region's endpoint.
+
+    It reads when told the secret changed (``region.secret_changed``), else every ``resync``
+    seconds; every ``retry`` seconds while Secrets Manager does not answer at all or the
+    application cannot connect to the database the secret names (a restore still under way),
+    as an application retries its connection.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     from gameday.aws import client
 
     secrets = client("secretsmanager", region.name)
     while not stop.is_set():
+        region.secret_changed.clear()  # a change told from here on is read next round
+        answered = True
         try:
             value = secrets.get_secret_value(SecretId=secret_name)
             region.data.follow(value.get("SecretString"))
@@ -357,12 +376,15 @@ def watch_secret(region: Region, secret_name: str, period: float, stop: threadin
                 False, f"secret unreadable in {region.name}: {code}", time.time()
             )
         except BotoCoreError as exc:
+            answered = False
             region.secret = SecretStatus(False, f"secrets manager unreachable: {exc}", time.time())
         except Exception as exc:  # never a silently dead watcher: the deep health says why
+            answered = False
             region.secret = SecretStatus(
                 False, f"secret check failed: {type(exc).__name__}: {exc}", time.time()
             )
-        stop.wait(period)
+        connected = region.data.error is None
+        region.secret_changed.wait(resync if answered and connected else retry)
 
 
 async def _main(args: argparse.Namespace) -> None:
@@ -381,7 +403,9 @@ async def _main(args: argparse.Namespace) -> None:
         mirror.start()
     stop = threading.Event()
     watcher = threading.Thread(
-        target=watch_secret, args=(region, args.secret_name, args.secret_refresh, stop), daemon=True
+        target=watch_secret,
+        args=(region, args.secret_name, args.secret_resync, args.secret_retry, stop),
+        daemon=True,
     )
     watcher.start()
     public = await serve(
@@ -408,6 +432,7 @@ async def _main(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, done.set)
     await done.wait()
     stop.set()
+    region.secret_changed.set()  # the watcher's wait ends with its loop
     public.close()
     control.close()
     if secure is not None:
@@ -427,7 +452,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--role", choices=ROLES)
     parser.add_argument("--secret-name", required=True)
-    parser.add_argument("--secret-refresh", type=float, default=0.25)
+    parser.add_argument(
+        "--secret-resync",
+        type=float,
+        default=2.0,
+        help="seconds between reads of the secret when no change is told (a backstop)",
+    )
+    parser.add_argument(
+        "--secret-retry",
+        type=float,
+        default=0.25,
+        help="seconds between reads while Secrets Manager does not answer",
+    )
     parser.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here")
     parser.add_argument("--tls-cert", help="PEM certificate for --tls-port")
     parser.add_argument("--tls-key", help="PEM private key for --tls-port")
