@@ -22,6 +22,7 @@ loudly when moto changes underneath them.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from importlib.metadata import version
@@ -67,6 +68,7 @@ class ControlPlaneServer:
 
         from gameday.lab.controlplane import route53, secretsmanager
 
+        share_service_models()
         route53.register_url_paths()
         # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
         # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
@@ -92,6 +94,24 @@ class ControlPlaneServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def share_service_models() -> None:
+    """One botocore data loader for every botocore session of this process.
+
+    moto builds a new boto3 session in several places (every backend's list of regions, EC2's
+    zones at import) and each session loads the service models from disk again: a lab start
+    parsed EC2's model six times. The models are read-only data; sharing their loader changes
+    nothing but the time. Idempotent.
+    """
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session.create_loader, "gameday_shared", False):
+        return
+    shared = functools.cache(botocore.loaders.create_loader)
+    shared.gameday_shared = True
+    botocore.session.create_loader = shared
 
 
 # moto internals (pinned): DomainDispatcherApplication.get_backend_for_host lists moto's
