@@ -177,7 +177,9 @@ class Lab:
             try:
                 return cls._start_once(config, timeout)
             except LabError as exc:
-                lost_race = picked and "Address already in use" in str(exc)
+                # the socket module says "Address already in use", asyncio's create_server
+                # "... address already in use" (a region's HTTPS listener)
+                lost_race = picked and "address already in use" in str(exc).lower()
                 if not lost_race or attempt == PORT_RACE_RETRIES:
                     raise
         raise AssertionError("unreachable")

@@ -13,6 +13,11 @@ from gameday.lab import LabConfig
 from gameday.lab.launcher import PORT_RACE_RETRIES, Lab, LabError
 
 LOST_RACE = "the lab did not start: region us-east-1 exited with 1: OSError: [Errno 98] Address already in use"
+#: The same race lost by a region's asyncio listener (its HTTPS port), as a fresh-clone run saw it.
+LOST_RACE_ASYNCIO = (
+    "the lab did not start: region us-west-2 exited with 1 while starting: OSError: [Errno 98] "
+    "error while attempting to bind on address ('127.0.2.1', 53469): address already in use"
+)
 
 
 def attempts(monkeypatch: pytest.MonkeyPatch, failures: list[str]) -> list[LabConfig]:
@@ -29,8 +34,11 @@ def attempts(monkeypatch: pytest.MonkeyPatch, failures: list[str]) -> list[LabCo
     return seen
 
 
-def test_a_lost_port_race_is_started_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    seen = attempts(monkeypatch, [LOST_RACE] * PORT_RACE_RETRIES)
+@pytest.mark.parametrize("lost", [LOST_RACE, LOST_RACE_ASYNCIO], ids=["socket", "asyncio"])
+def test_a_lost_port_race_is_started_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lost: str
+) -> None:
+    seen = attempts(monkeypatch, [lost] * PORT_RACE_RETRIES)
     lab = Lab.start(LabConfig(lab_dir=str(tmp_path)))
     assert lab.dir == tmp_path.resolve() and len(seen) == PORT_RACE_RETRIES + 1
 
