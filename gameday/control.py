@@ -310,20 +310,20 @@ def after_experiment_control(
         run.enter(Phase.REPORT)
         from gameday.reports import build_report
 
-        run.summary = build_report(run.run_dir)
+        html = os.environ.get("GAMEDAY_REPORT_HTML") != "0"  # gameday run --no-html
+        run.summary = build_report(run.run_dir, html=html)
+        report = run.run_dir / ("report.html" if html else "summary.json")
         _attach(
             journal,
             {
                 "verdict": run.summary.verdict,
                 "run_dir": str(run.run_dir),
-                "report": str(run.run_dir / "report.html"),
+                "report": str(report),
                 "cleanup": run.cleanup,
                 "summary": run.summary.to_json(),
             },
         )
-        logger.info(
-            "gameday: verdict %s, report %s", run.summary.verdict, run.run_dir / "report.html"
-        )
+        logger.info("gameday: verdict %s, report %s", run.summary.verdict, report)
     except Exception as exc:
         logger.exception("gameday: the report could not be built")
         run.error = run.error or f"the report could not be built: {exc}"

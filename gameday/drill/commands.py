@@ -89,6 +89,8 @@ def _report(outcome: Any) -> None:
     where = ""
     if outcome.run_dir and (outcome.run_dir / "report.html").is_file():
         where = f"\n  report: {outcome.run_dir / 'report.html'}"
+    elif outcome.run_dir and (outcome.run_dir / "summary.json").is_file():  # --no-html
+        where = f"\n  summary: {outcome.run_dir / 'summary.json'}"
     elif outcome.run_dir:
         where = f"\n  run directory (no report): {outcome.run_dir}"
     with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) must not fail the run
@@ -132,6 +134,12 @@ def _report(outcome: Any) -> None:
     is_flag=True,
     help="Allow targets whose names or tags look like production (recorded in run.json).",
 )
+@click.option(
+    "--no-html",
+    is_flag=True,
+    help="Write summary.json and junit.xml but not report.html (a pipeline that reads only "
+    "the verdict); 'gameday report RUN_DIR' renders it later.",
+)
 def run_command(
     experiment: str,
     use_lab: bool,
@@ -143,6 +151,7 @@ def run_command(
     unattended: bool,
     dry_run: bool,
     allow_production: bool,
+    no_html: bool,
 ) -> None:
     """Run EXPERIMENT as a drill under load, always rolling back, and write its report.
 
@@ -156,6 +165,7 @@ def run_command(
         path = resolve_experiment(experiment)
         request = RunRequest(path, list(var_files), _variables(variables), users, out, unattended)
         request.allow_production = allow_production
+        request.html = not no_html
         with contextlib.ExitStack() as stack:
             if use_lab:
                 if dry_run and not _lab_running(lab_dir):

@@ -38,6 +38,8 @@ class RunRequest:
     out: Path | None = None
     unattended: bool = False
     allow_production: bool = False
+    #: False: no report.html (summary.json and junit.xml only; ``gameday run --no-html``).
+    html: bool = True
 
 
 @dataclass
@@ -198,6 +200,7 @@ def run_drill(request: RunRequest, watch: Callable[[], Any] | None = None) -> Ru
         else os.environ.get("GAMEDAY_REPORTS_DIR"),
         "GAMEDAY_UNATTENDED": "1" if request.unattended else os.environ.get("GAMEDAY_UNATTENDED"),
         "GAMEDAY_ALLOW_PRODUCTION": "1" if request.allow_production else None,
+        "GAMEDAY_REPORT_HTML": None if request.html else "0",
     }
     with _environment(env):
         stop = watch() if watch else None

@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["ObjectivesError", "ReportError", "RunDirError", "Summary", "build_report"]
 
 
-def build_report(run_dir: Path, *, history: bool = True) -> Summary:
+def build_report(run_dir: Path, *, history: bool = True, html: bool = True) -> Summary:
     """Measure ``run_dir`` and write its outputs (see :mod:`gameday.reports.build`)."""
     from gameday.reports.build import build_report as build
 
-    return build(Path(run_dir), history=history)
+    return build(Path(run_dir), history=history, html=html)
 
 
 def __getattr__(name: str) -> object:

@@ -1,7 +1,8 @@
 """``build_report(run_dir)``: read the run directory, measure, write the outputs.
 
-Outputs (in the run directory): ``report.html``, ``summary.json``, ``junit.xml``, then the
-history line and ``manifest.sha256`` last (it hashes the others), each written through
+Outputs (in the run directory): ``report.html`` (unless ``html=False``: ``gameday run
+--no-html``), ``summary.json``, ``junit.xml``, then the history line and ``manifest.sha256``
+last (it hashes the others), each written through
 :func:`gameday.rundir.files.write_atomic` (never through a symbolic link). Bad input
 raises a :class:`~gameday.reports.errors.ReportError` before anything is written.
 """
@@ -83,9 +84,13 @@ def measure_run(data: RunData) -> tuple[Measurement, rf.LedgerStats]:
     return m, stats
 
 
-def build_report(run_dir: Path, *, history: bool = True) -> Summary:
+def build_report(run_dir: Path, *, history: bool = True, html: bool = True) -> Summary:
     """Measure ``run_dir`` and write report.html, summary.json, junit.xml, the history line
-    and manifest.sha256. Returns the summary."""
+    and manifest.sha256. Returns the summary.
+
+    ``html=False`` skips report.html (and removes an older one, which would no longer agree
+    with summary.json): a pipeline that reads only the verdict saves the charts' rendering,
+    and ``gameday report RUN_DIR`` renders the page later from the same files."""
     run_dir = Path(run_dir)
     data = read_run(run_dir)
     m, _stats = measure_run(data)
@@ -102,8 +107,10 @@ def build_report(run_dir: Path, *, history: bool = True) -> Summary:
     past = [
         h for h in read_history(history_path(run_dir), line.experiment) if h.run_dir != line.run_dir
     ]
-    html = render_html(data, m, summary, [*past, line])
-    write_text(run_dir / names.REPORT, html)
+    if html:
+        write_text(run_dir / names.REPORT, render_html(data, m, summary, [*past, line]))
+    else:
+        (run_dir / names.REPORT).unlink(missing_ok=True)
     write_summary(run_dir / names.SUMMARY, summary)
     write_text(run_dir / names.JUNIT, junit_xml(m, str(data.experiment["name"])))
     if history:

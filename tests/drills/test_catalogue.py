@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from gameday import registry
 from gameday.cli import main
+from gameday.drill.runner import RunOutcome, RunRequest
 from gameday.iam import CONTROL_ACTIONS, PREFLIGHT_ACTIONS, actions_for, iam_prefix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,6 +195,22 @@ def test_undefined_variables_exit_2_before_anything_runs(tmp_path: Path, ledger:
     assert "variable(s) without a value" in ran.output
     assert "primary_network_acl_id" in ran.output
     assert not ledger.exists()
+
+
+def test_no_html_reaches_the_drill(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from gameday.drill import runner
+
+    asked: list[RunRequest] = []
+
+    def run_drill(request: RunRequest, watch: object = None) -> RunOutcome:
+        asked.append(request)
+        return RunOutcome(0, "met", None, "stubbed")
+
+    monkeypatch.setattr(runner, "run_drill", run_drill)
+    for args, html in (([], True), (["--no-html"], False)):
+        ran = CliRunner().invoke(main, ["run", "dns-failover", *args])
+        assert ran.exit_code == 0, ran.output
+        assert asked.pop().html is html
 
 
 def test_unknown_experiment_and_missing_var_file_exit_2(tmp_path: Path, ledger: Path) -> None:

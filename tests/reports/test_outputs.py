@@ -134,3 +134,21 @@ def test_a_bad_history_line_is_skipped_with_a_warning_and_never_breaks_later_rep
     assert code == 0, out
     assert [h.run for h in read_history(history)] == [STAMP, "20261201T000000Z"]
     assert history.read_text().splitlines()[0] == bad  # kept as it was: evidence is not deleted
+
+
+def test_without_html_the_pipeline_files_are_written_and_the_page_comes_later(
+    tmp_path: Path,
+) -> None:
+    """``gameday run --no-html``: summary.json, junit.xml and a manifest that checks; an
+    older report.html goes (it would contradict the new summary); ``gameday report`` renders
+    the page from the same files."""
+    run = _run(tmp_path)
+    build_report(run)
+    assert (run / "report.html").is_file()
+    summary = build_report(run, history=False, html=False)
+    assert not (run / "report.html").exists()
+    assert json.loads((run / "summary.json").read_text())["verdict"] == summary.verdict
+    assert (run / "junit.xml").is_file() and verify_manifest(run) == []
+    code, out = _report(run)
+    assert code == 0, out
+    assert (run / "report.html").is_file() and verify_manifest(run) == []
