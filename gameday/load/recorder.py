@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 from gameday.load.ledger import DEFAULT_FLUSH_INTERVAL, MESSAGE_TYPE, summary_path
 from gameday.rundir.files import create, write_atomic
 
+#: Set in a worker's statistics report sent with no user running: its last one, after a stop.
+IDLE_REPORT = "gameday_no_user_running"
+#: Seconds a quitting master waits for every worker's last statistics (Locust waits 0.5 s).
+FINAL_REPORT_TIMEOUT = 10.0
+
 if TYPE_CHECKING:
     from locust.env import Environment
 
@@ -250,8 +255,11 @@ class LedgerRecorder:
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_kw: Any) -> None:
         """Worker: flush right before the stats report leaves, so the master always holds
-        the records of every request its statistics count."""
+        the records of every request its statistics count; a report sent with no user
+        running says so (the quitting master waits for it: :func:`_await_final_reports`)."""
         self.flush()
+        runner = self.environment.runner
+        data[IDLE_REPORT] = runner is not None and not getattr(runner, "user_count", 0)
 
     def on_worker_quitting(self, environment: Environment, **_kw: Any) -> None:
         """Worker shutting down by itself (a signal to the whole process group, e.g. Ctrl-C
@@ -328,6 +336,7 @@ def install_ledger(
     if recorder.role == "master":
         assert environment.runner is not None
         environment.runner.register_message(MESSAGE_TYPE, recorder.on_worker_batch)
+        _await_final_reports(environment.runner, FINAL_REPORT_TIMEOUT)
     else:
         events.request.add_listener(recorder.on_request)
     if recorder.role == "worker":
@@ -338,6 +347,42 @@ def install_ledger(
     _deliver_ctrl_c_to_the_main_greenlet()
     environment._gameday_ledger = recorder  # type: ignore[attr-defined]
     return recorder
+
+
+def _await_final_reports(runner: Any, timeout: float) -> None:
+    """Make the master's ``quit`` wait for every worker's last statistics.
+
+    Locust's master tells its workers to quit, gives them 0.5 s to send their last report,
+    then stops listening. On a busy machine a worker can take longer: its last requests are
+    then in the ledger (its batches went out on their own) but not in Locust's count, and a
+    complete ledger looks incomplete (a fresh-clone run of the suite saw 230 records against
+    Locust's 218). So the master tells each worker to quit first and waits until every one
+    has sent a report with no user running (:data:`IDLE_REPORT`), has left, or ``timeout``
+    has passed; Locust's own ``quit`` then runs as before (its quit message to a worker that
+    already stopped changes nothing).
+    """
+    import gevent
+    from locust.rpc import Message
+
+    locust_quit = runner.quit
+    waiting: set[str] = set()
+
+    def on_worker_report(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
+        if data.get(IDLE_REPORT):
+            waiting.discard(client_id)
+
+    def quit() -> None:
+        runner.stop(send_stop_to_client=False)  # what Locust's quit does first
+        waiting.update(runner.clients)
+        for client_id in list(waiting):
+            runner.server.send_to_client(Message("quit", None, client_id))
+        deadline = time.monotonic() + timeout
+        while waiting.intersection(runner.clients) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        locust_quit()
+
+    runner.environment.events.worker_report.add_listener(on_worker_report)
+    runner.quit = quit
 
 
 def _deliver_ctrl_c_to_the_main_greenlet() -> None:

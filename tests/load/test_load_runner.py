@@ -194,6 +194,43 @@ def test_two_worker_processes_deliver_a_complete_ledger_to_the_master(make_setti
     assert result.records >= 200
 
 
+def test_a_worker_slow_to_send_its_last_report_still_leaves_a_complete_run(
+    make_settings, runs, tmp_path
+) -> None:
+    """Locust's master waits 0.5 s for its workers' last statistics; a worker on a busy
+    machine can take longer. Here each worker holds its last report 2 s."""
+    path = tmp_path / "slow_worker_locustfile.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import gevent
+            from locust import events
+            from locust.runners import WorkerRunner
+            from gameday.load.locustfile import OrdersUser
+
+            class Workload(OrdersUser):  # gameday's own workload, unchanged
+                pass
+
+            @events.init.add_listener
+            def hold_the_last_report(environment, **_kw):
+                runner = environment.runner
+                if isinstance(runner, WorkerRunner):
+                    def hold(client_id, data, **_kw):
+                        if not runner.user_count:  # stopped: the report after "quit"
+                            gevent.sleep(2)
+                    environment.events.report_to_master.add_listener(hold)
+            """
+        )
+    )
+    run = LoadRun(make_settings(users=4, processes=2, locustfile=path))
+    runs.append(run)
+    run.start()
+    run.wait_until_producing(min_records=100, timeout=30)
+    result = run.stop()
+    assert result.complete, result
+    assert result.records == result.locust_requests == locust_logged_count(result.log)
+
+
 def test_custom_locustfile_reuses_the_user_and_the_ledger(make_settings, runs, tmp_path) -> None:
     path = tmp_path / "health_locustfile.py"
     path.write_text(
