@@ -23,7 +23,6 @@ loudly when moto changes underneath them.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from importlib.metadata import version
 from typing import Any
@@ -66,13 +65,11 @@ class ControlPlaneServer:
         )
         from werkzeug.serving import make_server
 
-        from gameday.lab.controlplane import route53, secretsmanager
+        from gameday.lab.controlplane import iam, route53, secretsmanager
 
         share_service_models()
         route53.register_url_paths()
-        # AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
-        # AWSFaultInjectionSimulatorEC2Access); moto loads them only when asked.
-        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+        iam.install()  # AWS's managed policies, parsed when something reads them
         app = secretsmanager.notifying(
             _cached_dispatcher(DomainDispatcherApplication)(create_backend_app)
         )
