@@ -28,7 +28,14 @@ import gameday.lab.controlplane as controlplane_package
 from gameday.lab.controlplane import server as motoext_server
 
 SERVICE_MODULES = (
-    "route53", "ec2", "fismoto", "rds", "secretsmanager", "cloudwatch", "alarms", "iam",
+    "route53",
+    "ec2",
+    "fismoto",
+    "rds",
+    "secretsmanager",
+    "cloudwatch",
+    "alarms",
+    "iam",
 )
 #: Modules of the control plane that hold rules only: they never reach into moto.
 PURE_MODULES = ("fis", "aurora")
