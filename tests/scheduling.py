@@ -4,10 +4,15 @@ The suite waits far more than it computes (Route 53 intervals, failovers, Chaos 
 pauses), so it runs on more workers than cores. Two rules decide who runs what:
 
 * **A module-scoped fixture is a shared lab**: every test of a module that uses one (the
-  ``lab`` of ``tests/conftest.py``, ``drill_lab``, a module's own) runs on the same worker,
-  one after the other, so the module starts its lab once. Tests that use no module-scoped
-  fixture are spread one by one. An explicit ``@pytest.mark.xdist_group("name")`` wins:
-  use it to split a long module into parts that each start their own lab.
+  ``lab`` of ``tests/conftest.py``, a module's own) runs on the same worker, one after the
+  other, so the module starts its lab once. Tests that use no module-scoped fixture are
+  spread one by one. An explicit ``@pytest.mark.xdist_group("name")`` wins: use it to split
+  a long module into parts that each start their own lab.
+* **The worker's shared lab runs its tests in a few blocks**: the tests that use
+  ``shared_lab`` (tests/conftest.py; ``drill_lab``, the modules that import
+  ``lab_is_the_shared_lab``) form :data:`SHARED_LAB_UNITS` units of whole modules
+  (:func:`shared_lab_units`). The shared lab stops before a test that does not use it; spread
+  one by one among the other tests, its 64 tests started it 16 times in a fresh-clone run.
 * **Heaviest first**: each unit of work gets an estimated cost (a lab start, a slow drill,
   a lab test) and the queue hands out the costliest units first, so no long drill module
   starts last and keeps one worker busy while the others idle.
@@ -40,6 +45,11 @@ LAB_TEST_COST = 2.0
 UNIT_TEST_COST = 0.1
 #: Fixtures that start a lab for one test.
 PER_TEST_LAB_FIXTURES = frozenset({"lab_factory"})
+#: The worker's shared lab, and how many units its tests form: few enough that it starts a
+#: few times a session, enough that the heaviest block (the truth matrix's drills) does not
+#: hold up the end of the run.
+SHARED_LAB_FIXTURE = "shared_lab"
+SHARED_LAB_UNITS = 4
 
 _PLAN_KEY = "gameday_schedule_plan"
 
@@ -64,10 +74,32 @@ def _cost(item: pytest.Item) -> float:
     return cost
 
 
-def _unit(item: pytest.Item) -> str:
+def shared_lab_units(items: list[pytest.Item]) -> dict[str, str]:
+    """``node id -> "shared:N"`` for every test that uses the worker's shared lab.
+
+    Whole modules (a module's tests keep their order and their neighbours), the heaviest
+    first, each into the unit with the least cost so far: the same answer on every worker,
+    which all collect the same items."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        if SHARED_LAB_FIXTURE in getattr(item, "fixturenames", ()):
+            modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    costs = {module: sum(_cost(item) for item in tests) for module, tests in modules.items()}
+    loads = [0.0] * SHARED_LAB_UNITS
+    units: dict[str, str] = {}
+    for module in sorted(modules, key=lambda name: (-costs[name], name)):
+        lightest = loads.index(min(loads))
+        loads[lightest] += costs[module]
+        units.update({item.nodeid: f"shared:{lightest}" for item in modules[module]})
+    return units
+
+
+def _unit(item: pytest.Item, shared: dict[str, str] | None = None) -> str:
     groups = sorted(str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args)
     if groups:
         return "group:" + "_".join(groups)
+    if shared and item.nodeid in shared:
+        return shared[item.nodeid]
     if _module_scoped(item):
         return "module:" + item.nodeid.split("::", 1)[0]
     return "test:" + item.nodeid
@@ -81,7 +113,8 @@ class WorkerPlan:
 
     @pytest.hookimpl(trylast=True)  # after xdist added its @group suffixes to the node ids
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        plan = {item.nodeid: [_unit(item), _cost(item)] for item in items}
+        shared = shared_lab_units(items)
+        plan = {item.nodeid: [_unit(item, shared), _cost(item)] for item in items}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".plan")
         with os.fdopen(fd, "w") as out:
             json.dump(plan, out)

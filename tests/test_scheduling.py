@@ -43,3 +43,48 @@ def test_a_lab_test_costs_more_than_a_unit_test_and_less_than_a_lab_start(
 ) -> None:
     cost = scheduling._cost(request.node)
     assert scheduling.UNIT_TEST_COST < cost == scheduling.LAB_TEST_COST < scheduling.LAB_START_COST
+
+
+class _Item:
+    """What the planner reads of a collected test."""
+
+    def __init__(self, nodeid: str, *, shared: bool = True, slow: bool = False) -> None:
+        self.nodeid = nodeid
+        self.fixturenames = ["shared_lab"] if shared else ["tmp_path"]
+        self._marks = {"lab", "slow"} if slow else {"lab"}
+
+    def get_closest_marker(self, name: str) -> object:
+        return name if name in self._marks else None
+
+
+def test_the_shared_labs_tests_form_a_few_units_of_whole_modules() -> None:
+    items = [
+        *(_Item(f"tests/drills/test_truth.py::drill[{i}]", slow=True) for i in range(8)),
+        *(_Item(f"tests/lab/test_a.py::t{i}") for i in range(14)),
+        *(_Item(f"tests/lab/test_b.py::t{i}") for i in range(9)),
+        _Item("tests/lab/test_b.py::own_lab", shared=False),
+        *(_Item(f"tests/actions/test_c.py::t{i}", slow=i == 0) for i in range(3)),
+        *(_Item(f"tests/lab/test_d.py::t{i}") for i in range(2)),
+    ]
+    units = scheduling.shared_lab_units(items)  # type: ignore[arg-type]
+    assert "tests/lab/test_b.py::own_lab" not in units
+    assert len(units) == len(items) - 1
+    by_module: dict[str, set[str]] = {}
+    for nodeid, unit in units.items():
+        by_module.setdefault(nodeid.split("::")[0], set()).add(unit)
+    assert all(len(found) == 1 for found in by_module.values())  # whole modules
+    assert set(units.values()) <= {f"shared:{i}" for i in range(scheduling.SHARED_LAB_UNITS)}
+    # the heaviest module alone in its unit; the others share the rest
+    assert by_module["tests/drills/test_truth.py"] == {"shared:0"}
+    assert "shared:0" not in set().union(
+        *(found for name, found in by_module.items() if name != "tests/drills/test_truth.py")
+    )
+    assert units == scheduling.shared_lab_units(list(reversed(items)))  # type: ignore[arg-type]
+
+
+def test_a_shared_lab_test_is_in_its_block_unless_a_group_says_otherwise(
+    request: pytest.FixtureRequest,
+) -> None:
+    shared = {request.node.nodeid: "shared:2"}
+    assert scheduling._unit(request.node, shared) == "shared:2"
+    assert scheduling._unit(request.node, {}) == "test:" + request.node.nodeid
