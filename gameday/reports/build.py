@@ -27,7 +27,6 @@ from gameday.reports.evidence import (
 )
 from gameday.reports.measure import LedgerPass, WriteMark
 from gameday.reports.model import Measurement
-from gameday.reports.render import render_html
 from gameday.reports.restore import restore_run, with_restore
 from gameday.reports.rundata import RunData, read_run
 from gameday.reports.summary import Summary, junit_xml, summarize, write_summary
@@ -108,6 +107,8 @@ def build_report(run_dir: Path, *, history: bool = True, html: bool = True) -> S
         h for h in read_history(history_path(run_dir), line.experiment) if h.run_dir != line.run_dir
     ]
     if html:
+        from gameday.reports.render import render_html  # matplotlib and Jinja: only for it
+
         write_text(run_dir / names.REPORT, render_html(data, m, summary, [*past, line]))
     else:
         (run_dir / names.REPORT).unlink(missing_ok=True)

@@ -462,7 +462,8 @@ def main(argv: list[str] | None = None) -> None:
         "--secret-retry",
         type=float,
         default=0.25,
-        help="seconds between reads while Secrets Manager does not answer",
+        help="seconds between reads while Secrets Manager does not answer or the database "
+        "the secret names cannot be connected to",
     )
     parser.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here")
     parser.add_argument("--tls-cert", help="PEM certificate for --tls-port")
