@@ -10,9 +10,11 @@ pauses), so it runs on more workers than cores. Two rules decide who runs what:
   a long module into parts that each start their own lab.
 * **The worker's shared lab runs its tests in a few blocks**: the tests that use
   ``shared_lab`` (tests/conftest.py; ``drill_lab``, the modules that import
-  ``lab_is_the_shared_lab``) form :data:`SHARED_LAB_UNITS` units of whole modules
+  ``lab_is_the_shared_lab``) form :data:`SHARED_LAB_UNITS` units of about equal cost
   (:func:`shared_lab_units`). The shared lab stops before a test that does not use it; spread
   one by one among the other tests, its 64 tests started it 16 times in a fresh-clone run.
+  Each of them leaves the lab steady (checked after every test), so none depends on which
+  tests ran before it on that lab.
 * **Heaviest first**: each unit of work gets an estimated cost (a lab start, a slow drill,
   a lab test) and the queue hands out the costliest units first, so no long drill module
   starts last and keeps one worker busy while the others idle.
@@ -44,10 +46,10 @@ SLOW_COST = 30.0
 LAB_TEST_COST = 2.0
 UNIT_TEST_COST = 0.1
 #: Fixtures that start a lab for one test.
-PER_TEST_LAB_FIXTURES = frozenset({"lab_factory"})
+PER_TEST_LAB_FIXTURES = frozenset({"lab_factory", "column_lab"})  # column_lab: the safety matrix
 #: The worker's shared lab, and how many units its tests form: few enough that it starts a
-#: few times a session, enough that the heaviest block (the truth matrix's drills) does not
-#: hold up the end of the run.
+#: few times a session, enough that no block holds up the end of the run (whole modules in a
+#: block left the truth matrix's eight drills to one worker, alone for the last 35 s).
 SHARED_LAB_FIXTURE = "shared_lab"
 SHARED_LAB_UNITS = 4
 
@@ -77,20 +79,16 @@ def _cost(item: pytest.Item) -> float:
 def shared_lab_units(items: list[pytest.Item]) -> dict[str, str]:
     """``node id -> "shared:N"`` for every test that uses the worker's shared lab.
 
-    Whole modules (a module's tests keep their order and their neighbours), the heaviest
-    first, each into the unit with the least cost so far: the same answer on every worker,
-    which all collect the same items."""
-    modules: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        if SHARED_LAB_FIXTURE in getattr(item, "fixturenames", ()):
-            modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-    costs = {module: sum(_cost(item) for item in tests) for module, tests in modules.items()}
+    The costliest test first, each into the unit with the least cost so far (a unit runs its
+    tests in collection order); the same answer on every worker, which all collect the same
+    items."""
+    shared = [item for item in items if SHARED_LAB_FIXTURE in getattr(item, "fixturenames", ())]
     loads = [0.0] * SHARED_LAB_UNITS
     units: dict[str, str] = {}
-    for module in sorted(modules, key=lambda name: (-costs[name], name)):
+    for item in sorted(shared, key=lambda item: (-_cost(item), item.nodeid)):
         lightest = loads.index(min(loads))
-        loads[lightest] += costs[module]
-        units.update({item.nodeid: f"shared:{lightest}" for item in modules[module]})
+        loads[lightest] += _cost(item)
+        units[item.nodeid] = f"shared:{lightest}"
     return units
 
 
