@@ -8,8 +8,9 @@ RUNTIME := $(VENV)/.installed-runtime
 PYTEST_ARGS ?=
 # The suite waits far more than it computes (lab intervals, failovers, drill pauses): it runs
 # on three pytest-xdist workers per core (2 cores: 4 workers kept them 79% busy and took 422 s,
-# 6 workers 94% and 355 s). tests/scheduling.py keeps a module's lab on one worker and hands
-# out the costliest work first. WORKERS=0 runs everything in one process.
+# 6 workers 94% and 355 s). tests/scheduling.py keeps a module's lab on one worker, runs the
+# shared lab's tests in four blocks and hands out the costliest work first. WORKERS=0 runs
+# everything in one process.
 WORKERS ?= 6
 XDIST   := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadgroup)
 COV     := --cov=gameday --cov-report=term:skip-covered
