@@ -5,7 +5,7 @@ AWS's managed policies exist in every account (FIS scenarios attach them, e.g.
 ``AWSFaultInjectionSimulatorEC2Access``). moto loads them only when asked
 (``MOTO_IAM_LOAD_MANAGED_POLICIES``), and then in the IAM backend's constructor, which the
 first request of any service builds (moto asks IAM for the caller's account): parsing
-about 1,400 policies cost every lab start 0.33 CPU-s, a fifth of it, whether or not anything
+its 1,582 policies cost every lab start 0.33 CPU-s, a fifth of it, whether or not anything
 ever read IAM. :func:`install` defers that to the first read of the backend's
 ``managed_policies``, where every IAM operation on policies looks; the policies, their
 order (AWS's before the account's own) and every answer stay what moto gives.
