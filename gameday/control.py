@@ -66,6 +66,7 @@ from gameday.drill.sampler import Sampler, Targets
 from gameday.drill.settings import extension, parse_settings
 from gameday.drill.state import DrillRun, Phase, apply_environment, restore_environment
 from gameday.reports.faultrule import is_fault_activity
+from gameday.rundir import REPORT, SUMMARY
 
 __all__ = [
     "after_activity_control",
@@ -312,7 +313,7 @@ def after_experiment_control(
 
         html = os.environ.get("GAMEDAY_REPORT_HTML") != "0"  # gameday run --no-html
         run.summary = build_report(run.run_dir, html=html)
-        report = run.run_dir / ("report.html" if html else "summary.json")
+        report = run.run_dir / (REPORT if html else SUMMARY)
         _attach(
             journal,
             {

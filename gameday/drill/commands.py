@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from gameday.drill import DrillError
-from gameday.rundir import RunDirError
+from gameday.rundir import REPORT, SUMMARY, RunDirError
 
 FLAGSHIP = "region-evacuation"
 
@@ -87,10 +87,10 @@ def _lab_running(lab_dir: str | None) -> bool:
 def _report(outcome: Any) -> None:
     """The verdict line, and the report's path only if a report was written."""
     where = ""
-    if outcome.run_dir and (outcome.run_dir / "report.html").is_file():
-        where = f"\n  report: {outcome.run_dir / 'report.html'}"
-    elif outcome.run_dir and (outcome.run_dir / "summary.json").is_file():  # --no-html
-        where = f"\n  summary: {outcome.run_dir / 'summary.json'}"
+    if outcome.run_dir and (outcome.run_dir / REPORT).is_file():
+        where = f"\n  report: {outcome.run_dir / REPORT}"
+    elif outcome.run_dir and (outcome.run_dir / SUMMARY).is_file():  # --no-html
+        where = f"\n  summary: {outcome.run_dir / SUMMARY}"
     elif outcome.run_dir:
         where = f"\n  run directory (no report): {outcome.run_dir}"
     with contextlib.suppress(OSError):  # a hung-up terminal (SIGHUP) must not fail the run

@@ -77,8 +77,8 @@ class RegionProcesses:
             *("--db", str(self.dir / f"region-{name}.db"), "--role", role),
             *("--secret-name", cfg.secret_name),
             # the secret's changes are pushed (gameday.lab.secretpush); while Secrets Manager
-            # does not answer (the lab is starting), the region asks again every quarter of a
-            # health-check interval at most
+            # does not answer (the lab is starting) or the database the secret names cannot be
+            # connected to, the region asks again every quarter of a health-check interval at most
             *("--secret-retry", str(min(0.25, cfg.health_check_interval / 4))),
             # every region of a global table writes: no lease bounds it (no fence either)
             *("--writer-lease", "inf" if self.multi_active else str(cfg.writer_lease)),

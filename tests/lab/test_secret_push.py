@@ -8,7 +8,6 @@ real lab, is ``tests/lab/test_impairments.py::test_a_missing_secret_replica_fail
 from __future__ import annotations
 
 import http.server
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import boto3
 import pytest
 
 from gameday.lab.controlplane import secretsmanager
+from gameday.lab.ports import require_free
 from gameday.lab.region.httpserver import Request
 from gameday.lab.region.server import Region, watch_secret
 from gameday.lab.region.store import OrderStore
@@ -108,15 +108,9 @@ class _Listener(http.server.ThreadingHTTPServer):
         self.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_every_region_is_told_and_one_that_missed_the_word_is_told_again() -> None:
     up = _Listener()
-    late_port = _free_port()  # nothing listens there yet: a region still starting
+    late_port = require_free(0, ("127.0.0.1",), "region control")  # a region still starting
     # told in the order of their names: the late region has been tried once up is told
     push = SecretPush({"ap-south-1": late_port, "us-east-1": up.server_address[1]}, None).start()
     late = None

@@ -456,13 +456,13 @@ def main(argv: list[str] | None = None) -> None:
         "--secret-resync",
         type=float,
         default=2.0,
-        help="seconds between reads of the secret when no change is told (a backstop)",
+        help="lab seconds between reads of the secret when no change is told (a backstop)",
     )
     parser.add_argument(
         "--secret-retry",
         type=float,
         default=0.25,
-        help="seconds between reads while Secrets Manager does not answer or the database "
+        help="lab seconds between reads while Secrets Manager does not answer or the database "
         "the secret names cannot be connected to",
     )
     parser.add_argument("--tls-port", type=int, default=0, help="also serve HTTPS here")
